@@ -1,0 +1,1 @@
+"""The `ignis` command: run the whole system, migrate, seed, serve one process."""

@@ -1,0 +1,152 @@
+"""`ignis`: the operator's command line."""
+
+import asyncio
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import typer
+import uvicorn
+
+from ignis.cli.setup import migrate_all, seed_all
+from ignis.cli.supervisor import Child, Supervisor
+from ignis.gateway.settings import GatewaySettings
+from ignis.kit.embedded import EmbeddedPostgres, port_is_free, start_nats
+from ignis.kit.logging import configure_logging
+from ignis.practice.config import PracticeConfigError
+
+app = typer.Typer(
+    help="Ignis: backend of an AI phone receptionist for a German medical practice.", no_args_is_help=True
+)
+
+PROCESSES = ("gateway", "patients", "scheduler", "notifier")
+
+
+@app.command()
+def up() -> None:
+    """Start the whole system: embedded NATS and Postgres unless configured, migrate, seed, run."""
+    settings = GatewaySettings()
+    configure_logging("supervisor", settings.log_level, json_lines=False)
+    home = settings.home.resolve()
+    if not port_is_free(settings.gateway_port, settings.gateway_host):
+        typer.echo(
+            f"Port {settings.gateway_port} is in use: stop what runs there or set IGNIS_GATEWAY_PORT.",
+            err=True,
+        )
+        raise typer.Exit(1)
+
+    nats_process = postgres = None
+    try:
+        nats_url = settings.nats_url
+        if nats_url is None:
+            nats_url, nats_process = start_nats(home)
+            typer.echo(f"NATS (embedded, JetStream) at {nats_url}, data in {home / 'nats'}")
+        database_url = settings.database_url
+        if database_url is None:
+            postgres = EmbeddedPostgres(home / "postgres")
+            database_url = postgres.url
+            typer.echo(f"Postgres (embedded) in {home / 'postgres'}")
+        try:
+            asyncio.run(migrate_all(database_url))
+            seeded = asyncio.run(seed_all(database_url, settings.practice_file))
+        except PracticeConfigError as exc:
+            typer.echo(f"Practice configuration error: {exc}", err=True)
+            raise typer.Exit(1) from None
+        if any(seeded.values()):
+            typer.echo(f"Seeded the demo practice: {seeded}")
+
+        env = {
+            **os.environ,
+            "IGNIS_HOME": str(home),
+            "IGNIS_NATS_URL": nats_url,
+            "IGNIS_DATABASE_URL": database_url,
+        }
+        supervisor = Supervisor(
+            [Child(name, [sys.executable, "-m", "ignis.cli.main", "serve", name]) for name in PROCESSES], env
+        )
+        supervisor.start()
+        base = f"http://{settings.gateway_host}:{settings.gateway_port}"
+        ready = _wait_ready(base, supervisor)
+        typer.echo(
+            f"\nIgnis is {'ready' if ready else 'starting (not ready yet)'}: {base}\n"
+            f"  tool secret (header X-Ignis-Tool-Secret): {settings.tool_secret.get_secret_value()}\n"
+            f"  try: curl -s -X POST {base}/tools/identify_patient -H 'Content-Type: application/json' "
+            f'-H \'X-Ignis-Tool-Secret: …\' -d \'{{"conversation_id":"demo","caller_id":"",'
+            f'"last_name":"Mueller","birth_date":"12.03.1980"}}\'\n'
+            "Ctrl-C stops everything."
+        )
+        supervisor.run()
+    finally:
+        if nats_process is not None:
+            nats_process.terminate()
+            nats_process.wait(10)
+        if postgres is not None:
+            postgres.stop()
+    typer.echo("Ignis stopped.")
+
+
+def _wait_ready(base: str, supervisor: Supervisor, timeout: float = 60.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not supervisor.stopping:
+        supervisor.check()
+        try:
+            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    return False
+
+
+@app.command()
+def serve(process: Annotated[str, typer.Argument(help="gateway, patients, scheduler or notifier")]) -> None:
+    """Run one process in the foreground (what `ignis up` supervises, and what a container runs)."""
+    if process == "gateway":
+        settings = GatewaySettings()
+        uvicorn.run(
+            "ignis.gateway.main:create_app",
+            factory=True,
+            host=settings.gateway_host,
+            port=settings.gateway_port,
+            loop="uvloop",
+            http="httptools",
+            access_log=False,
+            log_config=None,  # the app installs the PII-safe logging itself
+            timeout_graceful_shutdown=10,
+        )
+        return
+    if process not in PROCESSES:
+        typer.echo(f"Unknown process {process!r}; choose one of {', '.join(PROCESSES)}.", err=True)
+        raise typer.Exit(2)
+    module = __import__(f"ignis.{process}.main", fromlist=["create_app"])
+    asyncio.run(module.create_app().run())
+
+
+@app.command("migrate")
+def migrate_command() -> None:
+    """Create the database if needed and apply every service's pending migrations."""
+    settings = GatewaySettings()
+    applied = asyncio.run(migrate_all(settings.database))
+    typer.echo(f"Migrations applied: {applied}")
+
+
+@app.command()
+def seed(
+    practice_file: Annotated[Path | None, typer.Option(help="practice YAML (default: the demo)")] = None,
+) -> None:
+    """Load the practice file's demo data into empty schemas."""
+    settings = GatewaySettings()
+    try:
+        typer.echo(
+            f"Seeded: {asyncio.run(seed_all(settings.database, practice_file or settings.practice_file))}"
+        )
+    except PracticeConfigError as exc:
+        typer.echo(f"Practice configuration error: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+if __name__ == "__main__":
+    app()

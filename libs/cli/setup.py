@@ -1,0 +1,37 @@
+"""Database set-up shared by `ignis up`, `ignis migrate` and `ignis seed`: each service's own schema."""
+
+import importlib
+from pathlib import Path
+
+from ignis.kit.db import create_engine, make_sessionmaker
+from ignis.kit.migrate import ensure_database, migrate, read_migrations
+from ignis.patients import service as patients_service
+from ignis.patients.repository import PatientRepository
+from ignis.practice.config import load_practice
+
+# Services that own a schema; each ships `migrations/*.sql` in its package.
+SCHEMA_OWNERS = ("patients", "scheduler", "notifier")
+
+
+async def migrate_all(url: str) -> dict[str, list[str]]:
+    await ensure_database(url)
+    applied: dict[str, list[str]] = {}
+    for service in SCHEMA_OWNERS:
+        directory = Path(importlib.import_module(f"ignis.{service}").__file__ or "").parent / "migrations"
+        if directory.is_dir():
+            applied[service] = await migrate(url, service, read_migrations(directory))
+    return applied
+
+
+async def seed_all(url: str, practice_file: Path | None) -> dict[str, int]:
+    """Seed the demo data of the practice file into empty schemas."""
+    practice = load_practice(practice_file)
+    engine = create_engine(url, pool_size=1)
+    try:
+        async with make_sessionmaker(engine)() as session, session.begin():
+            added = await patients_service.seed(
+                PatientRepository(session), practice, patients_service.utcnow()
+            )
+    finally:
+        await engine.dispose()
+    return {"patients": added}

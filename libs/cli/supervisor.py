@@ -1,0 +1,114 @@
+"""Runs the gateway and the services as separate processes, restarts a crashed one, stops all on a signal.
+
+Children die with the supervisor even when it is killed hard (Linux parent-death signal), so no stray
+process outlives `ignis up`.
+"""
+
+import contextlib
+import ctypes
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+logger = logging.getLogger("ignis.supervisor")
+_PR_SET_PDEATHSIG = 1
+MAX_BACKOFF_SECONDS = 30.0
+
+
+def die_with_parent() -> None:
+    """preexec hook: ask the kernel to SIGTERM this child when its parent exits."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def spawn(argv: list[str], env: Mapping[str, str] | None = None) -> "subprocess.Popen[bytes]":
+    return subprocess.Popen(
+        argv,
+        env=dict(env) if env is not None else None,
+        stdin=subprocess.DEVNULL,
+        # Own session: Ctrl-C reaches only the supervisor, which then stops the children in order.
+        start_new_session=True,
+        preexec_fn=die_with_parent if sys.platform == "linux" else None,
+    )
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    process: "subprocess.Popen[bytes] | None" = None
+    crashes: int = 0
+    restart_at: float = 0.0
+    started_at: float = field(default=0.0)
+
+
+class Supervisor:
+    def __init__(self, children: list[Child], env: Mapping[str, str]) -> None:
+        self.children = children
+        self.env = env
+        self.stopping = False
+
+    def start(self) -> None:
+        for child in self.children:
+            self._start(child)
+
+    def _start(self, child: Child) -> None:
+        child.process = spawn(child.argv, self.env)
+        child.started_at = time.monotonic()
+        logger.info("started", extra={"child": child.name, "pid": child.process.pid})
+
+    def request_stop(self, *_: object) -> None:
+        self.stopping = True
+
+    def run(self, poll_seconds: float = 0.2) -> None:
+        """Supervise until SIGINT/SIGTERM, then stop every child."""
+        signal.signal(signal.SIGINT, self.request_stop)
+        signal.signal(signal.SIGTERM, self.request_stop)
+        try:
+            while not self.stopping:
+                self.check()
+                time.sleep(poll_seconds)
+        finally:
+            self.stop()
+
+    def check(self) -> None:
+        now = time.monotonic()
+        for child in self.children:
+            if child.process is None:
+                if now >= child.restart_at:
+                    self._start(child)
+                continue
+            code = child.process.poll()
+            if code is None:
+                if now - child.started_at > 60:
+                    child.crashes = 0  # a minute of health forgives earlier crashes
+                continue
+            child.crashes += 1
+            delay = min(MAX_BACKOFF_SECONDS, 0.5 * 2 ** (child.crashes - 1))
+            logger.warning(
+                "process exited, restarting",
+                extra={"child": child.name, "exit_code": code, "restart_in_s": delay},
+            )
+            child.process = None
+            child.restart_at = now + delay
+
+    def stop(self, grace_seconds: float = 15.0) -> None:
+        running = [c.process for c in self.children if c.process is not None and c.process.poll() is None]
+        for process in running:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace_seconds
+        for process in running:
+            try:
+                process.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        for child in self.children:
+            child.process = None

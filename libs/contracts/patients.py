@@ -1,0 +1,72 @@
+"""Commands and replies of the patients service: identity, registration, conversation-bound refs."""
+
+import datetime as dt
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import Field
+
+from ignis.contracts.base import Contract
+
+
+class Insurance(StrEnum):
+    gesetzlich = "gesetzlich"
+    privat = "privat"
+    selbstzahler = "selbstzahler"
+
+
+class Salutation(StrEnum):
+    frau = "Frau"
+    herr = "Herr"
+
+
+class IdentifyPatient(Contract):
+    conversation_id: str = Field(min_length=1, max_length=200)
+    last_name: str = Field(min_length=1, max_length=200, repr=False)
+    birth_date: dt.date = Field(repr=False)
+    first_name: str | None = Field(default=None, max_length=200, repr=False)
+
+
+class PatientIdentified(Contract):
+    kind: Literal["identified"] = "identified"
+    patient_ref: str
+    first_name: str = Field(repr=False)
+    salutation: str = Field(repr=False)
+
+
+class RegisterPatient(Contract):
+    conversation_id: str = Field(min_length=1, max_length=200)
+    caller_id: str | None = Field(default=None, max_length=64, repr=False)
+    first_name: str = Field(min_length=1, max_length=200, repr=False)
+    last_name: str = Field(min_length=1, max_length=200, repr=False)
+    birth_date: dt.date = Field(repr=False)
+    phone: str | None = Field(default=None, max_length=64, repr=False)
+    insurance: Insurance
+    sms_consent: bool
+    salutation: Salutation | None = None
+
+
+class PatientRegistered(Contract):
+    kind: Literal["registered"] = "registered"
+    patient_ref: str
+
+
+class PatientAlreadyRegistered(Contract):
+    """The caller passed the same checks as identify, so the existing record's ref is returned."""
+
+    kind: Literal["already_registered"] = "already_registered"
+    patient_ref: str
+    first_name: str = Field(repr=False)
+    salutation: str = Field(repr=False)
+
+
+class ResolvePatientRef(Contract):
+    """Asked by acting services: is this ref valid for this conversation, and whose is it?"""
+
+    conversation_id: str = Field(min_length=1, max_length=200)
+    patient_ref: str = Field(min_length=1, max_length=200)
+
+
+class PatientRefResolved(Contract):
+    kind: Literal["resolved"] = "resolved"
+    patient_id: str

@@ -1,0 +1,90 @@
+"""Bodies of the agent's webhook tools: the public HTTP contract of the gateway (DESIGN.md §2).
+
+ElevenLabs sends the properties of each tool's `request_body_schema` as a flat JSON object. The
+descriptions are German because the agent's LLM reads them; `dynamic_variable` marks fields that
+ElevenLabs fills from system variables, never the LLM (used when the tools are provisioned).
+"""
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ignis.contracts.patients import Insurance, Salutation
+
+
+def _bound(variable: str) -> Any:
+    return Field(min_length=1, max_length=200, json_schema_extra={"dynamic_variable": variable})
+
+
+class ToolBody(BaseModel):
+    """Tolerates unknown keys (the platform may add some) but never echoes input in errors."""
+
+    model_config = ConfigDict(
+        frozen=True, extra="ignore", hide_input_in_errors=True, str_strip_whitespace=True
+    )
+
+    conversation_id: str = _bound("system__conversation_id")
+
+
+class CallerToolBody(ToolBody):
+    # Empty when the caller suppresses the number; the platform still sends the key.
+    caller_id: str = Field(
+        default="", max_length=64, repr=False, json_schema_extra={"dynamic_variable": "system__caller_id"}
+    )
+
+
+_YES = {"ja", "yes", "true", "1", "j", "y"}
+_NO = {"nein", "no", "false", "0", "n"}
+
+
+class IdentifyPatientBody(CallerToolBody):
+    last_name: str = Field(min_length=1, max_length=200, repr=False, description="Nachname des Anrufers")
+    birth_date: str = Field(
+        min_length=1, max_length=100, repr=False, description="Geburtsdatum, z. B. 1980-03-12 oder 12.03.1980"
+    )
+    first_name: str | None = Field(
+        default=None, max_length=200, repr=False, description="Vorname, nur wenn danach gefragt wurde"
+    )
+
+
+class RegisterPatientBody(CallerToolBody):
+    first_name: str = Field(min_length=1, max_length=200, repr=False, description="Vorname")
+    last_name: str = Field(min_length=1, max_length=200, repr=False, description="Nachname")
+    birth_date: str = Field(min_length=1, max_length=100, repr=False, description="Geburtsdatum")
+    phone: str | None = Field(
+        default=None, max_length=64, repr=False, description="Rückrufnummer, falls nicht die Anrufernummer"
+    )
+    insurance: Insurance = Field(description="Versicherung: gesetzlich, privat oder selbstzahler")
+    sms_consent: bool = Field(description="Ob der Patient SMS-Erinnerungen ausdrücklich wünscht")
+    salutation: Salutation | None = Field(default=None, description="Anrede: Frau oder Herr, falls genannt")
+
+    @field_validator("insurance", mode="before")
+    @classmethod
+    def _insurance_synonyms(cls, value: object) -> object:
+        if isinstance(value, str):
+            key = value.strip().lower()
+            return {
+                "gkv": "gesetzlich",
+                "kasse": "gesetzlich",
+                "pkv": "privat",
+                "privatpatient": "privat",
+            }.get(key, key)
+        return value
+
+    @field_validator("sms_consent", mode="before")
+    @classmethod
+    def _german_yes_no(cls, value: object) -> object:
+        if isinstance(value, str):
+            key = value.strip().lower()
+            if key in _YES:
+                return True
+            if key in _NO:
+                return False
+        return value
+
+    @field_validator("salutation", mode="before")
+    @classmethod
+    def _salutation_case(cls, value: object) -> object:
+        if isinstance(value, str):
+            return value.strip().capitalize() or None
+        return value

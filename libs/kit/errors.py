@@ -1,0 +1,18 @@
+"""The base of every domain error; the bus turns it into an `ErrorReply` with the error's code."""
+
+from typing import ClassVar
+
+from ignis.contracts.base import ErrorCode
+
+
+class ServiceError(Exception):
+    """A business outcome that aborts the unit of work: the session rolls back, the caller gets `code`.
+
+    `message` must never carry patient data: it is logged and sent over the bus.
+    """
+
+    code: ClassVar[ErrorCode] = ErrorCode.internal
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(message)
+        self.message = message

@@ -1,0 +1,73 @@
+"""Settings shared by every process: `IGNIS_` environment variables (and `.env`), built once in `main.py`."""
+
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import ClassVar, Literal, Self
+
+from pydantic import SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
+DEFAULT_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/ignis"
+# Values that look set but are not secret; refused in prod like an empty one.
+_PLACEHOLDERS = {"changethis", "changeme", "secret", "dev"}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="IGNIS_", env_file=".env", extra="ignore", env_ignore_empty=True
+    )
+
+    # Secrets of a subclass: in dev an empty one is generated once and kept in IGNIS_HOME; prod refuses it.
+    secret_fields: ClassVar[tuple[str, ...]] = ()
+
+    env: Literal["dev", "prod"] = "dev"
+    home: Path = Path(".ignis")
+    nats_url: str | None = None
+    database_url: str | None = None
+    log_level: str = "INFO"
+    log_format: Literal["json", "text"] = "json"
+    practice_file: Path | None = None
+
+    @property
+    def nats(self) -> str:
+        return self.nats_url or DEFAULT_NATS_URL
+
+    @property
+    def database(self) -> str:
+        return asyncpg_url(self.database_url or DEFAULT_DATABASE_URL)
+
+    @model_validator(mode="after")
+    def _resolve_secrets(self) -> Self:
+        for name in self.secret_fields:
+            value: SecretStr = getattr(self, name)
+            if value.get_secret_value() and value.get_secret_value() not in _PLACEHOLDERS:
+                continue
+            if self.env == "prod":
+                raise ValueError(f"IGNIS_{name.upper()} must be set to a real secret when IGNIS_ENV=prod")
+            if not value.get_secret_value():
+                setattr(self, name, SecretStr(dev_secret(self.home, name)))
+        return self
+
+
+def asyncpg_url(url: str) -> str:
+    """Accept the `postgresql://` form operators paste and use the asyncpg driver."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    return url
+
+
+def dev_secret(home: Path, name: str) -> str:
+    """A dev secret generated on first use and kept in `home`, so every process and restart agrees."""
+    path = home / "secrets.json"
+    stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    if name not in stored:
+        stored[name] = secrets.token_urlsafe(24)
+        home.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as file:
+            json.dump(stored, file)
+    return stored[name]

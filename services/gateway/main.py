@@ -1,0 +1,69 @@
+"""Factory of the gateway: `uvicorn ignis.gateway.main:create_app --factory`."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from faststream.nats import NatsBroker
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from ignis.contracts import subjects
+from ignis.contracts.base import Ping, Pong
+from ignis.gateway.metrics import GatewayMetrics
+from ignis.gateway.settings import GatewaySettings
+from ignis.gateway.tools import build_router
+from ignis.kit.bus import make_broker
+from ignis.kit.logging import configure_logging
+
+
+def create_app(settings: GatewaySettings | None = None, broker: NatsBroker | None = None) -> FastAPI:
+    settings = settings or GatewaySettings()
+    configure_logging("gateway", settings.log_level, settings.log_format == "json")
+    broker = broker or make_broker(settings.nats, "gateway")
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await broker.start()
+        yield
+        await broker.stop()
+
+    app = FastAPI(title="Ignis gateway", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.broker = broker
+    app.state.metrics = GatewayMetrics()
+    app.include_router(build_router())
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        """The process is alive (liveness)."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"])
+    async def readyz(request: Request) -> JSONResponse:
+        """NATS is connected and every service answers a ping (readiness)."""
+        results = await asyncio.gather(*(_ping(request, service) for service in subjects.SERVICES))
+        services = dict(zip(subjects.SERVICES, results, strict=True))
+        ready = all(services.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "not_ready", "services": services},
+            status_code=200 if ready else 503,
+        )
+
+    @app.get("/metrics", tags=["health"])
+    async def metrics(request: Request) -> Response:
+        return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+async def _ping(request: Request, service: str) -> bool:
+    state = request.app.state
+    try:
+        message = await state.broker.request(
+            Ping(), subjects.ping(service), timeout=state.settings.readiness_timeout_seconds
+        )
+        return Pong.model_validate_json(message.body).service == service
+    except Exception:  # readiness reports any failure as not ready; the reason is in the service's log
+        return False

@@ -1,0 +1,188 @@
+"""The agent's webhook tools: authenticate, validate, ask the owning service over NATS, answer in German.
+
+Every business outcome is HTTP 200 so the agent reads it; a malformed body is 422 naming the fields (never
+their values); a slow or absent service is `unavailable`, answered within the gateway's budget.
+"""
+
+import hmac
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from nats.errors import Error as NatsError
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from ignis.contracts import subjects
+from ignis.contracts.base import Contract, ErrorCode, ErrorReply
+from ignis.contracts.patients import (
+    IdentifyPatient,
+    PatientAlreadyRegistered,
+    PatientIdentified,
+    PatientRegistered,
+    RegisterPatient,
+)
+from ignis.contracts.tools import IdentifyPatientBody, RegisterPatientBody, ToolBody
+from ignis.gateway.replies import envelope, failure
+from ignis.kit.dates import DateParseError, parse_birth_date
+
+logger = logging.getLogger("ignis.gateway.tools")
+
+
+class ToolInputError(Exception):
+    """The body is well-formed but a value is unusable; the agent is told which outcome, with HTTP 200."""
+
+    def __init__(self, code: ErrorCode) -> None:
+        super().__init__(code.value)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    body: type[ToolBody]
+    subject: str
+    reply: TypeAdapter[Any]
+    to_command: Callable[[Any], Contract]
+
+
+def _birth_date(text: str) -> Any:
+    try:
+        return parse_birth_date(text)
+    except DateParseError:
+        raise ToolInputError(ErrorCode.invalid_birth_date) from None
+
+
+def _identify(body: IdentifyPatientBody) -> IdentifyPatient:
+    return IdentifyPatient(
+        conversation_id=body.conversation_id,
+        last_name=body.last_name,
+        birth_date=_birth_date(body.birth_date),
+        first_name=body.first_name or None,
+    )
+
+
+def _register(body: RegisterPatientBody) -> RegisterPatient:
+    return RegisterPatient(
+        conversation_id=body.conversation_id,
+        caller_id=body.caller_id or None,
+        first_name=body.first_name,
+        last_name=body.last_name,
+        birth_date=_birth_date(body.birth_date),
+        phone=body.phone or None,
+        insurance=body.insurance,
+        sms_consent=body.sms_consent,
+        salutation=body.salutation,
+    )
+
+
+TOOLS: dict[str, Tool] = {
+    tool.name: tool
+    for tool in (
+        Tool(
+            "identify_patient",
+            IdentifyPatientBody,
+            subjects.PATIENTS_IDENTIFY,
+            TypeAdapter(PatientIdentified | ErrorReply),
+            _identify,
+        ),
+        Tool(
+            "register_patient",
+            RegisterPatientBody,
+            subjects.PATIENTS_REGISTER,
+            TypeAdapter(PatientRegistered | PatientAlreadyRegistered | ErrorReply),
+            _register,
+        ),
+    )
+}
+
+
+def _json(content: dict[str, Any], status_code: int = 200) -> JSONResponse:
+    return JSONResponse(content, status_code=status_code)
+
+
+def invalid_fields(exc: ValidationError) -> list[str]:
+    """Names of the offending fields; `loc` of a JSON syntax error is the body itself."""
+    return sorted({".".join(str(p) for p in err["loc"]) for err in exc.errors() if err["loc"]}) or ["body"]
+
+
+async def call_tool(request: Request, tool: Tool) -> JSONResponse:
+    state = request.app.state
+    started = time.perf_counter()
+    code = "unauthorized"
+    try:
+        given = request.headers.get("x-ignis-tool-secret", "")
+        if not hmac.compare_digest(given.encode(), state.settings.tool_secret.get_secret_value().encode()):
+            return _json(
+                {"ok": False, "code": code, "message": "Fehlende oder falsche Anmeldung des Werkzeugs."}, 401
+            )
+        try:
+            body = tool.body.model_validate_json(await request.body())
+        except ValidationError as exc:
+            code = ErrorCode.invalid_request.value
+            return _json(failure(ErrorCode.invalid_request, fields=invalid_fields(exc)), 422)
+        try:
+            command = tool.to_command(body)
+        except ToolInputError as exc:
+            code = exc.code.value
+            return _json(failure(exc.code))
+        result = await ask(request, tool, command)
+        code = result["code"]
+        return _json(result)
+    finally:
+        elapsed = time.perf_counter() - started
+        state.metrics.tool_calls.labels(tool.name, code).inc()
+        state.metrics.tool_latency.labels(tool.name).observe(elapsed)
+
+
+async def ask(request: Request, tool: Tool, command: BaseModel) -> dict[str, Any]:
+    state = request.app.state
+    conversation_id = getattr(command, "conversation_id", None)
+    try:
+        message = await state.broker.request(
+            command, tool.subject, timeout=state.settings.tool_budget_seconds
+        )
+    except (TimeoutError, NatsError, ConnectionError) as exc:
+        state.metrics.bus_timeouts.labels(tool.subject).inc()
+        logger.warning(
+            "service unavailable",
+            extra={"tool": tool.name, "conversation_id": conversation_id, "reason": type(exc).__name__},
+        )
+        return failure(ErrorCode.unavailable)
+    try:
+        reply = tool.reply.validate_json(message.body)
+    except ValidationError:
+        logger.error("unexpected reply", extra={"tool": tool.name, "conversation_id": conversation_id})
+        return failure(ErrorCode.internal)
+    if isinstance(reply, ErrorReply) and reply.code is ErrorCode.internal:
+        logger.error("service failed", extra={"tool": tool.name, "conversation_id": conversation_id})
+    return envelope(reply)
+
+
+def build_router() -> APIRouter:
+    router = APIRouter(prefix="/tools", tags=["tools"])
+    for tool in TOOLS.values():
+        router.add_api_route(
+            f"/{tool.name}",
+            _endpoint(tool),
+            methods=["POST"],
+            name=tool.name,
+            openapi_extra={
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": tool.body.model_json_schema()}},
+                }
+            },
+        )
+    return router
+
+
+def _endpoint(tool: Tool) -> Callable[[Request], Any]:
+    async def endpoint(request: Request) -> JSONResponse:
+        return await call_tool(request, tool)
+
+    endpoint.__name__ = tool.name
+    return endpoint

@@ -1,0 +1,1 @@
+"""The patients service: identity, verification and registration of callers (schema `patients`)."""

@@ -1,0 +1,12 @@
+"""Domain errors of the patients service; each carries the code the caller receives."""
+
+from ignis.contracts.base import ErrorCode
+from ignis.kit.errors import ServiceError
+
+
+class InvalidPhone(ServiceError):
+    code = ErrorCode.invalid_phone
+
+
+class NotVerified(ServiceError):
+    code = ErrorCode.not_verified

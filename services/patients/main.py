@@ -1,0 +1,16 @@
+"""Factory of the patients service: `faststream run ignis.patients.main:create_app --factory`."""
+
+from faststream import FastStream
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ignis.kit.service import create_service
+from ignis.patients import handlers
+from ignis.patients.settings import PatientsSettings
+
+
+def create_app(
+    settings: PatientsSettings | None = None, sessionmaker: async_sessionmaker[AsyncSession] | None = None
+) -> FastStream:
+    return create_service(
+        "patients", settings or PatientsSettings(), handlers.router, sessionmaker=sessionmaker
+    )

@@ -1,0 +1,51 @@
+"""ORM mapping of the `patients` schema (the DDL lives in `migrations/`)."""
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import DateTime, func
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from ignis.kit.db import schema_metadata
+
+SCHEMA = "patients"
+
+
+class Base(DeclarativeBase):
+    metadata = schema_metadata(SCHEMA)
+    type_annotation_map = {dt.datetime: DateTime(timezone=True)}  # noqa: RUF012
+
+
+class Patient(Base):
+    __tablename__ = "patient"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    first_name: Mapped[str]
+    last_name: Mapped[str]
+    salutation: Mapped[str | None]
+    birth_date: Mapped[dt.date]
+    last_name_key: Mapped[str]
+    last_name_phonetic: Mapped[str]
+    phone: Mapped[str | None]
+    insurance: Mapped[str]
+    sms_consent: Mapped[bool]
+    sms_consent_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+
+class Verification(Base):
+    __tablename__ = "verification"
+
+    patient_ref: Mapped[str] = mapped_column(primary_key=True)
+    conversation_id: Mapped[str]
+    patient_id: Mapped[uuid.UUID]
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    expires_at: Mapped[dt.datetime]
+
+
+class IdentifyAttempt(Base):
+    __tablename__ = "identify_attempt"
+
+    conversation_id: Mapped[str] = mapped_column(primary_key=True)
+    failures: Mapped[int]
+    updated_at: Mapped[dt.datetime]

@@ -1,0 +1,80 @@
+"""The only module of the patients service that runs SQL. It flushes, never commits."""
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import func, select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ignis.patients.models import IdentifyAttempt, Patient, Verification
+
+
+class PatientRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def by_birth_date(self, birth_date: dt.date) -> Sequence[Patient]:
+        result = await self.session.execute(select(Patient).where(Patient.birth_date == birth_date))
+        return result.scalars().all()
+
+    async def get(self, patient_id: uuid.UUID) -> Patient | None:
+        return await self.session.get(Patient, patient_id)
+
+    async def count(self) -> int:
+        return int(await self.session.scalar(select(func.count()).select_from(Patient)) or 0)
+
+    async def add(self, patient: Patient) -> Patient:
+        self.session.add(patient)
+        await self.session.flush()
+        return patient
+
+    async def lock_birth_date(self, birth_date: dt.date) -> None:
+        """Serialise registrations of one birth date, so check-then-insert cannot create twins."""
+        await self.session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext('ignis.patients.register'), :day)"),
+            {"day": birth_date.toordinal()},
+        )
+
+    async def failures(self, conversation_id: str) -> int:
+        value = await self.session.scalar(
+            select(IdentifyAttempt.failures).where(IdentifyAttempt.conversation_id == conversation_id)
+        )
+        return int(value or 0)
+
+    async def record_failure(self, conversation_id: str, now: dt.datetime) -> int:
+        """Count one failed attempt atomically (concurrent calls of one conversation cannot undercount)."""
+        statement = (
+            insert(IdentifyAttempt)
+            .values(conversation_id=conversation_id, failures=1, updated_at=now)
+            .on_conflict_do_update(
+                index_elements=[IdentifyAttempt.conversation_id],
+                set_={"failures": IdentifyAttempt.failures + 1, "updated_at": now},
+            )
+            .returning(IdentifyAttempt.failures)
+        )
+        return int((await self.session.execute(statement)).scalar_one())
+
+    async def issue_ref(
+        self, conversation_id: str, patient_id: uuid.UUID, candidate_ref: str, expires_at: dt.datetime
+    ) -> str:
+        """Return the conversation's ref for this patient, creating it or extending its expiry."""
+        statement = (
+            insert(Verification)
+            .values(
+                patient_ref=candidate_ref,
+                conversation_id=conversation_id,
+                patient_id=patient_id,
+                expires_at=expires_at,
+            )
+            .on_conflict_do_update(
+                constraint="uq_verification_conversation_patient",
+                set_={"expires_at": expires_at},
+            )
+            .returning(Verification.patient_ref)
+        )
+        return str((await self.session.execute(statement)).scalar_one())
+
+    async def verification(self, patient_ref: str) -> Verification | None:
+        return await self.session.get(Verification, patient_ref)
