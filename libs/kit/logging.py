@@ -62,12 +62,16 @@ class RedactingFormatter(logging.Formatter):
         return text + (f"\n  {error}" if error else "")
 
 
+class _IgnisHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Marks the handler this module installs, so a second call replaces it and leaves others alone."""
+
+
 def configure_logging(service: str, level: str = "INFO", json_lines: bool = True) -> None:
     """Route every logger (ours, FastStream's, uvicorn's) through one redacting handler on stderr."""
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _IgnisHandler(sys.stderr)
     handler.setFormatter(RedactingFormatter(service, json_lines))
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [h for h in root.handlers if not isinstance(h, _IgnisHandler)] + [handler]
     root.setLevel(level.upper())
     # uvicorn.access is left alone: uvicorn silences it when started with access_log=False.
     for name in ("uvicorn", "uvicorn.error", "faststream", "faststream.access.nats"):

@@ -1,0 +1,98 @@
+"""Real servers for the whole suite: a NATS with JetStream and a Postgres that the run starts itself.
+
+`IGNIS_TEST_NATS_URL` / `IGNIS_TEST_DATABASE_URL` point the suite at servers of your own instead; the
+dev stack's `IGNIS_NATS_URL` / `IGNIS_DATABASE_URL` are deliberately not used, so tests never answer
+(or are answered by) a running `ignis up`.
+"""
+
+import logging
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+
+from ignis.cli.setup import migrate_all
+from ignis.kit.db import create_engine
+from ignis.kit.embedded import EmbeddedPostgres, free_port, start_nats
+from ignis.patients.settings import PatientsSettings
+from tests.pii import assert_no_pii
+
+
+@pytest.fixture(scope="session")
+def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if url := os.environ.get("IGNIS_TEST_NATS_URL"):
+        yield url
+        return
+    url, process = start_nats(tmp_path_factory.mktemp("nats"), port=free_port())
+    yield url
+    process.terminate()
+    process.wait(10)
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if url := os.environ.get("IGNIS_TEST_DATABASE_URL"):
+        yield url
+        return
+    server = EmbeddedPostgres(
+        tmp_path_factory.mktemp("pg") / "data", database="ignis_test", delete_on_stop=True
+    )
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    await migrate_all(database_url)
+    engine = create_engine(database_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection inside a transaction that is rolled back after the test, whatever it committed."""
+    async with engine.connect() as conn:
+        transaction = await conn.begin()
+        yield conn
+        await transaction.rollback()
+
+
+@pytest.fixture
+def sessionmaker(connection: AsyncConnection) -> async_sessionmaker[AsyncSession]:
+    # Each unit of work's commit() releases a savepoint; the outer transaction still rolls back.
+    return async_sessionmaker(
+        bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+    )
+
+
+@pytest.fixture
+async def session(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    async with sessionmaker() as session:
+        yield session
+
+
+@pytest.fixture
+async def clean_database(engine: AsyncEngine) -> AsyncIterator[None]:
+    """For tests whose writes must really commit (several processes or connections): wipe afterwards."""
+    yield
+    async with engine.begin() as conn:
+        await conn.execute(
+            text("TRUNCATE patients.patient, patients.verification, patients.identify_attempt CASCADE")
+        )
+
+
+@pytest.fixture
+def patients_settings(nats_url: str, database_url: str, tmp_path: Path) -> PatientsSettings:
+    return PatientsSettings(nats_url=nats_url, database_url=database_url, home=tmp_path, log_format="text")
+
+
+@pytest.fixture(autouse=True)
+def _no_pii_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Fail any test during which a patient's name, birth date or phone number reached a log record."""
+    caplog.set_level(logging.DEBUG)
+    yield
+    assert_no_pii(caplog.records)
