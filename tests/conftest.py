@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from ignis.cli.setup import migrate_all
@@ -42,6 +43,17 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     yield server.url
     server.stop()
+
+
+def other_database(url: str, name: str) -> str:
+    """The URL of another database on the same server."""
+    return make_url(url).set(database=name).render_as_string(hide_password=False)
+
+
+async def drop_database(engine: AsyncEngine, name: str) -> None:
+    async with engine.connect() as conn:
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -38,7 +39,9 @@ def up() -> None:
         )
         raise typer.Exit(1)
 
-    nats_process = postgres = None
+    # Until supervision starts, SIGTERM unwinds like Ctrl-C, so a stop during start-up leaves nothing behind.
+    signal.signal(signal.SIGTERM, _interrupt)
+    nats_process = postgres = supervisor = None
     try:
         nats_url = settings.nats_url
         if nats_url is None:
@@ -73,19 +76,25 @@ def up() -> None:
         typer.echo(
             f"\nIgnis is {'ready' if ready else 'starting (not ready yet)'}: {base}\n"
             f"  tool secret (header X-Ignis-Tool-Secret): {settings.tool_secret.get_secret_value()}\n"
-            f"  try: curl -s -X POST {base}/tools/identify_patient -H 'Content-Type: application/json' "
-            f'-H \'X-Ignis-Tool-Secret: …\' -d \'{{"conversation_id":"demo","caller_id":"",'
-            f'"last_name":"Mueller","birth_date":"12.03.1980"}}\'\n'
+            "  try a tool call as ElevenLabs would: README.md, section 'Try it'\n"
             "Ctrl-C stops everything."
         )
         supervisor.run()
+    except KeyboardInterrupt:
+        pass
     finally:
+        if supervisor is not None:
+            supervisor.stop()
         if nats_process is not None:
             nats_process.terminate()
             nats_process.wait(10)
         if postgres is not None:
             postgres.stop()
     typer.echo("Ignis stopped.")
+
+
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _wait_ready(base: str, supervisor: Supervisor, timeout: float = 60.0) -> bool:

@@ -24,7 +24,7 @@ def gateway_settings(nats_url: str, tmp_path: object) -> GatewaySettings:
         home=tmp_path,
         tool_secret=SecretStr(TOOL_SECRET),
         tool_budget_seconds=0.5,
-        readiness_timeout_seconds=0.3,
+        readiness_timeout_seconds=2.0,
         log_format="text",
     )
 

@@ -1,0 +1,110 @@
+"""`ignis up` end to end: real processes, real NATS and Postgres, tool calls over HTTP."""
+
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from tests.e2e.conftest import Running, ignis_env, ignis_up
+from tests.pii import find_pii
+
+pytestmark = pytest.mark.e2e
+
+IDENTIFY_DEMO = {
+    "conversation_id": "e2e-1",
+    "caller_id": "+4930123456",
+    "last_name": "Mueller",
+    "birth_date": "12.03.1980",
+}
+REGISTER = {
+    "conversation_id": "e2e-2",
+    "caller_id": "+4930123456",
+    "first_name": "Zoë",
+    "last_name": "Krüger-Özdemir",
+    "birth_date": "9.8.2001",
+    "phone": "0170 99988877",
+    "insurance": "gesetzlich",
+    "sms_consent": True,
+}
+
+
+def tool(running: Running, name: str, body: dict[str, object]) -> dict[str, object]:
+    response = httpx.post(f"{running.base_url}/tools/{name}", json=body, headers=running.headers, timeout=15)
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def wait_for(condition: object, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():  # type: ignore[operator]
+            return
+        time.sleep(0.2)
+    raise TimeoutError("condition not met")
+
+
+class TestWithExternalServers:
+    def test_identify_register_crash_recovery_and_clean_stop(
+        self, nats_url: str, e2e_database_url: str, tmp_path: Path
+    ) -> None:
+        env = ignis_env(tmp_path / "home", IGNIS_NATS_URL=nats_url, IGNIS_DATABASE_URL=e2e_database_url)
+        with ignis_up(env, tmp_path / "ignis.log") as running:
+            children = running.children()
+            assert set(children) == {"gateway", "patients", "scheduler", "notifier"}
+            assert len({child.pid for child in children.values()}) == 4, "each in its own process"
+
+            # The demo practice was seeded: Müller is found as Mueller.
+            found = tool(running, "identify_patient", IDENTIFY_DEMO)
+            assert (found["code"], found["first_name"]) == ("identified", "Anna")
+
+            assert tool(running, "register_patient", REGISTER)["code"] == "registered"
+            again = {"conversation_id": "e2e-3", "last_name": "Krueger Oezdemir", "birth_date": "2001-08-09"}
+            assert tool(running, "identify_patient", again)["code"] == "identified"
+
+            # A crashed service: the caller hears `unavailable`, then the supervisor brings it back.
+            children["patients"].kill()
+            children["patients"].wait(5)
+            assert tool(running, "identify_patient", IDENTIFY_DEMO)["code"] == "unavailable"
+            wait_for(lambda: tool(running, "identify_patient", IDENTIFY_DEMO)["code"] == "identified")
+            pids = [child.pid for child in running.children().values()] + [running.process.pid]
+
+        assert running.process.returncode == 0
+        assert not [
+            pid for pid in pids if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"
+        ]
+        output = running.output()
+        assert "Ignis is ready" in output
+        assert "process exited, restarting" in output
+        assert not find_pii(output), "patient data in the processes' logs"
+
+
+class TestEmbeddedServers:
+    """What `make run` does on a fresh machine: no NATS or Postgres configured at all."""
+
+    def test_starts_its_own_servers_and_keeps_data_across_restarts(self, tmp_path: Path) -> None:
+        home = tmp_path / "home"
+        env = ignis_env(home)
+        with ignis_up(env, tmp_path / "first.log") as running:
+            assert tool(running, "register_patient", REGISTER)["code"] == "registered"
+        assert running.process.returncode == 0
+        assert (home / "postgres" / "PG_VERSION").exists()
+        assert (home / "nats" / "jetstream").is_dir()
+        first_output = running.output()
+        assert "Seeded the demo practice" in first_output
+
+        with ignis_up(
+            env | {"IGNIS_GATEWAY_PORT": env["IGNIS_GATEWAY_PORT"]}, tmp_path / "second.log"
+        ) as running:
+            again = {"conversation_id": "e2e-4", "last_name": "Krüger-Özdemir", "birth_date": "09.08.2001"}
+            assert tool(running, "identify_patient", again)["code"] == "identified"
+        assert "Seeded" not in running.output().replace(first_output, "")
+        assert not find_pii(running.output())
+        # Nothing of the embedded servers is left running.
+        leftovers = [
+            p.info["cmdline"]
+            for p in psutil.process_iter(["cmdline"])
+            if p.info["cmdline"] and any(str(home) in part for part in p.info["cmdline"])
+        ]
+        assert leftovers == []

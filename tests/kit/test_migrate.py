@@ -1,0 +1,49 @@
+"""Migrations: applied once, recorded per schema, safe to run again and concurrently."""
+
+import asyncio
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ignis.cli.setup import migrate_all
+from tests.conftest import drop_database, other_database
+
+
+class TestMigrateAll:
+    async def test_second_run_applies_nothing(self, engine: AsyncEngine, database_url: str) -> None:
+        assert await migrate_all(database_url) == {"patients": []}
+
+    async def test_concurrent_runs_do_not_collide(self, engine: AsyncEngine, database_url: str) -> None:
+        results = await asyncio.gather(*(migrate_all(database_url) for _ in range(3)))
+        assert all(result == {"patients": []} for result in results)
+
+    async def test_schema_and_version_recorded(self, engine: AsyncEngine) -> None:
+        async with engine.connect() as conn:
+            versions = (
+                (await conn.execute(text("SELECT version FROM patients.schema_migration"))).scalars().all()
+            )
+            tables = (
+                (
+                    await conn.execute(
+                        text(
+                            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'patients'"
+                        )
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        assert versions == ["0001_init"]
+        assert {"patient", "verification", "identify_attempt", "schema_migration"} <= set(tables)
+
+
+class TestFreshDatabase:
+    async def test_creates_the_database_and_applies_everything_once(
+        self, engine: AsyncEngine, database_url: str
+    ) -> None:
+        fresh = other_database(database_url, "ignis_fresh_migrate")
+        try:
+            assert await migrate_all(fresh) == {"patients": ["0001_init"]}
+            assert await migrate_all(fresh) == {"patients": []}
+        finally:
+            await drop_database(engine, "ignis_fresh_migrate")
