@@ -27,11 +27,16 @@ class IdentifyPatient(Contract):
     first_name: str | None = Field(default=None, max_length=200, repr=False)
 
 
-class PatientIdentified(Contract):
-    kind: Literal["identified"] = "identified"
+class VerifiedPatient(Contract):
+    """A caller verified by name + birth date: the ref for this conversation and how to address them."""
+
     patient_ref: str
     first_name: str = Field(repr=False)
     salutation: str = Field(repr=False)
+
+
+class PatientIdentified(VerifiedPatient):
+    kind: Literal["identified"] = "identified"
 
 
 class RegisterPatient(Contract):
@@ -51,13 +56,10 @@ class PatientRegistered(Contract):
     patient_ref: str
 
 
-class PatientAlreadyRegistered(Contract):
+class PatientAlreadyRegistered(VerifiedPatient):
     """The caller passed the same checks as identify, so the existing record's ref is returned."""
 
     kind: Literal["already_registered"] = "already_registered"
-    patient_ref: str
-    first_name: str = Field(repr=False)
-    salutation: str = Field(repr=False)
 
 
 class ResolvePatientRef(Contract):
