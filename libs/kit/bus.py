@@ -13,6 +13,10 @@ from ignis.kit.logging import redacted_traceback
 
 logger = logging.getLogger("ignis.bus")
 
+# Messages a subscriber handles at once. FastStream's default of one would make every caller queue
+# behind the slowest database round trip; keep it below the DB pool (kit.db) so none waits for a connection.
+HANDLER_CONCURRENCY = 16
+
 
 def error_middleware() -> ExceptionMiddleware:
     """Turn every exception into a published `ErrorReply`.

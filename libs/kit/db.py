@@ -25,7 +25,7 @@ def schema_metadata(schema: str) -> MetaData:
     return MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
 
 
-def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
+def create_engine(url: str, pool_size: int = 20) -> AsyncEngine:
     # hide_parameters keeps patient data out of SQLAlchemy's error text (asyncpg's DETAIL is
     # handled by translating expected errors and by the redacting log formatter).
     return create_async_engine(url, pool_pre_ping=True, hide_parameters=True, pool_size=pool_size)

@@ -16,6 +16,7 @@ from ignis.contracts.patients import (
     RegisterPatient,
     ResolvePatientRef,
 )
+from ignis.kit.bus import HANDLER_CONCURRENCY
 from ignis.kit.db import Session
 from ignis.patients import service
 from ignis.patients.repository import PatientRepository
@@ -33,20 +34,20 @@ Repository = Annotated[PatientRepository, Depends(get_repository)]
 Settings = Annotated[PatientsSettings, Context("settings")]
 
 
-@router.subscriber(subjects.PATIENTS_IDENTIFY, queue=QUEUE)
+@router.subscriber(subjects.PATIENTS_IDENTIFY, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
 async def identify_patient(
     cmd: IdentifyPatient, repo: Repository, settings: Settings
 ) -> PatientIdentified | ErrorReply:
     return await service.identify(repo, settings, cmd, service.utcnow())
 
 
-@router.subscriber(subjects.PATIENTS_REGISTER, queue=QUEUE)
+@router.subscriber(subjects.PATIENTS_REGISTER, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
 async def register_patient(
     cmd: RegisterPatient, repo: Repository, settings: Settings
 ) -> PatientRegistered | PatientAlreadyRegistered | ErrorReply:
     return await service.register(repo, settings, cmd, service.utcnow())
 
 
-@router.subscriber(subjects.PATIENTS_RESOLVE_REF, queue=QUEUE)
+@router.subscriber(subjects.PATIENTS_RESOLVE_REF, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
 async def resolve_patient_ref(cmd: ResolvePatientRef, repo: Repository) -> PatientRefResolved:
     return await service.resolve_ref(repo, cmd, service.utcnow())
