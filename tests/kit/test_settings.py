@@ -26,6 +26,11 @@ class TestSecrets:
                 staff_token=SecretStr("another-real-one"),
             )
 
+    def test_refusal_does_not_echo_the_other_secrets(self, tmp_path: Path) -> None:
+        with pytest.raises(ValidationError) as info:
+            GatewaySettings(env="prod", home=tmp_path, staff_token=SecretStr("real-staff-token-41"))
+        assert "real-staff-token-41" not in str(info.value)
+
     def test_prod_accepts_real_secrets(self, tmp_path: Path) -> None:
         secrets = {name: SecretStr(f"{name}-x9") for name in GatewaySettings.secret_fields}
         settings = GatewaySettings(env="prod", home=tmp_path, **secrets)
