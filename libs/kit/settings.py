@@ -17,7 +17,11 @@ _PLACEHOLDERS = {"changethis", "changeme", "secret", "dev"}
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="IGNIS_", env_file=".env", extra="ignore", env_ignore_empty=True
+        env_prefix="IGNIS_",
+        env_file=".env",
+        extra="ignore",
+        env_ignore_empty=True,
+        hide_input_in_errors=True,  # the input holds every secret of the environment
     )
 
     # Secrets of a subclass: in dev an empty one is generated once and kept in IGNIS_HOME; prod refuses it.
