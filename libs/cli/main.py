@@ -62,6 +62,8 @@ def up() -> None:
             typer.echo(f"Seeded the demo practice: {seeded}")
 
         env = {
+            # Readable lines in a terminal, JSON where a log collector reads them, unless configured.
+            "IGNIS_LOG_FORMAT": "text" if sys.stderr.isatty() else "json",
             **os.environ,
             "IGNIS_HOME": str(home),
             "IGNIS_NATS_URL": nats_url,
