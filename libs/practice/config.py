@@ -1,10 +1,13 @@
 """Typed model of the practice YAML; a config error names the file, the key and what is wrong."""
 
 import datetime as dt
+import itertools
+import re
 from pathlib import Path
+from typing import Annotated, Literal, Self
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from ignis.contracts.patients import Insurance, Salutation
 
@@ -33,13 +36,122 @@ class SeedPatient(ConfigModel):
     salutation: Salutation | None = None
 
 
+Weekday = Literal["mo", "di", "mi", "do", "fr", "sa", "so"]
+WEEKDAYS: tuple[Weekday, ...] = ("mo", "di", "mi", "do", "fr", "sa", "so")  # index = date.weekday()
+_RANGE = re.compile(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*")
+
+
+def _time_range(value: object) -> object:
+    """`"08:00-12:00"` → `(08:00, 12:00)`; several ranges a day leave the breaks between them."""
+    if not isinstance(value, str):
+        return value
+    match = _RANGE.fullmatch(value)
+    if not match:
+        raise ValueError("expected a time range like 08:00-12:00")
+    h1, m1, h2, m2 = (int(part) for part in match.groups())
+    if not (h1 < 24 and h2 <= 24 and m1 < 60 and m2 < 60):
+        raise ValueError("hour or minute out of range")
+    start, end = dt.time(h1, m1), dt.time(0, 0) if h2 == 24 else dt.time(h2, m2)
+    if h2 != 24 and end <= start:
+        raise ValueError("a range must end after it starts")
+    return (start, end)
+
+
+TimeRange = Annotated[tuple[dt.time, dt.time], BeforeValidator(_time_range)]
+WeeklyHours = dict[Weekday, list[TimeRange]]
+
+
+def _check_weekly(hours: WeeklyHours, where: str) -> None:
+    for day, ranges in hours.items():
+        ordered = sorted(ranges)
+        for (_, end), (start, _) in itertools.pairwise(ordered):
+            if start < end:
+                raise ValueError(f"{where}.{day}: time ranges overlap")
+
+
+class Closure(ConfigModel):
+    """Days off, inclusive: a vacation, training, a bridge day."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    start: dt.date = Field(alias="from")
+    end: dt.date = Field(alias="to")
+    reason: str = "Praxis geschlossen"
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.end < self.start:
+            raise ValueError("'to' is before 'from'")
+        return self
+
+
+class Practitioner(ConfigModel):
+    id: str = Field(pattern=r"^[a-z0-9_-]+$")
+    name: str
+    hours: WeeklyHours
+    absences: list[Closure] = []
+
+
+class VisitType(ConfigModel):
+    id: str = Field(pattern=r"^[a-z0-9_-]+$")
+    name: str
+    minutes: int = Field(ge=5, le=240)
+    # None: every practitioner offers it.
+    practitioners: list[str] | None = None
+
+
+class BookingPolicy(ConfigModel):
+    min_notice_minutes: int = Field(default=60, ge=0)
+    horizon_days: int = Field(default=90, ge=1, le=366)
+    grid_minutes: int = Field(default=5, ge=5, le=60)
+    cancel_until_hours: int = Field(default=24, ge=0)
+
+    @model_validator(mode="after")
+    def _grid_divides_the_hour(self) -> Self:
+        if 60 % self.grid_minutes:
+            raise ValueError("grid_minutes must divide 60 (5, 10, 15, 20, 30 or 60)")
+        return self
+
+
 class Practice(ConfigModel):
     name: str
     address: Address
     phone: str
     bundesland: str = Field(min_length=2, max_length=2, description="ISO 3166-2:DE subdivision, e.g. BE")
     timezone: str = "Europe/Berlin"
+    opening_hours: WeeklyHours = {}
+    practitioners: list[Practitioner] = []
+    visit_types: list[VisitType] = []
+    closures: list[Closure] = []
+    booking: BookingPolicy = BookingPolicy()
     demo_patients: list[SeedPatient] = []
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        _check_weekly(self.opening_hours, "opening_hours")
+        known = [p.id for p in self.practitioners]
+        if len(set(known)) != len(known):
+            raise ValueError("practitioners: ids must be unique")
+        for index, practitioner in enumerate(self.practitioners):
+            _check_weekly(practitioner.hours, f"practitioners[{index}].hours")
+        if len({v.id for v in self.visit_types}) != len(self.visit_types):
+            raise ValueError("visit_types: ids must be unique")
+        for index, visit_type in enumerate(self.visit_types):
+            unknown = set(visit_type.practitioners or ()) - set(known)
+            if unknown:
+                raise ValueError(f"visit_types[{index}].practitioners: unknown {', '.join(sorted(unknown))}")
+        return self
+
+    def practitioner(self, practitioner_id: str) -> Practitioner | None:
+        return next((p for p in self.practitioners if p.id == practitioner_id), None)
+
+    def visit_type(self, visit_type_id: str) -> VisitType | None:
+        return next((v for v in self.visit_types if v.id == visit_type_id), None)
+
+    def offering(self, visit_type: VisitType) -> list[Practitioner]:
+        """The practitioners who offer `visit_type`, in file order."""
+        wanted = visit_type.practitioners
+        return [p for p in self.practitioners if wanted is None or p.id in wanted]
 
 
 class PracticeConfigError(ValueError):
