@@ -5,21 +5,39 @@ dev stack's `IGNIS_NATS_URL` / `IGNIS_DATABASE_URL` are deliberately not used, s
 (or are answered by) a running `ignis up`.
 """
 
+import asyncio
 import logging
 import os
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from faststream.nats import NatsBroker
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from ignis.cli.setup import migrate_all
+from ignis.contracts import subjects
+from ignis.contracts.base import Ping
 from ignis.kit.db import create_engine
 from ignis.kit.embedded import EmbeddedPostgres, free_port, start_nats
 from ignis.patients.settings import PatientsSettings
 from tests.pii import assert_no_pii
+
+
+async def wait_until_serving(broker: NatsBroker, service: str, within_seconds: float = 5.0) -> None:
+    """A service's subscriptions reach the server asynchronously; wait until it answers its ping."""
+    deadline = time.monotonic() + within_seconds
+    while True:
+        try:
+            await broker.request(Ping(), subjects.ping(service), timeout=0.5)
+            return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.02)
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,7 @@
 """Base model, error codes and the error reply shared by every request-reply subject."""
 
+import datetime as dt
+import uuid
 from enum import StrEnum
 from typing import Literal
 
@@ -25,6 +27,10 @@ class ErrorCode(StrEnum):
     already_registered = "already_registered"
     invalid_phone = "invalid_phone"
     not_verified = "not_verified"
+    invalid_date = "invalid_date"
+    invalid_slot = "invalid_slot"
+    too_late = "too_late"
+    unknown_practitioner = "unknown_practitioner"
 
 
 class ErrorReply(Contract):
@@ -42,3 +48,10 @@ class Ping(Contract):
 class Pong(Contract):
     kind: Literal["pong"] = "pong"
     service: str
+
+
+class Event(Contract):
+    """Something that happened, published once through a service's outbox; consumers dedupe by `event_id`."""
+
+    event_id: uuid.UUID
+    occurred_at: dt.datetime

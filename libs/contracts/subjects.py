@@ -22,6 +22,17 @@ PATIENTS_IDENTIFY: Final = "ignis.patients.identify"
 PATIENTS_REGISTER: Final = "ignis.patients.register"
 PATIENTS_RESOLVE_REF: Final = "ignis.patients.ref.resolve"
 
+SCHEDULER_FIND_SLOTS: Final = "ignis.scheduler.slots.find"
+SCHEDULER_BOOK: Final = "ignis.scheduler.appointment.book"
+SCHEDULER_LIST: Final = "ignis.scheduler.appointment.list"
+SCHEDULER_CANCEL: Final = "ignis.scheduler.appointment.cancel"
+SCHEDULER_RESCHEDULE: Final = "ignis.scheduler.appointment.reschedule"
+SCHEDULER_PRACTICE_INFO: Final = "ignis.scheduler.practice.info"
+
+APPOINTMENT_BOOKED: Final = "ignis.events.appointment.booked"
+APPOINTMENT_CANCELLED: Final = "ignis.events.appointment.cancelled"
+APPOINTMENT_RESCHEDULED: Final = "ignis.events.appointment.rescheduled"
+
 EVENTS_STREAM: Final = "IGNIS_EVENTS"
 EVENTS_SUBJECTS: Final = "ignis.events.>"
 WEBHOOKS_STREAM: Final = "IGNIS_WEBHOOKS"

@@ -5,7 +5,7 @@ descriptions are German because the agent's LLM reads them; `dynamic_variable` m
 ElevenLabs fills from system variables, never the LLM (used when the tools are provisioned).
 """
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -88,3 +88,89 @@ class RegisterPatientBody(CallerToolBody):
         if isinstance(value, str):
             return value.strip().capitalize() or None
         return value
+
+
+class PatientToolBody(ToolBody):
+    patient_ref: str = Field(
+        min_length=1, max_length=200, description="patient_ref aus identify_patient oder register_patient"
+    )
+
+
+_PARTS_OF_DAY = {"vormittag", "nachmittag", "egal"}
+_TOPICS = {"oeffnungszeiten", "adresse", "schliesstage", "notfall", "alles"}
+
+
+def _lower_choice(value: object, allowed: set[str], default: str) -> object:
+    """The LLM says "Vormittags" or "Öffnungszeiten"; anything unknown falls back rather than fails."""
+    if value is None:
+        return default
+    if isinstance(value, str):
+        key = value.strip().lower().replace("ö", "oe").replace("ß", "ss").rstrip("s")
+        return (
+            key
+            if key in allowed
+            else (value.strip().lower() if value.strip().lower() in allowed else default)
+        )
+    return value
+
+
+class FindSlotsBody(ToolBody):
+    visit_type: str = Field(min_length=1, max_length=100, description="Terminart, z. B. Akutsprechstunde")
+    earliest: str | None = Field(
+        default=None, max_length=100, description="Frühestes Datum, z. B. 2026-12-01 oder morgen"
+    )
+    latest: str | None = Field(default=None, max_length=100, description="Spätestes Datum")
+    part_of_day: Literal["vormittag", "nachmittag", "egal"] = Field(
+        default="egal", description="vormittag, nachmittag oder egal"
+    )
+    practitioner: str | None = Field(
+        default=None, max_length=100, description="Gewünschte Ärztin oder gewünschter Arzt"
+    )
+    patient_ref: str | None = Field(default=None, max_length=200, description="patient_ref, falls bekannt")
+    limit: int = Field(default=3, description="Wie viele Vorschläge (höchstens 5)")
+
+    @field_validator("part_of_day", mode="before")
+    @classmethod
+    def _part_of_day(cls, value: object) -> object:
+        return _lower_choice(value, _PARTS_OF_DAY, "egal")
+
+    @field_validator("limit", mode="after")
+    @classmethod
+    def _clamp_limit(cls, value: int) -> int:
+        return max(1, min(5, value))
+
+
+class BookAppointmentBody(PatientToolBody):
+    slot_id: str = Field(min_length=1, max_length=200, description="slot_id eines angebotenen Termins")
+    reason: str | None = Field(
+        default=None, max_length=500, repr=False, description="Anliegen in wenigen Worten"
+    )
+
+
+class ListAppointmentsBody(PatientToolBody):
+    pass
+
+
+class CancelAppointmentBody(PatientToolBody):
+    appointment_id: str = Field(min_length=1, max_length=100, description="appointment_id des Termins")
+    reason: str | None = Field(
+        default=None, max_length=500, repr=False, description="Grund der Absage, falls genannt"
+    )
+
+
+class RescheduleAppointmentBody(PatientToolBody):
+    appointment_id: str = Field(
+        min_length=1, max_length=100, description="appointment_id des bisherigen Termins"
+    )
+    new_slot_id: str = Field(min_length=1, max_length=200, description="slot_id des neuen Termins")
+
+
+class PracticeInfoBody(ToolBody):
+    topic: Literal["oeffnungszeiten", "adresse", "schliesstage", "notfall", "alles"] = Field(
+        default="alles", description="oeffnungszeiten, adresse, schliesstage, notfall oder alles"
+    )
+
+    @field_validator("topic", mode="before")
+    @classmethod
+    def _topic(cls, value: object) -> object:
+        return _lower_choice(value, _TOPICS, "alles")

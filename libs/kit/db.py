@@ -11,6 +11,8 @@ from faststream import Context, Depends
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from ignis.kit.outbox import OutboxRelay, has_new_events
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -37,6 +39,7 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 async def get_session(
     sessionmaker: async_sessionmaker[AsyncSession] = Context("sessionmaker"),
+    relay: OutboxRelay | None = Context("outbox_relay", default=None),
 ) -> AsyncIterator[AsyncSession]:
     async with sessionmaker() as session:
         try:
@@ -46,6 +49,8 @@ async def get_session(
             raise
         else:
             await session.commit()
+            if relay is not None and has_new_events(session):
+                relay.wake.set()  # publish now rather than at the next poll
 
 
 Session = Annotated[AsyncSession, Depends(get_session)]

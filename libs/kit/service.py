@@ -1,7 +1,9 @@
 """The anatomy every FastStream service shares: logging, broker with error replies and ping, DB lifespan."""
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from faststream import ContextRepo, FastStream
 from faststream.nats import NatsRouter
@@ -10,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ignis.kit.bus import make_broker
 from ignis.kit.db import create_engine, make_sessionmaker
 from ignis.kit.logging import configure_logging
+from ignis.kit.outbox import OutboxRelay
 from ignis.kit.settings import Settings
 
 
@@ -19,6 +22,7 @@ def create_service(
     *routers: NatsRouter,
     sessionmaker: async_sessionmaker[AsyncSession] | None = None,
     database: bool = True,
+    outbox: bool = False,
 ) -> FastStream:
     """Build service `name`; handlers read `settings` and `sessionmaker` from the context.
 
@@ -32,15 +36,26 @@ def create_service(
     @asynccontextmanager
     async def lifespan(context: ContextRepo) -> AsyncIterator[None]:
         context.set_global("settings", settings)
-        if sessionmaker is not None or not database:
-            context.set_global("sessionmaker", sessionmaker)
+        async with AsyncExitStack() as stack:
+            maker = sessionmaker
+            if maker is None and database:
+                engine = create_engine(settings.database)
+                stack.push_async_callback(engine.dispose)
+                maker = make_sessionmaker(engine)
+            context.set_global("sessionmaker", maker)
+            if outbox and maker is not None:
+                relay = OutboxRelay(maker, name, settings.nats)
+                await relay.connect()
+                stack.push_async_callback(relay.close)
+                task = asyncio.create_task(relay.run(), name=f"{name}-outbox-relay")
+                stack.push_async_callback(_cancel, task)
+                context.set_global("outbox_relay", relay)
             yield
-            return
-        engine = create_engine(settings.database)
-        context.set_global("sessionmaker", make_sessionmaker(engine))
-        try:
-            yield
-        finally:
-            await engine.dispose()
 
     return FastStream(broker, lifespan=lifespan)
+
+
+async def _cancel(task: "asyncio.Task[None]") -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

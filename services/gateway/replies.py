@@ -9,11 +9,31 @@ from pydantic import BaseModel
 
 from ignis.contracts.base import ErrorCode, ErrorReply
 
+# Replies that carry data but are no success: the agent must react to them (ok=false).
+NOT_OK = {"no_slots", "unknown_visit_type", "slot_taken"}
+
 MESSAGES: dict[str, str] = {
     "identified": "Vielen Dank, ich habe Sie in unserer Patientenkartei gefunden.",
     "registered": "Vielen Dank, Sie sind jetzt als neuer Patient bei uns registriert.",
     "already_registered": "Sie sind bereits bei uns registriert, ich habe Ihre Daten gefunden.",
-    ErrorCode.not_found: (
+    "slots": "Ich habe folgende freie Termine gefunden. Bitte lesen Sie die Vorschläge vor.",
+    "no_slots": "Im gewünschten Zeitraum ist leider kein Termin frei; der nächste mögliche Tag steht dabei.",
+    "unknown_visit_type": "Diese Terminart kenne ich nicht. Bitte wählen Sie eine der genannten Terminarten.",
+    "booked": "Der Termin ist verbindlich für Sie gebucht.",
+    "slot_taken": "Dieser Termin wurde gerade vergeben. Bitte bieten Sie eine der Alternativen an.",
+    "appointments": "Das sind die anstehenden Termine des Patienten.",
+    "cancelled": "Der Termin ist abgesagt.",
+    "rescheduled": "Der Termin ist verlegt.",
+    "info": "Hier sind die gewünschten Informationen zur Praxis.",
+    ErrorCode.invalid_date: "Das Datum habe ich nicht verstanden. Bitte nennen Sie Tag und Monat.",
+    ErrorCode.invalid_slot: "Diesen Termin kann ich so nicht buchen. Bitte suchen Sie zuerst freie Termine.",
+    ErrorCode.too_late: (
+        "So kurzfristig kann ich den Termin nicht mehr ändern. Bitte rufen Sie während der Sprechzeiten an."
+    ),
+    ErrorCode.unknown_practitioner: "Diese Ärztin oder diesen Arzt gibt es in unserer Praxis nicht.",
+    ErrorCode.not_found: "Dazu habe ich leider nichts gefunden.",
+    # `not_found` of identify_patient: the caller was not found (other tools: an appointment).
+    "identify_patient:not_found": (
         "Ich konnte Sie mit diesem Namen und Geburtsdatum leider nicht finden. "
         "Bitte buchstabieren Sie Ihren Nachnamen oder nennen Sie Ihr Geburtsdatum noch einmal."
     ),
@@ -47,10 +67,10 @@ MESSAGES: dict[str, str] = {
 }
 
 
-def envelope(reply: BaseModel) -> dict[str, Any]:
-    """`{"ok", "code", "message", ...data}` for a success reply or an `ErrorReply`."""
+def envelope(reply: BaseModel, tool: str = "") -> dict[str, Any]:
+    """`{"ok", "code", "message", ...data}` for a reply or an `ErrorReply`."""
     if isinstance(reply, ErrorReply):
-        return failure(reply.code)
+        return failure(reply.code, tool)
     code: str = getattr(reply, "kind")  # noqa: B009 - every success reply has a `kind` literal
     return {
         "ok": True,
@@ -60,5 +80,6 @@ def envelope(reply: BaseModel) -> dict[str, Any]:
     }
 
 
-def failure(code: ErrorCode, **data: Any) -> dict[str, Any]:
-    return {"ok": False, "code": code.value, "message": MESSAGES[code], **data}
+def failure(code: ErrorCode, tool: str = "", **data: Any) -> dict[str, Any]:
+    message = MESSAGES.get(f"{tool}:{code.value}") or MESSAGES[code]
+    return {"ok": False, "code": code.value, "message": message, **data}

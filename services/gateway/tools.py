@@ -4,12 +4,14 @@ Every business outcome is HTTP 200 so the agent reads it; a malformed body is 42
 their values); a slow or absent service is `unavailable`, answered within the gateway's budget.
 """
 
+import datetime as dt
 import hmac
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -25,9 +27,36 @@ from ignis.contracts.patients import (
     PatientRegistered,
     RegisterPatient,
 )
-from ignis.contracts.tools import IdentifyPatientBody, RegisterPatientBody, ToolBody
+from ignis.contracts.scheduling import (
+    AppointmentConfirmed,
+    AppointmentList,
+    BookAppointment,
+    CancelAppointment,
+    CancellationConfirmed,
+    FindSlots,
+    GetPracticeInfo,
+    ListAppointments,
+    NoSlotsFound,
+    PracticeInfo,
+    RescheduleAppointment,
+    RescheduleConfirmed,
+    SlotsOffered,
+    SlotTaken,
+    VisitTypeUnknown,
+)
+from ignis.contracts.tools import (
+    BookAppointmentBody,
+    CancelAppointmentBody,
+    FindSlotsBody,
+    IdentifyPatientBody,
+    ListAppointmentsBody,
+    PracticeInfoBody,
+    RegisterPatientBody,
+    RescheduleAppointmentBody,
+    ToolBody,
+)
 from ignis.gateway.replies import envelope, failure
-from ignis.kit.dates import DateParseError, parse_birth_date
+from ignis.kit.dates import DateParseError, parse_birth_date, parse_date
 
 logger = logging.getLogger("ignis.gateway.tools")
 
@@ -54,6 +83,37 @@ def _birth_date(text: str) -> Any:
         return parse_birth_date(text)
     except DateParseError:
         raise ToolInputError(ErrorCode.invalid_birth_date) from None
+
+
+# Callers say "morgen"; which day that is depends on the practice's clock (German practices: Berlin).
+PRACTICE_ZONE = ZoneInfo("Europe/Berlin")
+_RELATIVE_DAYS = {"heute": 0, "morgen": 1, "uebermorgen": 2, "übermorgen": 2}
+
+
+def _day(text: str | None) -> dt.date | None:
+    if not text:
+        return None
+    today = dt.datetime.now(PRACTICE_ZONE).date()
+    offset = _RELATIVE_DAYS.get(text.strip().lower())
+    if offset is not None:
+        return today + dt.timedelta(days=offset)
+    try:
+        return parse_date(text, today=today)
+    except DateParseError:
+        raise ToolInputError(ErrorCode.invalid_date) from None
+
+
+def _find_slots(body: FindSlotsBody) -> FindSlots:
+    return FindSlots(
+        conversation_id=body.conversation_id,
+        visit_type=body.visit_type,
+        earliest=_day(body.earliest),
+        latest=_day(body.latest),
+        part_of_day=body.part_of_day,
+        practitioner=body.practitioner or None,
+        patient_ref=body.patient_ref or None,
+        limit=body.limit,
+    )
 
 
 def _identify(body: IdentifyPatientBody) -> IdentifyPatient:
@@ -96,6 +156,48 @@ TOOLS: dict[str, Tool] = {
             TypeAdapter(PatientRegistered | PatientAlreadyRegistered | ErrorReply),
             _register,
         ),
+        Tool(
+            "find_slots",
+            FindSlotsBody,
+            subjects.SCHEDULER_FIND_SLOTS,
+            TypeAdapter(SlotsOffered | NoSlotsFound | VisitTypeUnknown | ErrorReply),
+            _find_slots,
+        ),
+        Tool(
+            "book_appointment",
+            BookAppointmentBody,
+            subjects.SCHEDULER_BOOK,
+            TypeAdapter(AppointmentConfirmed | SlotTaken | ErrorReply),
+            lambda body: BookAppointment(**body.model_dump()),
+        ),
+        Tool(
+            "list_appointments",
+            ListAppointmentsBody,
+            subjects.SCHEDULER_LIST,
+            TypeAdapter(AppointmentList | ErrorReply),
+            lambda body: ListAppointments(**body.model_dump()),
+        ),
+        Tool(
+            "cancel_appointment",
+            CancelAppointmentBody,
+            subjects.SCHEDULER_CANCEL,
+            TypeAdapter(CancellationConfirmed | ErrorReply),
+            lambda body: CancelAppointment(**body.model_dump()),
+        ),
+        Tool(
+            "reschedule_appointment",
+            RescheduleAppointmentBody,
+            subjects.SCHEDULER_RESCHEDULE,
+            TypeAdapter(RescheduleConfirmed | SlotTaken | ErrorReply),
+            lambda body: RescheduleAppointment(**body.model_dump()),
+        ),
+        Tool(
+            "practice_info",
+            PracticeInfoBody,
+            subjects.SCHEDULER_PRACTICE_INFO,
+            TypeAdapter(PracticeInfo | ErrorReply),
+            lambda body: GetPracticeInfo(**body.model_dump()),
+        ),
     )
 }
 
@@ -128,7 +230,7 @@ async def call_tool(request: Request, tool: Tool) -> JSONResponse:
             command = tool.to_command(body)
         except ToolInputError as exc:
             code = exc.code.value
-            return _json(failure(exc.code))
+            return _json(failure(exc.code, tool.name))
         result = await ask(request, tool, command)
         code = result["code"]
         return _json(result)
@@ -159,7 +261,7 @@ async def ask(request: Request, tool: Tool, command: BaseModel) -> dict[str, Any
         return failure(ErrorCode.internal)
     if isinstance(reply, ErrorReply) and reply.code is ErrorCode.internal:
         logger.error("service failed", extra={"tool": tool.name, "conversation_id": conversation_id})
-    return envelope(reply)
+    return envelope(reply, tool.name)
 
 
 def build_router() -> APIRouter:

@@ -12,6 +12,7 @@ from ignis.gateway.main import create_app
 from ignis.gateway.settings import GatewaySettings
 from ignis.patients.main import create_app as create_patients
 from ignis.patients.settings import PatientsSettings
+from tests.conftest import wait_until_serving
 
 TOOL_SECRET = "test-tool-secret"
 HEADERS = {"X-Ignis-Tool-Secret": TOOL_SECRET}
@@ -42,5 +43,7 @@ async def gateway(gateway_settings: GatewaySettings) -> AsyncIterator[httpx.Asyn
 async def patients_service(
     patients_settings: PatientsSettings, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> AsyncIterator[None]:
-    async with TestApp(create_patients(patients_settings, sessionmaker)):
+    app = create_patients(patients_settings, sessionmaker)
+    async with TestApp(app):
+        await wait_until_serving(app.broker, "patients")
         yield

@@ -29,6 +29,7 @@ from ignis.patients.main import create_app
 from ignis.patients.models import Patient
 from ignis.patients.repository import PatientRepository
 from ignis.patients.settings import PatientsSettings
+from tests.conftest import wait_until_serving
 from tests.factories import (
     GROSS,
     MAYER_1,
@@ -54,6 +55,7 @@ async def client(
     async with TestApp(create_app(patients_settings, sessionmaker)):
         requester = make_broker(nats_url, "test-client")
         await requester.start()
+        await wait_until_serving(requester, "patients")
         yield requester
         await requester.stop()
 

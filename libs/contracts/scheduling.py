@@ -1,0 +1,167 @@
+"""Commands, replies and events of the scheduler: slots, appointments and practice information."""
+
+import datetime as dt
+import uuid
+from typing import Literal
+
+from pydantic import Field
+
+from ignis.contracts.base import Contract, Event
+
+PartOfDay = Literal["vormittag", "nachmittag", "egal"]
+Topic = Literal["oeffnungszeiten", "adresse", "schliesstage", "notfall", "alles"]
+
+
+class SlotOffer(Contract):
+    slot_id: str
+    start: dt.datetime
+    end: dt.datetime
+    practitioner: str
+    visit_type: str
+    spoken: str
+
+
+class AppointmentInfo(Contract):
+    appointment_id: str
+    start: dt.datetime
+    end: dt.datetime
+    practitioner: str
+    visit_type: str
+    spoken: str
+
+
+class VisitTypeInfo(Contract):
+    id: str
+    name: str
+    minutes: int
+
+
+class PatientCommand(Contract):
+    """A command acting for a caller: only a ref verified in this conversation may do so."""
+
+    conversation_id: str = Field(min_length=1, max_length=200)
+    patient_ref: str = Field(min_length=1, max_length=200)
+
+
+class FindSlots(Contract):
+    conversation_id: str = Field(min_length=1, max_length=200)
+    visit_type: str = Field(min_length=1, max_length=100)
+    earliest: dt.date | None = None
+    latest: dt.date | None = None
+    part_of_day: PartOfDay = "egal"
+    practitioner: str | None = Field(default=None, max_length=100)
+    patient_ref: str | None = Field(default=None, max_length=200)
+    limit: int = Field(default=3, ge=1, le=5)
+
+
+class SlotsOffered(Contract):
+    kind: Literal["slots"] = "slots"
+    slots: list[SlotOffer]
+
+
+class NoSlotsFound(Contract):
+    """Nothing in the asked window; `next_possible` is the first day with a free slot, if any."""
+
+    kind: Literal["no_slots"] = "no_slots"
+    next_possible: dt.date | None = None
+    next_possible_spoken: str | None = None
+
+
+class VisitTypeUnknown(Contract):
+    kind: Literal["unknown_visit_type"] = "unknown_visit_type"
+    visit_types: list[VisitTypeInfo]
+
+
+class BookAppointment(PatientCommand):
+    slot_id: str = Field(min_length=1, max_length=200)
+    reason: str | None = Field(default=None, max_length=500, repr=False)
+
+
+class AppointmentConfirmed(Contract):
+    kind: Literal["booked"] = "booked"
+    appointment: AppointmentInfo
+
+
+class SlotTaken(Contract):
+    """Somebody else was faster; up to three alternatives close to the wanted slot."""
+
+    kind: Literal["slot_taken"] = "slot_taken"
+    alternatives: list[SlotOffer]
+
+
+class ListAppointments(PatientCommand):
+    pass
+
+
+class AppointmentList(Contract):
+    kind: Literal["appointments"] = "appointments"
+    appointments: list[AppointmentInfo]
+
+
+class CancelAppointment(PatientCommand):
+    appointment_id: str = Field(min_length=1, max_length=100)
+    reason: str | None = Field(default=None, max_length=500, repr=False)
+
+
+class CancellationConfirmed(Contract):
+    kind: Literal["cancelled"] = "cancelled"
+    appointment_id: str
+
+
+class RescheduleAppointment(PatientCommand):
+    appointment_id: str = Field(min_length=1, max_length=100)
+    new_slot_id: str = Field(min_length=1, max_length=200)
+
+
+class RescheduleConfirmed(Contract):
+    kind: Literal["rescheduled"] = "rescheduled"
+    appointment: AppointmentInfo
+
+
+class GetPracticeInfo(Contract):
+    conversation_id: str = Field(min_length=1, max_length=200)
+    topic: Topic = "alles"
+
+
+class ClosureInfo(Contract):
+    start: dt.date
+    end: dt.date
+    reason: str
+    spoken: str
+
+
+class PracticeInfo(Contract):
+    """Only the asked topic's fields are set: the reply is read out and costs tokens."""
+
+    kind: Literal["info"] = "info"
+    practice_name: str
+    open_now: bool | None = None
+    hours_today: str | None = None
+    next_closures: list[ClosureInfo] | None = None
+    address: str | None = None
+    emergency: dict[str, str] | None = None
+
+
+class AppointmentEvent(Event):
+    """What every appointment event carries. No visit reason, ever: events feed SMS texts."""
+
+    appointment_id: uuid.UUID
+    patient_id: uuid.UUID
+    practitioner_id: str
+    visit_type_id: str
+    start: dt.datetime
+    end: dt.datetime
+
+
+class AppointmentBooked(AppointmentEvent):
+    pass
+
+
+class AppointmentCancelled(AppointmentEvent):
+    pass
+
+
+class AppointmentRescheduled(AppointmentEvent):
+    previous_start: dt.datetime
+    previous_end: dt.datetime
+    previous_practitioner_id: str

@@ -1,0 +1,127 @@
+"""Transactional outbox: an event is written in the same transaction as the change it reports, and a
+relay publishes it to JetStream afterwards.
+
+No event is lost when a process dies between commit and publish: the row stays until JetStream acked it.
+None is duplicated when it dies between publish and marking: the event id is the `Nats-Msg-Id`, so
+JetStream drops the second copy within its duplicate window (and consumers dedupe by event id beyond it).
+Each service keeps the table `<schema>.outbox` (see its migrations).
+"""
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+
+import nats
+from nats.js import JetStreamContext
+from nats.js.api import StreamConfig
+from nats.js.errors import BadRequestError
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ignis.contracts import subjects
+from ignis.contracts.base import Event
+
+logger = logging.getLogger("ignis.outbox")
+
+# Dedupe window of the event stream; a relay down for longer relies on the consumers' own dedupe.
+DUPLICATE_WINDOW = dt.timedelta(hours=1)
+_DIRTY = "ignis.outbox.dirty"
+
+
+async def add_event(session: AsyncSession, schema: str, subject: str, event: Event) -> None:
+    """Record `event` in the caller's unit of work; it is published only if that work commits."""
+    await session.execute(
+        text(f'INSERT INTO "{schema}".outbox (event_id, subject, payload) VALUES (:id, :subject, :payload)'),
+        {"id": event.event_id, "subject": subject, "payload": event.model_dump_json().encode()},
+    )
+    session.info[_DIRTY] = True
+
+
+def has_new_events(session: AsyncSession) -> bool:
+    return bool(session.info.get(_DIRTY))
+
+
+async def ensure_stream(js: JetStreamContext, name: str, subject_filter: str) -> None:
+    config = StreamConfig(
+        name=name, subjects=[subject_filter], duplicate_window=DUPLICATE_WINDOW.total_seconds()
+    )
+    try:
+        await js.add_stream(config)
+    except BadRequestError:  # exists with another configuration: bring it to ours
+        await js.update_stream(config)
+
+
+class OutboxRelay:
+    """Publishes a schema's pending outbox rows in commit order; one relay per service process is enough,
+    and several are safe (rows are claimed with SKIP LOCKED)."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        schema: str,
+        nats_url: str,
+        poll_seconds: float = 1.0,
+        batch: int = 100,
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.schema = schema
+        self.nats_url = nats_url
+        self.poll_seconds = poll_seconds
+        self.batch = batch
+        self.wake = asyncio.Event()
+        self._js: JetStreamContext | None = None
+        self._nc: nats.NATS | None = None
+
+    async def connect(self) -> None:
+        self._nc = await nats.connect(self.nats_url, max_reconnect_attempts=-1, reconnect_time_wait=1)
+        self._js = self._nc.jetstream()
+        await ensure_stream(self._js, subjects.EVENTS_STREAM, subjects.EVENTS_SUBJECTS)
+
+    async def close(self) -> None:
+        if self._nc is not None:
+            await self._nc.drain()
+
+    async def publish_pending(self) -> int:
+        """Publish one batch; returns how many events went out."""
+        assert self._js is not None, "connect() first"
+        async with self.sessionmaker() as session, session.begin():
+            rows = (
+                await session.execute(
+                    text(
+                        f'SELECT event_id, subject, payload FROM "{self.schema}".outbox '
+                        "WHERE published_at IS NULL ORDER BY created_at, event_id "
+                        "LIMIT :batch FOR UPDATE SKIP LOCKED"
+                    ),
+                    {"batch": self.batch},
+                )
+            ).all()
+            for event_id, subject, payload in rows:
+                await self._js.publish(
+                    subject,
+                    bytes(payload),
+                    stream=subjects.EVENTS_STREAM,
+                    headers={"Nats-Msg-Id": str(event_id)},
+                )
+                await self.mark_published(session, event_id)
+        return len(rows)
+
+    async def mark_published(self, session: AsyncSession, event_id: object) -> None:
+        await session.execute(
+            text(f'UPDATE "{self.schema}".outbox SET published_at = now() WHERE event_id = :id'),
+            {"id": event_id},
+        )
+
+    async def run(self) -> None:
+        """Publish until cancelled: at once when woken after a commit, else every `poll_seconds`."""
+        while True:
+            try:
+                while await self.publish_pending() == self.batch:
+                    pass
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # NATS or the database is away: keep the rows, try again later
+                logger.warning("outbox relay could not publish; retrying", exc_info=True)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), self.poll_seconds)
+            self.wake.clear()
