@@ -12,8 +12,10 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from faststream.nats import NatsBroker
+from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
@@ -21,6 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 from ignis.cli.setup import migrate_all
 from ignis.contracts import subjects
 from ignis.contracts.base import Ping
+from ignis.gateway.main import create_app as create_gateway
+from ignis.gateway.settings import GatewaySettings
 from ignis.kit.db import create_engine
 from ignis.kit.embedded import EmbeddedPostgres, free_port, start_nats
 from ignis.patients.settings import PatientsSettings
@@ -111,13 +115,42 @@ async def clean_database(engine: AsyncEngine) -> AsyncIterator[None]:
     yield
     async with engine.begin() as conn:
         await conn.execute(
-            text("TRUNCATE patients.patient, patients.verification, patients.identify_attempt CASCADE")
+            text(
+                "TRUNCATE patients.patient, patients.verification, patients.identify_attempt, "
+                "scheduler.appointment, scheduler.outbox CASCADE"
+            )
         )
 
 
 @pytest.fixture
 def patients_settings(nats_url: str, database_url: str, tmp_path: Path) -> PatientsSettings:
     return PatientsSettings(nats_url=nats_url, database_url=database_url, home=tmp_path, log_format="text")
+
+
+TOOL_SECRET = "test-tool-secret"
+HEADERS = {"X-Ignis-Tool-Secret": TOOL_SECRET}
+
+
+@pytest.fixture
+def gateway_settings(nats_url: str, tmp_path: Path) -> GatewaySettings:
+    return GatewaySettings(
+        nats_url=nats_url,
+        home=tmp_path,
+        tool_secret=SecretStr(TOOL_SECRET),
+        tool_budget_seconds=0.5,
+        readiness_timeout_seconds=2.0,
+        log_format="text",
+    )
+
+
+@pytest.fixture
+async def gateway(gateway_settings: GatewaySettings) -> AsyncIterator[httpx.AsyncClient]:
+    """The gateway app on the real NATS, driven through HTTP in-process."""
+    app = create_gateway(gateway_settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+            yield client
 
 
 @pytest.fixture(autouse=True)

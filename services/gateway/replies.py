@@ -71,13 +71,9 @@ def envelope(reply: BaseModel, tool: str = "") -> dict[str, Any]:
     """`{"ok", "code", "message", ...data}` for a reply or an `ErrorReply`."""
     if isinstance(reply, ErrorReply):
         return failure(reply.code, tool)
-    code: str = getattr(reply, "kind")  # noqa: B009 - every success reply has a `kind` literal
-    return {
-        "ok": True,
-        "code": code,
-        "message": MESSAGES[code],
-        **reply.model_dump(mode="json", exclude={"kind"}),
-    }
+    code: str = getattr(reply, "kind")  # noqa: B009 - every reply has a `kind` literal
+    data = reply.model_dump(mode="json", exclude={"kind"}, exclude_none=True)
+    return {"ok": code not in NOT_OK, "code": code, "message": MESSAGES[code], **data}
 
 
 def failure(code: ErrorCode, tool: str = "", **data: Any) -> dict[str, Any]:

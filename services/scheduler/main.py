@@ -1,10 +1,23 @@
 """Factory of the scheduler service: `faststream run ignis.scheduler.main:create_app --factory`."""
 
 from faststream import FastStream
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ignis.kit.service import create_service
-from ignis.kit.settings import Settings
+from ignis.practice.config import load_practice
+from ignis.scheduler import handlers
+from ignis.scheduler.calendar import Calendar
+from ignis.scheduler.settings import SchedulerSettings
 
 
-def create_app(settings: Settings | None = None) -> FastStream:
-    return create_service("scheduler", settings or Settings(), database=False)
+def create_app(
+    settings: SchedulerSettings | None = None,
+    sessionmaker: async_sessionmaker[AsyncSession] | None = None,
+    outbox: bool = True,
+) -> FastStream:
+    """A practice file with an error stops the start here, naming the file, the key and the problem."""
+    settings = settings or SchedulerSettings()
+    calendar = Calendar(load_practice(settings.practice_file))
+    app = create_service("scheduler", settings, handlers.router, sessionmaker=sessionmaker, outbox=outbox)
+    app.context.set_global("calendar", calendar)
+    return app

@@ -16,8 +16,8 @@ from ignis.contracts import subjects
 from ignis.kit.bus import make_broker
 from ignis.patients.models import Patient
 from ignis.patients.repository import PatientRepository
+from tests.conftest import HEADERS
 from tests.factories import MUELLER, NEW_PATIENT, patient
-from tests.gateway.conftest import HEADERS
 from tests.pii import find_pii
 
 IDENTIFY_ANNA = {

@@ -1,0 +1,335 @@
+"""The slot engine: free appointment slots computed from the practice file and the booked intervals.
+
+Pure, no I/O: slots are never stored, they are computed from the weekly hours, the closures, the public
+holidays of the Bundesland and the busy intervals the caller reads from the database, and re-validated with
+`Calendar.is_bookable` when a caller books one. All datetimes leave this module aware and in UTC; hours are
+read as local wall-clock times in the practice's zone, so weeks with a DST change come out right.
+"""
+
+import base64
+import binascii
+import bisect
+import re
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+import holidays
+
+from ignis.kit.dates import spoken_date, spoken_time
+from ignis.practice.config import WEEKDAYS, Practice, Practitioner, VisitType
+
+__all__ = [
+    "Busy",
+    "Calendar",
+    "PartOfDay",
+    "Slot",
+    "parse_slot_id",
+    "slot_id",
+    "spoken_slot",
+]
+
+PartOfDay = Literal["vormittag", "nachmittag", "egal"]
+Interval = tuple[datetime, datetime]
+Busy = Mapping[str, Sequence[Interval]]  # practitioner id -> booked [start, end) intervals, aware
+
+_NOON = time(12, 0)
+_MAX_CLOSURE_RUN = 400  # days; bounds the walk to a closure's real start/end in next_closures
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """An offer: one practitioner, one visit type, [start, end) aware in UTC."""
+
+    practitioner_id: str
+    visit_type_id: str
+    start: datetime
+    end: datetime
+
+
+def _utc(moment: datetime) -> datetime:
+    """Aware → UTC; a naive datetime is a programming error, since its zone would be a guess."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError("expected an aware datetime")
+    return moment.astimezone(UTC)
+
+
+class Calendar:
+    """The practice's calendar rules; build once per practice file, it caches the holidays per year."""
+
+    def __init__(self, practice: Practice) -> None:
+        self.practice = practice
+        self.zone = ZoneInfo(practice.timezone)
+        self._holidays: dict[int, dict[date, str]] = {}
+        self._order = {p.id: index for index, p in enumerate(practice.practitioners)}
+
+    # -- days ---------------------------------------------------------------------------------------------
+
+    def holiday(self, day: date) -> str | None:
+        """German name of the public holiday in the practice's Bundesland, or None."""
+        year = self._holidays.get(day.year)
+        if year is None:
+            table = holidays.country_holidays(
+                "DE", subdiv=self.practice.bundesland, years=day.year, language="de"
+            )
+            year = self._holidays[day.year] = dict(table.items())
+        return year.get(day)
+
+    def _practice_closure(self, day: date) -> str | None:
+        return next((c.reason for c in self.practice.closures if c.start <= day <= c.end), None)
+
+    def closure(self, day: date, practitioner: Practitioner | None = None) -> str | None:
+        """Why nobody (or this practitioner) works that day: holiday, closure or absence; None if open."""
+        reason = self.holiday(day) or self._practice_closure(day)
+        if reason is None and practitioner is not None:
+            reason = next((a.reason for a in practitioner.absences if a.start <= day <= a.end), None)
+        return reason
+
+    def opening_ranges(self, day: date) -> list[tuple[time, time]]:
+        """The practice's opening hours that day (an end of 00:00 is midnight); [] if closed."""
+        if self.closure(day):
+            return []
+        return sorted(self.practice.opening_hours.get(WEEKDAYS[day.weekday()], []))
+
+    def next_closures(self, today: date, days: int = 60) -> list[tuple[date, date, str]]:
+        """Practice-wide closures (holidays and closures, not absences) ahead, one entry per run of days.
+
+        A run ongoing today keeps its real first day, and one reaching past the horizon its real last day, so
+        the agent can say "vom 21. Dezember bis 4. Januar". Where a practice closure spans a holiday, the
+        closure's reason wins, so company holidays are not split into pieces around Christmas.
+        """
+        runs: list[tuple[date, date, str]] = []
+        for offset in range(days + 1):
+            day = today + timedelta(days=offset)
+            reason = self._practice_reason(day)
+            if reason is None:
+                continue
+            if runs and runs[-1][2] == reason and runs[-1][1] == day - timedelta(days=1):
+                runs[-1] = (runs[-1][0], day, reason)
+            else:
+                runs.append((day, day, reason))
+        if runs and runs[0][0] == today:
+            first, last, reason = runs[0]
+            runs[0] = (self._walk(first, reason, -1), last, reason)
+        if runs and runs[-1][1] == today + timedelta(days=days):
+            first, last, reason = runs[-1]
+            runs[-1] = (first, self._walk(last, reason, 1), reason)
+        return runs
+
+    def _practice_reason(self, day: date) -> str | None:
+        return self._practice_closure(day) or self.holiday(day)
+
+    def _walk(self, day: date, reason: str, direction: int) -> date:
+        """The last day reached from `day` in `direction` with the same closure reason."""
+        for _ in range(_MAX_CLOSURE_RUN):
+            following = day + timedelta(days=direction)
+            if self._practice_reason(following) != reason:
+                break
+            day = following
+        return day
+
+    def working_ranges(self, practitioner: Practitioner, day: date) -> list[Interval]:
+        """The practitioner's working [start, end) ranges that day in UTC; [] if closed or absent."""
+        if self.closure(day, practitioner):
+            return []
+        ranges = []
+        for start, end in sorted(practitioner.hours.get(WEEKDAYS[day.weekday()], [])):
+            end_day = day + timedelta(days=1) if end == time(0, 0) else day
+            ranges.append(
+                (
+                    datetime.combine(day, start, tzinfo=self.zone).astimezone(UTC),
+                    datetime.combine(end_day, end, tzinfo=self.zone).astimezone(UTC),
+                )
+            )
+        return ranges
+
+    # -- slots --------------------------------------------------------------------------------------------
+
+    def bookable_window(
+        self, now: datetime, earliest: datetime | None = None, latest: datetime | None = None
+    ) -> Interval | None:
+        """Where slots may lie: past the minimum notice, within the horizon, narrowed by the caller's wish."""
+        policy = self.practice.booking
+        start = _utc(now) + timedelta(minutes=policy.min_notice_minutes)
+        end = _utc(now) + timedelta(days=policy.horizon_days)
+        if earliest is not None:
+            start = max(start, _utc(earliest))
+        if latest is not None:
+            end = min(end, _utc(latest))
+        return (start, end) if start < end else None
+
+    def free_slots(
+        self,
+        visit_type: VisitType,
+        busy: Busy,
+        window: Interval,
+        *,
+        part_of_day: PartOfDay = "egal",
+        practitioner_ids: Collection[str] | None = None,
+        limit: int = 3,
+    ) -> list[Slot]:
+        """The earliest free slots in `window`, by start and then file order of the practitioners.
+
+        Walks local days from the window's start and stops once `limit` slots are found, so asking for the
+        next three slots costs a day or two of work, not the whole horizon.
+        """
+        if limit <= 0:
+            return []
+        window_start, window_end = _utc(window[0]), _utc(window[1])
+        people = [
+            p
+            for p in self.practice.offering(visit_type)
+            if practitioner_ids is None or p.id in practitioner_ids
+        ]
+        booked = {p.id: _merged(busy.get(p.id, ())) for p in people}
+        duration = timedelta(minutes=visit_type.minutes)
+        grid = self.practice.booking.grid_minutes
+        step = timedelta(minutes=-(-visit_type.minutes // grid) * grid)
+        found: list[Slot] = []
+        day, last_day = window_start.astimezone(self.zone).date(), window_end.astimezone(self.zone).date()
+        while day <= last_day and len(found) < limit:
+            today: list[Slot] = []
+            for person in people:
+                starts = self._starts(
+                    person, day, booked[person.id], window_start, window_end, duration, step
+                )
+                count = 0
+                for start in starts:
+                    if not self._in_part(start, part_of_day):
+                        continue
+                    today.append(Slot(person.id, visit_type.id, start, start + duration))
+                    count += 1
+                    if count == limit:  # later ones of this person cannot be among the first `limit`
+                        break
+            today.sort(key=lambda slot: (slot.start, self._order[slot.practitioner_id]))
+            found.extend(today[: limit - len(found)])
+            day += timedelta(days=1)
+        return found
+
+    def _starts(
+        self,
+        practitioner: Practitioner,
+        day: date,
+        booked: list[Interval],
+        window_start: datetime,
+        window_end: datetime,
+        duration: timedelta,
+        step: timedelta,
+    ) -> Iterator[datetime]:
+        """Slot starts of one practitioner on one day, ascending: grid-aligned, one visit length apart."""
+        for free_start, free_end in self._free(self.working_ranges(practitioner, day), booked):
+            start = self._ceil_to_grid(max(free_start, window_start))
+            stop = min(free_end, window_end)
+            while start + duration <= stop:
+                yield start
+                start += step
+
+    @staticmethod
+    def _free(ranges: list[Interval], booked: list[Interval]) -> Iterator[Interval]:
+        """Working ranges minus the (merged, sorted) busy intervals."""
+        for range_start, range_end in ranges:
+            cursor = range_start
+            first = bisect.bisect_right(booked, range_start, key=lambda interval: interval[1])
+            for index in range(first, len(booked)):
+                busy_start, busy_end = booked[index]
+                if busy_start >= range_end:
+                    break
+                if busy_start > cursor:
+                    yield cursor, busy_start
+                cursor = max(cursor, busy_end)
+            if cursor < range_end:
+                yield cursor, range_end
+
+    def _ceil_to_grid(self, moment: datetime) -> datetime:
+        """Round up to the booking grid on the local clock (minute % grid == 0): what callers hear."""
+        local = moment.astimezone(self.zone)
+        grid = self.practice.booking.grid_minutes
+        over = timedelta(minutes=local.minute % grid, seconds=local.second, microseconds=local.microsecond)
+        return moment + (timedelta(minutes=grid) - over) if over else moment
+
+    def _in_part(self, start: datetime, part_of_day: PartOfDay) -> bool:
+        if part_of_day == "egal":
+            return True
+        morning = start.astimezone(self.zone).time() < _NOON
+        return morning if part_of_day == "vormittag" else not morning
+
+    def is_bookable(self, slot: Slot, now: datetime) -> bool:
+        """Re-check a slot a caller wants to book: it came from the caller, so it may be stale or made up.
+
+        Overlap with other appointments is not checked here: the database's exclusion constraint does that
+        atomically, which a check in this process could not.
+        """
+        visit_type = self.practice.visit_type(slot.visit_type_id)
+        practitioner = self.practice.practitioner(slot.practitioner_id)
+        if visit_type is None or practitioner is None:
+            return False
+        if visit_type.practitioners is not None and practitioner.id not in visit_type.practitioners:
+            return False
+        if slot.start.tzinfo is None or slot.end.tzinfo is None:
+            return False
+        start, end = _utc(slot.start), _utc(slot.end)
+        if end - start != timedelta(minutes=visit_type.minutes) or self._ceil_to_grid(start) != start:
+            return False
+        day = start.astimezone(self.zone).date()
+        if not any(lo <= start and end <= hi for lo, hi in self.working_ranges(practitioner, day)):
+            return False
+        window = self.bookable_window(now)
+        return window is not None and window[0] <= start and end <= window[1]
+
+
+def _merged(intervals: Sequence[Interval]) -> list[Interval]:
+    """Busy intervals in UTC, sorted and with overlaps joined, so their ends ascend for bisect."""
+    merged: list[Interval] = []
+    for start, end in sorted((_utc(s), _utc(e)) for s, e in intervals):
+        if end <= start:
+            continue
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+# -- slot ids ---------------------------------------------------------------------------------------------
+
+_STAMP = "%Y%m%d%H%M"
+_ID_TEXT = re.compile(r"[A-Za-z0-9_-]{1,200}")
+_ID_FIELDS = re.compile(r"([a-z0-9_-]+)\|([a-z0-9_-]+)\|(\d{12})")
+
+
+def slot_id(slot: Slot) -> str:
+    """An opaque, URL-safe id the agent hands back to book an offered slot (minute precision, UTC)."""
+    raw = f"{slot.practitioner_id}|{slot.visit_type_id}|{_utc(slot.start).strftime(_STAMP)}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def parse_slot_id(text: str, practice: Practice) -> Slot | None:
+    """The slot behind `slot_id`'s output, or None for anything malformed or unknown; never raises."""
+    if not isinstance(text, str) or not _ID_TEXT.fullmatch(text):
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode("ascii")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    fields = _ID_FIELDS.fullmatch(raw)
+    if fields is None:
+        return None
+    practitioner, visit_type = practice.practitioner(fields[1]), practice.visit_type(fields[2])
+    if practitioner is None or visit_type is None:
+        return None
+    try:
+        start = datetime.strptime(fields[3], _STAMP).replace(tzinfo=UTC)
+    except ValueError:
+        return None
+    slot = Slot(practitioner.id, visit_type.id, start, start + timedelta(minutes=visit_type.minutes))
+    return slot if slot_id(slot) == text else None  # one id per slot: no padding or stray-bit variants
+
+
+def spoken_slot(calendar: Calendar, slot: Slot) -> str:
+    """``Dienstag, 2. Dezember, um 9:30 Uhr bei Dr. Weber``: local time, the name from the practice file."""
+    local = slot.start.astimezone(calendar.zone)
+    practitioner = calendar.practice.practitioner(slot.practitioner_id)
+    name = practitioner.name if practitioner else slot.practitioner_id
+    return f"{spoken_date(local.date())}, um {spoken_time(local.time())} bei {name}"

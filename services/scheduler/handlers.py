@@ -1,0 +1,113 @@
+"""Bus entry points of the scheduler: translation and dependency injection only."""
+
+import uuid
+from typing import Annotated
+
+from faststream import Context, Depends
+from faststream.nats import NatsBroker, NatsRouter
+from pydantic import TypeAdapter
+
+from ignis.contracts import subjects
+from ignis.contracts.base import ErrorCode, ErrorReply
+from ignis.contracts.patients import PatientRefResolved, ResolvePatientRef
+from ignis.contracts.scheduling import (
+    AppointmentConfirmed,
+    AppointmentList,
+    BookAppointment,
+    CancelAppointment,
+    CancellationConfirmed,
+    FindSlots,
+    GetPracticeInfo,
+    ListAppointments,
+    NoSlotsFound,
+    PatientCommand,
+    PracticeInfo,
+    RescheduleAppointment,
+    RescheduleConfirmed,
+    SlotsOffered,
+    SlotTaken,
+    VisitTypeUnknown,
+)
+from ignis.kit.bus import HANDLER_CONCURRENCY
+from ignis.kit.db import Session
+from ignis.scheduler import service
+from ignis.scheduler.calendar import Calendar
+from ignis.scheduler.errors import NotVerified, PatientsUnavailable
+from ignis.scheduler.repository import AppointmentRepository
+
+router = NatsRouter()
+QUEUE = subjects.queue("scheduler")
+# Well inside the gateway's budget, so the caller hears `unavailable` rather than the gateway timing out.
+PATIENTS_TIMEOUT_SECONDS = 2.0
+_RESOLVED: TypeAdapter[PatientRefResolved | ErrorReply] = TypeAdapter(PatientRefResolved | ErrorReply)
+
+
+def get_repository(session: Session) -> AppointmentRepository:
+    return AppointmentRepository(session)
+
+
+Repository = Annotated[AppointmentRepository, Depends(get_repository)]
+CalendarDep = Annotated[Calendar, Context("calendar")]
+Broker = Annotated[NatsBroker, Context("broker")]
+
+
+async def verified_patient(cmd: PatientCommand, broker: NatsBroker) -> uuid.UUID:
+    """Ask the patients service whose ref this is; only a ref verified in this conversation acts."""
+    try:
+        message = await broker.request(
+            ResolvePatientRef(conversation_id=cmd.conversation_id, patient_ref=cmd.patient_ref),
+            subjects.PATIENTS_RESOLVE_REF,
+            timeout=PATIENTS_TIMEOUT_SECONDS,
+        )
+    except Exception:  # timeout, no responders, connection lost: all mean "cannot verify now"
+        raise PatientsUnavailable("patients service not answering") from None
+    reply = _RESOLVED.validate_json(message.body)
+    if isinstance(reply, PatientRefResolved):
+        return uuid.UUID(reply.patient_id)
+    if reply.code is ErrorCode.not_verified:
+        raise NotVerified("ref not valid in this conversation")
+    raise PatientsUnavailable("patients service failed")
+
+
+@router.subscriber(subjects.SCHEDULER_FIND_SLOTS, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+async def find_slots(
+    cmd: FindSlots, repo: Repository, calendar: CalendarDep
+) -> SlotsOffered | NoSlotsFound | VisitTypeUnknown | ErrorReply:
+    return await service.find_slots(repo, calendar, cmd, service.utcnow())
+
+
+@router.subscriber(subjects.SCHEDULER_BOOK, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+async def book_appointment(
+    cmd: BookAppointment, repo: Repository, calendar: CalendarDep, broker: Broker
+) -> AppointmentConfirmed | SlotTaken:
+    patient_id = await verified_patient(cmd, broker)
+    return await service.book(repo, calendar, cmd, patient_id, service.utcnow())
+
+
+@router.subscriber(subjects.SCHEDULER_LIST, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+async def list_appointments(
+    cmd: ListAppointments, repo: Repository, calendar: CalendarDep, broker: Broker
+) -> AppointmentList:
+    patient_id = await verified_patient(cmd, broker)
+    return await service.list_appointments(repo, calendar, patient_id, service.utcnow())
+
+
+@router.subscriber(subjects.SCHEDULER_CANCEL, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+async def cancel_appointment(
+    cmd: CancelAppointment, repo: Repository, calendar: CalendarDep, broker: Broker
+) -> CancellationConfirmed:
+    patient_id = await verified_patient(cmd, broker)
+    return await service.cancel(repo, calendar, cmd, patient_id, service.utcnow())
+
+
+@router.subscriber(subjects.SCHEDULER_RESCHEDULE, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+async def reschedule_appointment(
+    cmd: RescheduleAppointment, repo: Repository, calendar: CalendarDep, broker: Broker
+) -> RescheduleConfirmed | SlotTaken:
+    patient_id = await verified_patient(cmd, broker)
+    return await service.reschedule(repo, calendar, cmd, patient_id, service.utcnow())
+
+
+@router.subscriber(subjects.SCHEDULER_PRACTICE_INFO, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+async def practice_info(cmd: GetPracticeInfo, calendar: CalendarDep) -> PracticeInfo:
+    return service.practice_info(calendar, cmd, service.utcnow())

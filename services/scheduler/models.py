@@ -1,0 +1,34 @@
+"""ORM mapping of the `scheduler` schema (the DDL lives in `migrations/`)."""
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import DateTime, func
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from ignis.kit.db import schema_metadata
+
+SCHEMA = "scheduler"
+
+
+class Base(DeclarativeBase):
+    metadata = schema_metadata(SCHEMA)
+    type_annotation_map = {dt.datetime: DateTime(timezone=True)}  # noqa: RUF012
+
+
+class Appointment(Base):
+    __tablename__ = "appointment"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    patient_id: Mapped[uuid.UUID]
+    practitioner_id: Mapped[str]
+    visit_type_id: Mapped[str]
+    start_at: Mapped[dt.datetime]
+    end_at: Mapped[dt.datetime]
+    status: Mapped[str] = mapped_column(default="booked")
+    reason: Mapped[str | None]
+    conversation_id: Mapped[str]
+    idempotency_key: Mapped[str | None]
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    cancelled_at: Mapped[dt.datetime | None]

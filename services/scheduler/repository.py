@@ -1,0 +1,98 @@
+"""The only module of the scheduler that runs SQL. It flushes, never commits."""
+
+import datetime as dt
+import uuid
+from collections import defaultdict
+from collections.abc import Collection, Sequence
+
+from asyncpg.exceptions import ExclusionViolationError, UniqueViolationError
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ignis.scheduler.errors import DuplicateBooking, SlotAlreadyTaken
+from ignis.scheduler.models import Appointment
+
+
+class AppointmentRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def busy(
+        self, practitioner_ids: Collection[str], start: dt.datetime, end: dt.datetime
+    ) -> dict[str, list[tuple[dt.datetime, dt.datetime]]]:
+        """Booked time of these practitioners that overlaps [start, end)."""
+        rows = await self.session.execute(
+            select(Appointment.practitioner_id, Appointment.start_at, Appointment.end_at)
+            .where(
+                Appointment.status == "booked",
+                Appointment.practitioner_id.in_(practitioner_ids),
+                Appointment.start_at < end,
+                Appointment.end_at > start,
+            )
+            .order_by(Appointment.start_at)
+        )
+        busy: dict[str, list[tuple[dt.datetime, dt.datetime]]] = defaultdict(list)
+        for practitioner_id, start_at, end_at in rows:
+            busy[practitioner_id].append((start_at, end_at))
+        return dict(busy)
+
+    async def by_idempotency_key(self, key: str) -> Appointment | None:
+        return await self.session.scalar(select(Appointment).where(Appointment.idempotency_key == key))
+
+    async def get_for_update(self, appointment_id: uuid.UUID) -> Appointment | None:
+        return await self.session.scalar(
+            select(Appointment).where(Appointment.id == appointment_id).with_for_update()
+        )
+
+    async def upcoming_for_patient(self, patient_id: uuid.UUID, now: dt.datetime) -> Sequence[Appointment]:
+        result = await self.session.execute(
+            select(Appointment)
+            .where(
+                Appointment.patient_id == patient_id, Appointment.status == "booked", Appointment.end_at > now
+            )
+            .order_by(Appointment.start_at)
+        )
+        return result.scalars().all()
+
+    async def count_booked(self) -> int:
+        query = select(func.count()).select_from(Appointment).where(Appointment.status == "booked")
+        return int(await self.session.scalar(query) or 0)
+
+    async def add(self, appointment: Appointment) -> Appointment:
+        """Insert in a savepoint: a lost race is an answer (`slot_taken`), not a failed unit of work."""
+        try:
+            async with self.session.begin_nested():
+                self.session.add(appointment)
+        except IntegrityError as exc:
+            raise _translate(exc) from None
+        return appointment
+
+    async def move(
+        self,
+        appointment: Appointment,
+        practitioner_id: str,
+        visit_type_id: str,
+        start: dt.datetime,
+        end: dt.datetime,
+    ) -> None:
+        """Move in a savepoint; if the new time is taken the appointment keeps its old one."""
+        try:
+            async with self.session.begin_nested():
+                appointment.practitioner_id = practitioner_id
+                appointment.visit_type_id = visit_type_id
+                appointment.start_at, appointment.end_at = start, end
+                appointment.updated_at = func.now()
+        except IntegrityError as exc:
+            await self.session.refresh(appointment)
+            raise _translate(exc) from None
+
+
+def _translate(exc: IntegrityError) -> Exception:
+    """Expected constraint errors become domain errors; their driver text (with values) is dropped."""
+    cause = getattr(exc.orig, "__cause__", None)
+    if isinstance(cause, ExclusionViolationError):
+        return SlotAlreadyTaken()
+    if isinstance(cause, UniqueViolationError):
+        return DuplicateBooking()
+    return exc

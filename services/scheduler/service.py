@@ -1,0 +1,374 @@
+"""Business rules of the scheduler: offer free slots, book, move and cancel appointments, practice info.
+
+Free slots are computed from the practice file (`calendar.py`) minus booked time; the database's
+exclusion constraint, not this code, is what makes a double booking impossible. Every change writes its
+event to the outbox in the same transaction.
+"""
+
+import datetime as dt
+import unicodedata
+import uuid
+from collections.abc import Sequence
+
+from ignis.contracts import subjects
+from ignis.contracts.base import ErrorCode, ErrorReply
+from ignis.contracts.scheduling import (
+    AppointmentBooked,
+    AppointmentCancelled,
+    AppointmentConfirmed,
+    AppointmentInfo,
+    AppointmentList,
+    AppointmentRescheduled,
+    BookAppointment,
+    CancelAppointment,
+    CancellationConfirmed,
+    ClosureInfo,
+    FindSlots,
+    GetPracticeInfo,
+    NoSlotsFound,
+    PartOfDay,
+    PracticeInfo,
+    RescheduleAppointment,
+    RescheduleConfirmed,
+    SlotOffer,
+    SlotsOffered,
+    SlotTaken,
+    VisitTypeInfo,
+    VisitTypeUnknown,
+)
+from ignis.kit.dates import spoken_date, spoken_ranges
+from ignis.kit.outbox import add_event
+from ignis.practice.config import Practitioner, VisitType
+from ignis.scheduler.calendar import Calendar, Slot, parse_slot_id, slot_id, spoken_slot
+from ignis.scheduler.errors import (
+    AppointmentNotFound,
+    DuplicateBooking,
+    InvalidSlot,
+    SlotAlreadyTaken,
+    TooLate,
+)
+from ignis.scheduler.models import SCHEMA, Appointment
+from ignis.scheduler.repository import AppointmentRepository
+
+# Busy time is read from the database a week at a time, so a search that finds its slots early is cheap.
+SEARCH_CHUNK = dt.timedelta(days=7)
+EMERGENCY = {"notruf": "112", "aerztlicher_bereitschaftsdienst": "116117"}
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _key(text: str) -> str:
+    """Case, accents and umlaut spellings folded, so "Erstgespraech" finds "Erstgespräch"."""
+    text = text.lower().replace("ä", "ae").replace("ö", "oe").replace("ü", "ue").replace("ß", "ss")
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if c.isalnum())
+
+
+def resolve_visit_type(calendar: Calendar, wanted: str) -> VisitType | None:
+    key = _key(wanted)
+    for visit_type in calendar.practice.visit_types:
+        if key in (_key(visit_type.id), _key(visit_type.name)):
+            return visit_type
+    matches = [v for v in calendar.practice.visit_types if key and key in _key(v.name)]
+    return matches[0] if len(matches) == 1 else None
+
+
+def resolve_practitioner(calendar: Calendar, wanted: str) -> Practitioner | None:
+    key = _key(wanted.replace("Dr.", "").replace("dr.", ""))
+    matches = [p for p in calendar.practice.practitioners if key and (key == p.id or key in _key(p.name))]
+    return matches[0] if len(matches) == 1 else None
+
+
+def offer(calendar: Calendar, slot: Slot) -> SlotOffer:
+    return SlotOffer(
+        slot_id=slot_id(slot),
+        start=slot.start.astimezone(calendar.zone),
+        end=slot.end.astimezone(calendar.zone),
+        practitioner=_practitioner_name(calendar, slot.practitioner_id),
+        visit_type=_visit_type_name(calendar, slot.visit_type_id),
+        spoken=spoken_slot(calendar, slot),
+    )
+
+
+def appointment_info(calendar: Calendar, appointment: Appointment) -> AppointmentInfo:
+    slot = Slot(
+        appointment.practitioner_id, appointment.visit_type_id, appointment.start_at, appointment.end_at
+    )
+    return AppointmentInfo(
+        appointment_id=str(appointment.id),
+        start=appointment.start_at.astimezone(calendar.zone),
+        end=appointment.end_at.astimezone(calendar.zone),
+        practitioner=_practitioner_name(calendar, appointment.practitioner_id),
+        visit_type=_visit_type_name(calendar, appointment.visit_type_id),
+        spoken=spoken_slot(calendar, slot),
+    )
+
+
+def _practitioner_name(calendar: Calendar, practitioner_id: str) -> str:
+    practitioner = calendar.practice.practitioner(practitioner_id)
+    return practitioner.name if practitioner else practitioner_id
+
+
+def _visit_type_name(calendar: Calendar, visit_type_id: str) -> str:
+    visit_type = calendar.practice.visit_type(visit_type_id)
+    return visit_type.name if visit_type else visit_type_id
+
+
+def _local_day_start(calendar: Calendar, day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(0), tzinfo=calendar.zone).astimezone(dt.UTC)
+
+
+async def search(
+    repo: AppointmentRepository,
+    calendar: Calendar,
+    visit_type: VisitType,
+    window: tuple[dt.datetime, dt.datetime],
+    *,
+    part_of_day: PartOfDay = "egal",
+    practitioner_ids: Sequence[str] | None = None,
+    limit: int = 3,
+) -> list[Slot]:
+    """The earliest free slots in `window`, reading booked time chunk by chunk."""
+    offering = [p.id for p in calendar.practice.offering(visit_type)]
+    candidates = [p for p in offering if practitioner_ids is None or p in practitioner_ids]
+    found: list[Slot] = []
+    start, end = window
+    while start < end and len(found) < limit and candidates:
+        chunk = (start, min(end, start + SEARCH_CHUNK))
+        busy = await repo.busy(candidates, *chunk)
+        found += calendar.free_slots(
+            visit_type,
+            busy,
+            chunk,
+            part_of_day=part_of_day,
+            practitioner_ids=candidates,
+            limit=limit - len(found),
+        )
+        start = chunk[1]
+    return found
+
+
+async def find_slots(
+    repo: AppointmentRepository, calendar: Calendar, cmd: FindSlots, now: dt.datetime
+) -> SlotsOffered | NoSlotsFound | VisitTypeUnknown | ErrorReply:
+    visit_type = resolve_visit_type(calendar, cmd.visit_type)
+    if visit_type is None:
+        return VisitTypeUnknown(
+            visit_types=[
+                VisitTypeInfo(id=v.id, name=v.name, minutes=v.minutes) for v in calendar.practice.visit_types
+            ]
+        )
+    practitioner_ids = None
+    if cmd.practitioner:
+        practitioner = resolve_practitioner(calendar, cmd.practitioner)
+        if practitioner is None:
+            return ErrorReply(code=ErrorCode.unknown_practitioner, message="no such practitioner")
+        practitioner_ids = [practitioner.id]
+    earliest = _local_day_start(calendar, cmd.earliest) if cmd.earliest else None
+    latest = _local_day_start(calendar, cmd.latest + dt.timedelta(days=1)) if cmd.latest else None
+    window = calendar.bookable_window(now, earliest, latest)
+    slots = []
+    if window is not None:
+        slots = await search(
+            repo,
+            calendar,
+            visit_type,
+            window,
+            part_of_day=cmd.part_of_day,
+            practitioner_ids=practitioner_ids,
+            limit=cmd.limit,
+        )
+    if slots:
+        return SlotsOffered(slots=[offer(calendar, slot) for slot in slots])
+    # Nothing in the asked window: say when the next one is, wherever it lies in the booking horizon.
+    later = calendar.bookable_window(now, latest)
+    following = (
+        await search(repo, calendar, visit_type, later, practitioner_ids=practitioner_ids, limit=1)
+        if later
+        else []
+    )
+    if not following:
+        return NoSlotsFound()
+    day = following[0].start.astimezone(calendar.zone).date()
+    return NoSlotsFound(next_possible=day, next_possible_spoken=spoken_date(day))
+
+
+def _checked_slot(calendar: Calendar, text: str, now: dt.datetime) -> Slot:
+    """Slots are computed, not stored: a slot id from the caller is validated again before it is booked."""
+    slot = parse_slot_id(text, calendar.practice)
+    if slot is None or not calendar.is_bookable(slot, now):
+        raise InvalidSlot("slot not bookable")
+    return slot
+
+
+async def _alternatives(
+    repo: AppointmentRepository, calendar: Calendar, slot: Slot, now: dt.datetime
+) -> SlotTaken:
+    visit_type = calendar.practice.visit_type(slot.visit_type_id)
+    window = calendar.bookable_window(now, slot.start)
+    found = await search(repo, calendar, visit_type, window) if visit_type and window else []
+    return SlotTaken(alternatives=[offer(calendar, s) for s in found if s != slot][:3])
+
+
+def _event_fields(appointment: Appointment, now: dt.datetime) -> dict[str, object]:
+    return {
+        "event_id": uuid.uuid4(),
+        "occurred_at": now,
+        "appointment_id": appointment.id,
+        "patient_id": appointment.patient_id,
+        "practitioner_id": appointment.practitioner_id,
+        "visit_type_id": appointment.visit_type_id,
+        "start": appointment.start_at,
+        "end": appointment.end_at,
+    }
+
+
+async def book(
+    repo: AppointmentRepository,
+    calendar: Calendar,
+    cmd: BookAppointment,
+    patient_id: uuid.UUID,
+    now: dt.datetime,
+) -> AppointmentConfirmed | SlotTaken:
+    slot = _checked_slot(calendar, cmd.slot_id, now)
+    key = f"{cmd.conversation_id}:{cmd.slot_id}"
+    existing = await repo.by_idempotency_key(key)
+    if existing is not None and existing.patient_id == patient_id:
+        return AppointmentConfirmed(appointment=appointment_info(calendar, existing))
+    appointment = Appointment(
+        id=uuid.uuid4(),
+        patient_id=patient_id,
+        practitioner_id=slot.practitioner_id,
+        visit_type_id=slot.visit_type_id,
+        start_at=slot.start,
+        end_at=slot.end,
+        reason=cmd.reason,
+        conversation_id=cmd.conversation_id,
+        idempotency_key=key,
+    )
+    try:
+        await repo.add(appointment)
+    except SlotAlreadyTaken:
+        return await _alternatives(repo, calendar, slot, now)
+    except DuplicateBooking:
+        # The identical call raced its own retry; the first one won and is the answer to both.
+        existing = await repo.by_idempotency_key(key)
+        if existing is None or existing.patient_id != patient_id:
+            return await _alternatives(repo, calendar, slot, now)
+        return AppointmentConfirmed(appointment=appointment_info(calendar, existing))
+    await add_event(
+        repo.session,
+        SCHEMA,
+        subjects.APPOINTMENT_BOOKED,
+        AppointmentBooked(**_event_fields(appointment, now)),
+    )
+    return AppointmentConfirmed(appointment=appointment_info(calendar, appointment))
+
+
+async def list_appointments(
+    repo: AppointmentRepository, calendar: Calendar, patient_id: uuid.UUID, now: dt.datetime
+) -> AppointmentList:
+    upcoming = await repo.upcoming_for_patient(patient_id, now)
+    return AppointmentList(appointments=[appointment_info(calendar, a) for a in upcoming])
+
+
+async def _own_appointment(
+    repo: AppointmentRepository,
+    calendar: Calendar,
+    appointment_id: str,
+    patient_id: uuid.UUID,
+    now: dt.datetime,
+) -> Appointment:
+    """The caller's own booked appointment, locked; someone else's is as unknown as a missing one."""
+    try:
+        key = uuid.UUID(appointment_id)
+    except ValueError:
+        raise AppointmentNotFound("no such appointment") from None
+    appointment = await repo.get_for_update(key)
+    if appointment is None or appointment.patient_id != patient_id or appointment.status != "booked":
+        raise AppointmentNotFound("no such appointment")
+    if appointment.start_at - now < dt.timedelta(hours=calendar.practice.booking.cancel_until_hours):
+        raise TooLate("within the cancellation period")
+    return appointment
+
+
+async def cancel(
+    repo: AppointmentRepository,
+    calendar: Calendar,
+    cmd: CancelAppointment,
+    patient_id: uuid.UUID,
+    now: dt.datetime,
+) -> CancellationConfirmed:
+    appointment = await _own_appointment(repo, calendar, cmd.appointment_id, patient_id, now)
+    appointment.status = "cancelled"
+    appointment.cancelled_at = now
+    appointment.updated_at = now
+    appointment.idempotency_key = None  # the slot may be booked again, by this caller too
+    await add_event(
+        repo.session,
+        SCHEMA,
+        subjects.APPOINTMENT_CANCELLED,
+        AppointmentCancelled(**_event_fields(appointment, now)),
+    )
+    return CancellationConfirmed(appointment_id=str(appointment.id))
+
+
+async def reschedule(
+    repo: AppointmentRepository,
+    calendar: Calendar,
+    cmd: RescheduleAppointment,
+    patient_id: uuid.UUID,
+    now: dt.datetime,
+) -> RescheduleConfirmed | SlotTaken:
+    appointment = await _own_appointment(repo, calendar, cmd.appointment_id, patient_id, now)
+    slot = _checked_slot(calendar, cmd.new_slot_id, now)
+    previous = (appointment.practitioner_id, appointment.start_at, appointment.end_at)
+    if (
+        slot.practitioner_id,
+        slot.start,
+        slot.end,
+    ) == previous and slot.visit_type_id == appointment.visit_type_id:
+        return RescheduleConfirmed(appointment=appointment_info(calendar, appointment))  # a retried call
+    try:
+        await repo.move(appointment, slot.practitioner_id, slot.visit_type_id, slot.start, slot.end)
+    except SlotAlreadyTaken:
+        return await _alternatives(repo, calendar, slot, now)
+    await repo.session.refresh(appointment)
+    event = AppointmentRescheduled(
+        **_event_fields(appointment, now),
+        previous_practitioner_id=previous[0],
+        previous_start=previous[1],
+        previous_end=previous[2],
+    )
+    await add_event(repo.session, SCHEMA, subjects.APPOINTMENT_RESCHEDULED, event)
+    return RescheduleConfirmed(appointment=appointment_info(calendar, appointment))
+
+
+def practice_info(calendar: Calendar, cmd: GetPracticeInfo, now: dt.datetime) -> PracticeInfo:
+    practice = calendar.practice
+    local = now.astimezone(calendar.zone)
+    wants = {cmd.topic, "alles"}
+    fields: dict[str, object] = {}
+    if "oeffnungszeiten" in wants:
+        today = calendar.opening_ranges(local.date())
+        fields["open_now"] = any(start <= local.time() < end for start, end in today)
+        fields["hours_today"] = spoken_ranges(today)
+    if "schliesstage" in wants:
+        fields["next_closures"] = [
+            ClosureInfo(start=start, end=end, reason=reason, spoken=_spoken_closure(start, end, reason))
+            for start, end, reason in calendar.next_closures(local.date())[:5]
+        ]
+    if "adresse" in wants:
+        fields["address"] = (
+            f"{practice.address.street}, {practice.address.postal_code} {practice.address.city}"
+        )
+    if "notfall" in wants:
+        fields["emergency"] = EMERGENCY
+    return PracticeInfo(practice_name=practice.name, **fields)
+
+
+def _spoken_closure(start: dt.date, end: dt.date, reason: str) -> str:
+    if start == end:
+        return f"am {spoken_date(start)} ({reason})"
+    return f"vom {spoken_date(start)} bis {spoken_date(end)} ({reason})"

@@ -1,0 +1,7 @@
+"""Settings of the scheduler service."""
+
+from ignis.kit.settings import Settings
+
+
+class SchedulerSettings(Settings):
+    pass

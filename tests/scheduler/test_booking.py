@@ -1,0 +1,299 @@
+"""Find, book, list, cancel and reschedule through the gateway, with real services, NATS and Postgres."""
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from nats.js import JetStreamContext
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from ignis.contracts import subjects
+from ignis.scheduler.models import Appointment
+from tests.conftest import HEADERS
+from tests.factories import GROSS, Person
+from tests.scheduler.conftest import Caller, verified_caller
+
+pytestmark = pytest.mark.usefixtures("services")
+
+
+async def tool(client: httpx.AsyncClient, name: str, body: dict[str, Any]) -> dict[str, Any]:
+    response = await client.post(f"/tools/{name}", json=body, headers=HEADERS)
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+async def offered(client: httpx.AsyncClient, caller: Caller, **wish: Any) -> list[dict[str, Any]]:
+    reply = await tool(
+        client, "find_slots", {"conversation_id": caller.conversation_id, "visit_type": "akut", **wish}
+    )
+    assert reply["code"] == "slots", reply
+    return list(reply["slots"])
+
+
+def in_three_days() -> str:
+    return (dt.date.today() + dt.timedelta(days=3)).isoformat()
+
+
+async def booked_rows(engine: AsyncEngine) -> int:
+    async with AsyncSession(engine) as session:
+        return int(await session.scalar(select(func.count()).where(Appointment.status == "booked")) or 0)
+
+
+class TestFindSlots:
+    async def test_three_spoken_offers(self, client: httpx.AsyncClient, caller: Caller) -> None:
+        slots = await offered(client, caller)
+        assert len(slots) == 3
+        for slot in slots:
+            assert slot["spoken"].endswith(("bei Dr. Weber", "bei Dr. Yilmaz"))
+            assert " um " in slot["spoken"]
+            assert slot["visit_type"] == "Akutsprechstunde"
+            assert dt.datetime.fromisoformat(slot["start"]) > dt.datetime.now(dt.UTC) + dt.timedelta(
+                minutes=59
+            )
+
+    async def test_wishes_narrow_the_offers(self, client: httpx.AsyncClient, caller: Caller) -> None:
+        day = in_three_days()
+        slots = await offered(
+            client, caller, earliest=day, latest=day, part_of_day="Nachmittag", practitioner="Weber", limit=5
+        )
+        assert len(slots) == 5
+        for slot in slots:
+            start = dt.datetime.fromisoformat(slot["start"])
+            assert start.date().isoformat() == day
+            assert start.hour >= 12
+            assert slot["practitioner"] == "Dr. Weber"
+
+    async def test_unknown_visit_type_lists_the_known_ones(
+        self, client: httpx.AsyncClient, caller: Caller
+    ) -> None:
+        reply = await tool(client, "find_slots", {"conversation_id": "c", "visit_type": "Zahnreinigung"})
+        assert (reply["ok"], reply["code"]) == (False, "unknown_visit_type")
+        assert {v["name"] for v in reply["visit_types"]} == {"Akutsprechstunde", "Vorsorgeuntersuchung"}
+
+    async def test_no_slots_names_the_next_possible_day(
+        self, client: httpx.AsyncClient, caller: Caller
+    ) -> None:
+        yesterday = (dt.date.today() - dt.timedelta(days=1)).isoformat()
+        reply = await tool(
+            client, "find_slots", {"conversation_id": "c", "visit_type": "akut", "latest": yesterday}
+        )
+        assert (reply["ok"], reply["code"]) == (False, "no_slots")
+        assert dt.date.fromisoformat(reply["next_possible"]) >= dt.date.today()
+        assert reply["next_possible_spoken"]
+
+    async def test_bad_date_and_unknown_practitioner(self, client: httpx.AsyncClient, caller: Caller) -> None:
+        bad = await tool(
+            client, "find_slots", {"conversation_id": "c", "visit_type": "akut", "earliest": "irgendwann"}
+        )
+        assert bad["code"] == "invalid_date"
+        nobody = await tool(
+            client, "find_slots", {"conversation_id": "c", "visit_type": "akut", "practitioner": "Dr. No"}
+        )
+        assert nobody["code"] == "unknown_practitioner"
+
+
+class TestBooking:
+    async def test_book_list_reschedule_cancel(
+        self, client: httpx.AsyncClient, caller: Caller, events: JetStreamContext
+    ) -> None:
+        first, second = (await offered(client, caller, earliest=in_three_days()))[:2]
+        booked = await tool(
+            client, "book_appointment", caller.body(slot_id=first["slot_id"], reason="Husten")
+        )
+        assert (booked["ok"], booked["code"]) == (True, "booked")
+        appointment = booked["appointment"]
+        assert appointment["spoken"] == first["spoken"]
+
+        listed = await tool(client, "list_appointments", caller.body())
+        assert [a["appointment_id"] for a in listed["appointments"]] == [appointment["appointment_id"]]
+
+        moved = await tool(
+            client,
+            "reschedule_appointment",
+            caller.body(appointment_id=appointment["appointment_id"], new_slot_id=second["slot_id"]),
+        )
+        assert moved["code"] == "rescheduled"
+        assert moved["appointment"]["appointment_id"] == appointment["appointment_id"]
+        assert moved["appointment"]["spoken"] == second["spoken"]
+
+        cancelled = await tool(
+            client, "cancel_appointment", caller.body(appointment_id=appointment["appointment_id"])
+        )
+        assert cancelled["code"] == "cancelled"
+        assert (await tool(client, "list_appointments", caller.body()))["appointments"] == []
+
+        kinds = await event_subjects(events, 3)
+        assert kinds == [
+            subjects.APPOINTMENT_BOOKED,
+            subjects.APPOINTMENT_RESCHEDULED,
+            subjects.APPOINTMENT_CANCELLED,
+        ]
+
+    async def test_identical_retry_returns_the_same_appointment(
+        self, client: httpx.AsyncClient, caller: Caller, engine: AsyncEngine
+    ) -> None:
+        slot = (await offered(client, caller))[0]
+        replies = [
+            await tool(client, "book_appointment", caller.body(slot_id=slot["slot_id"])) for _ in range(2)
+        ]
+        assert replies[0]["code"] == replies[1]["code"] == "booked"
+        assert replies[0]["appointment"]["appointment_id"] == replies[1]["appointment"]["appointment_id"]
+        assert await booked_rows(engine) == 1
+
+    async def test_cancel_then_rebook_the_same_slot(self, client: httpx.AsyncClient, caller: Caller) -> None:
+        slot = (await offered(client, caller, earliest=in_three_days()))[0]
+        booked = await tool(client, "book_appointment", caller.body(slot_id=slot["slot_id"]))
+        await tool(
+            client, "cancel_appointment", caller.body(appointment_id=booked["appointment"]["appointment_id"])
+        )
+        again = await tool(client, "book_appointment", caller.body(slot_id=slot["slot_id"]))
+        assert again["code"] == "booked"
+        assert again["appointment"]["appointment_id"] != booked["appointment"]["appointment_id"]
+
+    async def test_taken_slot_offers_alternatives(
+        self, client: httpx.AsyncClient, caller: Caller, engine: AsyncEngine
+    ) -> None:
+        other = await verified_caller(engine, GROSS)
+        slot = (await offered(client, caller))[0]
+        assert (await tool(client, "book_appointment", other.body(slot_id=slot["slot_id"])))[
+            "code"
+        ] == "booked"
+        taken = await tool(client, "book_appointment", caller.body(slot_id=slot["slot_id"]))
+        assert (taken["ok"], taken["code"]) == (False, "slot_taken")
+        assert 1 <= len(taken["alternatives"]) <= 3
+        assert slot["slot_id"] not in {a["slot_id"] for a in taken["alternatives"]}
+
+    async def test_forged_or_stale_slot_ids_are_refused(
+        self, client: httpx.AsyncClient, caller: Caller
+    ) -> None:
+        for slot_id in ("nonsense", "d2ViZXJ8YWt1dHwyMDAwMDEwMTA5MDA"):  # the latter: a slot in the year 2000
+            reply = await tool(client, "book_appointment", caller.body(slot_id=slot_id))
+            assert reply["code"] == "invalid_slot"
+
+
+class TestOnlyTheVerifiedCaller:
+    async def test_ref_of_another_conversation_is_not_verified(
+        self, client: httpx.AsyncClient, caller: Caller
+    ) -> None:
+        slot = (await offered(client, caller))[0]
+        stolen = {
+            "conversation_id": "another-call",
+            "patient_ref": caller.patient_ref,
+            "slot_id": slot["slot_id"],
+        }
+        assert (await tool(client, "book_appointment", stolen))["code"] == "not_verified"
+        assert (await tool(client, "list_appointments", {**stolen, "slot_id": None}))[
+            "code"
+        ] == "not_verified"
+
+    async def test_someone_elses_appointment_is_not_found(
+        self, client: httpx.AsyncClient, caller: Caller, engine: AsyncEngine
+    ) -> None:
+        other = await verified_caller(engine, GROSS)
+        slot = (await offered(client, caller, earliest=in_three_days()))[0]
+        theirs = await tool(client, "book_appointment", other.body(slot_id=slot["slot_id"]))
+        appointment_id = theirs["appointment"]["appointment_id"]
+        assert (await tool(client, "cancel_appointment", caller.body(appointment_id=appointment_id)))[
+            "code"
+        ] == "not_found"
+        assert (await tool(client, "list_appointments", caller.body()))["appointments"] == []
+        assert (await tool(client, "cancel_appointment", caller.body(appointment_id="not-a-uuid")))[
+            "code"
+        ] == "not_found"
+
+    async def test_cancelling_within_24_hours_is_too_late(
+        self, client: httpx.AsyncClient, caller: Caller
+    ) -> None:
+        soon = (await offered(client, caller))[0]
+        assert dt.datetime.fromisoformat(soon["start"]) < dt.datetime.now(dt.UTC) + dt.timedelta(hours=24)
+        booked = await tool(client, "book_appointment", caller.body(slot_id=soon["slot_id"]))
+        reply = await tool(
+            client, "cancel_appointment", caller.body(appointment_id=booked["appointment"]["appointment_id"])
+        )
+        assert reply["code"] == "too_late"
+
+
+class TestConcurrency:
+    async def test_hundred_callers_one_slot_one_winner(
+        self, client: httpx.AsyncClient, caller: Caller, engine: AsyncEngine
+    ) -> None:
+        callers = [
+            await verified_caller(
+                engine, Person("Test", f"Person{i}", dt.date(1970, 1, 1) + dt.timedelta(days=i))
+            )
+            for i in range(100)
+        ]
+        slot = (await offered(client, caller))[0]
+        replies = await asyncio.gather(
+            *(tool(client, "book_appointment", c.body(slot_id=slot["slot_id"])) for c in callers)
+        )
+        codes = sorted(r["code"] for r in replies)
+        assert codes.count("booked") == 1
+        assert codes.count("slot_taken") == 99
+        async with AsyncSession(engine) as session:
+            rows = await session.scalar(
+                select(func.count()).where(
+                    Appointment.status == "booked",
+                    Appointment.start_at == dt.datetime.fromisoformat(slot["start"]),
+                )
+            )
+        assert rows == 1
+
+    async def test_reschedule_race_keeps_the_loser_where_it_was(
+        self, client: httpx.AsyncClient, caller: Caller, engine: AsyncEngine
+    ) -> None:
+        other = await verified_caller(engine, GROSS)
+        day = in_three_days()
+        mine_slot, theirs_slot, target = (await offered(client, caller, earliest=day, practitioner="weber"))[
+            :3
+        ]
+        mine = (await tool(client, "book_appointment", caller.body(slot_id=mine_slot["slot_id"])))[
+            "appointment"
+        ]
+        theirs = (await tool(client, "book_appointment", other.body(slot_id=theirs_slot["slot_id"])))[
+            "appointment"
+        ]
+        results = await asyncio.gather(
+            tool(
+                client,
+                "reschedule_appointment",
+                caller.body(appointment_id=mine["appointment_id"], new_slot_id=target["slot_id"]),
+            ),
+            tool(
+                client,
+                "reschedule_appointment",
+                other.body(appointment_id=theirs["appointment_id"], new_slot_id=target["slot_id"]),
+            ),
+        )
+        assert sorted(r["code"] for r in results) == ["rescheduled", "slot_taken"]
+        loser = caller if results[0]["code"] == "slot_taken" else other
+        kept = mine if loser is caller else theirs
+        listed = (await tool(client, "list_appointments", loser.body()))["appointments"]
+        assert [(a["appointment_id"], a["spoken"]) for a in listed] == [
+            (kept["appointment_id"], kept["spoken"])
+        ]
+        assert await booked_rows(engine) == 2
+
+
+async def event_subjects(js: JetStreamContext, expected: int) -> list[str]:
+    subscription = await js.pull_subscribe(
+        subjects.EVENTS_SUBJECTS, durable=None, stream=subjects.EVENTS_STREAM
+    )
+    messages = []
+    deadline = asyncio.get_running_loop().time() + 5
+    while len(messages) < expected and asyncio.get_running_loop().time() < deadline:
+        with contextlib.suppress(TimeoutError):
+            messages += await subscription.fetch(expected - len(messages), timeout=0.5)
+    for message in messages:
+        await message.ack()
+        payload = json.loads(message.data)
+        assert "reason" not in payload
+        uuid.UUID(payload["event_id"])
+    await subscription.unsubscribe()
+    return [message.subject for message in messages]
