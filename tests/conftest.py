@@ -6,15 +6,21 @@ dev stack's `IGNIS_NATS_URL` / `IGNIS_DATABASE_URL` are deliberately not used, s
 """
 
 import asyncio
+import contextlib
+import json
 import logging
 import os
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
+import nats
 import pytest
 from faststream.nats import NatsBroker
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
 from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -159,3 +165,33 @@ def _no_pii_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
     caplog.set_level(logging.DEBUG)
     yield
     assert_no_pii(caplog.records)
+
+
+@pytest.fixture
+async def events(nats_url: str) -> AsyncIterator[JetStreamContext]:
+    """JetStream, with the event stream emptied so a test sees only its own events."""
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    with contextlib.suppress(nats.js.errors.NotFoundError):
+        await js.purge_stream(subjects.EVENTS_STREAM)
+    yield js
+    await nc.close()
+
+
+async def received(js: JetStreamContext, expected: int, within_seconds: float = 5) -> list[Msg]:
+    """Up to `expected` events from the start of the stream (acked), waiting at most `within_seconds`."""
+    subscription = await js.pull_subscribe(
+        subjects.EVENTS_SUBJECTS, durable=None, stream=subjects.EVENTS_STREAM
+    )
+    messages = []
+    deadline = asyncio.get_running_loop().time() + within_seconds
+    while len(messages) < expected and asyncio.get_running_loop().time() < deadline:
+        with contextlib.suppress(TimeoutError):
+            messages += await subscription.fetch(expected - len(messages), timeout=0.5)
+    for message in messages:
+        await message.ack()
+        payload = json.loads(message.data)
+        assert "reason" not in payload
+        uuid.UUID(payload["event_id"])
+    await subscription.unsubscribe()
+    return messages

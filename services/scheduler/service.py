@@ -348,22 +348,25 @@ async def reschedule(
 def practice_info(calendar: Calendar, cmd: GetPracticeInfo, now: dt.datetime) -> PracticeInfo:
     practice = calendar.practice
     local = now.astimezone(calendar.zone)
-    wants = {cmd.topic, "alles"}
     fields: dict[str, object] = {}
-    if "oeffnungszeiten" in wants:
+
+    def wants(topic: str) -> bool:
+        return cmd.topic in (topic, "alles")
+
+    if wants("oeffnungszeiten"):
         today = calendar.opening_ranges(local.date())
         fields["open_now"] = any(start <= local.time() < end for start, end in today)
         fields["hours_today"] = spoken_ranges(today)
-    if "schliesstage" in wants:
+    if wants("schliesstage"):
         fields["next_closures"] = [
             ClosureInfo(start=start, end=end, reason=reason, spoken=_spoken_closure(start, end, reason))
             for start, end, reason in calendar.next_closures(local.date())[:5]
         ]
-    if "adresse" in wants:
+    if wants("adresse"):
         fields["address"] = (
             f"{practice.address.street}, {practice.address.postal_code} {practice.address.city}"
         )
-    if "notfall" in wants:
+    if wants("notfall"):
         fields["emergency"] = EMERGENCY
     return PracticeInfo(practice_name=practice.name, **fields)
 

@@ -1,5 +1,6 @@
 """`ignis up` end to end: real processes, real NATS and Postgres, tool calls over HTTP."""
 
+import datetime as dt
 import time
 from pathlib import Path
 
@@ -45,6 +46,39 @@ def wait_for(condition: object, timeout: float = 30) -> None:
     raise TimeoutError("condition not met")
 
 
+def appointment_flow(running: Running, patient_ref: str) -> None:
+    """Offered three slots, book one, hear it listed, move it, cancel it."""
+    me = {"conversation_id": "e2e-1", "patient_ref": patient_ref}
+    earliest = (dt.date.today() + dt.timedelta(days=3)).strftime("%d.%m.%Y")
+    offered = tool(
+        running,
+        "find_slots",
+        {"conversation_id": "e2e-1", "visit_type": "Akutsprechstunde", "earliest": earliest},
+    )
+    assert offered["code"] == "slots"
+    assert len(offered["slots"]) == 3
+    booked = tool(
+        running, "book_appointment", {**me, "slot_id": offered["slots"][0]["slot_id"], "reason": "Fieber"}
+    )
+    assert booked["code"] == "booked"
+    appointment_id = booked["appointment"]["appointment_id"]
+    listed = tool(running, "list_appointments", me)
+    assert [a["spoken"] for a in listed["appointments"]] == [offered["slots"][0]["spoken"]]
+    moved = tool(
+        running,
+        "reschedule_appointment",
+        {**me, "appointment_id": appointment_id, "new_slot_id": offered["slots"][2]["slot_id"]},
+    )
+    assert moved["code"] == "rescheduled"
+    assert moved["appointment"]["spoken"] == offered["slots"][2]["spoken"]
+    assert (
+        tool(running, "cancel_appointment", {**me, "appointment_id": appointment_id})["code"] == "cancelled"
+    )
+    assert tool(running, "list_appointments", me)["appointments"] == []
+    info = tool(running, "practice_info", {"conversation_id": "e2e-1", "topic": "adresse"})
+    assert info["address"] == "Friedrichstraße 123, 10117 Berlin"
+
+
 class TestWithExternalServers:
     def test_identify_register_crash_recovery_and_clean_stop(
         self, nats_url: str, e2e_database_url: str, tmp_path: Path
@@ -62,6 +96,9 @@ class TestWithExternalServers:
             assert tool(running, "register_patient", REGISTER)["code"] == "registered"
             again = {"conversation_id": "e2e-3", "last_name": "Krueger Oezdemir", "birth_date": "2001-08-09"}
             assert tool(running, "identify_patient", again)["code"] == "identified"
+
+            # The whole appointment flow of a call, as in the demo practice.
+            appointment_flow(running, str(found["patient_ref"]))
 
             # A crashed service: the caller hears `unavailable`, then the supervisor brings it back.
             children["patients"].kill()

@@ -1,21 +1,17 @@
 """The scheduler and patients services running for real (own engines, committed data wiped afterwards),
 a gateway in front of them, and callers that are already verified."""
 
-import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import nats
 import pytest
 import yaml
 from faststream import TestApp
-from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from ignis.contracts import subjects
 from ignis.gateway.settings import GatewaySettings
 from ignis.patients.main import create_app as create_patients
 from ignis.patients.repository import PatientRepository
@@ -105,17 +101,6 @@ async def verified_caller(engine: AsyncEngine, person: Person = MUELLER) -> Call
 @pytest.fixture
 async def caller(engine: AsyncEngine, services: None) -> Caller:
     return await verified_caller(engine)
-
-
-@pytest.fixture
-async def events(nats_url: str) -> AsyncIterator[JetStreamContext]:
-    """JetStream, with the event stream emptied so a test sees only its own events."""
-    nc = await nats.connect(nats_url)
-    js = nc.jetstream()
-    with contextlib.suppress(nats.js.errors.NotFoundError):
-        await js.purge_stream(subjects.EVENTS_STREAM)
-    yield js
-    await nc.close()
 
 
 @pytest.fixture

@@ -1,10 +1,7 @@
 """Find, book, list, cancel and reschedule through the gateway, with real services, NATS and Postgres."""
 
 import asyncio
-import contextlib
 import datetime as dt
-import json
-import uuid
 from typing import Any
 
 import httpx
@@ -15,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from ignis.contracts import subjects
 from ignis.scheduler.models import Appointment
-from tests.conftest import HEADERS
+from tests.conftest import HEADERS, received
 from tests.factories import GROSS, Person
 from tests.scheduler.conftest import Caller, verified_caller
 
@@ -128,7 +125,7 @@ class TestBooking:
         assert cancelled["code"] == "cancelled"
         assert (await tool(client, "list_appointments", caller.body()))["appointments"] == []
 
-        kinds = await event_subjects(events, 3)
+        kinds = [m.subject for m in await received(events, 3)]
         assert kinds == [
             subjects.APPOINTMENT_BOOKED,
             subjects.APPOINTMENT_RESCHEDULED,
@@ -279,21 +276,3 @@ class TestConcurrency:
             (kept["appointment_id"], kept["spoken"])
         ]
         assert await booked_rows(engine) == 2
-
-
-async def event_subjects(js: JetStreamContext, expected: int) -> list[str]:
-    subscription = await js.pull_subscribe(
-        subjects.EVENTS_SUBJECTS, durable=None, stream=subjects.EVENTS_STREAM
-    )
-    messages = []
-    deadline = asyncio.get_running_loop().time() + 5
-    while len(messages) < expected and asyncio.get_running_loop().time() < deadline:
-        with contextlib.suppress(TimeoutError):
-            messages += await subscription.fetch(expected - len(messages), timeout=0.5)
-    for message in messages:
-        await message.ack()
-        payload = json.loads(message.data)
-        assert "reason" not in payload
-        uuid.UUID(payload["event_id"])
-    await subscription.unsubscribe()
-    return [message.subject for message in messages]
