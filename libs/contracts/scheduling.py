@@ -12,22 +12,22 @@ PartOfDay = Literal["vormittag", "nachmittag", "egal"]
 Topic = Literal["oeffnungszeiten", "adresse", "schliesstage", "notfall", "alles"]
 
 
-class SlotOffer(Contract):
+class Timeslot(Contract):
+    """A time with a practitioner as the caller hears it (local times, German sentence in `spoken`)."""
+
+    start: dt.datetime
+    end: dt.datetime
+    practitioner: str
+    visit_type: str
+    spoken: str
+
+
+class SlotOffer(Timeslot):
     slot_id: str
-    start: dt.datetime
-    end: dt.datetime
-    practitioner: str
-    visit_type: str
-    spoken: str
 
 
-class AppointmentInfo(Contract):
+class AppointmentInfo(Timeslot):
     appointment_id: str
-    start: dt.datetime
-    end: dt.datetime
-    practitioner: str
-    visit_type: str
-    spoken: str
 
 
 class VisitTypeInfo(Contract):

@@ -80,29 +80,26 @@ def resolve_practitioner(calendar: Calendar, wanted: str) -> Practitioner | None
     return matches[0] if len(matches) == 1 else None
 
 
+def _described(calendar: Calendar, slot: Slot) -> dict[str, object]:
+    """How a slot or an appointment is told to the caller: local times, names and a spoken sentence."""
+    return {
+        "start": slot.start.astimezone(calendar.zone),
+        "end": slot.end.astimezone(calendar.zone),
+        "practitioner": _practitioner_name(calendar, slot.practitioner_id),
+        "visit_type": _visit_type_name(calendar, slot.visit_type_id),
+        "spoken": spoken_slot(calendar, slot),
+    }
+
+
 def offer(calendar: Calendar, slot: Slot) -> SlotOffer:
-    return SlotOffer(
-        slot_id=slot_id(slot),
-        start=slot.start.astimezone(calendar.zone),
-        end=slot.end.astimezone(calendar.zone),
-        practitioner=_practitioner_name(calendar, slot.practitioner_id),
-        visit_type=_visit_type_name(calendar, slot.visit_type_id),
-        spoken=spoken_slot(calendar, slot),
-    )
+    return SlotOffer(slot_id=slot_id(slot), **_described(calendar, slot))
 
 
 def appointment_info(calendar: Calendar, appointment: Appointment) -> AppointmentInfo:
     slot = Slot(
         appointment.practitioner_id, appointment.visit_type_id, appointment.start_at, appointment.end_at
     )
-    return AppointmentInfo(
-        appointment_id=str(appointment.id),
-        start=appointment.start_at.astimezone(calendar.zone),
-        end=appointment.end_at.astimezone(calendar.zone),
-        practitioner=_practitioner_name(calendar, appointment.practitioner_id),
-        visit_type=_visit_type_name(calendar, appointment.visit_type_id),
-        spoken=spoken_slot(calendar, slot),
-    )
+    return AppointmentInfo(appointment_id=str(appointment.id), **_described(calendar, slot))
 
 
 def _practitioner_name(calendar: Calendar, practitioner_id: str) -> str:
