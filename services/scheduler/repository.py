@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Collection, Sequence
 
 from asyncpg.exceptions import ExclusionViolationError, UniqueViolationError
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -58,6 +58,20 @@ class AppointmentRepository:
     async def count_booked(self) -> int:
         query = select(func.count()).select_from(Appointment).where(Appointment.status == "booked")
         return int(await self.session.scalar(query) or 0)
+
+    async def lock_practitioner(self, practitioner_id: str) -> None:
+        """Serialise bookings of one practitioner until this transaction ends.
+
+        The exclusion constraint alone is correct but lets concurrent inserts of one slot wait on each
+        other and end in deadlocks (each sees the other's uncommitted row); queued, each simply finds the
+        winner's committed row.
+        """
+        await self.session.execute(
+            text(
+                "SELECT pg_advisory_xact_lock(hashtext('ignis.scheduler.booking'), hashtext(:practitioner))"
+            ),
+            {"practitioner": practitioner_id},
+        )
 
     async def add(self, appointment: Appointment) -> Appointment:
         """Insert in a savepoint: a lost race is an answer (`slot_taken`), not a failed unit of work."""

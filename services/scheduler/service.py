@@ -244,6 +244,7 @@ async def book(
         conversation_id=cmd.conversation_id,
         idempotency_key=key,
     )
+    await repo.lock_practitioner(slot.practitioner_id)
     try:
         await repo.add(appointment)
     except SlotAlreadyTaken:
@@ -327,6 +328,7 @@ async def reschedule(
         slot.end,
     ) == previous and slot.visit_type_id == appointment.visit_type_id:
         return RescheduleConfirmed(appointment=appointment_info(calendar, appointment))  # a retried call
+    await repo.lock_practitioner(slot.practitioner_id)
     try:
         await repo.move(appointment, slot.practitioner_id, slot.visit_type_id, slot.start, slot.end)
     except SlotAlreadyTaken:
