@@ -1,9 +1,13 @@
 """Broker factory: every request gets a reply, and a handler's failure is logged without patient data."""
 
+import datetime as dt
 import logging
 
 from faststream import ExceptionMiddleware
 from faststream.nats import NatsBroker, NatsRouter
+from nats.js import JetStreamContext
+from nats.js.api import StreamConfig
+from nats.js.errors import BadRequestError
 from pydantic import ValidationError
 
 from ignis.contracts import subjects
@@ -12,6 +16,10 @@ from ignis.kit.errors import ServiceError
 from ignis.kit.logging import redacted_traceback
 
 logger = logging.getLogger("ignis.bus")
+
+# How long JetStream remembers a Nats-Msg-Id to drop a second copy: covers a relay restart and
+# ElevenLabs' webhook retries (up to ~40 minutes); beyond it consumers dedupe by id themselves.
+DUPLICATE_WINDOW = dt.timedelta(hours=1)
 
 # Messages a subscriber handles at once. FastStream's default of one would make every caller queue
 # behind the slowest database round trip; keep it below the DB pool (kit.db) so none waits for a connection.
@@ -69,3 +77,13 @@ def _ping_router(service: str) -> NatsRouter:
         return Pong(service=service)
 
     return router
+
+
+async def ensure_stream(js: JetStreamContext, name: str, subject_filter: str) -> None:
+    config = StreamConfig(
+        name=name, subjects=[subject_filter], duplicate_window=DUPLICATE_WINDOW.total_seconds()
+    )
+    try:
+        await js.add_stream(config)
+    except BadRequestError:  # exists with another configuration: bring it to ours
+        await js.update_stream(config)

@@ -68,25 +68,23 @@ def _recorded_port(home: Path, name: str, default: int) -> int:
     return port
 
 
+# Post-call webhooks carry whole transcripts: several MB, above NATS' default limit of 1 MB.
+NATS_MAX_PAYLOAD = "8MB"
+
+
 def start_nats(home: Path, port: int | None = None) -> tuple[str, subprocess.Popen[bytes]]:
     """Start nats-server with JetStream on loopback; returns its URL and process."""
     home.mkdir(parents=True, exist_ok=True)
     (home / "logs").mkdir(exist_ok=True)
     port = port or _recorded_port(home, "nats", NATS_DEFAULT_PORT)
-    store = home / "nats"
+    config = home / "nats-server.conf"
+    config.write_text(
+        f"listen: 127.0.0.1:{port}\n"
+        f"max_payload: {NATS_MAX_PAYLOAD}\n"
+        f"jetstream {{ store_dir: {json.dumps(str(home / 'nats'))} }}\n"
+    )
     process = subprocess.Popen(
-        [
-            nats_server_binary(),
-            "-a",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "-js",
-            "-sd",
-            str(store),
-            "-l",
-            str(home / "logs" / "nats.log"),
-        ],
+        [nats_server_binary(), "-c", str(config), "-l", str(home / "logs" / "nats.log")],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

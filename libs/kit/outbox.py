@@ -9,23 +9,19 @@ Each service keeps the table `<schema>.outbox` (see its migrations).
 
 import asyncio
 import contextlib
-import datetime as dt
 import logging
 
 import nats
 from nats.js import JetStreamContext
-from nats.js.api import StreamConfig
-from nats.js.errors import BadRequestError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ignis.contracts import subjects
 from ignis.contracts.base import Event
+from ignis.kit.bus import ensure_stream
 
 logger = logging.getLogger("ignis.outbox")
 
-# Dedupe window of the event stream; a relay down for longer relies on the consumers' own dedupe.
-DUPLICATE_WINDOW = dt.timedelta(hours=1)
 _DIRTY = "ignis.outbox.dirty"
 
 
@@ -40,16 +36,6 @@ async def add_event(session: AsyncSession, schema: str, subject: str, event: Eve
 
 def has_new_events(session: AsyncSession) -> bool:
     return bool(session.info.get(_DIRTY))
-
-
-async def ensure_stream(js: JetStreamContext, name: str, subject_filter: str) -> None:
-    config = StreamConfig(
-        name=name, subjects=[subject_filter], duplicate_window=DUPLICATE_WINDOW.total_seconds()
-    )
-    try:
-        await js.add_stream(config)
-    except BadRequestError:  # exists with another configuration: bring it to ours
-        await js.update_stream(config)
 
 
 class OutboxRelay:

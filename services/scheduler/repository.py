@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Collection, Sequence
 
 from asyncpg.exceptions import ExclusionViolationError, UniqueViolationError
-from sqlalchemy import func, select, text
+from sqlalchemy import ColumnElement, and_, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,18 +24,24 @@ class AppointmentRepository:
         """Booked time of these practitioners that overlaps [start, end)."""
         rows = await self.session.execute(
             select(Appointment.practitioner_id, Appointment.start_at, Appointment.end_at)
-            .where(
-                Appointment.status == "booked",
-                Appointment.practitioner_id.in_(practitioner_ids),
-                Appointment.start_at < end,
-                Appointment.end_at > start,
-            )
+            .where(Appointment.practitioner_id.in_(practitioner_ids), _overlapping(start, end))
             .order_by(Appointment.start_at)
         )
         busy: dict[str, list[tuple[dt.datetime, dt.datetime]]] = defaultdict(list)
         for practitioner_id, start_at, end_at in rows:
             busy[practitioner_id].append((start_at, end_at))
         return dict(busy)
+
+    async def is_free(
+        self, practitioner_id: str, start: dt.datetime, end: dt.datetime, ignore: uuid.UUID | None = None
+    ) -> bool:
+        """Whether nothing (but `ignore`) is booked there. Under `lock_practitioner` this check and the
+        insert that follows cannot be interleaved, so a lost race is answered without a constraint error;
+        the exclusion constraint still guards every other path."""
+        query = select(Appointment.id).where(
+            Appointment.practitioner_id == practitioner_id, _overlapping(start, end), Appointment.id != ignore
+        )
+        return await self.session.scalar(query.limit(1)) is None
 
     async def by_idempotency_key(self, key: str) -> Appointment | None:
         return await self.session.scalar(select(Appointment).where(Appointment.idempotency_key == key))
@@ -100,6 +106,13 @@ class AppointmentRepository:
         except IntegrityError as exc:
             await self.session.refresh(appointment)
             raise _translate(exc) from None
+
+
+def _overlapping(start: dt.datetime, end: dt.datetime) -> ColumnElement[bool]:
+    """Booked time overlapping [start, end), phrased like the exclusion constraint so its GiST index
+    serves the query (a plain start/end comparison scans every past appointment)."""
+    booked_range = func.tstzrange(Appointment.start_at, Appointment.end_at)
+    return and_(Appointment.status != "cancelled", booked_range.op("&&")(func.tstzrange(start, end)))
 
 
 def _translate(exc: IntegrityError) -> Exception:

@@ -50,8 +50,9 @@ from ignis.scheduler.errors import (
 from ignis.scheduler.models import SCHEMA, Appointment
 from ignis.scheduler.repository import AppointmentRepository
 
-# Busy time is read from the database a week at a time, so a search that finds its slots early is cheap.
-SEARCH_CHUNK = dt.timedelta(days=7)
+# Busy time is read a day first, then in growing chunks: most searches end on their first day, and a
+# search through the whole horizon still needs only a handful of reads.
+FIRST_CHUNK, LARGEST_CHUNK = dt.timedelta(days=1), dt.timedelta(days=14)
 EMERGENCY = {"notruf": "112", "aerztlicher_bereitschaftsdienst": "116117"}
 
 
@@ -131,8 +132,10 @@ async def search(
     candidates = [p for p in offering if practitioner_ids is None or p in practitioner_ids]
     found: list[Slot] = []
     start, end = window
+    size = FIRST_CHUNK
     while start < end and len(found) < limit and candidates:
-        chunk = (start, min(end, start + SEARCH_CHUNK))
+        chunk = (start, min(end, start + size))
+        size = min(size * 2, LARGEST_CHUNK)
         busy = await repo.busy(candidates, *chunk)
         found += calendar.free_slots(
             visit_type,
@@ -178,8 +181,10 @@ async def find_slots(
         )
     if slots:
         return SlotsOffered(slots=[offer(calendar, slot) for slot in slots])
-    # Nothing in the asked window: say when the next one is, wherever it lies in the booking horizon.
-    later = calendar.bookable_window(now, latest)
+    if window is not None and latest is None and cmd.part_of_day == "egal":
+        return NoSlotsFound()  # the whole horizon was searched already
+    # Nothing as wished: the first free slot from the wished day on, at any time of day and up to the horizon.
+    later = calendar.bookable_window(now, earliest)
     following = (
         await search(repo, calendar, visit_type, later, practitioner_ids=practitioner_ids, limit=1)
         if later
@@ -245,6 +250,8 @@ async def book(
         idempotency_key=key,
     )
     await repo.lock_practitioner(slot.practitioner_id)
+    if not await repo.is_free(slot.practitioner_id, slot.start, slot.end):
+        return await _alternatives(repo, calendar, slot, now)
     try:
         await repo.add(appointment)
     except SlotAlreadyTaken:
@@ -329,6 +336,8 @@ async def reschedule(
     ) == previous and slot.visit_type_id == appointment.visit_type_id:
         return RescheduleConfirmed(appointment=appointment_info(calendar, appointment))  # a retried call
     await repo.lock_practitioner(slot.practitioner_id)
+    if not await repo.is_free(slot.practitioner_id, slot.start, slot.end, ignore=appointment.id):
+        return await _alternatives(repo, calendar, slot, now)
     try:
         await repo.move(appointment, slot.practitioner_id, slot.visit_type_id, slot.start, slot.end)
     except SlotAlreadyTaken:
