@@ -35,5 +35,12 @@ APPOINTMENT_RESCHEDULED: Final = "ignis.events.appointment.rescheduled"
 
 EVENTS_STREAM: Final = "IGNIS_EVENTS"
 EVENTS_SUBJECTS: Final = "ignis.events.>"
+
+
+def elevenlabs_webhook(event_type: str) -> str:
+    """Where the gateway puts a verified ElevenLabs post-call event of `event_type`, raw."""
+    return f"ignis.webhooks.elevenlabs.{event_type}"
+
+
 WEBHOOKS_STREAM: Final = "IGNIS_WEBHOOKS"
 WEBHOOKS_SUBJECTS: Final = "ignis.webhooks.>"

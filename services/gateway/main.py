@@ -4,6 +4,8 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import nats
+import nats.errors
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from faststream.nats import NatsBroker
@@ -11,10 +13,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ignis.contracts import subjects
 from ignis.contracts.base import Ping, Pong
+from ignis.gateway import webhooks
 from ignis.gateway.metrics import GatewayMetrics
 from ignis.gateway.settings import GatewaySettings
 from ignis.gateway.tools import build_router
-from ignis.kit.bus import make_broker
+from ignis.kit.bus import ensure_stream, make_broker
 from ignis.kit.logging import configure_logging
 
 
@@ -24,16 +27,25 @@ def create_app(settings: GatewaySettings | None = None, broker: NatsBroker | Non
     broker = broker or make_broker(settings.nats, "gateway")
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await broker.start()
+        # Webhooks go to JetStream through a plain client: its publish waits for the stream's ack.
+        connection = await nats.connect(settings.nats, max_reconnect_attempts=-1, reconnect_time_wait=1)
+        app.state.jetstream = connection.jetstream()
+        await ensure_stream(app.state.jetstream, subjects.WEBHOOKS_STREAM, subjects.WEBHOOKS_SUBJECTS)
         yield
-        await broker.stop()
+        try:
+            await connection.drain()
+            await broker.stop()
+        except nats.errors.Error:  # NATS is away: nothing is left to flush
+            await connection.close()
 
     app = FastAPI(title="Ignis gateway", lifespan=lifespan)
     app.state.settings = settings
     app.state.broker = broker
     app.state.metrics = GatewayMetrics()
     app.include_router(build_router())
+    app.include_router(webhooks.router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

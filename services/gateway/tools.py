@@ -5,7 +5,6 @@ their values); a slow or absent service is `unavailable`, answered within the ga
 """
 
 import datetime as dt
-import hmac
 import logging
 import time
 from collections.abc import Callable
@@ -55,6 +54,7 @@ from ignis.contracts.tools import (
     RescheduleAppointmentBody,
     ToolBody,
 )
+from ignis.gateway.auth import secret_matches
 from ignis.gateway.replies import envelope, failure
 from ignis.kit.dates import DateParseError, parse_birth_date, parse_date
 
@@ -217,7 +217,7 @@ async def call_tool(request: Request, tool: Tool) -> JSONResponse:
     code = "unauthorized"
     try:
         given = request.headers.get("x-ignis-tool-secret", "")
-        if not hmac.compare_digest(given.encode(), state.settings.tool_secret.get_secret_value().encode()):
+        if not secret_matches(given, state.settings.tool_secret.get_secret_value()):
             return _json(
                 {"ok": False, "code": code, "message": "Fehlende oder falsche Anmeldung des Werkzeugs."}, 401
             )

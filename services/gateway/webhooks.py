@@ -1,0 +1,82 @@
+"""ElevenLabs' post-call webhook: verify, then hand the raw event to JetStream and only then say 200.
+
+ElevenLabs retries on 5xx (when retries are enabled), so an event is acknowledged only once JetStream
+has stored it; `Nats-Msg-Id` = `<type>:<conversation_id>` makes a redelivered event a no-op.
+"""
+
+import json
+import logging
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from nats.errors import Error as NatsError
+
+from ignis.contracts import subjects
+from ignis.gateway.auth import SignatureError, verify_elevenlabs_signature
+
+logger = logging.getLogger("ignis.gateway.webhooks")
+router = APIRouter(prefix="/webhooks/elevenlabs", tags=["webhooks"])
+
+# Stored and processed; `post_call_audio` (base64 MP3 of the whole call) is acknowledged and dropped.
+STORED_TYPES = {"post_call_transcription", "call_initiation_failure"}
+PUBLISH_TIMEOUT_SECONDS = 5.0
+
+
+def _answer(status: int, code: str) -> JSONResponse:
+    return JSONResponse({"ok": 200 <= status < 300, "code": code}, status_code=status)
+
+
+@router.post("/post-call")
+async def post_call(request: Request) -> JSONResponse:
+    state = request.app.state
+    body = await request.body()
+    try:
+        verify_elevenlabs_signature(
+            request.headers.get("elevenlabs-signature"),
+            body,
+            state.settings.elevenlabs_webhook_secret.get_secret_value(),
+        )
+    except SignatureError as exc:
+        logger.warning("webhook refused", extra={"reason": str(exc)})
+        return _answer(401, "invalid_signature")
+    event = _parse(body)
+    if event is None:
+        return _answer(400, "invalid_request")
+    event_type, conversation_id = event
+    if event_type not in STORED_TYPES:
+        logger.info("webhook ignored", extra={"type": event_type, "conversation_id": conversation_id})
+        return _answer(200, "ignored")
+    try:
+        ack = await state.jetstream.publish(
+            subjects.elevenlabs_webhook(event_type),
+            body,
+            stream=subjects.WEBHOOKS_STREAM,
+            timeout=PUBLISH_TIMEOUT_SECONDS,
+            headers={"Nats-Msg-Id": f"{event_type}:{conversation_id}"},
+        )
+    except (TimeoutError, NatsError, ConnectionError) as exc:
+        logger.error(
+            "webhook not stored", extra={"conversation_id": conversation_id, "reason": type(exc).__name__}
+        )
+        return _answer(503, "unavailable")
+    logger.info(
+        "webhook stored",
+        extra={"type": event_type, "conversation_id": conversation_id, "duplicate": bool(ack.duplicate)},
+    )
+    return _answer(200, "duplicate" if ack.duplicate else "stored")
+
+
+def _parse(body: bytes) -> tuple[str, str] | None:
+    """`(type, conversation_id)` of an event, or None when it is no such event (never logs the body)."""
+    try:
+        event: Any = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+        return None
+    data = event.get("data")
+    conversation_id = data.get("conversation_id") if isinstance(data, dict) else None
+    if not isinstance(conversation_id, str) or not conversation_id or len(conversation_id) > 200:
+        return None
+    return event["type"], conversation_id
