@@ -4,7 +4,7 @@ import datetime as dt
 import logging
 
 from faststream import ExceptionMiddleware
-from faststream.nats import NatsBroker, NatsRouter
+from faststream.nats import NatsBroker, NatsMessage, NatsRouter
 from nats.js import JetStreamContext
 from nats.js.api import StreamConfig
 from nats.js.errors import BadRequestError
@@ -45,11 +45,18 @@ def error_middleware() -> ExceptionMiddleware:
         return ErrorReply(code=ErrorCode.invalid_request, message="invalid fields: " + ", ".join(fields))
 
     @middleware.add_handler(Exception, publish=True)
-    def _internal(exc: Exception) -> ErrorReply:
+    def _internal(exc: Exception, message: NatsMessage) -> ErrorReply:
         logger.error("handler failed", extra={"error": redacted_traceback(exc)})
+        if _from_stream(message):
+            raise exc  # let the consumer's ack policy redeliver it; a reply would acknowledge it
         return ErrorReply(code=ErrorCode.internal, message="internal error")
 
     return middleware
+
+
+def _from_stream(message: NatsMessage) -> bool:
+    """A JetStream delivery, whose reply subject is its acknowledgement, not a waiting requester."""
+    return (message.raw_message.reply or "").startswith("$JS.ACK.")
 
 
 def make_broker(nats_url: str, service: str) -> NatsBroker:
