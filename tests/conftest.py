@@ -122,7 +122,7 @@ async def clean_database(engine: AsyncEngine) -> AsyncIterator[None]:
     async with engine.begin() as conn:
         await conn.execute(
             text(
-                "TRUNCATE patients.patient, patients.verification, patients.identify_attempt, "
+                "TRUNCATE patients.patient, patients.verification, patients.identify_attempt, patients.call, "
                 "scheduler.appointment, scheduler.outbox CASCADE"
             )
         )

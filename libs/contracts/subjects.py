@@ -43,4 +43,5 @@ def elevenlabs_webhook(event_type: str) -> str:
 
 
 WEBHOOKS_STREAM: Final = "IGNIS_WEBHOOKS"
+PATIENTS_CALLS_CONSUMER: Final = "patients-calls"
 WEBHOOKS_SUBJECTS: Final = "ignis.webhooks.>"

@@ -38,10 +38,12 @@ def error_middleware() -> ExceptionMiddleware:
         return ErrorReply(code=exc.code, message=exc.message)
 
     @middleware.add_handler(ValidationError, publish=True)
-    def _invalid(exc: ValidationError) -> ErrorReply:
+    def _invalid(exc: ValidationError, message: NatsMessage) -> ErrorReply:
         # Field names only: pydantic's own text would quote the offending (patient) values.
         fields = sorted({".".join(str(part) for part in err["loc"]) for err in exc.errors()})
         logger.warning("invalid message", extra={"fields": fields})
+        if _from_stream(message):
+            raise exc  # a reply would acknowledge it: leave it to the consumer's ack policy
         return ErrorReply(code=ErrorCode.invalid_request, message="invalid fields: " + ", ".join(fields))
 
     @middleware.add_handler(Exception, publish=True)

@@ -42,21 +42,27 @@ class RedactingFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         extra = {k: v for k, v in record.__dict__.items() if k not in _STANDARD}
-        error = redacted_traceback(record.exc_info[1]) if record.exc_info and record.exc_info[1] else None
+        message = record.getMessage()
+        error = None
+        if record.exc_info and record.exc_info[1]:
+            error = redacted_traceback(record.exc_info[1])
+            # Frameworks also put the exception's text into the message itself (FastStream does).
+            if text := str(record.exc_info[1]):
+                message = message.replace(text, "<redacted>")
         if self.json_lines:
             entry: dict[str, Any] = {
                 "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
                 "level": record.levelname,
                 "service": self.service,
                 "logger": record.name,
-                "msg": record.getMessage(),
+                "msg": message,
                 **extra,
             }
             if error:
                 entry["error"] = error
             return json.dumps(entry, default=str, ensure_ascii=False)
         stamp = self.formatTime(record, "%H:%M:%S")
-        text = f"{stamp} {record.levelname:<7} {self.service} {record.getMessage()}"
+        text = f"{stamp} {record.levelname:<7} {self.service} {message}"
         if extra:
             text += " " + " ".join(f"{k}={v}" for k, v in extra.items())
         return text + (f"\n  {error}" if error else "")

@@ -1,9 +1,12 @@
 """Bus entry points of the patients service: translation and dependency injection only."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from faststream import Context, Depends
-from faststream.nats import NatsRouter
+from faststream.middlewares import AckPolicy
+from faststream.nats import JStream, NatsMessage, NatsRouter, PullSub
+from nats.js.api import ConsumerConfig
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ignis.contracts import subjects
 from ignis.contracts.base import ErrorReply
@@ -16,7 +19,7 @@ from ignis.contracts.patients import (
     RegisterPatient,
     ResolvePatientRef,
 )
-from ignis.kit.bus import HANDLER_CONCURRENCY
+from ignis.kit.bus import DUPLICATE_WINDOW, HANDLER_CONCURRENCY
 from ignis.kit.db import Session
 from ignis.patients import service
 from ignis.patients.repository import PatientRepository
@@ -32,6 +35,11 @@ def get_repository(session: Session) -> PatientRepository:
 
 Repository = Annotated[PatientRepository, Depends(get_repository)]
 Settings = Annotated[PatientsSettings, Context("settings")]
+Sessionmaker = Annotated[async_sessionmaker[AsyncSession], Context("sessionmaker")]
+
+# A failed delivery is not acknowledged and comes back after these pauses (then every 10 minutes), so a
+# database outage of any length loses no call record.
+REDELIVERY_BACKOFF_SECONDS = [5.0, 30.0, 120.0, 600.0]
 
 
 @router.subscriber(subjects.PATIENTS_IDENTIFY, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
@@ -51,3 +59,29 @@ async def register_patient(
 @router.subscriber(subjects.PATIENTS_RESOLVE_REF, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
 async def resolve_patient_ref(cmd: ResolvePatientRef, repo: Repository) -> PatientRefResolved:
     return await service.resolve_ref(repo, cmd, service.utcnow())
+
+
+@router.subscriber(
+    subjects.elevenlabs_webhook("*"),
+    stream=JStream(
+        subjects.WEBHOOKS_STREAM,
+        subjects=[subjects.WEBHOOKS_SUBJECTS],
+        duplicate_window=DUPLICATE_WINDOW.total_seconds(),
+    ),
+    durable=subjects.PATIENTS_CALLS_CONSUMER,
+    pull_sub=PullSub(batch_size=1, timeout=5.0),
+    ack_policy=AckPolicy.MANUAL,
+    config=ConsumerConfig(ack_wait=600.0, backoff=REDELIVERY_BACKOFF_SECONDS),
+)
+async def store_call(_: Any, message: NatsMessage, sessionmaker: Sessionmaker, settings: Settings) -> None:
+    """Acknowledged only after the record is committed; a redelivery finds it and changes nothing.
+
+    The raw bytes are read, not FastStream's decoded body: they are ElevenLabs' event as it was signed.
+    """
+    try:
+        async with sessionmaker() as session, session.begin():
+            await service.store_call(PatientRepository(session), settings, message.body, service.utcnow())
+    except Exception:
+        service.logger.warning("call not stored yet; it will be redelivered", exc_info=True)
+        return
+    await message.ack()

@@ -2,8 +2,10 @@
 
 import datetime as dt
 import uuid
+from typing import Any
 
 from sqlalchemy import DateTime, func
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from ignis.kit.db import schema_metadata
@@ -49,3 +51,23 @@ class IdentifyAttempt(Base):
     conversation_id: Mapped[str] = mapped_column(primary_key=True)
     failures: Mapped[int]
     updated_at: Mapped[dt.datetime]
+
+
+class Call(Base):
+    __tablename__ = "call"
+
+    conversation_id: Mapped[str] = mapped_column(primary_key=True)
+    kind: Mapped[str]
+    patient_id: Mapped[uuid.UUID | None]
+    caller_number: Mapped[str | None]
+    started_at: Mapped[dt.datetime | None]
+    duration_secs: Mapped[int | None]
+    termination_reason: Mapped[str | None]
+    failure_reason: Mapped[str | None]
+    call_successful: Mapped[str | None]
+    summary: Mapped[str | None]
+    transcript: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
+    analysis: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    data_collection: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    received_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    retain_until: Mapped[dt.datetime]

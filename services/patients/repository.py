@@ -8,7 +8,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ignis.patients.models import IdentifyAttempt, Patient, Verification
+from ignis.patients.models import Call, IdentifyAttempt, Patient, Verification
 
 
 class PatientRepository:
@@ -78,3 +78,26 @@ class PatientRepository:
 
     async def verification(self, patient_ref: str) -> Verification | None:
         return await self.session.get(Verification, patient_ref)
+
+    async def patient_of_conversation(self, conversation_id: str) -> uuid.UUID | None:
+        """The patient last verified in that conversation, if any."""
+        return await self.session.scalar(
+            select(Verification.patient_id)
+            .where(Verification.conversation_id == conversation_id)
+            .order_by(Verification.created_at.desc())
+            .limit(1)
+        )
+
+    async def add_call(self, call: Call) -> bool:
+        """Store a call record once; a redelivered event for the same conversation changes nothing."""
+        values = {
+            c.key: getattr(call, c.key) for c in Call.__table__.columns if getattr(call, c.key) is not None
+        }
+        statement = (
+            insert(Call).values(**values).on_conflict_do_nothing(index_elements=[Call.conversation_id])
+        )
+        result = await self.session.execute(statement.returning(Call.conversation_id))
+        return result.scalar_one_or_none() is not None
+
+    async def get_call(self, conversation_id: str) -> Call | None:
+        return await self.session.get(Call, conversation_id)

@@ -5,12 +5,15 @@ committed with the reply, whereas a raised `ServiceError` rolls the unit of work
 """
 
 import datetime as dt
+import logging
 import secrets
 from collections.abc import Sequence
 
 import phonenumbers
+from pydantic import ValidationError
 
 from ignis.contracts.base import ErrorCode, ErrorReply
+from ignis.contracts.calls import PostCallEvent
 from ignis.contracts.patients import (
     IdentifyPatient,
     PatientAlreadyRegistered,
@@ -22,10 +25,12 @@ from ignis.contracts.patients import (
 )
 from ignis.patients.errors import InvalidPhone, NotVerified
 from ignis.patients.matching import NameMatch, match_name, normalise, phonetic
-from ignis.patients.models import Patient
+from ignis.patients.models import Call, Patient
 from ignis.patients.repository import PatientRepository
 from ignis.patients.settings import PatientsSettings
 from ignis.practice.config import Practice
+
+logger = logging.getLogger("ignis.patients.calls")
 
 
 def utcnow() -> dt.datetime:
@@ -170,3 +175,49 @@ async def seed(repo: PatientRepository, practice: Practice, now: dt.datetime) ->
         )
         await repo.add(new_patient(cmd, to_e164(entry.phone) if entry.phone else None, now))
     return len(practice.demo_patients)
+
+
+async def store_call(
+    repo: PatientRepository, settings: PatientsSettings, raw: bytes, now: dt.datetime
+) -> bool:
+    """Keep one record per conversation from a post-call event; False if it was there already or unreadable.
+
+    The record is linked to the patient verified during that call, so staff see whose call it was.
+    """
+    try:
+        event = PostCallEvent.model_validate_json(raw)
+    except ValidationError:
+        logger.error("post-call event unreadable; dropped")  # the gateway checked type and id already
+        return False
+    data = event.data
+    metadata = data.metadata
+    phone_call = metadata.phone_call if metadata else None
+    variables = (
+        data.conversation_initiation_client_data.dynamic_variables
+        if data.conversation_initiation_client_data
+        else {}
+    )
+    caller = (phone_call.external_number if phone_call else None) or variables.get("system__caller_id")
+    started = metadata.start_time_unix_secs if metadata else None
+    analysis = data.analysis
+    call = Call(
+        conversation_id=data.conversation_id,
+        kind=event.type,
+        patient_id=await repo.patient_of_conversation(data.conversation_id),
+        caller_number=to_e164(caller) if isinstance(caller, str) and caller else None,
+        started_at=dt.datetime.fromtimestamp(started, dt.UTC) if started else None,
+        duration_secs=metadata.call_duration_secs if metadata else None,
+        termination_reason=(metadata.termination_reason or None) if metadata else None,
+        failure_reason=data.failure_reason,
+        call_successful=analysis.call_successful if analysis else None,
+        summary=analysis.transcript_summary if analysis else None,
+        transcript=data.transcript or None,
+        analysis=analysis.model_dump(exclude={"data_collection_results"}) if analysis else None,
+        data_collection=(analysis.data_collection_results or None) if analysis else None,
+        retain_until=now + dt.timedelta(days=settings.call_retention_days),
+    )
+    stored = await repo.add_call(call)
+    logger.info(
+        "call stored" if stored else "call already stored", extra={"conversation_id": data.conversation_id}
+    )
+    return stored

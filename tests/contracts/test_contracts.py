@@ -69,10 +69,16 @@ class TestToolBodies:
 
 class TestNames:
     def test_subjects_are_lowercase_dot_separated_tokens(self) -> None:
-        names = [getattr(subjects, n) for n in dir(subjects) if n.isupper() and n.startswith("PATIENTS_")]
+        constants = [n for n in dir(subjects) if n.isupper() and n != "SERVICES"]
+        names = [
+            getattr(subjects, n) for n in constants if not n.endswith(("_STREAM", "_CONSUMER", "_SUBJECTS"))
+        ]
         names += [subjects.ping(service) for service in subjects.SERVICES]
-        assert names
-        assert all(re.fullmatch(r"ignis(\.[a-z0-9_]+)+", name) for name in names)
+        names += [subjects.elevenlabs_webhook("post_call_transcription")]
+        assert len(names) > 10
+        assert all(re.fullmatch(r"ignis(\.[a-z0-9_]+)+", name) for name in names), names
+        wildcards = [getattr(subjects, n) for n in constants if n.endswith("_SUBJECTS")]
+        assert all(re.fullmatch(r"ignis(\.[a-z0-9_]+)+\.>", name) for name in wildcards)
 
     def test_error_codes_are_snake_case(self) -> None:
         assert all(re.fullmatch(r"[a-z]+(_[a-z]+)*", code.value) for code in ErrorCode)

@@ -59,6 +59,25 @@ class TestRedactingFormatter:
         assert MUELLER.last_name not in line
 
 
+class TestExceptionTextInTheMessage:
+    def test_is_redacted_too(self) -> None:
+        try:
+            raise ValueError(f"input_value={MUELLER.last_name}")
+        except ValueError as exc:
+            record = logging.getLogger("faststream").makeRecord(
+                "faststream",
+                logging.ERROR,
+                __file__,
+                1,
+                f"ValueError: {exc}",
+                (),
+                (type(exc), exc, exc.__traceback__),
+            )
+        line = RedactingFormatter("patients", json_lines=True).format(record)
+        assert MUELLER.last_name not in line
+        assert "ValueError: <redacted>" in line
+
+
 class TestPiiGuard:
     """The guard that every test runs must itself be able to fail."""
 

@@ -33,7 +33,7 @@ class TestMigrateAll:
                 .scalars()
                 .all()
             )
-        assert versions == ["0001_init"]
+        assert versions == ["0001_init", "0002_call"]
         assert {"patient", "verification", "identify_attempt", "schema_migration"} <= set(tables)
 
 
@@ -43,7 +43,10 @@ class TestFreshDatabase:
     ) -> None:
         fresh = other_database(database_url, "ignis_fresh_migrate")
         try:
-            assert await migrate_all(fresh) == {"patients": ["0001_init"], "scheduler": ["0001_init"]}
+            assert await migrate_all(fresh) == {
+                "patients": ["0001_init", "0002_call"],
+                "scheduler": ["0001_init"],
+            }
             assert await migrate_all(fresh) == {"patients": [], "scheduler": []}
         finally:
             await drop_database(engine, "ignis_fresh_migrate")

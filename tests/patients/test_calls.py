@@ -1,0 +1,152 @@
+"""Post-call records: from the signed webhook through JetStream into the patients service, once each,
+linked to the patient verified in that call, even when the service was down while they arrived."""
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, suppress
+from pathlib import Path
+
+import httpx
+import nats
+import pytest
+from faststream import TestApp
+from pydantic import SecretStr
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from ignis.contracts import subjects
+from ignis.gateway.auth import sign_elevenlabs
+from ignis.gateway.settings import GatewaySettings
+from ignis.patients.main import create_app
+from ignis.patients.models import Call
+from ignis.patients.repository import PatientRepository
+from ignis.patients.service import utcnow
+from ignis.patients.settings import PatientsSettings
+from tests.conftest import wait_until_serving
+from tests.factories import MUELLER, patient
+
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "elevenlabs"
+SECRET = "wsec_calls"
+
+pytestmark = pytest.mark.usefixtures("clean_database")
+
+
+@pytest.fixture
+def gateway_settings(gateway_settings: GatewaySettings) -> GatewaySettings:
+    return gateway_settings.model_copy(update={"elevenlabs_webhook_secret": SecretStr(SECRET)})
+
+
+@pytest.fixture
+async def fresh_stream(nats_url: str, gateway: httpx.AsyncClient) -> AsyncIterator[None]:
+    """No webhook of another test in the stream, and the service's consumer starting from scratch."""
+    connection = await nats.connect(nats_url)
+    js = connection.jetstream()
+    await js.purge_stream(subjects.WEBHOOKS_STREAM)
+    with suppress(nats.js.errors.NotFoundError):
+        await js.delete_consumer(subjects.WEBHOOKS_STREAM, subjects.PATIENTS_CALLS_CONSUMER)
+    yield
+    await connection.close()
+
+
+@pytest.fixture
+def patients_service(
+    nats_url: str, database_url: str, tmp_path: Path
+) -> Callable[[], AbstractAsyncContextManager[None]]:
+    """Start the service when the test says so (with its own engine: its commits are real)."""
+    settings = PatientsSettings(
+        nats_url=nats_url, database_url=database_url, home=tmp_path, log_format="text"
+    )
+
+    class Running:
+        async def __aenter__(self) -> None:
+            self.app = TestApp(create_app(settings))
+            await self.app.__aenter__()
+            await wait_until_serving(self.app.app.broker, "patients")
+
+        async def __aexit__(self, *exc: object) -> None:
+            await self.app.__aexit__(*exc)
+
+    return Running
+
+
+def event(name: str, conversation_id: str) -> bytes:
+    payload = json.loads((FIXTURES / f"{name}.json").read_text())
+    payload["data"]["conversation_id"] = conversation_id
+    if name == "post_call_transcription":
+        payload["data"]["metadata"]["phone_call"] = {
+            "type": "sip_trunking",
+            "external_number": "0151 23456789",
+        }
+    return json.dumps(payload).encode()
+
+
+async def deliver(gateway: httpx.AsyncClient, body: bytes) -> None:
+    response = await gateway.post(
+        "/webhooks/elevenlabs/post-call",
+        content=body,
+        headers={"ElevenLabs-Signature": sign_elevenlabs(body, SECRET)},
+    )
+    assert response.status_code == 200, response.text
+
+
+async def calls(engine: AsyncEngine, expected: int, within_seconds: float = 10) -> list[Call]:
+    deadline = asyncio.get_running_loop().time() + within_seconds
+    while True:
+        async with AsyncSession(engine) as session:
+            rows = list((await session.execute(select(Call).order_by(Call.conversation_id))).scalars())
+        if len(rows) >= expected or asyncio.get_running_loop().time() > deadline:
+            return rows
+        await asyncio.sleep(0.1)
+
+
+@pytest.mark.usefixtures("fresh_stream")
+class TestCallRecords:
+    async def test_record_is_linked_to_the_patient_verified_in_that_call(
+        self,
+        gateway: httpx.AsyncClient,
+        engine: AsyncEngine,
+        patients_service: Callable[[], AbstractAsyncContextManager[None]],
+    ) -> None:
+        async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
+            repo = PatientRepository(session)
+            anna = await repo.add(patient(MUELLER))
+            await repo.issue_ref("conv_anna", anna.id, "pr_anna", utcnow().replace(year=2100))
+        async with patients_service():
+            await deliver(gateway, event("post_call_transcription", "conv_anna"))
+            await deliver(gateway, event("post_call_transcription", "conv_anna"))  # delivered twice
+            [record] = await calls(engine, 1)
+            await asyncio.sleep(0.5)
+            assert len(await calls(engine, 2, within_seconds=0)) == 1
+        assert record.patient_id == anna.id
+        assert record.kind == "post_call_transcription"
+        assert record.caller_number == "+4915123456789"
+        assert (record.duration_secs, record.call_successful, record.summary) == (22, "success", "…")
+        assert record.transcript is not None
+        assert record.transcript[0]["message"] == "Hey there angelo. How are you?"
+        assert record.retain_until > utcnow()
+
+    async def test_webhooks_sent_while_the_service_was_down_arrive_once_after_it_restarts(
+        self,
+        gateway: httpx.AsyncClient,
+        engine: AsyncEngine,
+        patients_service: Callable[[], AbstractAsyncContextManager[None]],
+    ) -> None:
+        conversations = [f"conv_{uuid.uuid4().hex[:6]}" for _ in range(3)]
+        for conversation in conversations:
+            await deliver(gateway, event("post_call_transcription", conversation))
+        await deliver(gateway, event("post_call_transcription", conversations[0]))  # ElevenLabs' retry
+        await deliver(gateway, event("call_initiation_failure", "conv_busy"))
+        assert await calls(engine, 1, within_seconds=0) == []
+        async with patients_service():
+            records = await calls(engine, 4)
+        assert sorted(r.conversation_id for r in records) == sorted([*conversations, "conv_busy"])
+        failure = next(r for r in records if r.conversation_id == "conv_busy")
+        assert (failure.kind, failure.failure_reason, failure.patient_id) == (
+            "call_initiation_failure",
+            "busy",
+            None,
+        )
+        async with AsyncSession(engine) as session:
+            assert await session.scalar(select(func.count()).select_from(Call)) == 4
