@@ -3,9 +3,12 @@
 Tolerant on purpose: ElevenLabs adds fields, so unknown keys are ignored and almost everything is optional.
 """
 
-from typing import Any
+import datetime as dt
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
+
+from ignis.contracts.base import Contract
 
 
 class ElevenLabsModel(BaseModel):
@@ -51,3 +54,48 @@ class PostCallEvent(ElevenLabsModel):
     type: str
     event_timestamp: int | None = None
     data: CallData
+
+
+class ListCalls(Contract):
+    """Staff view: the most recent calls first, a page at a time (keyset cursor)."""
+
+    limit: int = Field(default=20, ge=1, le=100)
+    cursor: str | None = Field(default=None, max_length=200)
+
+
+class PatientLink(Contract):
+    patient_id: str
+    name: str = Field(repr=False)
+
+
+class CallSummary(Contract):
+    conversation_id: str
+    kind: str
+    received_at: dt.datetime
+    started_at: dt.datetime | None
+    duration_secs: int | None
+    call_successful: str | None
+    summary: str | None = Field(repr=False)
+    patient: PatientLink | None
+
+
+class CallPage(Contract):
+    kind: Literal["calls"] = "calls"
+    items: list[CallSummary]
+    next_cursor: str | None
+
+
+class GetCall(Contract):
+    conversation_id: str = Field(min_length=1, max_length=200)
+
+
+class CallDetail(CallSummary):
+    """One call with its transcript: only for the staff view of that call."""
+
+    caller_number: str | None = Field(repr=False)
+    termination_reason: str | None
+    failure_reason: str | None
+    transcript: list[dict[str, Any]] = Field(repr=False)
+    analysis: dict[str, Any] | None = Field(repr=False)
+    data_collection: dict[str, Any] | None = Field(repr=False)
+    retain_until: dt.datetime

@@ -21,6 +21,8 @@ def ping(service: str) -> str:
 PATIENTS_IDENTIFY: Final = "ignis.patients.identify"
 PATIENTS_REGISTER: Final = "ignis.patients.register"
 PATIENTS_RESOLVE_REF: Final = "ignis.patients.ref.resolve"
+PATIENTS_CALLS_LIST: Final = "ignis.patients.calls.list"
+PATIENTS_CALLS_GET: Final = "ignis.patients.calls.get"
 
 SCHEDULER_FIND_SLOTS: Final = "ignis.scheduler.slots.find"
 SCHEDULER_BOOK: Final = "ignis.scheduler.appointment.book"

@@ -13,7 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ignis.contracts import subjects
 from ignis.contracts.base import Ping, Pong
-from ignis.gateway import webhooks
+from ignis.gateway import staff, webhooks
 from ignis.gateway.metrics import GatewayMetrics
 from ignis.gateway.settings import GatewaySettings
 from ignis.gateway.tools import build_router
@@ -46,6 +46,7 @@ def create_app(settings: GatewaySettings | None = None, broker: NatsBroker | Non
     app.state.metrics = GatewayMetrics()
     app.include_router(build_router())
     app.include_router(webhooks.router)
+    app.include_router(staff.router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

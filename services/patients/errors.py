@@ -10,3 +10,11 @@ class InvalidPhone(ServiceError):
 
 class NotVerified(ServiceError):
     code = ErrorCode.not_verified
+
+
+class CallNotFound(ServiceError):
+    code = ErrorCode.not_found
+
+
+class InvalidCursor(ServiceError):
+    code = ErrorCode.invalid_request

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ignis.contracts import subjects
 from ignis.contracts.base import ErrorReply
+from ignis.contracts.calls import CallDetail, CallPage, GetCall, ListCalls
 from ignis.contracts.patients import (
     IdentifyPatient,
     PatientAlreadyRegistered,
@@ -59,6 +60,16 @@ async def register_patient(
 @router.subscriber(subjects.PATIENTS_RESOLVE_REF, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
 async def resolve_patient_ref(cmd: ResolvePatientRef, repo: Repository) -> PatientRefResolved:
     return await service.resolve_ref(repo, cmd, service.utcnow())
+
+
+@router.subscriber(subjects.PATIENTS_CALLS_LIST, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+async def list_calls(query: ListCalls, repo: Repository) -> CallPage:
+    return await service.list_calls(repo, query)
+
+
+@router.subscriber(subjects.PATIENTS_CALLS_GET, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+async def get_call(query: GetCall, repo: Repository) -> CallDetail:
+    return await service.get_call(repo, query)
 
 
 @router.subscriber(

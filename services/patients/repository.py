@@ -4,7 +4,7 @@ import datetime as dt
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -101,3 +101,13 @@ class PatientRepository:
 
     async def get_call(self, conversation_id: str) -> Call | None:
         return await self.session.get(Call, conversation_id)
+
+    async def recent_calls(
+        self, limit: int, before: tuple[dt.datetime, str] | None
+    ) -> Sequence[tuple[Call, Patient | None]]:
+        """Newest first, after the keyset `before` (received_at, conversation_id) of the previous page."""
+        query = select(Call, Patient).outerjoin(Patient, Patient.id == Call.patient_id)
+        if before is not None:
+            query = query.where(tuple_(Call.received_at, Call.conversation_id) < tuple_(*before))
+        query = query.order_by(Call.received_at.desc(), Call.conversation_id.desc()).limit(limit)
+        return [(call, patient) for call, patient in (await self.session.execute(query)).all()]

@@ -4,6 +4,7 @@
 committed with the reply, whereas a raised `ServiceError` rolls the unit of work back.
 """
 
+import base64
 import datetime as dt
 import logging
 import secrets
@@ -13,7 +14,15 @@ import phonenumbers
 from pydantic import ValidationError
 
 from ignis.contracts.base import ErrorCode, ErrorReply
-from ignis.contracts.calls import PostCallEvent
+from ignis.contracts.calls import (
+    CallDetail,
+    CallPage,
+    CallSummary,
+    GetCall,
+    ListCalls,
+    PatientLink,
+    PostCallEvent,
+)
 from ignis.contracts.patients import (
     IdentifyPatient,
     PatientAlreadyRegistered,
@@ -23,7 +32,7 @@ from ignis.contracts.patients import (
     RegisterPatient,
     ResolvePatientRef,
 )
-from ignis.patients.errors import InvalidPhone, NotVerified
+from ignis.patients.errors import CallNotFound, InvalidCursor, InvalidPhone, NotVerified
 from ignis.patients.matching import NameMatch, match_name, normalise, phonetic
 from ignis.patients.models import Call, Patient
 from ignis.patients.repository import PatientRepository
@@ -221,3 +230,61 @@ async def store_call(
         "call stored" if stored else "call already stored", extra={"conversation_id": data.conversation_id}
     )
     return stored
+
+
+def _cursor(call: Call) -> str:
+    raw = f"{call.received_at.isoformat()}|{call.conversation_id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+def _after(cursor: str) -> tuple[dt.datetime, str]:
+    try:
+        received_at, conversation_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
+        return dt.datetime.fromisoformat(received_at), conversation_id
+    except ValueError:
+        raise InvalidCursor("cursor not understood") from None
+
+
+def _summary_fields(call: Call, patient: Patient | None) -> dict[str, object]:
+    link = (
+        PatientLink(patient_id=str(patient.id), name=f"{patient.first_name} {patient.last_name}")
+        if patient
+        else None
+    )
+    return {
+        "conversation_id": call.conversation_id,
+        "kind": call.kind,
+        "received_at": call.received_at,
+        "started_at": call.started_at,
+        "duration_secs": call.duration_secs,
+        "call_successful": call.call_successful,
+        "summary": call.summary,
+        "patient": link,
+    }
+
+
+async def list_calls(repo: PatientRepository, query: ListCalls) -> CallPage:
+    # One more than asked tells whether there is a next page.
+    rows = await repo.recent_calls(query.limit + 1, _after(query.cursor) if query.cursor else None)
+    page = rows[: query.limit]
+    return CallPage(
+        items=[CallSummary(**_summary_fields(call, patient)) for call, patient in page],
+        next_cursor=_cursor(page[-1][0]) if len(rows) > query.limit else None,
+    )
+
+
+async def get_call(repo: PatientRepository, query: GetCall) -> CallDetail:
+    call = await repo.get_call(query.conversation_id)
+    if call is None:
+        raise CallNotFound("no such call")
+    patient = await repo.get(call.patient_id) if call.patient_id else None
+    return CallDetail(
+        **_summary_fields(call, patient),
+        caller_number=call.caller_number,
+        termination_reason=call.termination_reason,
+        failure_reason=call.failure_reason,
+        transcript=call.transcript or [],
+        analysis=call.analysis,
+        data_collection=call.data_collection,
+        retain_until=call.retain_until,
+    )

@@ -150,3 +150,61 @@ class TestCallRecords:
         )
         async with AsyncSession(engine) as session:
             assert await session.scalar(select(func.count()).select_from(Call)) == 4
+
+
+def staff(gateway_settings: GatewaySettings) -> dict[str, str]:
+    return {"Authorization": f"Bearer {gateway_settings.staff_token.get_secret_value()}"}
+
+
+@pytest.mark.usefixtures("fresh_stream")
+class TestStaffCalls:
+    async def test_done_means(
+        self,
+        gateway: httpx.AsyncClient,
+        gateway_settings: GatewaySettings,
+        engine: AsyncEngine,
+        patients_service: Callable[[], AbstractAsyncContextManager[None]],
+    ) -> None:
+        """A signed webhook sent while the patients service is down shows up, once, in the staff API after
+        it restarts, linked to the patient identified in that call."""
+        async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
+            repo = PatientRepository(session)
+            anna = await repo.add(patient(MUELLER))
+            await repo.issue_ref("conv_done", anna.id, "pr_done", utcnow().replace(year=2100))
+        await deliver(gateway, event("post_call_transcription", "conv_done"))
+        await deliver(gateway, event("post_call_transcription", "conv_done"))
+        for other in ("conv_b", "conv_c"):
+            await deliver(gateway, event("post_call_transcription", other))
+        async with patients_service():
+            await calls(engine, 3)
+            first = (await gateway.get("/staff/calls?limit=2", headers=staff(gateway_settings))).json()
+            second = (
+                await gateway.get(
+                    f"/staff/calls?limit=2&cursor={first['next_cursor']}", headers=staff(gateway_settings)
+                )
+            ).json()
+            detail = (await gateway.get("/staff/calls/conv_done", headers=staff(gateway_settings))).json()
+            missing = await gateway.get("/staff/calls/conv_nobody", headers=staff(gateway_settings))
+            bad_cursor = await gateway.get("/staff/calls?cursor=%25%25", headers=staff(gateway_settings))
+        items = first["items"] + second["items"]
+        assert (len(first["items"]), len(second["items"]), second["next_cursor"]) == (2, 1, None)
+        assert sorted(i["conversation_id"] for i in items) == ["conv_b", "conv_c", "conv_done"]
+        linked = next(i for i in items if i["conversation_id"] == "conv_done")
+        assert linked["patient"] == {"patient_id": str(anna.id), "name": "Anna Müller"}
+        assert all("transcript" not in i for i in items), "the list view carries no transcript"
+        assert detail["transcript"][0]["message"] == "Hey there angelo. How are you?"
+        assert detail["caller_number"] == "+4915123456789"
+        assert (missing.status_code, bad_cursor.status_code) == (404, 400)
+
+    @pytest.mark.parametrize("header", [None, "Bearer wrong", "Basic abc", "Bearer "])
+    async def test_staff_token_required(self, gateway: httpx.AsyncClient, header: str | None) -> None:
+        headers = {"Authorization": header} if header is not None else {}
+        response = await gateway.get("/staff/calls", headers=headers)
+        assert response.status_code == 401
+        assert response.headers["www-authenticate"] == "Bearer"
+
+    async def test_service_down_is_503(
+        self, gateway: httpx.AsyncClient, gateway_settings: GatewaySettings
+    ) -> None:
+        response = await gateway.get("/staff/calls", headers=staff(gateway_settings))
+        assert response.status_code == 503

@@ -1,0 +1,70 @@
+"""The staff API: what a practice dashboard reads (bearer token `IGNIS_STAFF_TOKEN`, JSON, paginated).
+
+Each view carries no more patient data than it shows; a transcript only comes with its own call.
+"""
+
+import logging
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from nats.errors import Error as NatsError
+from pydantic import BaseModel, TypeAdapter
+
+from ignis.contracts import subjects
+from ignis.contracts.base import ErrorCode, ErrorReply
+from ignis.contracts.calls import CallDetail, CallPage, GetCall, ListCalls
+from ignis.gateway.auth import secret_matches
+
+logger = logging.getLogger("ignis.gateway.staff")
+STAFF_TIMEOUT_SECONDS = 5.0
+_STATUS = {ErrorCode.not_found: 404, ErrorCode.invalid_request: 400, ErrorCode.unavailable: 503}
+
+
+def staff_only(request: Request) -> None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    expected = request.app.state.settings.staff_token.get_secret_value()
+    if scheme.lower() != "bearer" or not secret_matches(token.strip(), expected):
+        raise HTTPException(401, "staff token missing or wrong", headers={"WWW-Authenticate": "Bearer"})
+
+
+router = APIRouter(prefix="/staff", tags=["staff"], dependencies=[Depends(staff_only)])
+
+
+async def _ask(request: Request, subject: str, query: BaseModel, adapter: TypeAdapter[Any]) -> Any:
+    try:
+        message = await request.app.state.broker.request(query, subject, timeout=STAFF_TIMEOUT_SECONDS)
+    except (TimeoutError, NatsError, ConnectionError):
+        logger.warning("staff query unanswered", extra={"subject": subject})
+        raise HTTPException(503, "service unavailable, try again") from None
+    reply = adapter.validate_json(message.body)
+    if isinstance(reply, ErrorReply):
+        raise HTTPException(_STATUS.get(reply.code, 500), reply.code.value)
+    return reply
+
+
+@router.get("/calls")
+async def list_calls(
+    request: Request,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> CallPage:
+    """Recent calls, newest first: summary and who called, no transcript."""
+    page: CallPage = await _ask(
+        request,
+        subjects.PATIENTS_CALLS_LIST,
+        ListCalls(limit=limit, cursor=cursor),
+        TypeAdapter(CallPage | ErrorReply),
+    )
+    return page
+
+
+@router.get("/calls/{conversation_id}")
+async def get_call(request: Request, conversation_id: Annotated[str, Path(max_length=200)]) -> CallDetail:
+    """One call with its transcript and analysis."""
+    call: CallDetail = await _ask(
+        request,
+        subjects.PATIENTS_CALLS_GET,
+        GetCall(conversation_id=conversation_id),
+        TypeAdapter(CallDetail | ErrorReply),
+    )
+    return call
