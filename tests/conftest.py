@@ -18,6 +18,8 @@ from pathlib import Path
 import httpx
 import nats
 import pytest
+import yaml
+from faststream import TestApp
 from faststream.nats import NatsBroker
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -33,7 +35,10 @@ from ignis.gateway.main import create_app as create_gateway
 from ignis.gateway.settings import GatewaySettings
 from ignis.kit.db import create_engine
 from ignis.kit.embedded import EmbeddedPostgres, free_port, start_nats
+from ignis.patients.main import create_app as create_patients
 from ignis.patients.settings import PatientsSettings
+from ignis.scheduler.main import create_app as create_scheduler
+from ignis.scheduler.settings import SchedulerSettings
 from tests.pii import assert_no_pii
 
 
@@ -131,6 +136,60 @@ async def clean_database(engine: AsyncEngine) -> AsyncIterator[None]:
 @pytest.fixture
 def patients_settings(nats_url: str, database_url: str, tmp_path: Path) -> PatientsSettings:
     return PatientsSettings(nats_url=nats_url, database_url=database_url, home=tmp_path, log_format="text")
+
+
+# Open every day from 07:00 to 20:00, so tests find slots whatever day they run on.
+EVERY_DAY = ["07:00-12:00", "13:00-20:00"]
+TEST_PRACTICE = {
+    "name": "Testpraxis",
+    "address": {"street": "Teststraße 1", "postal_code": "10115", "city": "Berlin"},
+    "phone": "+49 30 1234567",
+    "bundesland": "BE",
+    "opening_hours": dict.fromkeys(["mo", "di", "mi", "do", "fr", "sa", "so"], EVERY_DAY),
+    "practitioners": [
+        {
+            "id": "weber",
+            "name": "Dr. Weber",
+            "hours": dict.fromkeys(["mo", "di", "mi", "do", "fr", "sa", "so"], EVERY_DAY),
+        },
+        {
+            "id": "yilmaz",
+            "name": "Dr. Yilmaz",
+            "hours": dict.fromkeys(["mo", "di", "mi", "do", "fr", "sa", "so"], EVERY_DAY),
+        },
+    ],
+    "visit_types": [
+        {"id": "akut", "name": "Akutsprechstunde", "minutes": 10},
+        {"id": "vorsorge", "name": "Vorsorgeuntersuchung", "minutes": 30, "practitioners": ["weber"]},
+    ],
+    "booking": {"min_notice_minutes": 60, "horizon_days": 60, "grid_minutes": 5, "cancel_until_hours": 24},
+}
+
+
+@pytest.fixture
+def practice_file(tmp_path: Path) -> Path:
+    path = tmp_path / "practice.yaml"
+    path.write_text(yaml.safe_dump(TEST_PRACTICE, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+async def services(
+    nats_url: str,
+    database_url: str,
+    practice_file: Path,
+    tmp_path: Path,
+    engine: AsyncEngine,
+    clean_database: None,
+) -> AsyncIterator[None]:
+    """Both services with their own engines: bookings really commit (concurrency needs it)."""
+    common = {"nats_url": nats_url, "database_url": database_url, "home": tmp_path, "log_format": "text"}
+    patients = create_patients(PatientsSettings(**common))
+    scheduler = create_scheduler(SchedulerSettings(**common, practice_file=practice_file))
+    async with TestApp(patients), TestApp(scheduler):
+        await wait_until_serving(patients.broker, "scheduler")
+        await wait_until_serving(patients.broker, "patients")
+        yield
 
 
 TOOL_SECRET = "test-tool-secret"

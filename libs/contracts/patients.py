@@ -72,3 +72,15 @@ class ResolvePatientRef(Contract):
 class PatientRefResolved(Contract):
     kind: Literal["resolved"] = "resolved"
     patient_id: str
+
+
+class LookupCaller(Contract):
+    """Whose number is this? For the greeting only: a hint, never a verification."""
+
+    caller_id: str = Field(min_length=1, max_length=64, repr=False)
+
+
+class CallerLookedUp(Contract):
+    kind: Literal["caller"] = "caller"
+    known: bool
+    first_name: str | None = Field(default=None, repr=False)

@@ -21,6 +21,7 @@ def ping(service: str) -> str:
 PATIENTS_IDENTIFY: Final = "ignis.patients.identify"
 PATIENTS_REGISTER: Final = "ignis.patients.register"
 PATIENTS_RESOLVE_REF: Final = "ignis.patients.ref.resolve"
+PATIENTS_LOOKUP_CALLER: Final = "ignis.patients.caller.lookup"
 PATIENTS_CALLS_LIST: Final = "ignis.patients.calls.list"
 PATIENTS_CALLS_GET: Final = "ignis.patients.calls.get"
 

@@ -124,6 +124,9 @@ class Practice(ConfigModel):
     visit_types: list[VisitType] = []
     closures: list[Closure] = []
     booking: BookingPolicy = BookingPolicy()
+    # Greet a caller whose number belongs to exactly one patient by first name (a hint, never a
+    # verification). Off unless the practice decides so: the number may be shared or passed on.
+    greet_known_callers: bool = False
     demo_patients: list[SeedPatient] = []
 
     @model_validator(mode="after")

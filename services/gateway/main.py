@@ -13,12 +13,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ignis.contracts import subjects
 from ignis.contracts.base import Ping, Pong
-from ignis.gateway import staff, webhooks
+from ignis.gateway import initiation, staff, webhooks
 from ignis.gateway.metrics import GatewayMetrics
 from ignis.gateway.settings import GatewaySettings
 from ignis.gateway.tools import build_router
 from ignis.kit.bus import ensure_stream, make_broker
 from ignis.kit.logging import configure_logging
+from ignis.practice.config import load_practice
 
 
 def create_app(settings: GatewaySettings | None = None, broker: NatsBroker | None = None) -> FastAPI:
@@ -44,8 +45,10 @@ def create_app(settings: GatewaySettings | None = None, broker: NatsBroker | Non
     app.state.settings = settings
     app.state.broker = broker
     app.state.metrics = GatewayMetrics()
+    app.state.practice = load_practice(settings.practice_file)
     app.include_router(build_router())
     app.include_router(webhooks.router)
+    app.include_router(initiation.router)
     app.include_router(staff.router)
 
     @app.get("/healthz", tags=["health"])

@@ -12,7 +12,9 @@ from ignis.contracts import subjects
 from ignis.contracts.base import ErrorReply
 from ignis.contracts.calls import CallDetail, CallPage, GetCall, ListCalls
 from ignis.contracts.patients import (
+    CallerLookedUp,
     IdentifyPatient,
+    LookupCaller,
     PatientAlreadyRegistered,
     PatientIdentified,
     PatientRefResolved,
@@ -60,6 +62,11 @@ async def register_patient(
 @router.subscriber(subjects.PATIENTS_RESOLVE_REF, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
 async def resolve_patient_ref(cmd: ResolvePatientRef, repo: Repository) -> PatientRefResolved:
     return await service.resolve_ref(repo, cmd, service.utcnow())
+
+
+@router.subscriber(subjects.PATIENTS_LOOKUP_CALLER, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+async def lookup_caller(query: LookupCaller, repo: Repository) -> CallerLookedUp:
+    return await service.lookup_caller(repo, query)
 
 
 @router.subscriber(subjects.PATIENTS_CALLS_LIST, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)

@@ -19,6 +19,10 @@ class PatientRepository:
         result = await self.session.execute(select(Patient).where(Patient.birth_date == birth_date))
         return result.scalars().all()
 
+    async def by_phone(self, phone: str, limit: int = 2) -> Sequence[Patient]:
+        result = await self.session.execute(select(Patient).where(Patient.phone == phone).limit(limit))
+        return result.scalars().all()
+
     async def get(self, patient_id: uuid.UUID) -> Patient | None:
         return await self.session.get(Patient, patient_id)
 

@@ -24,7 +24,9 @@ from ignis.contracts.calls import (
     PostCallEvent,
 )
 from ignis.contracts.patients import (
+    CallerLookedUp,
     IdentifyPatient,
+    LookupCaller,
     PatientAlreadyRegistered,
     PatientIdentified,
     PatientRefResolved,
@@ -288,3 +290,12 @@ async def get_call(repo: PatientRepository, query: GetCall) -> CallDetail:
         data_collection=call.data_collection,
         retain_until=call.retain_until,
     )
+
+
+async def lookup_caller(repo: PatientRepository, query: LookupCaller) -> CallerLookedUp:
+    """Known only when the number belongs to exactly one patient; a shared number stays anonymous."""
+    phone = to_e164(query.caller_id)
+    matches = await repo.by_phone(phone) if phone else []
+    if len(matches) != 1:
+        return CallerLookedUp(known=False)
+    return CallerLookedUp(known=True, first_name=matches[0].first_name)

@@ -9,8 +9,7 @@ import yaml
 from ignis.practice.config import PracticeConfigError
 from ignis.scheduler.main import create_app
 from ignis.scheduler.settings import SchedulerSettings
-from tests.conftest import HEADERS
-from tests.scheduler.conftest import TEST_PRACTICE
+from tests.conftest import HEADERS, TEST_PRACTICE
 
 
 @pytest.mark.usefixtures("services")
