@@ -13,6 +13,7 @@ import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -36,9 +37,12 @@ from ignis.gateway.settings import GatewaySettings
 from ignis.kit.db import create_engine
 from ignis.kit.embedded import EmbeddedPostgres, free_port, start_nats
 from ignis.patients.main import create_app as create_patients
+from ignis.patients.repository import PatientRepository
+from ignis.patients.service import utcnow
 from ignis.patients.settings import PatientsSettings
 from ignis.scheduler.main import create_app as create_scheduler
 from ignis.scheduler.settings import SchedulerSettings
+from tests.factories import MUELLER, Person, patient
 from tests.pii import assert_no_pii
 
 
@@ -128,6 +132,7 @@ async def clean_database(engine: AsyncEngine) -> AsyncIterator[None]:
         await conn.execute(
             text(
                 "TRUNCATE patients.patient, patients.verification, patients.identify_attempt, patients.call, "
+                "patients.request, patients.outbox, "
                 "scheduler.appointment, scheduler.outbox CASCADE"
             )
         )
@@ -254,3 +259,30 @@ async def received(js: JetStreamContext, expected: int, within_seconds: float = 
         uuid.UUID(payload["event_id"])
     await subscription.unsubscribe()
     return messages
+
+
+@dataclass
+class Caller:
+    conversation_id: str
+    patient_ref: str
+    patient_id: uuid.UUID
+
+    def body(self, **fields: object) -> dict[str, object]:
+        return {"conversation_id": self.conversation_id, "patient_ref": self.patient_ref, **fields}
+
+
+async def verified_caller(engine: AsyncEngine, person: Person = MUELLER) -> Caller:
+    """A patient identified in a conversation of their own, as identify_patient would leave it."""
+    async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
+        repo = PatientRepository(session)
+        added = await repo.add(patient(person))
+        conversation = f"conv-{uuid.uuid4().hex[:8]}"
+        ref = await repo.issue_ref(
+            conversation, added.id, f"pr_{uuid.uuid4().hex}", utcnow().replace(year=2100)
+        )
+    return Caller(conversation, ref, added.id)
+
+
+@pytest.fixture
+async def client(gateway: httpx.AsyncClient, services: None) -> httpx.AsyncClient:
+    return gateway

@@ -31,6 +31,7 @@ class ErrorCode(StrEnum):
     invalid_slot = "invalid_slot"
     too_late = "too_late"
     unknown_practitioner = "unknown_practitioner"
+    conflict = "conflict"
 
 
 class ErrorReply(Contract):

@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ignis.contracts.patients import Insurance, Salutation
+from ignis.contracts.requests import RequestKind
 
 
 def _bound(variable: str) -> Any:
@@ -174,3 +175,46 @@ class PracticeInfoBody(ToolBody):
     @classmethod
     def _topic(cls, value: object) -> object:
         return _lower_choice(value, _TOPICS, "alles")
+
+
+_REQUEST_KINDS = {
+    "rückruf": "rueckruf",
+    "rueckruf": "rueckruf",
+    "rezept": "rezept",
+    "folgerezept": "rezept",
+    "überweisung": "ueberweisung",
+    "ueberweisung": "ueberweisung",
+    "krankschreibung": "krankschreibung",
+    "au": "krankschreibung",
+    "arbeitsunfähigkeitsbescheinigung": "krankschreibung",
+    "nachricht": "nachricht",
+}
+
+
+class CreateRequestBody(CallerToolBody):
+    kind: RequestKind = Field(description="rueckruf, rezept, ueberweisung, krankschreibung oder nachricht")
+    details: str = Field(
+        min_length=1, max_length=2000, repr=False, description="Das Anliegen in wenigen Sätzen"
+    )
+    patient_ref: str | None = Field(
+        default=None,
+        max_length=200,
+        description="patient_ref, nötig für rezept, ueberweisung, krankschreibung",
+    )
+    urgent: bool = Field(default=False, description="Ob es dringend ist")
+    callback_number: str | None = Field(
+        default=None, max_length=64, repr=False, description="Rückrufnummer, falls nicht die Anrufernummer"
+    )
+
+    @field_validator("kind", mode="before")
+    @classmethod
+    def _spoken_kind(cls, value: object) -> object:
+        return _REQUEST_KINDS.get(value.strip().lower(), value) if isinstance(value, str) else value
+
+    @field_validator("urgent", mode="before")
+    @classmethod
+    def _german_yes_no(cls, value: object) -> object:
+        if isinstance(value, str):
+            key = value.strip().lower()
+            return True if key in _YES else False if key in _NO else value
+        return value

@@ -25,6 +25,11 @@ MESSAGES: dict[str, str] = {
     "cancelled": "Der Termin ist abgesagt.",
     "rescheduled": "Der Termin ist verlegt.",
     "info": "Hier sind die gewünschten Informationen zur Praxis.",
+    "request_created": "Ihr Anliegen ist für das Praxisteam notiert.",
+    "create_request:not_verified": (
+        "Für Rezepte, Überweisungen und Krankschreibungen muss ich Sie zuerst identifizieren. "
+        "Bitte nennen Sie Ihren Nachnamen und Ihr Geburtsdatum."
+    ),
     ErrorCode.invalid_date: "Das Datum habe ich nicht verstanden. Bitte nennen Sie Tag und Monat.",
     ErrorCode.invalid_slot: "Diesen Termin kann ich so nicht buchen. Bitte suchen Sie zuerst freie Termine.",
     ErrorCode.too_late: (

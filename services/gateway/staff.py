@@ -4,20 +4,33 @@ Each view carries no more patient data than it shows; a transcript only comes wi
 """
 
 import logging
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from nats.errors import Error as NatsError
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel, Field, TypeAdapter
 
 from ignis.contracts import subjects
 from ignis.contracts.base import ErrorCode, ErrorReply
 from ignis.contracts.calls import CallDetail, CallPage, GetCall, ListCalls
+from ignis.contracts.requests import (
+    ClaimRequest,
+    CompleteRequest,
+    ListRequests,
+    RequestKind,
+    RequestPage,
+    RequestUpdated,
+)
 from ignis.gateway.auth import secret_matches
 
 logger = logging.getLogger("ignis.gateway.staff")
 STAFF_TIMEOUT_SECONDS = 5.0
-_STATUS = {ErrorCode.not_found: 404, ErrorCode.invalid_request: 400, ErrorCode.unavailable: 503}
+_STATUS = {
+    ErrorCode.not_found: 404,
+    ErrorCode.invalid_request: 400,
+    ErrorCode.conflict: 409,
+    ErrorCode.unavailable: 503,
+}
 
 
 def staff_only(request: Request) -> None:
@@ -68,3 +81,52 @@ async def get_call(request: Request, conversation_id: Annotated[str, Path(max_le
         TypeAdapter(CallDetail | ErrorReply),
     )
     return call
+
+
+class Claim(BaseModel):
+    by: str = Field(min_length=1, max_length=100, description="Who takes it (name or initials of staff)")
+
+
+class Completion(Claim):
+    note: str | None = Field(default=None, max_length=2000)
+
+
+@router.get("/requests")
+async def list_requests(
+    request: Request,
+    status: Literal["open", "claimed", "done"] | None = "open",
+    kind: RequestKind | None = None,
+    urgent: bool | None = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> RequestPage:
+    """The queue in working order: urgent first, then oldest first."""
+    query = ListRequests(status=status, request_kind=kind, urgent=urgent, limit=limit, cursor=cursor)
+    page: RequestPage = await _ask(
+        request, subjects.PATIENTS_REQUEST_LIST, query, TypeAdapter(RequestPage | ErrorReply)
+    )
+    return page
+
+
+@router.post("/requests/{request_id}/claim")
+async def claim_request(
+    request: Request, request_id: Annotated[str, Path(max_length=100)], claim: Claim
+) -> RequestUpdated:
+    """Take a request; 409 if someone else has it or it is done."""
+    command = ClaimRequest(request_id=request_id, by=claim.by)
+    updated: RequestUpdated = await _ask(
+        request, subjects.PATIENTS_REQUEST_CLAIM, command, TypeAdapter(RequestUpdated | ErrorReply)
+    )
+    return updated
+
+
+@router.post("/requests/{request_id}/complete")
+async def complete_request(
+    request: Request, request_id: Annotated[str, Path(max_length=100)], completion: Completion
+) -> RequestUpdated:
+    """Close a request with a note."""
+    command = CompleteRequest(request_id=request_id, by=completion.by, note=completion.note)
+    updated: RequestUpdated = await _ask(
+        request, subjects.PATIENTS_REQUEST_COMPLETE, command, TypeAdapter(RequestUpdated | ErrorReply)
+    )
+    return updated

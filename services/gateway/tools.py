@@ -26,6 +26,7 @@ from ignis.contracts.patients import (
     PatientRegistered,
     RegisterPatient,
 )
+from ignis.contracts.requests import CreateRequest, RequestCreated
 from ignis.contracts.scheduling import (
     AppointmentConfirmed,
     AppointmentList,
@@ -46,6 +47,7 @@ from ignis.contracts.scheduling import (
 from ignis.contracts.tools import (
     BookAppointmentBody,
     CancelAppointmentBody,
+    CreateRequestBody,
     FindSlotsBody,
     IdentifyPatientBody,
     ListAppointmentsBody,
@@ -190,6 +192,15 @@ TOOLS: dict[str, Tool] = {
             subjects.SCHEDULER_RESCHEDULE,
             TypeAdapter(RescheduleConfirmed | SlotTaken | ErrorReply),
             lambda body: RescheduleAppointment(**body.model_dump()),
+        ),
+        Tool(
+            "create_request",
+            CreateRequestBody,
+            subjects.PATIENTS_REQUEST_CREATE,
+            TypeAdapter(RequestCreated | ErrorReply),
+            lambda body: CreateRequest(
+                **body.model_dump(exclude={"caller_id"}), caller_id=body.caller_id or None
+            ),
         ),
         Tool(
             "practice_info",

@@ -18,3 +18,13 @@ class CallNotFound(ServiceError):
 
 class InvalidCursor(ServiceError):
     code = ErrorCode.invalid_request
+
+
+class RequestNotFound(ServiceError):
+    code = ErrorCode.not_found
+
+
+class RequestConflict(ServiceError):
+    """Claimed by someone else, or already done."""
+
+    code = ErrorCode.conflict

@@ -22,6 +22,15 @@ from ignis.contracts.patients import (
     RegisterPatient,
     ResolvePatientRef,
 )
+from ignis.contracts.requests import (
+    ClaimRequest,
+    CompleteRequest,
+    CreateRequest,
+    ListRequests,
+    RequestCreated,
+    RequestPage,
+    RequestUpdated,
+)
 from ignis.kit.bus import DUPLICATE_WINDOW, HANDLER_CONCURRENCY
 from ignis.kit.db import Session
 from ignis.patients import service
@@ -62,6 +71,26 @@ async def register_patient(
 @router.subscriber(subjects.PATIENTS_RESOLVE_REF, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
 async def resolve_patient_ref(cmd: ResolvePatientRef, repo: Repository) -> PatientRefResolved:
     return await service.resolve_ref(repo, cmd, service.utcnow())
+
+
+@router.subscriber(subjects.PATIENTS_REQUEST_CREATE, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+async def create_request(cmd: CreateRequest, repo: Repository) -> RequestCreated:
+    return await service.create_request(repo, cmd, service.utcnow())
+
+
+@router.subscriber(subjects.PATIENTS_REQUEST_LIST, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+async def list_requests(query: ListRequests, repo: Repository) -> RequestPage:
+    return await service.list_requests(repo, query)
+
+
+@router.subscriber(subjects.PATIENTS_REQUEST_CLAIM, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+async def claim_request(cmd: ClaimRequest, repo: Repository) -> RequestUpdated:
+    return await service.claim_request(repo, cmd, service.utcnow())
+
+
+@router.subscriber(subjects.PATIENTS_REQUEST_COMPLETE, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+async def complete_request(cmd: CompleteRequest, repo: Repository) -> RequestUpdated:
+    return await service.complete_request(repo, cmd, service.utcnow())
 
 
 @router.subscriber(subjects.PATIENTS_LOOKUP_CALLER, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)

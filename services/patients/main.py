@@ -11,6 +11,12 @@ from ignis.patients.settings import PatientsSettings
 def create_app(
     settings: PatientsSettings | None = None, sessionmaker: async_sessionmaker[AsyncSession] | None = None
 ) -> FastStream:
+    """`sessionmaker`: tests bind the service to a connection they roll back; the outbox relay, which
+    would share that connection, then stays off."""
     return create_service(
-        "patients", settings or PatientsSettings(), handlers.router, sessionmaker=sessionmaker
+        "patients",
+        settings or PatientsSettings(),
+        handlers.router,
+        sessionmaker=sessionmaker,
+        outbox=sessionmaker is None,
     )

@@ -71,3 +71,22 @@ class Call(Base):
     data_collection: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     received_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
     retain_until: Mapped[dt.datetime]
+
+
+class Request(Base):
+    __tablename__ = "request"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    kind: Mapped[str]
+    details: Mapped[str]
+    patient_id: Mapped[uuid.UUID | None]
+    conversation_id: Mapped[str]
+    callback_number: Mapped[str | None]
+    urgent: Mapped[bool]
+    status: Mapped[str] = mapped_column(default="open")
+    idempotency_key: Mapped[str]
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    claimed_by: Mapped[str | None]
+    claimed_at: Mapped[dt.datetime | None]
+    completed_at: Mapped[dt.datetime | None]
+    completion_note: Mapped[str | None]

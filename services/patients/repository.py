@@ -4,11 +4,11 @@ import datetime as dt
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import func, select, text, tuple_
+from sqlalchemy import and_, func, or_, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ignis.patients.models import Call, IdentifyAttempt, Patient, Verification
+from ignis.patients.models import Call, IdentifyAttempt, Patient, Request, Verification
 
 
 class PatientRepository:
@@ -115,3 +115,44 @@ class PatientRepository:
             query = query.where(tuple_(Call.received_at, Call.conversation_id) < tuple_(*before))
         query = query.order_by(Call.received_at.desc(), Call.conversation_id.desc()).limit(limit)
         return [(call, patient) for call, patient in (await self.session.execute(query)).all()]
+
+    async def request_by_key(self, key: str) -> Request | None:
+        return await self.session.scalar(select(Request).where(Request.idempotency_key == key))
+
+    async def add_request(self, request: Request) -> Request:
+        self.session.add(request)
+        await self.session.flush()
+        return request
+
+    async def request_for_update(self, request_id: uuid.UUID) -> Request | None:
+        return await self.session.scalar(select(Request).where(Request.id == request_id).with_for_update())
+
+    async def requests(
+        self,
+        status: str | None,
+        kind: str | None,
+        urgent: bool | None,
+        limit: int,
+        after: tuple[bool, dt.datetime, uuid.UUID] | None,
+    ) -> Sequence[tuple[Request, Patient | None]]:
+        """The queue in working order: urgent first, then oldest first; keyset `after` for the next page."""
+        query = select(Request, Patient).outerjoin(Patient, Patient.id == Request.patient_id)
+        if status is not None:
+            query = query.where(Request.status == status)
+        if kind is not None:
+            query = query.where(Request.kind == kind)
+        if urgent is not None:
+            query = query.where(Request.urgent == urgent)
+        if after is not None:
+            was_urgent, created_at, request_id = after
+            # Order is (urgent desc, created_at, id): "after" means less urgent, or same urgency and later.
+            later = and_(
+                Request.urgent.is_(was_urgent),
+                tuple_(Request.created_at, Request.id) > tuple_(created_at, request_id),
+            )
+            query = query.where(or_(later, Request.urgent.is_(False)) if was_urgent else later)
+        query = query.order_by(Request.urgent.desc(), Request.created_at, Request.id).limit(limit)
+        return [(request, patient) for request, patient in (await self.session.execute(query)).all()]
+
+    async def patient_of(self, patient_id: uuid.UUID | None) -> Patient | None:
+        return await self.session.get(Patient, patient_id) if patient_id else None

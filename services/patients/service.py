@@ -6,13 +6,16 @@ committed with the reply, whereas a raised `ServiceError` rolls the unit of work
 
 import base64
 import datetime as dt
+import hashlib
 import logging
 import secrets
+import uuid
 from collections.abc import Sequence
 
 import phonenumbers
 from pydantic import ValidationError
 
+from ignis.contracts import subjects
 from ignis.contracts.base import ErrorCode, ErrorReply
 from ignis.contracts.calls import (
     CallDetail,
@@ -34,9 +37,30 @@ from ignis.contracts.patients import (
     RegisterPatient,
     ResolvePatientRef,
 )
-from ignis.patients.errors import CallNotFound, InvalidCursor, InvalidPhone, NotVerified
+from ignis.contracts.requests import (
+    NEEDS_VERIFIED_PATIENT,
+    ClaimRequest,
+    CompleteRequest,
+    CreateRequest,
+    ListRequests,
+    RequestCreated,
+    RequestCreatedEvent,
+    RequestItem,
+    RequestKind,
+    RequestPage,
+    RequestUpdated,
+)
+from ignis.kit.outbox import add_event
+from ignis.patients.errors import (
+    CallNotFound,
+    InvalidCursor,
+    InvalidPhone,
+    NotVerified,
+    RequestConflict,
+    RequestNotFound,
+)
 from ignis.patients.matching import NameMatch, match_name, normalise, phonetic
-from ignis.patients.models import Call, Patient
+from ignis.patients.models import Call, Patient, Request
 from ignis.patients.repository import PatientRepository
 from ignis.patients.settings import PatientsSettings
 from ignis.practice.config import Practice
@@ -299,3 +323,126 @@ async def lookup_caller(repo: PatientRepository, query: LookupCaller) -> CallerL
     if len(matches) != 1:
         return CallerLookedUp(known=False)
     return CallerLookedUp(known=True, first_name=matches[0].first_name)
+
+
+WHAT_NEXT = {
+    RequestKind.rueckruf: "Das Praxisteam ruft Sie so bald wie möglich zurück.",
+    RequestKind.rezept: "Das Praxisteam bereitet das Rezept vor und meldet sich, falls es Rückfragen gibt.",
+    RequestKind.ueberweisung: "Das Praxisteam bereitet die Überweisung vor und meldet sich bei Rückfragen.",
+    RequestKind.krankschreibung: "Die Praxis prüft die Krankschreibung; das Praxisteam meldet sich.",
+    RequestKind.nachricht: "Ich habe Ihre Nachricht an das Praxisteam weitergegeben.",
+}
+
+
+async def create_request(repo: PatientRepository, cmd: CreateRequest, now: dt.datetime) -> RequestCreated:
+    patient_id = None
+    if cmd.patient_ref:
+        resolved = await resolve_ref(
+            repo, ResolvePatientRef(conversation_id=cmd.conversation_id, patient_ref=cmd.patient_ref), now
+        )
+        patient_id = uuid.UUID(resolved.patient_id)
+    elif cmd.kind in NEEDS_VERIFIED_PATIENT:
+        raise NotVerified("this request needs a verified caller")
+    number = cmd.callback_number or cmd.caller_id
+    callback = to_e164(number) if number else None
+    if cmd.callback_number and callback is None:
+        raise InvalidPhone("callback number not valid")
+    if cmd.kind is RequestKind.rueckruf and callback is None and patient_id is None:
+        raise InvalidPhone("a callback needs a number")
+    key = f"{cmd.conversation_id}:{cmd.kind.value}:{hashlib.sha256(cmd.details.encode()).hexdigest()}"
+    request = await repo.request_by_key(key)
+    if request is None:
+        request = await repo.add_request(
+            Request(
+                id=uuid.uuid4(),
+                kind=cmd.kind.value,
+                details=cmd.details,
+                patient_id=patient_id,
+                conversation_id=cmd.conversation_id,
+                callback_number=callback,
+                urgent=cmd.urgent,
+                idempotency_key=key,
+            )
+        )
+        event = RequestCreatedEvent(
+            event_id=uuid.uuid4(),
+            occurred_at=now,
+            request_id=str(request.id),
+            request_kind=cmd.kind,
+            urgent=cmd.urgent,
+        )
+        await add_event(repo.session, "patients", subjects.REQUEST_CREATED, event)
+    return RequestCreated(request_id=str(request.id), what_next=WHAT_NEXT[cmd.kind])
+
+
+def _request_item(request: Request, patient: Patient | None) -> RequestItem:
+    link = (
+        PatientLink(patient_id=str(patient.id), name=f"{patient.first_name} {patient.last_name}")
+        if patient
+        else None
+    )
+    return RequestItem(
+        request_id=str(request.id),
+        request_kind=RequestKind(request.kind),
+        urgent=request.urgent,
+        status=request.status,
+        details=request.details,
+        callback_number=request.callback_number,
+        patient=link,
+        created_at=request.created_at,
+        claimed_by=request.claimed_by,
+        completion_note=request.completion_note,
+    )
+
+
+def _request_cursor(request: Request) -> str:
+    raw = f"{int(request.urgent)}|{request.created_at.isoformat()}|{request.id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+def _after_request(cursor: str) -> tuple[bool, dt.datetime, uuid.UUID]:
+    try:
+        urgent, created_at, request_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        return urgent == "1", dt.datetime.fromisoformat(created_at), uuid.UUID(request_id)
+    except ValueError:
+        raise InvalidCursor("cursor not understood") from None
+
+
+async def list_requests(repo: PatientRepository, query: ListRequests) -> RequestPage:
+    after = _after_request(query.cursor) if query.cursor else None
+    kind = query.request_kind.value if query.request_kind else None
+    rows = await repo.requests(query.status, kind, query.urgent, query.limit + 1, after)
+    page = rows[: query.limit]
+    return RequestPage(
+        items=[_request_item(request, patient) for request, patient in page],
+        next_cursor=_request_cursor(page[-1][0]) if len(rows) > query.limit else None,
+    )
+
+
+async def _request(repo: PatientRepository, request_id: str) -> Request:
+    try:
+        key = uuid.UUID(request_id)
+    except ValueError:
+        raise RequestNotFound("no such request") from None
+    request = await repo.request_for_update(key)
+    if request is None:
+        raise RequestNotFound("no such request")
+    return request
+
+
+async def claim_request(repo: PatientRepository, cmd: ClaimRequest, now: dt.datetime) -> RequestUpdated:
+    request = await _request(repo, cmd.request_id)
+    if request.status == "done" or (request.status == "claimed" and request.claimed_by != cmd.by):
+        raise RequestConflict("already claimed or done")
+    request.status, request.claimed_by, request.claimed_at = "claimed", cmd.by, request.claimed_at or now
+    return RequestUpdated(request=_request_item(request, await repo.patient_of(request.patient_id)))
+
+
+async def complete_request(repo: PatientRepository, cmd: CompleteRequest, now: dt.datetime) -> RequestUpdated:
+    request = await _request(repo, cmd.request_id)
+    if request.status == "claimed" and request.claimed_by != cmd.by:
+        raise RequestConflict("claimed by someone else")
+    if request.status != "done":
+        request.status, request.completed_at, request.completion_note = "done", now, cmd.note
+        request.claimed_by = request.claimed_by or cmd.by
+    return RequestUpdated(request=_request_item(request, await repo.patient_of(request.patient_id)))

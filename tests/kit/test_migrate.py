@@ -33,7 +33,7 @@ class TestMigrateAll:
                 .scalars()
                 .all()
             )
-        assert versions == ["0001_init", "0002_call"]
+        assert versions == ["0001_init", "0002_call", "0003_request"]
         assert {"patient", "verification", "identify_attempt", "schema_migration"} <= set(tables)
 
 
@@ -44,7 +44,7 @@ class TestFreshDatabase:
         fresh = other_database(database_url, "ignis_fresh_migrate")
         try:
             assert await migrate_all(fresh) == {
-                "patients": ["0001_init", "0002_call"],
+                "patients": ["0001_init", "0002_call", "0003_request"],
                 "scheduler": ["0001_init"],
             }
             assert await migrate_all(fresh) == {"patients": [], "scheduler": []}

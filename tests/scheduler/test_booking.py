@@ -12,9 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from ignis.contracts import subjects
 from ignis.scheduler.models import Appointment
-from tests.conftest import HEADERS, received
+from tests.conftest import HEADERS, Caller, received, verified_caller
 from tests.factories import GROSS, Person
-from tests.scheduler.conftest import Caller, verified_caller
 
 pytestmark = pytest.mark.usefixtures("services")
 
