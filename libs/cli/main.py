@@ -5,6 +5,7 @@ import os
 import signal
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Annotated
 
@@ -12,11 +13,12 @@ import httpx
 import typer
 import uvicorn
 
-from ignis.cli.setup import migrate_all, seed_all
+from ignis.cli.setup import in_patients_schema, migrate_all, seed_all
 from ignis.cli.supervisor import Child, Supervisor
 from ignis.gateway.settings import GatewaySettings
 from ignis.kit.embedded import EmbeddedPostgres, port_is_free, start_nats
 from ignis.kit.logging import configure_logging
+from ignis.patients import service as patients_service
 from ignis.practice.config import PracticeConfigError
 
 app = typer.Typer(
@@ -157,6 +159,42 @@ def seed(
     except PracticeConfigError as exc:
         typer.echo(f"Practice configuration error: {exc}", err=True)
         raise typer.Exit(1) from None
+
+
+@app.command("erase-patient")
+def erase_patient(
+    patient_id: Annotated[str, typer.Argument(help="the patient's id (as the staff API shows it)")],
+    yes: Annotated[bool, typer.Option("--yes", help="do not ask for confirmation")] = False,
+) -> None:
+    """Erase a patient with their call records and requests (GDPR Art. 17). Cannot be undone."""
+    try:
+        key = uuid.UUID(patient_id)
+    except ValueError:
+        typer.echo("Not a patient id (expected a UUID).", err=True)
+        raise typer.Exit(2) from None
+    if not yes:
+        typer.confirm(f"Erase patient {key} and all their call records and requests?", abort=True)
+    settings = GatewaySettings()
+    counts = asyncio.run(
+        in_patients_schema(settings.database, lambda repo: patients_service.erase_patient(repo, key))
+    )
+    if not counts["patient"]:
+        typer.echo(f"No patient {key}.", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"Erased: {counts}")
+
+
+@app.command("purge-calls")
+def purge_calls() -> None:
+    """Delete call records past their retention date now (the patients service also does so hourly)."""
+    settings = GatewaySettings()
+    purged = asyncio.run(
+        in_patients_schema(
+            settings.database,
+            lambda repo: patients_service.purge_expired_calls(repo, patients_service.utcnow()),
+        )
+    )
+    typer.echo(f"Deleted {purged} expired call records.")
 
 
 if __name__ == "__main__":

@@ -1,13 +1,17 @@
 """Database set-up shared by `ignis up`, `ignis migrate` and `ignis seed`: each service's own schema."""
 
 import importlib
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 from ignis.kit.db import create_engine, make_sessionmaker
 from ignis.kit.migrate import ensure_database, migrate, read_migrations
 from ignis.patients import service as patients_service
 from ignis.patients.repository import PatientRepository
 from ignis.practice.config import load_practice
+
+T = TypeVar("T")
 
 # Services that own a schema; each ships `migrations/*.sql` in its package.
 SCHEMA_OWNERS = ("patients", "scheduler", "notifier")
@@ -35,3 +39,13 @@ async def seed_all(url: str, practice_file: Path | None) -> dict[str, int]:
     finally:
         await engine.dispose()
     return {"patients": added}
+
+
+async def in_patients_schema(url: str, work: Callable[[PatientRepository], Awaitable[T]]) -> T:
+    """Run one unit of work of the patients service from the command line."""
+    engine = create_engine(url, pool_size=1)
+    try:
+        async with make_sessionmaker(engine)() as session, session.begin():
+            return await work(PatientRepository(session))
+    finally:
+        await engine.dispose()

@@ -2,8 +2,9 @@
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
 
 from faststream import ContextRepo, FastStream
 from faststream.nats import NatsRouter
@@ -23,10 +24,12 @@ def create_service(
     sessionmaker: async_sessionmaker[AsyncSession] | None = None,
     database: bool = True,
     outbox: bool = False,
+    background: Sequence[Callable[[async_sessionmaker[AsyncSession]], Coroutine[Any, Any, None]]] = (),
 ) -> FastStream:
     """Build service `name`; handlers read `settings` and `sessionmaker` from the context.
 
-    Tests pass a `sessionmaker` bound to a connection they roll back afterwards.
+    Tests pass a `sessionmaker` bound to a connection they roll back afterwards. `background` jobs run
+    beside the handlers for the service's lifetime (each gets the sessionmaker).
     """
     configure_logging(name, settings.log_level, settings.log_format == "json")
     broker = make_broker(settings.nats, name)
@@ -50,6 +53,10 @@ def create_service(
                 task = asyncio.create_task(relay.run(), name=f"{name}-outbox-relay")
                 stack.push_async_callback(_cancel, task)
                 context.set_global("outbox_relay", relay)
+            for job in background if maker is not None else ():
+                stack.push_async_callback(
+                    _cancel, asyncio.create_task(job(maker), name=f"{name}-{job.__name__}")
+                )
             yield
 
     return FastStream(broker, lifespan=lifespan)

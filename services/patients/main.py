@@ -4,7 +4,7 @@ from faststream import FastStream
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ignis.kit.service import create_service
-from ignis.patients import handlers
+from ignis.patients import handlers, service
 from ignis.patients.settings import PatientsSettings
 
 
@@ -19,4 +19,5 @@ def create_app(
         handlers.router,
         sessionmaker=sessionmaker,
         outbox=sessionmaker is None,
+        background=[service.purge_forever] if sessionmaker is None else [],
     )

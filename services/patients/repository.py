@@ -4,7 +4,7 @@ import datetime as dt
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import and_, func, or_, select, text, tuple_
+from sqlalchemy import and_, delete, func, or_, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -156,3 +156,20 @@ class PatientRepository:
 
     async def patient_of(self, patient_id: uuid.UUID | None) -> Patient | None:
         return await self.session.get(Patient, patient_id) if patient_id else None
+
+    async def purge_calls(self, now: dt.datetime) -> int:
+        result = await self.session.execute(delete(Call).where(Call.retain_until <= now))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def erase(self, patient_id: uuid.UUID) -> dict[str, int]:
+        """Delete everything this service keeps about one patient."""
+        counts = {}
+        for name, model, column in (
+            ("calls", Call, Call.patient_id),
+            ("requests", Request, Request.patient_id),
+            ("verifications", Verification, Verification.patient_id),
+            ("patient", Patient, Patient.id),
+        ):
+            result = await self.session.execute(delete(model).where(column == patient_id))
+            counts[name] = int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return counts

@@ -4,6 +4,7 @@
 committed with the reply, whereas a raised `ServiceError` rolls the unit of work back.
 """
 
+import asyncio
 import base64
 import datetime as dt
 import hashlib
@@ -14,6 +15,7 @@ from collections.abc import Sequence
 
 import phonenumbers
 from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ignis.contracts import subjects
 from ignis.contracts.base import ErrorCode, ErrorReply
@@ -446,3 +448,34 @@ async def complete_request(repo: PatientRepository, cmd: CompleteRequest, now: d
         request.status, request.completed_at, request.completion_note = "done", now, cmd.note
         request.claimed_by = request.claimed_by or cmd.by
     return RequestUpdated(request=_request_item(request, await repo.patient_of(request.patient_id)))
+
+
+# How often expired call records are looked for; retention is counted in days, so hourly is plenty.
+PURGE_EVERY_SECONDS = 3600.0
+
+
+async def purge_expired_calls(repo: PatientRepository, now: dt.datetime) -> int:
+    """Delete call records past their retention date (transcripts are health data: kept no longer)."""
+    purged = await repo.purge_calls(now)
+    if purged:
+        logger.info("expired call records deleted", extra={"count": purged})
+    return purged
+
+
+async def erase_patient(repo: PatientRepository, patient_id: uuid.UUID) -> dict[str, int]:
+    """GDPR Art. 17: the patient, their call records, requests and verifications. Appointments live in the
+    scheduler and are not erased here."""
+    counts = await repo.erase(patient_id)
+    logger.info("patient erased", extra={"patient_id": str(patient_id), **counts})
+    return counts
+
+
+async def purge_forever(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    """Background job of the service: purge expired call records now and every hour."""
+    while True:
+        try:
+            async with sessionmaker() as session, session.begin():
+                await purge_expired_calls(PatientRepository(session), utcnow())
+        except Exception:  # the database may be away; the next round tries again
+            logger.warning("purge of expired call records failed", exc_info=True)
+        await asyncio.sleep(PURGE_EVERY_SECONDS)
