@@ -84,3 +84,14 @@ class CallerLookedUp(Contract):
     kind: Literal["caller"] = "caller"
     known: bool
     first_name: str | None = Field(default=None, repr=False)
+
+
+class GetPatientNames(Contract):
+    """Names for a staff view that lists other services' records (e.g. the day's appointments)."""
+
+    patient_ids: list[str] = Field(max_length=200)
+
+
+class PatientNames(Contract):
+    kind: Literal["names"] = "names"
+    names: dict[str, str] = Field(repr=False)

@@ -165,3 +165,21 @@ class AppointmentRescheduled(AppointmentEvent):
     previous_start: dt.datetime
     previous_end: dt.datetime
     previous_practitioner_id: str
+
+
+class ListDayAppointments(Contract):
+    """Staff view: the practice's booked appointments of one local day, in time order."""
+
+    day: dt.date
+    limit: int = Field(default=50, ge=1, le=200)
+    cursor: str | None = Field(default=None, max_length=200)
+
+
+class DayAppointment(AppointmentInfo):
+    patient_id: str
+
+
+class DayAppointments(Contract):
+    kind: Literal["day"] = "day"
+    items: list[DayAppointment]
+    next_cursor: str | None

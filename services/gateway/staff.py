@@ -3,8 +3,10 @@
 Each view carries no more patient data than it shows; a transcript only comes with its own call.
 """
 
+import datetime as dt
 import logging
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from nats.errors import Error as NatsError
@@ -13,6 +15,7 @@ from pydantic import BaseModel, Field, TypeAdapter
 from ignis.contracts import subjects
 from ignis.contracts.base import ErrorCode, ErrorReply
 from ignis.contracts.calls import CallDetail, CallPage, GetCall, ListCalls
+from ignis.contracts.patients import GetPatientNames, PatientNames
 from ignis.contracts.requests import (
     ClaimRequest,
     CompleteRequest,
@@ -21,6 +24,7 @@ from ignis.contracts.requests import (
     RequestPage,
     RequestUpdated,
 )
+from ignis.contracts.scheduling import DayAppointments, ListDayAppointments
 from ignis.gateway.auth import secret_matches
 
 logger = logging.getLogger("ignis.gateway.staff")
@@ -130,3 +134,36 @@ async def complete_request(
         request, subjects.PATIENTS_REQUEST_COMPLETE, command, TypeAdapter(RequestUpdated | ErrorReply)
     )
     return updated
+
+
+@router.get("/appointments")
+async def day_appointments(
+    request: Request,
+    date: dt.date | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> dict[str, Any]:
+    """The booked appointments of one day (default: today), in time order, with the patients' names."""
+    day = date or dt.datetime.now(ZoneInfo(request.app.state.practice.timezone)).date()
+    page: DayAppointments = await _ask(
+        request,
+        subjects.SCHEDULER_DAY,
+        ListDayAppointments(day=day, limit=limit, cursor=cursor),
+        TypeAdapter(DayAppointments | ErrorReply),
+    )
+    ids = sorted({item.patient_id for item in page.items})
+    names: PatientNames = (
+        await _ask(
+            request,
+            subjects.PATIENTS_NAMES,
+            GetPatientNames(patient_ids=ids),
+            TypeAdapter(PatientNames | ErrorReply),
+        )
+        if ids
+        else PatientNames(names={})
+    )
+    items = [
+        {**item.model_dump(mode="json"), "patient_name": names.names.get(item.patient_id)}
+        for item in page.items
+    ]
+    return {"date": day.isoformat(), "items": items, "next_cursor": page.next_cursor}

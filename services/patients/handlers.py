@@ -13,10 +13,12 @@ from ignis.contracts.base import ErrorReply
 from ignis.contracts.calls import CallDetail, CallPage, GetCall, ListCalls
 from ignis.contracts.patients import (
     CallerLookedUp,
+    GetPatientNames,
     IdentifyPatient,
     LookupCaller,
     PatientAlreadyRegistered,
     PatientIdentified,
+    PatientNames,
     PatientRefResolved,
     PatientRegistered,
     RegisterPatient,
@@ -91,6 +93,11 @@ async def claim_request(cmd: ClaimRequest, repo: Repository) -> RequestUpdated:
 @router.subscriber(subjects.PATIENTS_REQUEST_COMPLETE, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
 async def complete_request(cmd: CompleteRequest, repo: Repository) -> RequestUpdated:
     return await service.complete_request(repo, cmd, service.utcnow())
+
+
+@router.subscriber(subjects.PATIENTS_NAMES, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+async def patient_names(query: GetPatientNames, repo: Repository) -> PatientNames:
+    return await service.patient_names(repo, query)
 
 
 @router.subscriber(subjects.PATIENTS_LOOKUP_CALLER, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)

@@ -23,6 +23,13 @@ class PatientRepository:
         result = await self.session.execute(select(Patient).where(Patient.phone == phone).limit(limit))
         return result.scalars().all()
 
+    async def by_ids(self, patient_ids: Sequence[uuid.UUID]) -> Sequence[Patient]:
+        if not patient_ids:
+            return []
+        return (
+            (await self.session.execute(select(Patient).where(Patient.id.in_(patient_ids)))).scalars().all()
+        )
+
     async def get(self, patient_id: uuid.UUID) -> Patient | None:
         return await self.session.get(Patient, patient_id)
 

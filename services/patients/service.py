@@ -30,10 +30,12 @@ from ignis.contracts.calls import (
 )
 from ignis.contracts.patients import (
     CallerLookedUp,
+    GetPatientNames,
     IdentifyPatient,
     LookupCaller,
     PatientAlreadyRegistered,
     PatientIdentified,
+    PatientNames,
     PatientRefResolved,
     PatientRegistered,
     RegisterPatient,
@@ -479,3 +481,14 @@ async def purge_forever(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         except Exception:  # the database may be away; the next round tries again
             logger.warning("purge of expired call records failed", exc_info=True)
         await asyncio.sleep(PURGE_EVERY_SECONDS)
+
+
+async def patient_names(repo: PatientRepository, query: GetPatientNames) -> PatientNames:
+    ids = []
+    for text in query.patient_ids:
+        try:
+            ids.append(uuid.UUID(text))
+        except ValueError:
+            continue  # an id this service never issued simply has no name
+    patients = await repo.by_ids(ids)
+    return PatientNames(names={str(p.id): f"{p.first_name} {p.last_name}" for p in patients})

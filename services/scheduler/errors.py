@@ -20,6 +20,10 @@ class InvalidSlot(ServiceError):
     code = ErrorCode.invalid_slot
 
 
+class InvalidCursor(ServiceError):
+    code = ErrorCode.invalid_request
+
+
 class PatientsUnavailable(ServiceError):
     code = ErrorCode.unavailable
 

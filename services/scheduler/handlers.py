@@ -16,9 +16,11 @@ from ignis.contracts.scheduling import (
     BookAppointment,
     CancelAppointment,
     CancellationConfirmed,
+    DayAppointments,
     FindSlots,
     GetPracticeInfo,
     ListAppointments,
+    ListDayAppointments,
     NoSlotsFound,
     PatientCommand,
     PracticeInfo,
@@ -111,3 +113,10 @@ async def reschedule_appointment(
 @router.subscriber(subjects.SCHEDULER_PRACTICE_INFO, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
 async def practice_info(cmd: GetPracticeInfo, calendar: CalendarDep) -> PracticeInfo:
     return service.practice_info(calendar, cmd, service.utcnow())
+
+
+@router.subscriber(subjects.SCHEDULER_DAY, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+async def day_appointments(
+    query: ListDayAppointments, repo: Repository, calendar: CalendarDep
+) -> DayAppointments:
+    return await service.day_appointments(repo, calendar, query)

@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Collection, Sequence
 
 from asyncpg.exceptions import ExclusionViolationError, UniqueViolationError
-from sqlalchemy import ColumnElement, and_, func, select, text
+from sqlalchemy import ColumnElement, and_, func, select, text, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -60,6 +60,17 @@ class AppointmentRepository:
             .order_by(Appointment.start_at)
         )
         return result.scalars().all()
+
+    async def booked_between(
+        self, start: dt.datetime, end: dt.datetime, limit: int, after: tuple[dt.datetime, uuid.UUID] | None
+    ) -> Sequence[Appointment]:
+        query = select(Appointment).where(
+            Appointment.status == "booked", Appointment.start_at >= start, Appointment.start_at < end
+        )
+        if after is not None:
+            query = query.where(tuple_(Appointment.start_at, Appointment.id) > tuple_(*after))
+        query = query.order_by(Appointment.start_at, Appointment.id).limit(limit)
+        return (await self.session.execute(query)).scalars().all()
 
     async def count_booked(self) -> int:
         query = select(func.count()).select_from(Appointment).where(Appointment.status == "booked")

@@ -5,6 +5,7 @@ exclusion constraint, not this code, is what makes a double booking impossible. 
 event to the outbox in the same transaction.
 """
 
+import base64
 import datetime as dt
 import unicodedata
 import uuid
@@ -23,8 +24,11 @@ from ignis.contracts.scheduling import (
     CancelAppointment,
     CancellationConfirmed,
     ClosureInfo,
+    DayAppointment,
+    DayAppointments,
     FindSlots,
     GetPracticeInfo,
+    ListDayAppointments,
     NoSlotsFound,
     PartOfDay,
     PracticeInfo,
@@ -43,6 +47,7 @@ from ignis.scheduler.calendar import Calendar, Slot, parse_slot_id, slot_id, spo
 from ignis.scheduler.errors import (
     AppointmentNotFound,
     DuplicateBooking,
+    InvalidCursor,
     InvalidSlot,
     SlotAlreadyTaken,
     TooLate,
@@ -383,3 +388,27 @@ def _spoken_closure(start: dt.date, end: dt.date, reason: str) -> str:
     if start == end:
         return f"am {spoken_date(start)} ({reason})"
     return f"vom {spoken_date(start)} bis {spoken_date(end)} ({reason})"
+
+
+async def day_appointments(
+    repo: AppointmentRepository, calendar: Calendar, query: ListDayAppointments
+) -> DayAppointments:
+    start = _local_day_start(calendar, query.day)
+    end = _local_day_start(calendar, query.day + dt.timedelta(days=1))
+    after = None
+    if query.cursor:
+        try:
+            stamp, key = base64.urlsafe_b64decode(query.cursor.encode()).decode().split("|")
+            after = (dt.datetime.fromisoformat(stamp), uuid.UUID(key))
+        except ValueError:
+            raise InvalidCursor("cursor not understood") from None
+    rows = await repo.booked_between(start, end, query.limit + 1, after)
+    page = rows[: query.limit]
+    items = [
+        DayAppointment(patient_id=str(a.patient_id), **appointment_info(calendar, a).model_dump())
+        for a in page
+    ]
+    cursor = None
+    if len(rows) > query.limit:
+        cursor = base64.urlsafe_b64encode(f"{page[-1].start_at.isoformat()}|{page[-1].id}".encode()).decode()
+    return DayAppointments(items=items, next_cursor=cursor)

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from ignis.contracts import subjects
+from ignis.gateway.settings import GatewaySettings
 from ignis.scheduler.models import Appointment
 from tests.conftest import HEADERS, Caller, received, verified_caller
 from tests.factories import GROSS, Person
@@ -275,3 +276,35 @@ class TestConcurrency:
             (kept["appointment_id"], kept["spoken"])
         ]
         assert await booked_rows(engine) == 2
+
+
+class TestStaffAppointments:
+    async def test_the_days_appointments_with_names(
+        self,
+        client: httpx.AsyncClient,
+        caller: Caller,
+        engine: AsyncEngine,
+        gateway_settings: GatewaySettings,
+    ) -> None:
+        other = await verified_caller(engine, GROSS)
+        day = in_three_days()
+        first, second, third = (
+            await offered(client, caller, earliest=day, latest=day, practitioner="weber")
+        )[:3]
+        for who, slot in ((caller, first), (other, second), (caller, third)):
+            assert (await tool(client, "book_appointment", who.body(slot_id=slot["slot_id"])))[
+                "code"
+            ] == "booked"
+        headers = {"Authorization": f"Bearer {gateway_settings.staff_token.get_secret_value()}"}
+        page = (await client.get(f"/staff/appointments?date={day}&limit=2", headers=headers)).json()
+        rest = (
+            await client.get(f"/staff/appointments?date={day}&cursor={page['next_cursor']}", headers=headers)
+        ).json()
+        items = page["items"] + rest["items"]
+        assert [i["spoken"] for i in items] == [first["spoken"], second["spoken"], third["spoken"]]
+        assert [i["patient_name"] for i in items] == ["Anna Müller", "Jürgen Groß", "Anna Müller"]
+        assert rest["next_cursor"] is None
+        empty = (await client.get("/staff/appointments?date=2001-01-01", headers=headers)).json()
+        assert empty["items"] == []
+        assert (await client.get("/staff/appointments?date=gestern", headers=headers)).status_code == 422
+        assert (await client.get("/staff/appointments")).status_code == 401
