@@ -15,6 +15,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import nats
@@ -34,6 +35,7 @@ from ignis.contracts import subjects
 from ignis.contracts.base import Ping
 from ignis.gateway.main import create_app as create_gateway
 from ignis.gateway.settings import GatewaySettings
+from ignis.kit.bus import make_broker
 from ignis.kit.db import create_engine
 from ignis.kit.embedded import EmbeddedPostgres, free_port, start_nats
 from ignis.patients.main import create_app as create_patients
@@ -198,6 +200,7 @@ async def services(
 
 
 TOOL_SECRET = "test-tool-secret"
+WEBHOOK_SECRET = "test-webhook-secret"
 HEADERS = {"X-Ignis-Tool-Secret": TOOL_SECRET}
 
 
@@ -207,6 +210,7 @@ def gateway_settings(nats_url: str, tmp_path: Path) -> GatewaySettings:
         nats_url=nats_url,
         home=tmp_path,
         tool_secret=SecretStr(TOOL_SECRET),
+        elevenlabs_webhook_secret=SecretStr(WEBHOOK_SECRET),
         tool_budget_seconds=0.5,
         readiness_timeout_seconds=2.0,
         log_format="text",
@@ -286,3 +290,20 @@ async def verified_caller(engine: AsyncEngine, person: Person = MUELLER) -> Call
 @pytest.fixture
 async def client(gateway: httpx.AsyncClient, services: None) -> httpx.AsyncClient:
     return gateway
+
+
+@contextlib.asynccontextmanager
+async def slow_replica(nats_url: str, subject: str, service: str) -> AsyncIterator[None]:
+    """A replica of `service` that takes 3 s to answer `subject`: longer than any budget under test."""
+    broker = make_broker(nats_url, f"slow-{service}")
+
+    @broker.subscriber(subject, queue=subjects.queue(service))
+    async def slow(_: Any) -> dict[str, Any]:
+        await asyncio.sleep(3)
+        return {}
+
+    await broker.start()
+    try:
+        yield
+    finally:
+        await broker.stop()

@@ -5,7 +5,6 @@ committed with the reply, whereas a raised `ServiceError` rolls the unit of work
 """
 
 import asyncio
-import base64
 import datetime as dt
 import hashlib
 import logging
@@ -55,6 +54,7 @@ from ignis.contracts.requests import (
     RequestUpdated,
 )
 from ignis.kit.outbox import add_event
+from ignis.kit.pagination import decode_cursor, encode_cursor
 from ignis.patients.errors import (
     CallNotFound,
     InvalidCursor,
@@ -263,13 +263,12 @@ async def store_call(
 
 
 def _cursor(call: Call) -> str:
-    raw = f"{call.received_at.isoformat()}|{call.conversation_id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode()
+    return encode_cursor(call.received_at.isoformat(), call.conversation_id)
 
 
 def _after(cursor: str) -> tuple[dt.datetime, str]:
     try:
-        received_at, conversation_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
+        received_at, conversation_id = decode_cursor(cursor, 2)
         return dt.datetime.fromisoformat(received_at), conversation_id
     except ValueError:
         raise InvalidCursor("cursor not understood") from None
@@ -400,13 +399,12 @@ def _request_item(request: Request, patient: Patient | None) -> RequestItem:
 
 
 def _request_cursor(request: Request) -> str:
-    raw = f"{int(request.urgent)}|{request.created_at.isoformat()}|{request.id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode()
+    return encode_cursor(int(request.urgent), request.created_at.isoformat(), request.id)
 
 
 def _after_request(cursor: str) -> tuple[bool, dt.datetime, uuid.UUID]:
     try:
-        urgent, created_at, request_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        urgent, created_at, request_id = decode_cursor(cursor, 3)
         return urgent == "1", dt.datetime.fromisoformat(created_at), uuid.UUID(request_id)
     except ValueError:
         raise InvalidCursor("cursor not understood") from None

@@ -5,7 +5,6 @@ exclusion constraint, not this code, is what makes a double booking impossible. 
 event to the outbox in the same transaction.
 """
 
-import base64
 import datetime as dt
 import unicodedata
 import uuid
@@ -42,6 +41,7 @@ from ignis.contracts.scheduling import (
 )
 from ignis.kit.dates import spoken_date, spoken_ranges
 from ignis.kit.outbox import add_event
+from ignis.kit.pagination import decode_cursor, encode_cursor
 from ignis.practice.config import Practitioner, VisitType
 from ignis.scheduler.calendar import Calendar, Slot, parse_slot_id, slot_id, spoken_slot
 from ignis.scheduler.errors import (
@@ -398,7 +398,7 @@ async def day_appointments(
     after = None
     if query.cursor:
         try:
-            stamp, key = base64.urlsafe_b64decode(query.cursor.encode()).decode().split("|")
+            stamp, key = decode_cursor(query.cursor, 2)
             after = (dt.datetime.fromisoformat(stamp), uuid.UUID(key))
         except ValueError:
             raise InvalidCursor("cursor not understood") from None
@@ -410,5 +410,5 @@ async def day_appointments(
     ]
     cursor = None
     if len(rows) > query.limit:
-        cursor = base64.urlsafe_b64encode(f"{page[-1].start_at.isoformat()}|{page[-1].id}".encode()).decode()
+        cursor = encode_cursor(page[-1].start_at.isoformat(), page[-1].id)
     return DayAppointments(items=items, next_cursor=cursor)

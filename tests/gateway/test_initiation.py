@@ -1,6 +1,5 @@
 """The conversation-initiation webhook: the greeting's variables, within 1 s even when services are not."""
 
-import asyncio
 import dataclasses
 import re
 import time
@@ -11,14 +10,12 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from faststream.nats import NatsBroker
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from ignis.contracts import subjects
 from ignis.gateway.settings import GatewaySettings
-from ignis.kit.bus import make_broker
 from ignis.patients.repository import PatientRepository
-from tests.conftest import HEADERS, TEST_PRACTICE
+from tests.conftest import HEADERS, TEST_PRACTICE, slow_replica
 from tests.factories import MAYER_1, MAYER_2, MUELLER, patient
 
 URL = "/webhooks/elevenlabs/conversation-init"
@@ -105,13 +102,5 @@ class TestWithoutServices:
 
 @pytest.fixture
 async def slow_scheduler(nats_url: str) -> AsyncIterator[None]:
-    broker: NatsBroker = make_broker(nats_url, "slow-scheduler")
-
-    @broker.subscriber(subjects.SCHEDULER_PRACTICE_INFO, queue=subjects.queue("scheduler"))
-    async def slow(_: dict[str, Any]) -> dict[str, Any]:
-        await asyncio.sleep(3)
-        return {}
-
-    await broker.start()
-    yield
-    await broker.stop()
+    async with slow_replica(nats_url, subjects.SCHEDULER_PRACTICE_INFO, "scheduler"):
+        yield

@@ -1,22 +1,18 @@
 """The agent's tools through HTTP: auth, validation, German replies, and behaviour when services fail."""
 
-import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
-from typing import Any
 
 import httpx
 import pytest
-from faststream.nats import NatsBroker
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ignis.contracts import subjects
-from ignis.kit.bus import make_broker
 from ignis.patients.models import Patient
 from ignis.patients.repository import PatientRepository
-from tests.conftest import HEADERS
+from tests.conftest import HEADERS, slow_replica
 from tests.factories import MUELLER, NEW_PATIENT, patient
 from tests.pii import find_pii
 
@@ -226,17 +222,8 @@ class TestUnavailable:
 
 @pytest.fixture
 async def slow_patients(nats_url: str) -> AsyncIterator[None]:
-    """A patients replica that takes longer than the gateway's budget."""
-    broker: NatsBroker = make_broker(nats_url, "slow-patients")
-
-    @broker.subscriber(subjects.PATIENTS_IDENTIFY, queue=subjects.queue("patients"))
-    async def slow(_: dict[str, Any]) -> dict[str, Any]:
-        await asyncio.sleep(3)
-        return {}
-
-    await broker.start()
-    yield
-    await broker.stop()
+    async with slow_replica(nats_url, subjects.PATIENTS_IDENTIFY, "patients"):
+        yield
 
 
 class TestHealth:

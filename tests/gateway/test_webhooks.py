@@ -11,16 +11,15 @@ import httpx
 import nats
 import pytest
 from nats.js import JetStreamContext
-from pydantic import SecretStr
 
 from ignis.contracts import subjects
 from ignis.gateway.auth import SignatureError, sign_elevenlabs, verify_elevenlabs_signature
 from ignis.gateway.main import create_app
 from ignis.gateway.settings import GatewaySettings
 from ignis.kit.embedded import free_port, start_nats
+from tests.conftest import WEBHOOK_SECRET
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "elevenlabs"
-SECRET = "wsec_test_secret"
 URL = "/webhooks/elevenlabs/post-call"
 
 
@@ -28,11 +27,6 @@ def official(name: str, conversation_id: str | None = None) -> bytes:
     event = json.loads((FIXTURES / f"{name}.json").read_text())
     event["data"]["conversation_id"] = conversation_id or f"conv_{uuid.uuid4().hex}"
     return json.dumps(event).encode()
-
-
-@pytest.fixture
-def gateway_settings(gateway_settings: GatewaySettings) -> GatewaySettings:
-    return gateway_settings.model_copy(update={"elevenlabs_webhook_secret": SecretStr(SECRET)})
 
 
 @pytest.fixture
@@ -64,7 +58,7 @@ class TestSignature:
         self, gateway: httpx.AsyncClient, webhooks: JetStreamContext
     ) -> None:
         body = official("post_call_transcription", "conv_valid")
-        response = await deliver(gateway, body, sign_elevenlabs(body, SECRET))
+        response = await deliver(gateway, body, sign_elevenlabs(body, WEBHOOK_SECRET))
         assert (response.status_code, response.json()["code"]) == (200, "stored")
         message = await webhooks.get_last_msg(
             subjects.WEBHOOKS_STREAM, subjects.elevenlabs_webhook("post_call_transcription")
@@ -77,7 +71,7 @@ class TestSignature:
         [
             None,
             "",
-            sign_elevenlabs(b"other body", SECRET),
+            sign_elevenlabs(b"other body", WEBHOOK_SECRET),
             f"t={int(time.time())},v0=" + "0" * 64,
             "v0=abc",
             "t=abc,v0=abc",
@@ -98,24 +92,26 @@ class TestSignature:
 
     async def test_tampered_body(self, gateway: httpx.AsyncClient) -> None:
         body = official("post_call_transcription")
-        signature = sign_elevenlabs(body, SECRET)
+        signature = sign_elevenlabs(body, WEBHOOK_SECRET)
         assert (await deliver(gateway, body.replace(b"success", b"failure"), signature)).status_code == 401
 
     async def test_stale_timestamp(self, gateway: httpx.AsyncClient) -> None:
         body = official("post_call_transcription")
-        stale = sign_elevenlabs(body, SECRET, timestamp=int(time.time()) - 31 * 60)
+        stale = sign_elevenlabs(body, WEBHOOK_SECRET, timestamp=int(time.time()) - 31 * 60)
         assert (await deliver(gateway, body, stale)).status_code == 401
-        recent = sign_elevenlabs(body, SECRET, timestamp=int(time.time()) - 29 * 60)
+        recent = sign_elevenlabs(body, WEBHOOK_SECRET, timestamp=int(time.time()) - 29 * 60)
         assert (await deliver(gateway, body, recent)).status_code == 200
 
     async def test_header_name_in_lower_case(self, gateway: httpx.AsyncClient) -> None:
         body = official("post_call_transcription")
-        response = await deliver(gateway, body, sign_elevenlabs(body, SECRET), header="elevenlabs-signature")
+        response = await deliver(
+            gateway, body, sign_elevenlabs(body, WEBHOOK_SECRET), header="elevenlabs-signature"
+        )
         assert response.status_code == 200
 
     async def test_several_v0_values_one_of_them_right(self, gateway: httpx.AsyncClient) -> None:
         body = official("post_call_transcription")
-        good = sign_elevenlabs(body, SECRET)
+        good = sign_elevenlabs(body, WEBHOOK_SECRET)
         stamp, digest = good.split(",")
         assert (await deliver(gateway, body, f"{stamp},v0={'f' * 64},{digest}")).status_code == 200
 
@@ -125,8 +121,8 @@ class TestDelivery:
         self, gateway: httpx.AsyncClient, webhooks: JetStreamContext
     ) -> None:
         body = official("post_call_transcription", "conv_twice")
-        first = await deliver(gateway, body, sign_elevenlabs(body, SECRET))
-        second = await deliver(gateway, body, sign_elevenlabs(body, SECRET))
+        first = await deliver(gateway, body, sign_elevenlabs(body, WEBHOOK_SECRET))
+        second = await deliver(gateway, body, sign_elevenlabs(body, WEBHOOK_SECRET))
         assert (first.json()["code"], second.json()["code"]) == ("stored", "duplicate")
         assert second.status_code == 200
         counts = dict(await stored(webhooks, subjects.elevenlabs_webhook("post_call_transcription")))
@@ -136,7 +132,9 @@ class TestDelivery:
         self, gateway: httpx.AsyncClient, webhooks: JetStreamContext
     ) -> None:
         body = official("call_initiation_failure")
-        assert (await deliver(gateway, body, sign_elevenlabs(body, SECRET))).json()["code"] == "stored"
+        assert (await deliver(gateway, body, sign_elevenlabs(body, WEBHOOK_SECRET))).json()[
+            "code"
+        ] == "stored"
         assert await stored(webhooks, subjects.elevenlabs_webhook("call_initiation_failure"))
 
     async def test_audio_and_unknown_types_are_acknowledged_and_dropped(
@@ -146,7 +144,7 @@ class TestDelivery:
             body = json.dumps(
                 {"type": event_type, "data": {"conversation_id": "c1", "full_audio": "AAAA"}}
             ).encode()
-            response = await deliver(gateway, body, sign_elevenlabs(body, SECRET))
+            response = await deliver(gateway, body, sign_elevenlabs(body, WEBHOOK_SECRET))
             assert (response.status_code, response.json()["code"]) == (200, "ignored")
         assert await stored(webhooks, subjects.WEBHOOKS_SUBJECTS) == []
 
@@ -158,7 +156,7 @@ class TestDelivery:
         event["data"]["transcript"] = [turn] * 5000
         body = json.dumps(event).encode()
         assert len(body) > 5_000_000
-        response = await deliver(gateway, body, sign_elevenlabs(body, SECRET))
+        response = await deliver(gateway, body, sign_elevenlabs(body, WEBHOOK_SECRET))
         assert response.status_code == 200
         message = await webhooks.get_last_msg(
             subjects.WEBHOOKS_STREAM, subjects.elevenlabs_webhook("post_call_transcription")
@@ -176,7 +174,7 @@ class TestDelivery:
         ],
     )
     async def test_unparseable_signed_body_is_400(self, gateway: httpx.AsyncClient, body: bytes) -> None:
-        response = await deliver(gateway, body, sign_elevenlabs(body, SECRET))
+        response = await deliver(gateway, body, sign_elevenlabs(body, WEBHOOK_SECRET))
         assert response.status_code == 400
 
 
@@ -193,7 +191,7 @@ class TestNatsDown:
                     server.terminate()
                     server.wait(10)
                     body = official("post_call_transcription")
-                    response = await deliver(client, body, sign_elevenlabs(body, SECRET))
+                    response = await deliver(client, body, sign_elevenlabs(body, WEBHOOK_SECRET))
                     assert response.status_code == 503
         finally:
             if server.poll() is None:
@@ -204,7 +202,9 @@ class TestVerifier:
     def test_future_timestamps_beyond_tolerance_are_refused(self) -> None:
         body = b"{}"
         with pytest.raises(SignatureError, match="tolerance"):
-            verify_elevenlabs_signature(sign_elevenlabs(body, SECRET, int(time.time()) + 3600), body, SECRET)
+            verify_elevenlabs_signature(
+                sign_elevenlabs(body, WEBHOOK_SECRET, int(time.time()) + 3600), body, WEBHOOK_SECRET
+            )
 
     def test_unconfigured_secret_refuses_everything(self) -> None:
         with pytest.raises(SignatureError, match="not configured"):

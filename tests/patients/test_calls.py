@@ -12,7 +12,6 @@ import httpx
 import nats
 import pytest
 from faststream import TestApp
-from pydantic import SecretStr
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -24,18 +23,12 @@ from ignis.patients.models import Call
 from ignis.patients.repository import PatientRepository
 from ignis.patients.service import utcnow
 from ignis.patients.settings import PatientsSettings
-from tests.conftest import wait_until_serving
+from tests.conftest import WEBHOOK_SECRET, wait_until_serving
 from tests.factories import MUELLER, patient
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "elevenlabs"
-SECRET = "wsec_calls"
 
 pytestmark = pytest.mark.usefixtures("clean_database")
-
-
-@pytest.fixture
-def gateway_settings(gateway_settings: GatewaySettings) -> GatewaySettings:
-    return gateway_settings.model_copy(update={"elevenlabs_webhook_secret": SecretStr(SECRET)})
 
 
 @pytest.fixture
@@ -86,7 +79,7 @@ async def deliver(gateway: httpx.AsyncClient, body: bytes) -> None:
     response = await gateway.post(
         "/webhooks/elevenlabs/post-call",
         content=body,
-        headers={"ElevenLabs-Signature": sign_elevenlabs(body, SECRET)},
+        headers={"ElevenLabs-Signature": sign_elevenlabs(body, WEBHOOK_SECRET)},
     )
     assert response.status_code == 200, response.text
 
