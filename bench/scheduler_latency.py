@@ -25,6 +25,7 @@ import collections
 import datetime as dt
 import gc
 import itertools
+import json
 import random
 import secrets
 import statistics
@@ -331,7 +332,8 @@ def start(args: argparse.Namespace, secret: str, seeded: Seeded) -> tuple[System
             yaml.safe_dump(BENCH_PRACTICE, allow_unicode=True, sort_keys=False), encoding="utf-8"
         )
         await prepare_database(database_url, practice_file, args, seeded)
-        return {"IGNIS_PRACTICE_FILE": str(practice_file)}
+        replicas = json.dumps({"scheduler": args.scheduler_replicas})
+        return {"IGNIS_PRACTICE_FILE": str(practice_file), "IGNIS_REPLICAS": replicas}
 
     system, base, database_url = start_system(secret, setup, roles=("gateway", "patients", "scheduler"))
     return system, base, database_url, holder["practice"]
@@ -652,6 +654,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="also book this many past days like the horizon (a calendar in service keeps its history)",
     )
     parser.add_argument("--seed", type=int, default=1, help="seed of every random choice")
+    parser.add_argument(
+        "--scheduler-replicas",
+        type=int,
+        default=1,
+        help="scheduler processes (they share one NATS queue group)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary IGNIS_HOME (data and logs)")
     return parser.parse_args(argv)
 

@@ -71,9 +71,7 @@ def up() -> None:
             "IGNIS_NATS_URL": nats_url,
             "IGNIS_DATABASE_URL": database_url,
         }
-        supervisor = Supervisor(
-            [Child(name, [sys.executable, "-m", "ignis.cli.main", "serve", name]) for name in PROCESSES], env
-        )
+        supervisor = Supervisor(_children(settings.replicas), env)
         supervisor.start()
         base = f"http://{settings.gateway_host}:{settings.gateway_port}"
         ready = _wait_ready(base, supervisor)
@@ -95,6 +93,17 @@ def up() -> None:
         if postgres is not None:
             postgres.stop()
     typer.echo("Ignis stopped.")
+
+
+def _children(replicas: dict[str, int]) -> list[Child]:
+    """One process per service, or as many as IGNIS_REPLICAS asks (the gateway binds a port: one)."""
+    children = []
+    for name in PROCESSES:
+        count = 1 if name == "gateway" else max(1, replicas.get(name, 1))
+        for index in range(1, count + 1):
+            label = name if count == 1 else f"{name}-{index}"
+            children.append(Child(label, [sys.executable, "-m", "ignis.cli.main", "serve", name]))
+    return children
 
 
 def _interrupt(*_: object) -> None:

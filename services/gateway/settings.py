@@ -1,6 +1,6 @@
 """Settings of the gateway; its secrets are refused empty outside dev."""
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 
 from ignis.kit.settings import Settings
 
@@ -8,6 +8,9 @@ from ignis.kit.settings import Settings
 class GatewaySettings(Settings):
     secret_fields = ("tool_secret", "elevenlabs_webhook_secret", "staff_token")
 
+    # Processes per service that `ignis up` runs, e.g. IGNIS_REPLICAS='{"scheduler": 2}'; replicas share
+    # a service's requests through its NATS queue group.
+    replicas: dict[str, int] = Field(default_factory=dict)
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8000
     tool_secret: SecretStr = SecretStr("")
