@@ -16,3 +16,20 @@ class ServiceError(Exception):
     def __init__(self, message: str = "") -> None:
         super().__init__(message)
         self.message = message
+
+
+# Outcomes every service has; a service subclasses them only where its own name says more.
+
+
+class NotFound(ServiceError):
+    code = ErrorCode.not_found
+
+
+class NotVerified(ServiceError):
+    """The patient_ref is unknown, expired or from another conversation."""
+
+    code = ErrorCode.not_verified
+
+
+class InvalidCursor(ServiceError):
+    code = ErrorCode.invalid_request

@@ -1,27 +1,19 @@
 """Domain errors of the patients service; each carries the code the caller receives."""
 
 from ignis.contracts.base import ErrorCode
-from ignis.kit.errors import ServiceError
+from ignis.kit.errors import NotFound, ServiceError
 
 
 class InvalidPhone(ServiceError):
     code = ErrorCode.invalid_phone
 
 
-class NotVerified(ServiceError):
-    code = ErrorCode.not_verified
+class CallNotFound(NotFound):
+    pass
 
 
-class CallNotFound(ServiceError):
-    code = ErrorCode.not_found
-
-
-class InvalidCursor(ServiceError):
-    code = ErrorCode.invalid_request
-
-
-class RequestNotFound(ServiceError):
-    code = ErrorCode.not_found
+class RequestNotFound(NotFound):
+    pass
 
 
 class RequestConflict(ServiceError):

@@ -53,13 +53,12 @@ from ignis.contracts.requests import (
     RequestPage,
     RequestUpdated,
 )
+from ignis.kit.errors import InvalidCursor, NotVerified
 from ignis.kit.outbox import add_event
 from ignis.kit.pagination import decode_cursor, encode_cursor
 from ignis.patients.errors import (
     CallNotFound,
-    InvalidCursor,
     InvalidPhone,
-    NotVerified,
     RequestConflict,
     RequestNotFound,
 )

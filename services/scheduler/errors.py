@@ -1,15 +1,11 @@
 """Domain errors of the scheduler; each carries the code the caller receives."""
 
 from ignis.contracts.base import ErrorCode
-from ignis.kit.errors import ServiceError
+from ignis.kit.errors import NotFound, ServiceError
 
 
-class NotVerified(ServiceError):
-    code = ErrorCode.not_verified
-
-
-class AppointmentNotFound(ServiceError):
-    code = ErrorCode.not_found
+class AppointmentNotFound(NotFound):
+    pass
 
 
 class TooLate(ServiceError):
@@ -18,10 +14,6 @@ class TooLate(ServiceError):
 
 class InvalidSlot(ServiceError):
     code = ErrorCode.invalid_slot
-
-
-class InvalidCursor(ServiceError):
-    code = ErrorCode.invalid_request
 
 
 class PatientsUnavailable(ServiceError):

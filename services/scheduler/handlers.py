@@ -32,9 +32,10 @@ from ignis.contracts.scheduling import (
 )
 from ignis.kit.bus import HANDLER_CONCURRENCY
 from ignis.kit.db import Session
+from ignis.kit.errors import NotVerified
 from ignis.scheduler import service
 from ignis.scheduler.calendar import Calendar
-from ignis.scheduler.errors import NotVerified, PatientsUnavailable
+from ignis.scheduler.errors import PatientsUnavailable
 from ignis.scheduler.repository import AppointmentRepository
 
 router = NatsRouter()

@@ -40,6 +40,7 @@ from ignis.contracts.scheduling import (
     VisitTypeUnknown,
 )
 from ignis.kit.dates import spoken_date, spoken_ranges
+from ignis.kit.errors import InvalidCursor
 from ignis.kit.outbox import add_event
 from ignis.kit.pagination import decode_cursor, encode_cursor
 from ignis.practice.config import Practitioner, VisitType
@@ -47,7 +48,6 @@ from ignis.scheduler.calendar import Calendar, Slot, parse_slot_id, slot_id, spo
 from ignis.scheduler.errors import (
     AppointmentNotFound,
     DuplicateBooking,
-    InvalidCursor,
     InvalidSlot,
     SlotAlreadyTaken,
     TooLate,
