@@ -53,5 +53,14 @@ def elevenlabs_webhook(event_type: str) -> str:
 
 
 WEBHOOKS_STREAM: Final = "IGNIS_WEBHOOKS"
+DEAD_LETTER_STREAM: Final = "IGNIS_DEAD_LETTERS"
+DEAD_LETTER_SUBJECTS: Final = "ignis.deadletter.>"
+
+
+def dead_letter(subject: str) -> str:
+    """Where a message that failed every delivery attempt on `subject` is kept for an operator."""
+    return "ignis.deadletter." + subject.removeprefix("ignis.")
+
+
 PATIENTS_CALLS_CONSUMER: Final = "patients-calls"
 WEBHOOKS_SUBJECTS: Final = "ignis.webhooks.>"

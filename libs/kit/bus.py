@@ -2,7 +2,9 @@
 
 import datetime as dt
 import logging
+from collections.abc import Awaitable, Callable
 
+import nats
 from faststream import ExceptionMiddleware
 from faststream.nats import NatsBroker, NatsMessage, NatsRouter
 from nats.js import JetStreamContext
@@ -96,3 +98,43 @@ async def ensure_stream(js: JetStreamContext, name: str, subject_filter: str) ->
         await js.add_stream(config)
     except BadRequestError:  # exists with another configuration: bring it to ours
         await js.update_stream(config)
+
+
+async def ensure_streams(nats_url: str, streams: dict[str, str]) -> None:
+    """Create (or align) JetStream streams before a service's consumers bind to them."""
+    connection = await nats.connect(nats_url)
+    try:
+        for name, subject_filter in streams.items():
+            await ensure_stream(connection.jetstream(), name, subject_filter)
+    finally:
+        await connection.close()
+
+
+async def settle(
+    message: NatsMessage,
+    broker: NatsBroker,
+    work: Callable[[], Awaitable[object]],
+    max_deliveries: int,
+) -> None:
+    """Run `work` for a JetStream delivery and settle it: acknowledge on success; on failure leave it for
+    redelivery, and after `max_deliveries` failed attempts move it to the dead-letter stream (raw, with the
+    reason) so it neither blocks nor loops forever and an operator can replay it."""
+    try:
+        await work()
+    except Exception as exc:
+        attempt = message.raw_message.metadata.num_delivered
+        subject = message.raw_message.subject
+        if attempt < max_deliveries:
+            logger.warning(
+                "delivery failed; it will come again",
+                extra={"subject": subject, "attempt": attempt, "error": redacted_traceback(exc)},
+            )
+            return
+        await broker.publish(
+            message.body,
+            subjects.dead_letter(subject),
+            headers={"Ignis-Original-Subject": subject, "Ignis-Error": type(exc).__name__},
+            stream=subjects.DEAD_LETTER_STREAM,
+        )
+        logger.error("delivery dead-lettered", extra={"subject": subject, "attempt": attempt})
+    await message.ack()

@@ -10,7 +10,7 @@ from faststream import ContextRepo, FastStream
 from faststream.nats import NatsRouter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ignis.kit.bus import make_broker
+from ignis.kit.bus import ensure_streams, make_broker
 from ignis.kit.db import create_engine, make_sessionmaker
 from ignis.kit.logging import configure_logging
 from ignis.kit.outbox import OutboxRelay
@@ -25,11 +25,13 @@ def create_service(
     database: bool = True,
     outbox: bool = False,
     background: Sequence[Callable[[async_sessionmaker[AsyncSession]], Coroutine[Any, Any, None]]] = (),
+    streams: dict[str, str] | None = None,
 ) -> FastStream:
     """Build service `name`; handlers read `settings` and `sessionmaker` from the context.
 
     Tests pass a `sessionmaker` bound to a connection they roll back afterwards. `background` jobs run
-    beside the handlers for the service's lifetime (each gets the sessionmaker).
+    beside the handlers for the service's lifetime (each gets the sessionmaker); `streams` (name → subject
+    filter) exist before its consumers bind to them.
     """
     configure_logging(name, settings.log_level, settings.log_format == "json")
     broker = make_broker(settings.nats, name)
@@ -39,6 +41,8 @@ def create_service(
     @asynccontextmanager
     async def lifespan(context: ContextRepo) -> AsyncIterator[None]:
         context.set_global("settings", settings)
+        if streams:
+            await ensure_streams(settings.nats, streams)
         async with AsyncExitStack() as stack:
             maker = sessionmaker
             if maker is None and database:

@@ -4,7 +4,7 @@ from typing import Annotated, Any
 
 from faststream import Context, Depends
 from faststream.middlewares import AckPolicy
-from faststream.nats import JStream, NatsMessage, NatsRouter, PullSub
+from faststream.nats import JStream, NatsBroker, NatsMessage, NatsRouter, PullSub
 from nats.js.api import ConsumerConfig
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -33,7 +33,7 @@ from ignis.contracts.requests import (
     RequestPage,
     RequestUpdated,
 )
-from ignis.kit.bus import DUPLICATE_WINDOW, HANDLER_CONCURRENCY
+from ignis.kit.bus import DUPLICATE_WINDOW, HANDLER_CONCURRENCY, settle
 from ignis.kit.db import Session
 from ignis.patients import service
 from ignis.patients.repository import PatientRepository
@@ -50,10 +50,12 @@ def get_repository(session: Session) -> PatientRepository:
 Repository = Annotated[PatientRepository, Depends(get_repository)]
 Settings = Annotated[PatientsSettings, Context("settings")]
 Sessionmaker = Annotated[async_sessionmaker[AsyncSession], Context("sessionmaker")]
+Broker = Annotated[NatsBroker, Context("broker")]
 
-# A failed delivery is not acknowledged and comes back after these pauses (then every 10 minutes), so a
-# database outage of any length loses no call record.
+# A failed delivery is not acknowledged and comes back after these pauses, then every 10 minutes; after
+# MAX_DELIVERIES (about 3 hours: a database outage of that length) it moves to the dead-letter stream.
 REDELIVERY_BACKOFF_SECONDS = [5.0, 30.0, 120.0, 600.0]
+MAX_DELIVERIES = 20
 
 
 @router.subscriber(subjects.PATIENTS_IDENTIFY, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
@@ -125,17 +127,18 @@ async def get_call(query: GetCall, repo: Repository) -> CallDetail:
     durable=subjects.PATIENTS_CALLS_CONSUMER,
     pull_sub=PullSub(batch_size=1, timeout=5.0),
     ack_policy=AckPolicy.MANUAL,
-    config=ConsumerConfig(ack_wait=600.0, backoff=REDELIVERY_BACKOFF_SECONDS),
+    config=ConsumerConfig(ack_wait=600.0, backoff=REDELIVERY_BACKOFF_SECONDS, max_deliver=MAX_DELIVERIES),
 )
-async def store_call(_: Any, message: NatsMessage, sessionmaker: Sessionmaker, settings: Settings) -> None:
+async def store_call(
+    _: Any, message: NatsMessage, sessionmaker: Sessionmaker, settings: Settings, broker: Broker
+) -> None:
     """Acknowledged only after the record is committed; a redelivery finds it and changes nothing.
 
     The raw bytes are read, not FastStream's decoded body: they are ElevenLabs' event as it was signed.
     """
-    try:
+
+    async def work() -> None:
         async with sessionmaker() as session, session.begin():
             await service.store_call(PatientRepository(session), settings, message.body, service.utcnow())
-    except Exception:
-        service.logger.warning("call not stored yet; it will be redelivered", exc_info=True)
-        return
-    await message.ack()
+
+    await settle(message, broker, work, MAX_DELIVERIES)

@@ -3,6 +3,7 @@
 from faststream import FastStream
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ignis.contracts import subjects
 from ignis.kit.service import create_service
 from ignis.patients import handlers, service
 from ignis.patients.settings import PatientsSettings
@@ -20,4 +21,8 @@ def create_app(
         sessionmaker=sessionmaker,
         outbox=sessionmaker is None,
         background=[service.purge_forever] if sessionmaker is None else [],
+        streams={
+            subjects.WEBHOOKS_STREAM: subjects.WEBHOOKS_SUBJECTS,
+            subjects.DEAD_LETTER_STREAM: subjects.DEAD_LETTER_SUBJECTS,
+        },
     )
