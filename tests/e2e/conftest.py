@@ -19,6 +19,8 @@ from ignis.kit.embedded import free_port
 from tests.conftest import drop_database, other_database
 
 TOOL_SECRET = "e2e-tool-secret"
+WEBHOOK_SECRET = "e2e-webhook-secret"
+STAFF_TOKEN = "e2e-staff-token"
 
 
 @dataclass
@@ -52,6 +54,8 @@ def ignis_env(home: Path, **settings: str) -> dict[str, str]:
         "IGNIS_HOME": str(home),
         "IGNIS_GATEWAY_PORT": str(free_port()),
         "IGNIS_TOOL_SECRET": TOOL_SECRET,
+        "IGNIS_ELEVENLABS_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "IGNIS_STAFF_TOKEN": STAFF_TOKEN,
         "IGNIS_LOG_FORMAT": "json",
         **settings,
     }

@@ -1,6 +1,7 @@
 """`ignis up` end to end: real processes, real NATS and Postgres, tool calls over HTTP."""
 
 import datetime as dt
+import json
 import time
 from pathlib import Path
 
@@ -8,7 +9,8 @@ import httpx
 import psutil
 import pytest
 
-from tests.e2e.conftest import Running, ignis_env, ignis_up
+from ignis.gateway.auth import sign_elevenlabs
+from tests.e2e.conftest import STAFF_TOKEN, WEBHOOK_SECRET, Running, ignis_env, ignis_up
 from tests.pii import find_pii
 
 pytestmark = pytest.mark.e2e
@@ -79,6 +81,48 @@ def appointment_flow(running: Running, patient_ref: str) -> None:
     assert info["address"] == "Friedrichstraße 123, 10117 Berlin"
 
 
+def after_the_call(running: Running, patient_ref: str) -> None:
+    """A prescription request, then ElevenLabs' signed post-call webhook: both reach the staff API."""
+    request = tool(
+        running,
+        "create_request",
+        {
+            "conversation_id": "e2e-1",
+            "caller_id": "+4930123456",
+            "kind": "rezept",
+            "details": "Ibuprofen 600",
+            "patient_ref": patient_ref,
+        },
+    )
+    assert request["code"] == "request_created"
+    event = {
+        "type": "post_call_transcription",
+        "event_timestamp": 0,
+        "data": {
+            "conversation_id": "e2e-1",
+            "transcript": [{"role": "user", "message": "Danke"}],
+            "analysis": {"transcript_summary": "Rezept bestellt"},
+        },
+    }
+    body = json.dumps(event).encode()
+    stored = httpx.post(
+        f"{running.base_url}/webhooks/elevenlabs/post-call",
+        content=body,
+        headers={"ElevenLabs-Signature": sign_elevenlabs(body, WEBHOOK_SECRET)},
+        timeout=15,
+    )
+    assert stored.json()["code"] == "stored"
+    staff = {"Authorization": f"Bearer {STAFF_TOKEN}"}
+    requests = httpx.get(f"{running.base_url}/staff/requests", headers=staff, timeout=15).json()["items"]
+    assert [(r["request_kind"], r["patient"]["name"]) for r in requests] == [("rezept", "Anna Müller")]
+
+    def call_listed() -> bool:
+        calls = httpx.get(f"{running.base_url}/staff/calls", headers=staff, timeout=15).json()["items"]
+        return [(c["summary"], c["patient"]["name"]) for c in calls] == [("Rezept bestellt", "Anna Müller")]
+
+    wait_for(call_listed)
+
+
 class TestWithExternalServers:
     def test_identify_register_crash_recovery_and_clean_stop(
         self, nats_url: str, e2e_database_url: str, tmp_path: Path
@@ -99,6 +143,7 @@ class TestWithExternalServers:
 
             # The whole appointment flow of a call, as in the demo practice.
             appointment_flow(running, str(found["patient_ref"]))
+            after_the_call(running, str(found["patient_ref"]))
 
             # A crashed service: the caller hears `unavailable`, then the supervisor brings it back.
             children["patients"].kill()
