@@ -3,21 +3,24 @@
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import nats
 from faststream import ExceptionMiddleware
 from faststream.nats import NatsBroker, NatsMessage, NatsRouter
+from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 from nats.js.api import StreamConfig
 from nats.js.errors import BadRequestError
-from pydantic import ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from ignis.contracts import subjects
 from ignis.contracts.base import ErrorCode, ErrorReply, Ping, Pong
-from ignis.kit.errors import ServiceError
+from ignis.kit.errors import ServiceError, Unavailable
 from ignis.kit.logging import redacted_traceback
 
 logger = logging.getLogger("ignis.bus")
+T = TypeVar("T")
 
 # How long JetStream remembers a Nats-Msg-Id to drop a second copy: covers a relay restart and
 # ElevenLabs' webhook retries (up to ~40 minutes); beyond it consumers dedupe by id themselves.
@@ -56,6 +59,24 @@ def error_middleware() -> ExceptionMiddleware:
         return ErrorReply(code=ErrorCode.internal, message="internal error")
 
     return middleware
+
+
+async def ask(
+    broker: NatsBroker, command: BaseModel, subject: str, reply: TypeAdapter[T], within_seconds: float
+) -> T:
+    """Request-reply, typed: the parsed reply (an `ErrorReply` included).
+
+    Raises `Unavailable` when no reply came within `within_seconds`, and a plain `ServiceError` (code
+    internal) when the reply cannot be read, i.e. the two sides disagree on the contract.
+    """
+    try:
+        message = await broker.request(command, subject, timeout=within_seconds)
+    except (TimeoutError, NatsError, ConnectionError) as exc:
+        raise Unavailable(f"no reply on {subject} ({type(exc).__name__})") from None
+    try:
+        return reply.validate_json(message.body)
+    except ValidationError:
+        raise ServiceError(f"unreadable reply on {subject}") from None
 
 
 def _from_stream(message: NatsMessage) -> bool:

@@ -33,3 +33,9 @@ class NotVerified(ServiceError):
 
 class InvalidCursor(ServiceError):
     code = ErrorCode.invalid_request
+
+
+class Unavailable(ServiceError):
+    """Another service did not answer in time (or NATS is away)."""
+
+    code = ErrorCode.unavailable

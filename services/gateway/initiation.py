@@ -20,6 +20,7 @@ from ignis.contracts.base import ErrorReply
 from ignis.contracts.patients import CallerLookedUp, LookupCaller
 from ignis.contracts.scheduling import GetPracticeInfo, PracticeInfo
 from ignis.gateway.auth import secret_matches
+from ignis.kit.bus import ask
 from ignis.kit.dates import spoken_date
 
 logger = logging.getLogger("ignis.gateway.initiation")
@@ -93,8 +94,7 @@ async def dynamic_variables(request: Request, call: InitiationRequest) -> dict[s
 async def _ask(request: Request, subject: str, query: BaseModel, adapter: TypeAdapter[Any]) -> Any:
     """The service's reply, or None when it did not answer well within the budget."""
     try:
-        message = await request.app.state.broker.request(query, subject, timeout=BUDGET_SECONDS)
-        reply = adapter.validate_json(message.body)
+        reply = await ask(request.app.state.broker, query, subject, adapter, BUDGET_SECONDS)
     except Exception:  # slow, absent or failing: the call starts with practice-only values
         logger.info("initiation falls back", extra={"subject": subject})
         return None

@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from faststream.nats import NatsBroker
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import TypeAdapter
 
 from ignis.contracts import subjects
 from ignis.contracts.base import Ping, Pong
@@ -17,7 +18,7 @@ from ignis.gateway import initiation, staff, webhooks
 from ignis.gateway.metrics import GatewayMetrics
 from ignis.gateway.settings import GatewaySettings
 from ignis.gateway.tools import build_router
-from ignis.kit.bus import ensure_stream, make_broker
+from ignis.kit.bus import ask, ensure_stream, make_broker
 from ignis.kit.logging import configure_logging
 from ignis.practice.config import load_practice
 
@@ -74,12 +75,15 @@ def create_app(settings: GatewaySettings | None = None, broker: NatsBroker | Non
     return app
 
 
+_PONG: TypeAdapter[Pong] = TypeAdapter(Pong)
+
+
 async def _ping(request: Request, service: str) -> bool:
     state = request.app.state
     try:
-        message = await state.broker.request(
-            Ping(), subjects.ping(service), timeout=state.settings.readiness_timeout_seconds
+        pong = await ask(
+            state.broker, Ping(), subjects.ping(service), _PONG, state.settings.readiness_timeout_seconds
         )
-        return Pong.model_validate_json(message.body).service == service
+        return pong.service == service
     except Exception:  # readiness reports any failure as not ready; the reason is in the service's log
         return False

@@ -9,7 +9,6 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
-from nats.errors import Error as NatsError
 from pydantic import BaseModel, Field, TypeAdapter
 
 from ignis.contracts import subjects
@@ -26,6 +25,8 @@ from ignis.contracts.requests import (
 )
 from ignis.contracts.scheduling import DayAppointments, ListDayAppointments
 from ignis.gateway.auth import secret_matches
+from ignis.kit.bus import ask
+from ignis.kit.errors import ServiceError
 
 logger = logging.getLogger("ignis.gateway.staff")
 STAFF_TIMEOUT_SECONDS = 5.0
@@ -49,11 +50,10 @@ router = APIRouter(prefix="/staff", tags=["staff"], dependencies=[Depends(staff_
 
 async def _ask(request: Request, subject: str, query: BaseModel, adapter: TypeAdapter[Any]) -> Any:
     try:
-        message = await request.app.state.broker.request(query, subject, timeout=STAFF_TIMEOUT_SECONDS)
-    except (TimeoutError, NatsError, ConnectionError):
-        logger.warning("staff query unanswered", extra={"subject": subject})
-        raise HTTPException(503, "service unavailable, try again") from None
-    reply = adapter.validate_json(message.body)
+        reply = await ask(request.app.state.broker, query, subject, adapter, STAFF_TIMEOUT_SECONDS)
+    except ServiceError as exc:
+        logger.warning("staff query failed", extra={"subject": subject, "reason": exc.message})
+        raise HTTPException(_STATUS.get(exc.code, 500), exc.code.value) from None
     if isinstance(reply, ErrorReply):
         raise HTTPException(_STATUS.get(reply.code, 500), reply.code.value)
     return reply

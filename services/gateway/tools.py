@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from nats.errors import Error as NatsError
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from ignis.contracts import subjects
@@ -58,7 +57,9 @@ from ignis.contracts.tools import (
 )
 from ignis.gateway.auth import secret_matches
 from ignis.gateway.replies import envelope, failure
+from ignis.kit import bus
 from ignis.kit.dates import DateParseError, parse_birth_date, parse_date
+from ignis.kit.errors import ServiceError
 
 logger = logging.getLogger("ignis.gateway.tools")
 
@@ -254,24 +255,20 @@ async def call_tool(request: Request, tool: Tool) -> JSONResponse:
 async def ask(request: Request, tool: Tool, command: BaseModel) -> dict[str, Any]:
     state = request.app.state
     conversation_id = getattr(command, "conversation_id", None)
+    context = {"tool": tool.name, "conversation_id": conversation_id}
     try:
-        message = await state.broker.request(
-            command, tool.subject, timeout=state.settings.tool_budget_seconds
+        reply = await bus.ask(
+            state.broker, command, tool.subject, tool.reply, state.settings.tool_budget_seconds
         )
-    except (TimeoutError, NatsError, ConnectionError) as exc:
-        state.metrics.bus_timeouts.labels(tool.subject).inc()
-        logger.warning(
-            "service unavailable",
-            extra={"tool": tool.name, "conversation_id": conversation_id, "reason": type(exc).__name__},
-        )
-        return failure(ErrorCode.unavailable)
-    try:
-        reply = tool.reply.validate_json(message.body)
-    except ValidationError:
-        logger.error("unexpected reply", extra={"tool": tool.name, "conversation_id": conversation_id})
-        return failure(ErrorCode.internal)
+    except ServiceError as exc:
+        if exc.code is ErrorCode.unavailable:
+            state.metrics.bus_timeouts.labels(tool.subject).inc()
+            logger.warning("service unavailable", extra={**context, "reason": exc.message})
+        else:
+            logger.error("unexpected reply", extra=context)
+        return failure(exc.code)
     if isinstance(reply, ErrorReply) and reply.code is ErrorCode.internal:
-        logger.error("service failed", extra={"tool": tool.name, "conversation_id": conversation_id})
+        logger.error("service failed", extra=context)
     return envelope(reply, tool.name)
 
 

@@ -16,10 +16,6 @@ class InvalidSlot(ServiceError):
     code = ErrorCode.invalid_slot
 
 
-class PatientsUnavailable(ServiceError):
-    code = ErrorCode.unavailable
-
-
 class SlotAlreadyTaken(Exception):
     """The exclusion constraint refused the time: another booking overlaps it."""
 

@@ -30,12 +30,11 @@ from ignis.contracts.scheduling import (
     SlotTaken,
     VisitTypeUnknown,
 )
-from ignis.kit.bus import HANDLER_CONCURRENCY
+from ignis.kit.bus import HANDLER_CONCURRENCY, ask
 from ignis.kit.db import Session
-from ignis.kit.errors import NotVerified
+from ignis.kit.errors import NotVerified, Unavailable
 from ignis.scheduler import service
 from ignis.scheduler.calendar import Calendar
-from ignis.scheduler.errors import PatientsUnavailable
 from ignis.scheduler.repository import AppointmentRepository
 
 router = NatsRouter()
@@ -55,21 +54,17 @@ Broker = Annotated[NatsBroker, Context("broker")]
 
 
 async def verified_patient(cmd: PatientCommand, broker: NatsBroker) -> uuid.UUID:
-    """Ask the patients service whose ref this is; only a ref verified in this conversation acts."""
-    try:
-        message = await broker.request(
-            ResolvePatientRef(conversation_id=cmd.conversation_id, patient_ref=cmd.patient_ref),
-            subjects.PATIENTS_RESOLVE_REF,
-            timeout=PATIENTS_TIMEOUT_SECONDS,
-        )
-    except Exception:  # timeout, no responders, connection lost: all mean "cannot verify now"
-        raise PatientsUnavailable("patients service not answering") from None
-    reply = _RESOLVED.validate_json(message.body)
+    """Ask the patients service whose ref this is; only a ref verified in this conversation acts.
+
+    No answer in time raises `Unavailable`, which the caller hears as such.
+    """
+    query = ResolvePatientRef(conversation_id=cmd.conversation_id, patient_ref=cmd.patient_ref)
+    reply = await ask(broker, query, subjects.PATIENTS_RESOLVE_REF, _RESOLVED, PATIENTS_TIMEOUT_SECONDS)
     if isinstance(reply, PatientRefResolved):
         return uuid.UUID(reply.patient_id)
     if reply.code is ErrorCode.not_verified:
         raise NotVerified("ref not valid in this conversation")
-    raise PatientsUnavailable("patients service failed")
+    raise Unavailable("patients service failed")
 
 
 @router.subscriber(subjects.SCHEDULER_FIND_SLOTS, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
