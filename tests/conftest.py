@@ -135,7 +135,7 @@ async def clean_database(engine: AsyncEngine) -> AsyncIterator[None]:
             text(
                 "TRUNCATE patients.patient, patients.verification, patients.identify_attempt, patients.call, "
                 "patients.request, patients.outbox, "
-                "scheduler.appointment, scheduler.outbox CASCADE"
+                "scheduler.appointment, scheduler.outbox, notifier.appointment, notifier.message CASCADE"
             )
         )
 

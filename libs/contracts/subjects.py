@@ -29,6 +29,7 @@ PATIENTS_REQUEST_COMPLETE: Final = "ignis.patients.request.complete"
 PATIENTS_NAMES: Final = "ignis.patients.names"
 PATIENTS_CALLS_LIST: Final = "ignis.patients.calls.list"
 PATIENTS_CALLS_GET: Final = "ignis.patients.calls.get"
+PATIENTS_CONTACT: Final = "ignis.patients.contact"
 
 SCHEDULER_FIND_SLOTS: Final = "ignis.scheduler.slots.find"
 SCHEDULER_BOOK: Final = "ignis.scheduler.appointment.book"
@@ -38,10 +39,13 @@ SCHEDULER_RESCHEDULE: Final = "ignis.scheduler.appointment.reschedule"
 SCHEDULER_DAY: Final = "ignis.scheduler.appointment.day"
 SCHEDULER_PRACTICE_INFO: Final = "ignis.scheduler.practice.info"
 
+NOTIFIER_MESSAGES_LIST: Final = "ignis.notifier.messages.list"
+
 REQUEST_CREATED: Final = "ignis.events.request.created"
 APPOINTMENT_BOOKED: Final = "ignis.events.appointment.booked"
 APPOINTMENT_CANCELLED: Final = "ignis.events.appointment.cancelled"
 APPOINTMENT_RESCHEDULED: Final = "ignis.events.appointment.rescheduled"
+APPOINTMENT_EVENTS_SUBJECTS: Final = "ignis.events.appointment.>"
 
 EVENTS_STREAM: Final = "IGNIS_EVENTS"
 EVENTS_SUBJECTS: Final = "ignis.events.>"
@@ -63,4 +67,5 @@ def dead_letter(subject: str) -> str:
 
 
 PATIENTS_CALLS_CONSUMER: Final = "patients-calls"
+NOTIFIER_APPOINTMENTS_CONSUMER: Final = "notifier-appointments"
 WEBHOOKS_SUBJECTS: Final = "ignis.webhooks.>"

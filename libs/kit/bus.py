@@ -10,7 +10,7 @@ from faststream import ExceptionMiddleware
 from faststream.nats import NatsBroker, NatsMessage, NatsRouter
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
-from nats.js.api import StreamConfig
+from nats.js.api import ConsumerConfig, StreamConfig
 from nats.js.errors import BadRequestError
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
@@ -29,6 +29,17 @@ DUPLICATE_WINDOW = dt.timedelta(hours=1)
 # Messages a subscriber handles at once. FastStream's default of one would make every caller queue
 # behind the slowest database round trip; keep it below the DB pool (kit.db) so none waits for a connection.
 HANDLER_CONCURRENCY = 16
+
+# A failed JetStream delivery is not acknowledged and comes back after these pauses, then every 10
+# minutes; after MAX_DELIVERIES (about 3 hours: a database outage of that length) `settle` moves it to the
+# dead-letter stream.
+REDELIVERY_BACKOFF_SECONDS = [5.0, 30.0, 120.0, 600.0]
+MAX_DELIVERIES = 20
+
+
+def durable_consumer() -> ConsumerConfig:
+    """The configuration of every durable consumer: redelivery with backoff, bounded (see `settle`)."""
+    return ConsumerConfig(ack_wait=600.0, backoff=REDELIVERY_BACKOFF_SECONDS, max_deliver=MAX_DELIVERIES)
 
 
 def error_middleware() -> ExceptionMiddleware:
@@ -135,7 +146,7 @@ async def settle(
     message: NatsMessage,
     broker: NatsBroker,
     work: Callable[[], Awaitable[object]],
-    max_deliveries: int,
+    max_deliveries: int = MAX_DELIVERIES,
 ) -> None:
     """Run `work` for a JetStream delivery and settle it: acknowledge on success; on failure leave it for
     redelivery, and after `max_deliveries` failed attempts move it to the dead-letter stream (raw, with the

@@ -24,14 +24,15 @@ def create_service(
     sessionmaker: async_sessionmaker[AsyncSession] | None = None,
     database: bool = True,
     outbox: bool = False,
-    background: Sequence[Callable[[async_sessionmaker[AsyncSession]], Coroutine[Any, Any, None]]] = (),
+    background: Sequence[Callable[[FastStream], Coroutine[Any, Any, None]]] = (),
     streams: dict[str, str] | None = None,
 ) -> FastStream:
     """Build service `name`; handlers read `settings` and `sessionmaker` from the context.
 
     Tests pass a `sessionmaker` bound to a connection they roll back afterwards. `background` jobs run
-    beside the handlers for the service's lifetime (each gets the sessionmaker); `streams` (name → subject
-    filter) exist before its consumers bind to them.
+    beside the handlers from the moment the broker is connected until shutdown begins (each gets the app:
+    its broker, and settings and sessionmaker in its context); `streams` (name → subject filter) exist
+    before its consumers bind to them.
     """
     configure_logging(name, settings.log_level, settings.log_format == "json")
     broker = make_broker(settings.nats, name)
@@ -57,13 +58,23 @@ def create_service(
                 task = asyncio.create_task(relay.run(), name=f"{name}-outbox-relay")
                 stack.push_async_callback(_cancel, task)
                 context.set_global("outbox_relay", relay)
-            for job in background if maker is not None else ():
-                stack.push_async_callback(
-                    _cancel, asyncio.create_task(job(maker), name=f"{name}-{job.__name__}")
-                )
             yield
 
-    return FastStream(broker, lifespan=lifespan)
+    app = FastStream(broker, lifespan=lifespan)
+    jobs: list[asyncio.Task[None]] = []
+
+    @app.after_startup
+    async def start_background() -> None:
+        jobs.extend(
+            asyncio.create_task(job(app), name=f"{name}-{job.__name__}") for job in background
+        )
+
+    @app.on_shutdown
+    async def stop_background() -> None:
+        while jobs:
+            await _cancel(jobs.pop())
+
+    return app
 
 
 async def _cancel(task: "asyncio.Task[None]") -> None:

@@ -10,6 +10,7 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from ignis.contracts.patients import Insurance, Salutation
+from ignis.practice.sms import SmsConfig, check_length
 
 DEMO_PRACTICE = Path(__file__).with_name("demo.yaml")
 
@@ -127,6 +128,7 @@ class Practice(ConfigModel):
     # Greet a caller whose number belongs to exactly one patient by first name (a hint, never a
     # verification). Off unless the practice decides so: the number may be shared or passed on.
     greet_known_callers: bool = False
+    sms: SmsConfig = SmsConfig()
     demo_patients: list[SeedPatient] = []
 
     @model_validator(mode="after")
@@ -143,7 +145,13 @@ class Practice(ConfigModel):
             unknown = set(visit_type.practitioners or ()) - set(known)
             if unknown:
                 raise ValueError(f"visit_types[{index}].practitioners: unknown {', '.join(sorted(unknown))}")
+        check_length(self.sms, self.sms_fields(), [p.name for p in self.practitioners])
         return self
+
+    def sms_fields(self) -> dict[str, str]:
+        """The fields every SMS of this practice shares (see `ignis.practice.sms.FIELDS`)."""
+        address = f"{self.address.street}, {self.address.postal_code} {self.address.city}"
+        return {"practice": self.sms.sender_name or self.name, "address": address, "phone": self.phone}
 
     def practitioner(self, practitioner_id: str) -> Practitioner | None:
         return next((p for p in self.practitioners if p.id == practitioner_id), None)

@@ -5,6 +5,7 @@ Each view carries no more patient data than it shows; a transcript only comes wi
 
 import datetime as dt
 import logging
+import uuid
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -14,6 +15,7 @@ from pydantic import BaseModel, Field, TypeAdapter
 from ignis.contracts import subjects
 from ignis.contracts.base import ErrorCode, ErrorReply
 from ignis.contracts.calls import CallDetail, CallPage, GetCall, ListCalls
+from ignis.contracts.notifications import ListMessages, MessagePage, MessageStatus
 from ignis.contracts.patients import GetPatientNames, PatientNames
 from ignis.contracts.requests import (
     ClaimRequest,
@@ -167,3 +169,26 @@ async def day_appointments(
         for item in page.items
     ]
     return {"date": day.isoformat(), "items": items, "next_cursor": page.next_cursor}
+
+
+@router.get("/messages")
+async def list_messages(
+    request: Request,
+    appointment_id: uuid.UUID | None = None,
+    patient_id: uuid.UUID | None = None,
+    status: MessageStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> MessagePage:
+    """The SMS of an appointment or a patient (or all), newest first, with what became of each.
+
+    `status=unknown` lists those whose request left without an answer: they may or may not have
+    arrived, and are never sent again automatically; `failed` ones say why (e.g. sipgate credit).
+    """
+    query = ListMessages(
+        appointment_id=appointment_id, patient_id=patient_id, status=status, limit=limit, cursor=cursor
+    )
+    page: MessagePage = await _ask(
+        request, subjects.NOTIFIER_MESSAGES_LIST, query, TypeAdapter(MessagePage | ErrorReply)
+    )
+    return page

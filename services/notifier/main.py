@@ -1,10 +1,58 @@
 """Factory of the notifier service: `faststream run ignis.notifier.main:create_app --factory`."""
 
+import datetime as dt
+from collections.abc import Callable
+
 from faststream import FastStream
 
+from ignis.contracts import subjects
 from ignis.kit.service import create_service
-from ignis.kit.settings import Settings
+from ignis.notifier import handlers, service
+from ignis.notifier.dispatcher import Dispatcher
+from ignis.notifier.providers import SmsProvider, make_provider
+from ignis.notifier.settings import NotifierSettings
+from ignis.practice.config import load_practice
 
 
-def create_app(settings: Settings | None = None) -> FastStream:
-    return create_service("notifier", settings or Settings(), database=False)
+def create_app(
+    settings: NotifierSettings | None = None,
+    provider: SmsProvider | None = None,
+    clock: Callable[[], dt.datetime] = service.utcnow,
+    poll_seconds: float = 1.0,
+) -> FastStream:
+    """A practice file with an error (an SMS template too long, say) stops the start here.
+
+    Tests pass a `clock` to let reminders come due.
+    """
+    settings = settings or NotifierSettings()
+    practice = load_practice(settings.practice_file)
+
+    async def send_sms(app: FastStream) -> None:
+        sms = provider or make_provider(settings)
+        dispatcher = Dispatcher(
+            app.context.get("sessionmaker"),
+            app.broker,
+            practice,
+            sms,
+            settings.sms_timeout_seconds,
+            clock=clock,
+            poll_seconds=poll_seconds,
+        )
+        app.context.set_global("dispatcher", dispatcher)
+        try:
+            await dispatcher.run()
+        finally:
+            await sms.aclose()
+
+    app = create_service(
+        "notifier",
+        settings,
+        handlers.router,
+        background=[send_sms],
+        streams={
+            subjects.EVENTS_STREAM: subjects.EVENTS_SUBJECTS,
+            subjects.DEAD_LETTER_STREAM: subjects.DEAD_LETTER_SUBJECTS,
+        },
+    )
+    app.context.set_global("practice", practice)
+    return app

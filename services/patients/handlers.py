@@ -5,12 +5,12 @@ from typing import Annotated, Any
 from faststream import Context, Depends
 from faststream.middlewares import AckPolicy
 from faststream.nats import JStream, NatsBroker, NatsMessage, NatsRouter, PullSub
-from nats.js.api import ConsumerConfig
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ignis.contracts import subjects
 from ignis.contracts.base import ErrorReply
 from ignis.contracts.calls import CallDetail, CallPage, GetCall, ListCalls
+from ignis.contracts.notifications import Contact, GetContact
 from ignis.contracts.patients import (
     CallerLookedUp,
     GetPatientNames,
@@ -33,7 +33,7 @@ from ignis.contracts.requests import (
     RequestPage,
     RequestUpdated,
 )
-from ignis.kit.bus import DUPLICATE_WINDOW, HANDLER_CONCURRENCY, settle
+from ignis.kit.bus import DUPLICATE_WINDOW, HANDLER_CONCURRENCY, durable_consumer, settle
 from ignis.kit.db import Session
 from ignis.patients import service
 from ignis.patients.repository import PatientRepository
@@ -51,11 +51,6 @@ Repository = Annotated[PatientRepository, Depends(get_repository)]
 Settings = Annotated[PatientsSettings, Context("settings")]
 Sessionmaker = Annotated[async_sessionmaker[AsyncSession], Context("sessionmaker")]
 Broker = Annotated[NatsBroker, Context("broker")]
-
-# A failed delivery is not acknowledged and comes back after these pauses, then every 10 minutes; after
-# MAX_DELIVERIES (about 3 hours: a database outage of that length) it moves to the dead-letter stream.
-REDELIVERY_BACKOFF_SECONDS = [5.0, 30.0, 120.0, 600.0]
-MAX_DELIVERIES = 20
 
 
 @router.subscriber(subjects.PATIENTS_IDENTIFY, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
@@ -117,6 +112,11 @@ async def get_call(query: GetCall, repo: Repository) -> CallDetail:
     return await service.get_call(repo, query)
 
 
+@router.subscriber(subjects.PATIENTS_CONTACT, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+async def contact(query: GetContact, repo: Repository) -> Contact:
+    return await service.contact(repo, query)
+
+
 @router.subscriber(
     subjects.elevenlabs_webhook("*"),
     stream=JStream(
@@ -127,7 +127,7 @@ async def get_call(query: GetCall, repo: Repository) -> CallDetail:
     durable=subjects.PATIENTS_CALLS_CONSUMER,
     pull_sub=PullSub(batch_size=1, timeout=5.0),
     ack_policy=AckPolicy.MANUAL,
-    config=ConsumerConfig(ack_wait=600.0, backoff=REDELIVERY_BACKOFF_SECONDS, max_deliver=MAX_DELIVERIES),
+    config=durable_consumer(),
 )
 async def store_call(
     _: Any, message: NatsMessage, sessionmaker: Sessionmaker, settings: Settings, broker: Broker
@@ -141,4 +141,4 @@ async def store_call(
         async with sessionmaker() as session, session.begin():
             await service.store_call(PatientRepository(session), settings, message.body, service.utcnow())
 
-    await settle(message, broker, work, MAX_DELIVERIES)
+    await settle(message, broker, work)

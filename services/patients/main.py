@@ -20,9 +20,13 @@ def create_app(
         handlers.router,
         sessionmaker=sessionmaker,
         outbox=sessionmaker is None,
-        background=[service.purge_forever] if sessionmaker is None else [],
+        background=[purge_expired_calls] if sessionmaker is None else [],
         streams={
             subjects.WEBHOOKS_STREAM: subjects.WEBHOOKS_SUBJECTS,
             subjects.DEAD_LETTER_STREAM: subjects.DEAD_LETTER_SUBJECTS,
         },
     )
+
+
+async def purge_expired_calls(app: FastStream) -> None:
+    await service.purge_forever(app.context.get("sessionmaker"))

@@ -27,6 +27,7 @@ from ignis.contracts.calls import (
     PatientLink,
     PostCallEvent,
 )
+from ignis.contracts.notifications import Contact, GetContact
 from ignis.contracts.patients import (
     CallerLookedUp,
     GetPatientNames,
@@ -53,7 +54,7 @@ from ignis.contracts.requests import (
     RequestPage,
     RequestUpdated,
 )
-from ignis.kit.errors import InvalidCursor, NotVerified
+from ignis.kit.errors import InvalidCursor, NotFound, NotVerified
 from ignis.kit.outbox import add_event
 from ignis.kit.pagination import decode_cursor, encode_cursor
 from ignis.patients.errors import (
@@ -489,3 +490,26 @@ async def patient_names(repo: PatientRepository, query: GetPatientNames) -> Pati
             continue  # an id this service never issued simply has no name
     patients = await repo.by_ids(ids)
     return PatientNames(names={str(p.id): f"{p.first_name} {p.last_name}" for p in patients})
+
+
+def is_mobile(e164: str) -> bool:
+    """Whether an SMS can reach this number: a mobile one (a fixed-line number cannot take an SMS)."""
+    try:
+        number = phonenumbers.parse(e164)
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.number_type(number) in (
+        phonenumbers.PhoneNumberType.MOBILE,
+        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    )
+
+
+async def contact(repo: PatientRepository, query: GetContact) -> Contact:
+    patient = await repo.get(query.patient_id)
+    if patient is None:
+        raise NotFound("no such patient")
+    return Contact(
+        phone=patient.phone,
+        mobile=patient.phone is not None and is_mobile(patient.phone),
+        sms_consent=patient.sms_consent,
+    )

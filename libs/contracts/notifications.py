@@ -1,0 +1,66 @@
+"""The notifier's contracts: a patient's SMS contact (asked of the patients service) and the staff view
+of the messages it sent, failed to send or could not confirm."""
+
+import datetime as dt
+import uuid
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import Field
+
+from ignis.contracts.base import Contract
+
+
+class GetContact(Contract):
+    """May this patient be texted, and where? Asked right before each SMS: consent can be withdrawn."""
+
+    patient_id: uuid.UUID
+
+
+class Contact(Contract):
+    kind: Literal["contact"] = "contact"
+    phone: str | None = Field(repr=False)  # E.164
+    mobile: bool
+    sms_consent: bool
+
+
+class MessageStatus(StrEnum):
+    """`unknown`: the request left but no answer came; it is never sent again without a person deciding."""
+
+    pending = "pending"
+    claimed = "claimed"
+    sending = "sending"
+    sent = "sent"
+    failed = "failed"
+    unknown = "unknown"
+    skipped = "skipped"
+    withdrawn = "withdrawn"
+
+
+class ListMessages(Contract):
+    appointment_id: uuid.UUID | None = None
+    patient_id: uuid.UUID | None = None
+    status: MessageStatus | None = None
+    limit: int = Field(default=20, ge=1, le=100)
+    cursor: str | None = Field(default=None, max_length=200)
+
+
+class MessageItem(Contract):
+    message_id: uuid.UUID
+    appointment_id: uuid.UUID
+    patient_id: uuid.UUID
+    template: str
+    status: MessageStatus
+    reason: str | None
+    attempts: int
+    provider: str | None
+    text: str | None
+    created_at: dt.datetime
+    due_at: dt.datetime
+    finished_at: dt.datetime | None
+
+
+class MessagePage(Contract):
+    kind: Literal["messages"] = "messages"
+    items: list[MessageItem]
+    next_cursor: str | None

@@ -1,0 +1,78 @@
+"""Bus entry points of the notifier: translation and dependency injection only."""
+
+from typing import Annotated, Any
+
+from faststream import Context, Depends
+from faststream.middlewares import AckPolicy
+from faststream.nats import JStream, NatsBroker, NatsMessage, NatsRouter, PullSub
+from pydantic import TypeAdapter
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ignis.contracts import subjects
+from ignis.contracts.notifications import ListMessages, MessagePage
+from ignis.contracts.scheduling import AppointmentBooked, AppointmentCancelled, AppointmentRescheduled
+from ignis.kit.bus import DUPLICATE_WINDOW, HANDLER_CONCURRENCY, durable_consumer, settle
+from ignis.kit.db import Session
+from ignis.notifier import service
+from ignis.notifier.dispatcher import Dispatcher
+from ignis.notifier.repository import NotifierRepository
+from ignis.practice.config import Practice
+
+router = NatsRouter()
+QUEUE = subjects.queue("notifier")
+
+Sessionmaker = Annotated[async_sessionmaker[AsyncSession], Context("sessionmaker")]
+Broker = Annotated[NatsBroker, Context("broker")]
+PracticeConfig = Annotated[Practice, Context("practice")]
+Sender = Annotated[Dispatcher | None, Context("dispatcher", default=None)]
+
+_EVENTS = {
+    subjects.APPOINTMENT_BOOKED: TypeAdapter(AppointmentBooked),
+    subjects.APPOINTMENT_RESCHEDULED: TypeAdapter(AppointmentRescheduled),
+    subjects.APPOINTMENT_CANCELLED: TypeAdapter(AppointmentCancelled),
+}
+
+
+def get_repository(session: Session) -> NotifierRepository:
+    return NotifierRepository(session)
+
+
+Repository = Annotated[NotifierRepository, Depends(get_repository)]
+
+
+@router.subscriber(subjects.NOTIFIER_MESSAGES_LIST, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+async def list_messages(query: ListMessages, repo: Repository) -> MessagePage:
+    return await service.list_messages(repo, query)
+
+
+@router.subscriber(
+    subjects.APPOINTMENT_EVENTS_SUBJECTS,
+    stream=JStream(
+        subjects.EVENTS_STREAM,
+        subjects=[subjects.EVENTS_SUBJECTS],
+        duplicate_window=DUPLICATE_WINDOW.total_seconds(),
+    ),
+    durable=subjects.NOTIFIER_APPOINTMENTS_CONSUMER,
+    pull_sub=PullSub(batch_size=10, timeout=5.0),
+    ack_policy=AckPolicy.MANUAL,
+    config=durable_consumer(),
+)
+async def on_appointment_event(
+    _: Any,
+    message: NatsMessage,
+    sessionmaker: Sessionmaker,
+    practice: PracticeConfig,
+    broker: Broker,
+    dispatcher: Sender,
+) -> None:
+    """Acknowledged once its SMS are recorded (not sent: the dispatcher sends them)."""
+    subject = message.raw_message.subject
+
+    async def work() -> None:
+        event = _EVENTS[subject].validate_json(message.body)
+        async with sessionmaker() as session, session.begin():
+            await service.plan(NotifierRepository(session), practice, subject, event, service.utcnow())
+        if dispatcher is not None:
+            dispatcher.wake.set()
+
+    await settle(message, broker, work)

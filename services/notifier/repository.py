@@ -1,0 +1,140 @@
+"""The only module of the notifier that runs SQL. It flushes, never commits."""
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ignis.contracts.notifications import MessageStatus
+from ignis.notifier.models import Appointment, Message
+
+Status = MessageStatus
+
+
+class NotifierRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def appointment_for_update(self, appointment_id: uuid.UUID) -> Appointment | None:
+        return await self.session.scalar(
+            select(Appointment).where(Appointment.id == appointment_id).with_for_update()
+        )
+
+    async def appointment(self, appointment_id: uuid.UUID) -> Appointment | None:
+        return await self.session.get(Appointment, appointment_id)
+
+    async def save_appointment(self, **state: Any) -> None:
+        statement = insert(Appointment).values(**state)
+        await self.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[Appointment.id],
+                set_={key: statement.excluded[key] for key in state if key != "id"},
+            )
+        )
+
+    async def add_message(self, **fields: Any) -> bool:
+        """Record a message unless its idempotency key exists; whether it was new."""
+        result = await self.session.execute(
+            insert(Message)
+            .values(id=uuid.uuid4(), **fields)
+            .on_conflict_do_nothing(index_elements=[Message.idempotency_key])
+            .returning(Message.id)
+        )
+        return result.scalar() is not None
+
+    async def withdraw_reminders(self, appointment_id: uuid.UUID, keep_event: uuid.UUID, reason: str) -> int:
+        """Withdraw the appointment's pending reminders but the one planned by `keep_event`."""
+        result = await self.session.execute(
+            update(Message)
+            .where(
+                Message.appointment_id == appointment_id,
+                Message.template == "reminder",
+                Message.status == Status.pending,
+                Message.event_id != keep_event,
+            )
+            .values(status=Status.withdrawn, reason=reason)
+        )
+        return result.rowcount  # type: ignore[attr-defined, no-any-return]
+
+    async def claim_due(self, now: dt.datetime, limit: int, claim: uuid.UUID) -> Sequence[Message]:
+        """Take up to `limit` due messages for this sender; other senders skip them (SKIP LOCKED)."""
+        due = (
+            select(Message.id)
+            .where(Message.status == Status.pending, Message.due_at <= now)
+            .order_by(Message.due_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        result = await self.session.scalars(
+            update(Message)
+            .where(Message.id.in_(due.scalar_subquery()))
+            .values(status=Status.claimed, claim=claim, claimed_at=now, attempts=Message.attempts + 1)
+            .returning(Message),
+            execution_options={"synchronize_session": False},
+        )
+        return result.all()
+
+    async def finish(self, message_id: uuid.UUID, holder: uuid.UUID, **fields: Any) -> bool:
+        """Move a message this sender holds on; False if it lost the claim (it was recovered meanwhile)."""
+        result = await self.session.execute(
+            update(Message)
+            .where(
+                Message.id == message_id,
+                Message.claim == holder,
+                Message.status.in_([Status.claimed, Status.sending, Status.unknown]),
+            )
+            .values(**fields)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def recover(self, claimed_before: dt.datetime, sending_before: dt.datetime) -> tuple[int, int]:
+        """Messages of a sender that stopped: a claimed one goes back to pending (nothing left), one that
+        was sending becomes unknown (the request may have left). Returns (released, unknown)."""
+        released = await self.session.execute(
+            update(Message)
+            .where(Message.status == Status.claimed, Message.claimed_at < claimed_before)
+            .values(status=Status.pending, claim=None)
+        )
+        lost = await self.session.execute(
+            update(Message)
+            .where(Message.status == Status.sending, Message.claimed_at < sending_before)
+            .values(
+                status=Status.unknown,
+                reason="the notifier stopped while sending: whether the SMS went out is unknown",
+            )
+        )
+        return released.rowcount, lost.rowcount  # type: ignore[attr-defined]
+
+    async def messages(
+        self,
+        *,
+        appointment_id: uuid.UUID | None,
+        patient_id: uuid.UUID | None,
+        status: MessageStatus | None,
+        after: tuple[dt.datetime, uuid.UUID] | None,
+        limit: int,
+    ) -> Sequence[Message]:
+        """Newest first."""
+        query = select(Message)
+        if appointment_id is not None:
+            query = query.where(Message.appointment_id == appointment_id)
+        if patient_id is not None:
+            query = query.where(Message.patient_id == patient_id)
+        if status is not None:
+            query = query.where(Message.status == status)
+        if after is not None:
+            created, message_id = after
+            query = query.where(
+                or_(
+                    Message.created_at < created, and_(Message.created_at == created, Message.id < message_id)
+                )
+            )
+        return (
+            await self.session.scalars(
+                query.order_by(Message.created_at.desc(), Message.id.desc()).limit(limit)
+            )
+        ).all()

@@ -1,0 +1,136 @@
+"""A local HTTP fake of sipgate's SMS endpoint, strict where the documentation is.
+
+Built from sipgate's OpenAPI spec (`POST /v2/sessions/sms`, `SendWebSmsRequest`) and the error table of
+sipgate-io/sipgateio-sendsms-python (see ../shared/reference/sipgate.md §1): HTTP Basic with a Personal
+Access Token, `Content-Type: application/json` or 415, required non-blank `smsId`/`recipient`/`message`
+or 400, an unknown SMS extension 403, success 204 without a body. A test can make the next answers
+401/402/403/500 (or any status), or let the request hang until the client gives up.
+"""
+
+import asyncio
+import base64
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ignis.kit.embedded import free_port
+
+TOKEN_ID = "token-FQ1V12"
+TOKEN = "e68ead46-a7db-46cd-8a1a-44aed1e4e372"
+SMS_ID = "s0"
+HANG = 0  # as a status: do not answer
+
+
+@dataclass
+class Received:
+    """One request as sipgate would have seen it, and what the fake answered."""
+
+    headers: dict[str, str]
+    body: Any
+    status: int
+
+
+@dataclass
+class FakeSipgate:
+    url: str = ""
+    requests: list[Received] = field(default_factory=list)
+    # Statuses for the next requests, in order; when empty, a valid request gets 204.
+    answers: list[int] = field(default_factory=list)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def sent(self) -> list[dict[str, Any]]:
+        """The SMS sipgate accepted (and would have delivered)."""
+        return [r.body for r in self.requests if 200 <= r.status < 300]
+
+    def reset(self) -> None:
+        self.requests.clear()
+        self.answers.clear()
+        self.release.set()
+        self.release = asyncio.Event()
+
+    async def wait_for_requests(self, count: int, within_seconds: float = 10.0) -> list[Received]:
+        """The requests so far, once there are `count` (or the time is up)."""
+        deadline = time.monotonic() + within_seconds
+        while len(self.requests) < count and (left := deadline - time.monotonic()) > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.arrived.wait(), left)
+            self.arrived.clear()
+        return self.requests
+
+    async def send_sms(self, request: Request) -> Response:
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        raw = await request.body()
+        try:
+            body: Any = json.loads(raw)
+        except ValueError:
+            body = raw.decode(errors="replace")
+        status = self._judge(headers, body)
+        if status == 204 and self.answers:
+            status = self.answers.pop(0)
+        self.requests.append(Received(headers, body, status))
+        self.arrived.set()
+        if status == HANG:
+            await self.release.wait()  # until the test ends; the client has given up long before
+            return Response(status_code=204)
+        if status == 204:
+            return Response(status_code=204)
+        return JSONResponse({"errors": [{"status": status, "title": _TITLES.get(status, "error")}]}, status)
+
+    def _judge(self, headers: dict[str, str], body: Any) -> int:
+        expected = "Basic " + base64.b64encode(f"{TOKEN_ID}:{TOKEN}".encode()).decode()
+        if headers.get("authorization") != expected:
+            return 401
+        if headers.get("content-type", "").split(";")[0].strip() != "application/json":
+            return 415
+        if not isinstance(body, dict) or set(body) - {"smsId", "recipient", "message", "sendAt"}:
+            return 400
+        for name in ("smsId", "recipient", "message"):
+            if not isinstance(body.get(name), str) or not body[name].strip():
+                return 400
+        if "sendAt" in body and not isinstance(body["sendAt"], int):
+            return 400
+        if body["smsId"] != SMS_ID:
+            return 403
+        return 204
+
+
+_TITLES = {
+    400: "bad request",
+    401: "username and/or password are wrong",
+    402: "insufficient account balance",
+    403: "no permission to use specified SMS extension",
+    415: "wrong or missing Content-Type header",
+    500: "internal server error",
+}
+
+
+@contextlib.asynccontextmanager
+async def running_fake_sipgate() -> AsyncIterator[FakeSipgate]:
+    """The fake served by uvicorn on a free local port, in the test's event loop."""
+    fake = FakeSipgate()
+    app = Starlette(routes=[Route("/v2/sessions/sms", fake.send_sms, methods=["POST"])])
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="off", access_log=False)
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 (uvicorn offers a flag, no event)
+        await asyncio.sleep(0.01)
+    fake.url = f"http://127.0.0.1:{port}/v2"
+    try:
+        yield fake
+    finally:
+        fake.release.set()
+        server.should_exit = True
+        await task

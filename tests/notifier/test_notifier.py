@@ -1,0 +1,377 @@
+"""The notifier end to end: bookings through the tools, events on real JetStream, real Postgres, and the
+local sipgate fake as the only stand-in."""
+
+import asyncio
+import datetime as dt
+import json
+import uuid
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from nats.js import JetStreamContext
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from ignis.contracts import subjects
+from ignis.contracts.scheduling import AppointmentBooked, AppointmentCancelled
+from ignis.gateway.settings import GatewaySettings
+from ignis.patients.repository import PatientRepository
+from ignis.practice.sms import gsm7_length
+from tests.conftest import HEADERS, Caller, verified_caller
+from tests.factories import GROSS, MUELLER, WEIZSAECKER, Person, patient
+from tests.fakes.sipgate import HANG, SMS_ID, FakeSipgate
+from tests.notifier.conftest import Clock, messages, publish, settled
+
+pytestmark = pytest.mark.usefixtures("notifier")
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+async def tool(client: httpx.AsyncClient, name: str, body: dict[str, Any]) -> dict[str, Any]:
+    response = await client.post(f"/tools/{name}", json=body, headers=HEADERS)
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+async def book(client: httpx.AsyncClient, caller: Caller, **wish: Any) -> dict[str, Any]:
+    """Book the first offered slot in three days as the agent would: find_slots, then book_appointment."""
+    earliest = (dt.date.today() + dt.timedelta(days=3)).isoformat()
+    offer = await tool(
+        client,
+        "find_slots",
+        {"conversation_id": caller.conversation_id, "visit_type": "akut", "earliest": earliest, **wish},
+    )
+    assert offer["code"] == "slots", offer
+    booked = await tool(client, "book_appointment", caller.body(slot_id=offer["slots"][0]["slot_id"]))
+    assert booked["code"] == "booked", booked
+    return dict(booked["appointment"])
+
+
+def staff(settings: GatewaySettings) -> dict[str, str]:
+    return {"Authorization": f"Bearer {settings.staff_token.get_secret_value()}"}
+
+
+async def caller_without_consent(engine: AsyncEngine, person: Person) -> Caller:
+    async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
+        added = await PatientRepository(session).add(patient(person, sms_consent=False))
+    return Caller("conv-none", "unused", added.id)
+
+
+def booked_event(patient_id: uuid.UUID, start: dt.datetime, **fields: Any) -> AppointmentBooked:
+    return AppointmentBooked(
+        event_id=uuid.uuid4(),
+        occurred_at=dt.datetime.now(dt.UTC),
+        appointment_id=uuid.uuid4(),
+        patient_id=patient_id,
+        practitioner_id="weber",
+        visit_type_id="akut",
+        start=start,
+        end=start + dt.timedelta(minutes=10),
+        **fields,
+    )
+
+
+class TestConfirmation:
+    async def test_booking_sends_one_correct_german_sms(
+        self, client: httpx.AsyncClient, engine: AsyncEngine, sipgate: FakeSipgate
+    ) -> None:
+        caller = await verified_caller(engine, MUELLER)
+        appointment = await book(client, caller)
+
+        rows = await settled(engine, 1, template="confirmation")
+        assert [r["status"] for r in rows] == ["sent"]
+        assert len(sipgate.sent) == 1
+        request = sipgate.requests[0]
+        assert request.headers["content-type"] == "application/json"
+        assert request.body["smsId"] == SMS_ID
+        assert request.body["recipient"] == MUELLER.phone
+        start = dt.datetime.fromisoformat(appointment["start"]).astimezone(BERLIN)
+        weekday = ["Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag"]
+        assert request.body["message"] == (
+            f"Testpraxis: Ihr Termin {weekday[start.weekday()]}, {start:%d.%m.%Y}, {start:%H:%M} Uhr "
+            "ist gebucht. Teststraße 1, 10115 Berlin. Absage: +49 30 1234567"
+        )
+        assert gsm7_length(request.body["message"]) <= 160
+        assert rows[0]["body"] == request.body["message"]
+
+        await asyncio.sleep(0.3)  # more dispatch rounds change nothing
+        assert len(sipgate.requests) == 1
+
+    async def test_reason_and_visit_type_never_reach_the_sms(
+        self, client: httpx.AsyncClient, engine: AsyncEngine, sipgate: FakeSipgate
+    ) -> None:
+        caller = await verified_caller(engine, MUELLER)
+        earliest = (dt.date.today() + dt.timedelta(days=3)).isoformat()
+        offer = await tool(
+            client,
+            "find_slots",
+            {"conversation_id": caller.conversation_id, "visit_type": "vorsorge", "earliest": earliest},
+        )
+        slot_id = offer["slots"][0]["slot_id"]
+        await tool(client, "book_appointment", caller.body(slot_id=slot_id, reason="Verdacht auf Diabetes"))
+        await settled(engine, 1, template="confirmation")
+        text = sipgate.sent[0]["message"]
+        assert "Diabetes" not in text
+        assert "Vorsorge" not in text
+
+    async def test_duplicate_event_still_one_sms(
+        self, client: httpx.AsyncClient, engine: AsyncEngine, sipgate: FakeSipgate, js: JetStreamContext
+    ) -> None:
+        caller = await verified_caller(engine, MUELLER)
+        start = dt.datetime.now(dt.UTC) + dt.timedelta(days=3)
+        event = booked_event(caller.patient_id, start)
+        await publish(js, subjects.APPOINTMENT_BOOKED, event)
+        await settled(engine, 1, template="confirmation")
+        # Beyond JetStream's duplicate window the same event arrives again (a new message id).
+        await publish(js, subjects.APPOINTMENT_BOOKED, event, msg_id=str(uuid.uuid4()))
+        await asyncio.sleep(0.5)
+        assert len(sipgate.requests) == 1
+        assert len(await messages(engine, template="confirmation")) == 1
+        assert len(await messages(engine, template="reminder")) == 1
+
+    async def test_no_consent_no_sms_and_the_reason_is_recorded(
+        self, client: httpx.AsyncClient, engine: AsyncEngine, sipgate: FakeSipgate, js: JetStreamContext
+    ) -> None:
+        caller = await caller_without_consent(engine, GROSS)
+        await publish(js, subjects.APPOINTMENT_BOOKED, booked_event(caller.patient_id, _in_days(3)))
+        rows = await settled(engine, 1, template="confirmation")
+        assert (rows[0]["status"], rows[0]["reason"]) == ("skipped", "no SMS consent")
+        assert sipgate.requests == []
+
+    async def test_landline_no_sms(
+        self, engine: AsyncEngine, sipgate: FakeSipgate, js: JetStreamContext
+    ) -> None:
+        caller = await verified_caller(engine, WEIZSAECKER)  # consented, but a Berlin landline
+        await publish(js, subjects.APPOINTMENT_BOOKED, booked_event(caller.patient_id, _in_days(3)))
+        rows = await settled(engine, 1, template="confirmation")
+        assert (rows[0]["status"], rows[0]["reason"]) == ("skipped", "no mobile number")
+        assert sipgate.requests == []
+
+
+def _in_days(days: int) -> dt.datetime:
+    return (dt.datetime.now(dt.UTC) + dt.timedelta(days=days)).replace(microsecond=0)
+
+
+class TestProviderFailures:
+    @pytest.mark.parametrize(
+        ("status", "reason"),
+        [
+            (402, "sipgate balance insufficient (402): top up the sipgate account"),
+            (401, "sipgate refused the token (401): check IGNIS_SIPGATE_TOKEN_ID and IGNIS_SIPGATE_TOKEN"),
+            (403, "sipgate does not allow this SMS extension (403)"),
+        ],
+    )
+    async def test_refusal_is_recorded_not_retried_and_staff_see_it(
+        self,
+        gateway: httpx.AsyncClient,
+        gateway_settings: GatewaySettings,
+        engine: AsyncEngine,
+        sipgate: FakeSipgate,
+        js: JetStreamContext,
+        status: int,
+        reason: str,
+    ) -> None:
+        sipgate.answers.append(status)
+        caller = await verified_caller(engine, MUELLER)
+        event = booked_event(caller.patient_id, _in_days(3))
+        await publish(js, subjects.APPOINTMENT_BOOKED, event)
+        rows = await settled(engine, 1, template="confirmation")
+        assert rows[0]["status"] == "failed"
+        assert rows[0]["reason"].startswith(reason)
+        assert rows[0]["provider_status"] == status
+        await asyncio.sleep(0.3)
+        assert len(sipgate.requests) == 1
+
+        response = await gateway.get(
+            "/staff/messages",
+            params={"appointment_id": str(event.appointment_id)},
+            headers=staff(gateway_settings),
+        )
+        assert response.status_code == 200, response.text
+        items = {item["template"]: item for item in response.json()["items"]}
+        assert items["confirmation"]["status"] == "failed"
+        assert items["confirmation"]["reason"].startswith(reason)
+        assert items["reminder"]["status"] == "pending"
+
+    async def test_provider_hangs_unknown_and_never_sent_twice(
+        self,
+        gateway: httpx.AsyncClient,
+        gateway_settings: GatewaySettings,
+        engine: AsyncEngine,
+        sipgate: FakeSipgate,
+        js: JetStreamContext,
+    ) -> None:
+        sipgate.answers.append(HANG)
+        caller = await verified_caller(engine, MUELLER)
+        await publish(js, subjects.APPOINTMENT_BOOKED, booked_event(caller.patient_id, _in_days(3)))
+        rows = await settled(engine, 1, template="confirmation")
+        assert rows[0]["status"] == "unknown"
+        assert "no answer from sipgate" in rows[0]["reason"]
+        await asyncio.sleep(1.0)  # two timeouts' worth of dispatch rounds
+        assert len(sipgate.requests) == 1
+
+        response = await gateway.get(
+            "/staff/messages", params={"status": "unknown"}, headers=staff(gateway_settings)
+        )
+        assert [item["patient_id"] for item in response.json()["items"]] == [str(caller.patient_id)]
+
+    async def test_server_error_retried_later_then_sent_once(
+        self, engine: AsyncEngine, sipgate: FakeSipgate, js: JetStreamContext, clock: Clock
+    ) -> None:
+        sipgate.answers.append(500)
+        caller = await verified_caller(engine, MUELLER)
+        await publish(js, subjects.APPOINTMENT_BOOKED, booked_event(caller.patient_id, _in_days(3)))
+        for _ in range(100):
+            rows = await messages(engine, template="confirmation")
+            if rows and rows[0]["attempts"] == 1 and rows[0]["status"] == "pending":
+                break
+            await asyncio.sleep(0.05)
+        assert rows[0]["reason"] == "sipgate answered 500, nothing sent"
+        clock.fixed = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)  # past the first backoff
+        rows = await settled(engine, 1, template="confirmation")
+        assert (rows[0]["status"], rows[0]["attempts"]) == ("sent", 2)
+        assert [r.status for r in sipgate.requests] == [500, 204]
+
+
+class TestChanges:
+    async def test_cancel_withdraws_the_reminder_and_texts_the_cancellation(
+        self, client: httpx.AsyncClient, engine: AsyncEngine, sipgate: FakeSipgate, clock: Clock
+    ) -> None:
+        caller = await verified_caller(engine, MUELLER)
+        appointment = await book(client, caller)
+        await settled(engine, 1, template="confirmation")
+        cancelled = await tool(
+            client, "cancel_appointment", caller.body(appointment_id=appointment["appointment_id"])
+        )
+        assert cancelled["code"] == "cancelled", cancelled
+        rows = await settled(engine, 1, template="cancellation")
+        assert rows[0]["status"] == "sent"
+        assert "ist abgesagt" in sipgate.sent[-1]["message"]
+        [reminder] = await messages(engine, template="reminder")
+        assert (reminder["status"], reminder["reason"]) == ("withdrawn", "appointment cancelled")
+
+        clock.fixed = dt.datetime.fromisoformat(appointment["start"]) - dt.timedelta(hours=2)
+        await asyncio.sleep(0.3)  # the reminder's time has come: still nothing more
+        assert len(sipgate.requests) == 2
+        assert not any("Erinnerung" in sms["message"] for sms in sipgate.sent)
+
+    async def test_reschedule_moves_the_reminder(
+        self, client: httpx.AsyncClient, engine: AsyncEngine, sipgate: FakeSipgate
+    ) -> None:
+        caller = await verified_caller(engine, MUELLER)
+        appointment = await book(client, caller)
+        later = (dt.date.today() + dt.timedelta(days=6)).isoformat()
+        offer = await tool(
+            client,
+            "find_slots",
+            {"conversation_id": caller.conversation_id, "visit_type": "akut", "earliest": later},
+        )
+        moved = await tool(
+            client,
+            "reschedule_appointment",
+            caller.body(
+                appointment_id=appointment["appointment_id"], new_slot_id=offer["slots"][0]["slot_id"]
+            ),
+        )
+        assert moved["code"] == "rescheduled", moved
+        await settled(engine, 1, template="reschedule")
+        assert "ist verlegt auf" in sipgate.sent[-1]["message"]
+        reminders = await messages(engine, template="reminder")
+        assert [r["status"] for r in reminders] == ["withdrawn", "pending"]
+        new_start = dt.datetime.fromisoformat(moved["appointment"]["start"])
+        assert reminders[1]["start_at"] == new_start
+        assert reminders[1]["due_at"] == _wall_clock_day_before(new_start)
+
+
+def _wall_clock_day_before(start: dt.datetime) -> dt.datetime:
+    local = start.astimezone(BERLIN)
+    due = (local.replace(tzinfo=None) - dt.timedelta(days=1)).replace(tzinfo=BERLIN)
+    if due.hour >= 21 or due.hour < 8:
+        due = due.replace(hour=20, minute=30) - dt.timedelta(days=1 if due.hour < 8 else 0)
+    return due.astimezone(dt.UTC)
+
+
+class TestReminders:
+    async def test_reminder_at_the_same_local_time_the_day_before_across_dst(
+        self, engine: AsyncEngine, sipgate: FakeSipgate, js: JetStreamContext, clock: Clock
+    ) -> None:
+        """Sunday 28 March 2027, 10:00 CEST: the clocks went forward that night. The reminder goes out on
+        Saturday at 10:00 CET (09:00 UTC), not 24 elapsed hours earlier (08:00 UTC, 09:00 local)."""
+        caller = await verified_caller(engine, MUELLER)
+        start = dt.datetime(2027, 3, 28, 10, 0, tzinfo=BERLIN)
+        await publish(js, subjects.APPOINTMENT_BOOKED, booked_event(caller.patient_id, start))
+        await settled(engine, 1, template="confirmation")
+        [reminder] = await messages(engine, template="reminder")
+        assert reminder["due_at"] == dt.datetime(2027, 3, 27, 9, 0, tzinfo=dt.UTC)
+
+        clock.fixed = dt.datetime(2027, 3, 27, 8, 59, tzinfo=dt.UTC)
+        await asyncio.sleep(0.3)
+        assert len(sipgate.requests) == 1  # the confirmation only
+
+        clock.fixed = dt.datetime(2027, 3, 27, 9, 0, 1, tzinfo=dt.UTC)
+        rows = await settled(engine, 1, template="reminder")
+        assert rows[0]["status"] == "sent"
+        assert sipgate.sent[-1]["message"].startswith(
+            "Testpraxis: Erinnerung: Ihr Termin Sonntag, 28.03.2027, 10:00 Uhr."
+        )
+        await asyncio.sleep(0.3)
+        assert len(sipgate.requests) == 2
+
+    async def test_reminder_never_in_the_quiet_hours(self, engine: AsyncEngine, js: JetStreamContext) -> None:
+        caller = await verified_caller(engine, MUELLER)
+        start = dt.datetime(2027, 5, 4, 7, 30, tzinfo=BERLIN)  # the day before at 07:30 is too early
+        await publish(js, subjects.APPOINTMENT_BOOKED, booked_event(caller.patient_id, start))
+        await settled(engine, 1, template="confirmation")
+        [reminder] = await messages(engine, template="reminder")
+        assert reminder["due_at"].astimezone(BERLIN) == dt.datetime(2027, 5, 2, 20, 30, tzinfo=BERLIN)
+
+    async def test_booked_too_late_for_a_reminder(self, engine: AsyncEngine, js: JetStreamContext) -> None:
+        caller = await verified_caller(engine, MUELLER)
+        start = dt.datetime.now(dt.UTC) + dt.timedelta(hours=3)
+        await publish(js, subjects.APPOINTMENT_BOOKED, booked_event(caller.patient_id, start))
+        [reminder] = await settled(engine, 1, template="reminder")
+        assert (reminder["status"], reminder["reason"]) == ("skipped", "booked less than 24 hours ahead")
+
+    async def test_stale_event_cannot_undo_a_cancellation(
+        self, engine: AsyncEngine, sipgate: FakeSipgate, js: JetStreamContext
+    ) -> None:
+        caller = await verified_caller(engine, MUELLER)
+        booked = booked_event(caller.patient_id, _in_days(5))
+        cancelled = AppointmentCancelled(
+            **(
+                booked.model_dump()
+                | {"event_id": uuid.uuid4(), "occurred_at": booked.occurred_at + dt.timedelta(seconds=1)}
+            )
+        )
+        await publish(js, subjects.APPOINTMENT_CANCELLED, cancelled)
+        await settled(engine, 1, template="cancellation")
+        await publish(js, subjects.APPOINTMENT_BOOKED, booked)  # arrives late, e.g. after redeliveries
+        [confirmation] = await settled(engine, 1, template="confirmation")
+        assert confirmation["status"] == "skipped"
+        assert await messages(engine, template="reminder") == []
+
+
+async def test_staff_messages_require_the_token_and_page(
+    gateway: httpx.AsyncClient, gateway_settings: GatewaySettings, engine: AsyncEngine, js: JetStreamContext
+) -> None:
+    assert (await gateway.get("/staff/messages")).status_code == 401
+    caller = await verified_caller(engine, MUELLER)
+    for days in (3, 4, 5):
+        await publish(js, subjects.APPOINTMENT_BOOKED, booked_event(caller.patient_id, _in_days(days)))
+    await settled(engine, 3, template="confirmation")
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params = {"patient_id": str(caller.patient_id), "limit": 4} | ({"cursor": cursor} if cursor else {})
+        page = (await gateway.get("/staff/messages", params=params, headers=staff(gateway_settings))).json()
+        seen += [item["message_id"] for item in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == len(set(seen)) == 6  # three confirmations, three reminders
+    bad = await gateway.get("/staff/messages", params={"cursor": "x"}, headers=staff(gateway_settings))
+    assert bad.status_code == 400
+    assert (
+        await gateway.get("/staff/messages", params={"status": "lost"}, headers=staff(gateway_settings))
+    ).status_code == 422
+    json.dumps(page)  # plain JSON all the way
