@@ -65,9 +65,7 @@ def create_service(
 
     @app.after_startup
     async def start_background() -> None:
-        jobs.extend(
-            asyncio.create_task(job(app), name=f"{name}-{job.__name__}") for job in background
-        )
+        jobs.extend(asyncio.create_task(job(app), name=f"{name}-{job.__name__}") for job in background)
 
     @app.on_shutdown
     async def stop_background() -> None:

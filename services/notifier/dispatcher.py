@@ -43,6 +43,9 @@ RETRY_BACKOFF = [dt.timedelta(seconds=s) for s in (30, 120, 600, 1800, 3600)]
 MAX_ATTEMPTS = len(RETRY_BACKOFF) + 1
 # A claim older than this belongs to a sender that stopped: nothing was sent yet, it is released.
 CLAIM_LEASE = dt.timedelta(minutes=2)
+# A request unanswered this long after its timeout belongs to a sender that stopped; the margin covers
+# clock differences between replicas and a slow commit of the outcome.
+SENDING_MARGIN = dt.timedelta(seconds=15)
 _contact = TypeAdapter(Contact | ErrorReply)
 
 
@@ -64,8 +67,7 @@ class Dispatcher:
         self.clock = clock
         self.poll_seconds = poll_seconds
         self.zone = ZoneInfo(practice.timezone)
-        # A request still unanswered after the provider's timeout (and a margin) is from a dead sender.
-        self.sending_lease = dt.timedelta(seconds=send_timeout_seconds + 60)
+        self.sending_lease = dt.timedelta(seconds=send_timeout_seconds) + SENDING_MARGIN
         self.wake = asyncio.Event()
 
     async def run(self) -> None:
@@ -89,9 +91,12 @@ class Dispatcher:
             released, unknown = await NotifierRepository(session).recover(
                 now - CLAIM_LEASE, now - self.sending_lease
             )
-        if released or unknown:
-            logger.warning(
-                "recovered messages of a stopped sender", extra={"released": released, "unknown": unknown}
+        if released:
+            logger.warning("released messages a stopped sender had claimed", extra={"released": released})
+        if unknown:
+            logger.error(
+                "a stopped sender left SMS of unknown outcome (GET /staff/messages?status=unknown)",
+                extra={"unknown": unknown},
             )
 
     async def dispatch_due(self) -> int:

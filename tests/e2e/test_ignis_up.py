@@ -48,8 +48,8 @@ def wait_for(condition: object, timeout: float = 30) -> None:
     raise TimeoutError("condition not met")
 
 
-def appointment_flow(running: Running, patient_ref: str) -> None:
-    """Offered three slots, book one, hear it listed, move it, cancel it."""
+def appointment_flow(running: Running, patient_ref: str) -> str:
+    """Offered three slots, book one, hear it listed, move it, cancel it; the appointment's id."""
     me = {"conversation_id": "e2e-1", "patient_ref": patient_ref}
     earliest = (dt.date.today() + dt.timedelta(days=3)).strftime("%d.%m.%Y")
     offered = tool(
@@ -79,6 +79,30 @@ def appointment_flow(running: Running, patient_ref: str) -> None:
     assert tool(running, "list_appointments", me)["appointments"] == []
     info = tool(running, "practice_info", {"conversation_id": "e2e-1", "topic": "adresse"})
     assert info["address"] == "Friedrichstraße 123, 10117 Berlin"
+    return str(appointment_id)
+
+
+def texts_of(running: Running, appointment_id: str) -> None:
+    """Anna Müller consented: one SMS per change (provider log), and the reminders withdrawn."""
+    staff = {"Authorization": f"Bearer {STAFF_TOKEN}"}
+
+    def texted() -> bool:
+        items = httpx.get(
+            f"{running.base_url}/staff/messages",
+            params={"appointment_id": appointment_id},
+            headers=staff,
+            timeout=15,
+        ).json()["items"]
+        outcomes = sorted((item["template"], item["status"], item["provider"]) for item in items)
+        return outcomes == [
+            ("cancellation", "sent", "log"),
+            ("confirmation", "sent", "log"),
+            ("reminder", "withdrawn", None),
+            ("reminder", "withdrawn", None),
+            ("reschedule", "sent", "log"),
+        ]
+
+    wait_for(texted)
 
 
 def after_the_call(running: Running, patient_ref: str) -> None:
@@ -142,7 +166,7 @@ class TestWithExternalServers:
             assert tool(running, "identify_patient", again)["code"] == "identified"
 
             # The whole appointment flow of a call, as in the demo practice.
-            appointment_flow(running, str(found["patient_ref"]))
+            texts_of(running, appointment_flow(running, str(found["patient_ref"])))
             after_the_call(running, str(found["patient_ref"]))
 
             # A crashed service: the caller hears `unavailable`, then the supervisor brings it back.
@@ -159,6 +183,7 @@ class TestWithExternalServers:
         output = running.output()
         assert "Ignis is ready" in output
         assert "process exited, restarting" in output
+        assert "Hausarztpraxis Dr. Weber: Ihr Termin ist verlegt auf" in output  # the log provider's SMS
         assert not find_pii(output), "patient data in the processes' logs"
 
 

@@ -133,7 +133,7 @@ class TestConfirmation:
         self, client: httpx.AsyncClient, engine: AsyncEngine, sipgate: FakeSipgate, js: JetStreamContext
     ) -> None:
         caller = await caller_without_consent(engine, GROSS)
-        await publish(js, subjects.APPOINTMENT_BOOKED, booked_event(caller.patient_id, _in_days(3)))
+        await publish(js, subjects.APPOINTMENT_BOOKED, booked_event(caller.patient_id, in_days(3)))
         rows = await settled(engine, 1, template="confirmation")
         assert (rows[0]["status"], rows[0]["reason"]) == ("skipped", "no SMS consent")
         assert sipgate.requests == []
@@ -142,13 +142,13 @@ class TestConfirmation:
         self, engine: AsyncEngine, sipgate: FakeSipgate, js: JetStreamContext
     ) -> None:
         caller = await verified_caller(engine, WEIZSAECKER)  # consented, but a Berlin landline
-        await publish(js, subjects.APPOINTMENT_BOOKED, booked_event(caller.patient_id, _in_days(3)))
+        await publish(js, subjects.APPOINTMENT_BOOKED, booked_event(caller.patient_id, in_days(3)))
         rows = await settled(engine, 1, template="confirmation")
         assert (rows[0]["status"], rows[0]["reason"]) == ("skipped", "no mobile number")
         assert sipgate.requests == []
 
 
-def _in_days(days: int) -> dt.datetime:
+def in_days(days: int) -> dt.datetime:
     return (dt.datetime.now(dt.UTC) + dt.timedelta(days=days)).replace(microsecond=0)
 
 
@@ -173,7 +173,7 @@ class TestProviderFailures:
     ) -> None:
         sipgate.answers.append(status)
         caller = await verified_caller(engine, MUELLER)
-        event = booked_event(caller.patient_id, _in_days(3))
+        event = booked_event(caller.patient_id, in_days(3))
         await publish(js, subjects.APPOINTMENT_BOOKED, event)
         rows = await settled(engine, 1, template="confirmation")
         assert rows[0]["status"] == "failed"
@@ -203,7 +203,7 @@ class TestProviderFailures:
     ) -> None:
         sipgate.answers.append(HANG)
         caller = await verified_caller(engine, MUELLER)
-        await publish(js, subjects.APPOINTMENT_BOOKED, booked_event(caller.patient_id, _in_days(3)))
+        await publish(js, subjects.APPOINTMENT_BOOKED, booked_event(caller.patient_id, in_days(3)))
         rows = await settled(engine, 1, template="confirmation")
         assert rows[0]["status"] == "unknown"
         assert "no answer from sipgate" in rows[0]["reason"]
@@ -220,7 +220,7 @@ class TestProviderFailures:
     ) -> None:
         sipgate.answers.append(500)
         caller = await verified_caller(engine, MUELLER)
-        await publish(js, subjects.APPOINTMENT_BOOKED, booked_event(caller.patient_id, _in_days(3)))
+        await publish(js, subjects.APPOINTMENT_BOOKED, booked_event(caller.patient_id, in_days(3)))
         for _ in range(100):
             rows = await messages(engine, template="confirmation")
             if rows and rows[0]["attempts"] == 1 and rows[0]["status"] == "pending":
@@ -336,7 +336,7 @@ class TestReminders:
         self, engine: AsyncEngine, sipgate: FakeSipgate, js: JetStreamContext
     ) -> None:
         caller = await verified_caller(engine, MUELLER)
-        booked = booked_event(caller.patient_id, _in_days(5))
+        booked = booked_event(caller.patient_id, in_days(5))
         cancelled = AppointmentCancelled(
             **(
                 booked.model_dump()
@@ -357,7 +357,7 @@ async def test_staff_messages_require_the_token_and_page(
     assert (await gateway.get("/staff/messages")).status_code == 401
     caller = await verified_caller(engine, MUELLER)
     for days in (3, 4, 5):
-        await publish(js, subjects.APPOINTMENT_BOOKED, booked_event(caller.patient_id, _in_days(days)))
+        await publish(js, subjects.APPOINTMENT_BOOKED, booked_event(caller.patient_id, in_days(days)))
     await settled(engine, 3, template="confirmation")
     seen: list[str] = []
     cursor = None
