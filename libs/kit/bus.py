@@ -3,11 +3,12 @@
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import nats
 from faststream import ExceptionMiddleware
-from faststream.nats import NatsBroker, NatsMessage, NatsRouter
+from faststream.middlewares import AckPolicy
+from faststream.nats import JStream, NatsBroker, NatsMessage, NatsRouter, PullSub
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, StreamConfig
@@ -37,9 +38,20 @@ REDELIVERY_BACKOFF_SECONDS = [5.0, 30.0, 120.0, 600.0]
 MAX_DELIVERIES = 20
 
 
-def durable_consumer() -> ConsumerConfig:
-    """The configuration of every durable consumer: redelivery with backoff, bounded (see `settle`)."""
-    return ConsumerConfig(ack_wait=600.0, backoff=REDELIVERY_BACKOFF_SECONDS, max_deliver=MAX_DELIVERIES)
+def durable_subscriber(
+    router: NatsRouter, subject: str, *, stream: str, stream_subjects: str, durable: str, batch_size: int = 1
+) -> Callable[[Callable[..., Awaitable[None]]], Any]:
+    """Subscribe a handler as a durable pull consumer of `stream` with manual acknowledgement: the handler
+    settles each message with `settle`, so none is lost while the service is down and none loops forever.
+    """
+    return router.subscriber(
+        subject,
+        stream=JStream(stream, subjects=[stream_subjects], duplicate_window=DUPLICATE_WINDOW.total_seconds()),
+        durable=durable,
+        pull_sub=PullSub(batch_size=batch_size, timeout=5.0),
+        ack_policy=AckPolicy.MANUAL,
+        config=ConsumerConfig(ack_wait=600.0, backoff=REDELIVERY_BACKOFF_SECONDS, max_deliver=MAX_DELIVERIES),
+    )
 
 
 def error_middleware() -> ExceptionMiddleware:

@@ -3,15 +3,14 @@
 from typing import Annotated, Any
 
 from faststream import Context, Depends
-from faststream.middlewares import AckPolicy
-from faststream.nats import JStream, NatsBroker, NatsMessage, NatsRouter, PullSub
+from faststream.nats import NatsBroker, NatsMessage, NatsRouter
 from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ignis.contracts import subjects
 from ignis.contracts.notifications import ListMessages, MessagePage
 from ignis.contracts.scheduling import AppointmentBooked, AppointmentCancelled, AppointmentRescheduled
-from ignis.kit.bus import DUPLICATE_WINDOW, HANDLER_CONCURRENCY, durable_consumer, settle
+from ignis.kit.bus import HANDLER_CONCURRENCY, durable_subscriber, settle
 from ignis.kit.db import Session
 from ignis.notifier import service
 from ignis.notifier.dispatcher import Dispatcher
@@ -45,17 +44,13 @@ async def list_messages(query: ListMessages, repo: Repository) -> MessagePage:
     return await service.list_messages(repo, query)
 
 
-@router.subscriber(
+@durable_subscriber(
+    router,
     subjects.APPOINTMENT_EVENTS_SUBJECTS,
-    stream=JStream(
-        subjects.EVENTS_STREAM,
-        subjects=[subjects.EVENTS_SUBJECTS],
-        duplicate_window=DUPLICATE_WINDOW.total_seconds(),
-    ),
+    stream=subjects.EVENTS_STREAM,
+    stream_subjects=subjects.EVENTS_SUBJECTS,
     durable=subjects.NOTIFIER_APPOINTMENTS_CONSUMER,
-    pull_sub=PullSub(batch_size=10, timeout=5.0),
-    ack_policy=AckPolicy.MANUAL,
-    config=durable_consumer(),
+    batch_size=10,
 )
 async def on_appointment_event(
     _: Any,

@@ -11,8 +11,7 @@ from zoneinfo import ZoneInfo
 from ignis.contracts import subjects
 from ignis.contracts.notifications import ListMessages, MessageItem, MessagePage, MessageStatus
 from ignis.contracts.scheduling import AppointmentEvent, AppointmentRescheduled
-from ignis.kit.errors import InvalidCursor
-from ignis.kit.pagination import CursorError, decode_cursor, encode_cursor
+from ignis.kit.pagination import decode_cursor, encode_cursor
 from ignis.notifier.models import Message
 from ignis.notifier.repository import NotifierRepository
 from ignis.practice.config import Practice
@@ -156,11 +155,8 @@ def _item(message: Message) -> MessageItem:
 async def list_messages(repo: NotifierRepository, query: ListMessages) -> MessagePage:
     after = None
     if query.cursor:
-        try:
-            created, message_id = decode_cursor(query.cursor, 2)
-            after = (dt.datetime.fromisoformat(created), uuid.UUID(message_id))
-        except (CursorError, ValueError):
-            raise InvalidCursor("cursor not understood") from None
+        created, message_id = decode_cursor(query.cursor, dt.datetime.fromisoformat, uuid.UUID)
+        after = (created, message_id)
     rows = await repo.messages(
         appointment_id=query.appointment_id,
         patient_id=query.patient_id,

@@ -3,8 +3,7 @@
 from typing import Annotated, Any
 
 from faststream import Context, Depends
-from faststream.middlewares import AckPolicy
-from faststream.nats import JStream, NatsBroker, NatsMessage, NatsRouter, PullSub
+from faststream.nats import NatsBroker, NatsMessage, NatsRouter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ignis.contracts import subjects
@@ -33,7 +32,7 @@ from ignis.contracts.requests import (
     RequestPage,
     RequestUpdated,
 )
-from ignis.kit.bus import DUPLICATE_WINDOW, HANDLER_CONCURRENCY, durable_consumer, settle
+from ignis.kit.bus import HANDLER_CONCURRENCY, durable_subscriber, settle
 from ignis.kit.db import Session
 from ignis.patients import service
 from ignis.patients.repository import PatientRepository
@@ -117,17 +116,12 @@ async def contact(query: GetContact, repo: Repository) -> Contact:
     return await service.contact(repo, query)
 
 
-@router.subscriber(
+@durable_subscriber(
+    router,
     subjects.elevenlabs_webhook("*"),
-    stream=JStream(
-        subjects.WEBHOOKS_STREAM,
-        subjects=[subjects.WEBHOOKS_SUBJECTS],
-        duplicate_window=DUPLICATE_WINDOW.total_seconds(),
-    ),
+    stream=subjects.WEBHOOKS_STREAM,
+    stream_subjects=subjects.WEBHOOKS_SUBJECTS,
     durable=subjects.PATIENTS_CALLS_CONSUMER,
-    pull_sub=PullSub(batch_size=1, timeout=5.0),
-    ack_policy=AckPolicy.MANUAL,
-    config=durable_consumer(),
 )
 async def store_call(
     _: Any, message: NatsMessage, sessionmaker: Sessionmaker, settings: Settings, broker: Broker

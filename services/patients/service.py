@@ -54,7 +54,7 @@ from ignis.contracts.requests import (
     RequestPage,
     RequestUpdated,
 )
-from ignis.kit.errors import InvalidCursor, NotFound, NotVerified
+from ignis.kit.errors import NotFound, NotVerified
 from ignis.kit.outbox import add_event
 from ignis.kit.pagination import decode_cursor, encode_cursor
 from ignis.patients.errors import (
@@ -267,11 +267,8 @@ def _cursor(call: Call) -> str:
 
 
 def _after(cursor: str) -> tuple[dt.datetime, str]:
-    try:
-        received_at, conversation_id = decode_cursor(cursor, 2)
-        return dt.datetime.fromisoformat(received_at), conversation_id
-    except ValueError:
-        raise InvalidCursor("cursor not understood") from None
+    received_at, conversation_id = decode_cursor(cursor, dt.datetime.fromisoformat, str)
+    return received_at, conversation_id
 
 
 def _summary_fields(call: Call, patient: Patient | None) -> dict[str, object]:
@@ -403,11 +400,8 @@ def _request_cursor(request: Request) -> str:
 
 
 def _after_request(cursor: str) -> tuple[bool, dt.datetime, uuid.UUID]:
-    try:
-        urgent, created_at, request_id = decode_cursor(cursor, 3)
-        return urgent == "1", dt.datetime.fromisoformat(created_at), uuid.UUID(request_id)
-    except ValueError:
-        raise InvalidCursor("cursor not understood") from None
+    urgent, created_at, request_id = decode_cursor(cursor, str, dt.datetime.fromisoformat, uuid.UUID)
+    return urgent == "1", created_at, request_id
 
 
 async def list_requests(repo: PatientRepository, query: ListRequests) -> RequestPage:

@@ -40,7 +40,6 @@ from ignis.contracts.scheduling import (
     VisitTypeUnknown,
 )
 from ignis.kit.dates import spoken_date, spoken_ranges
-from ignis.kit.errors import InvalidCursor
 from ignis.kit.outbox import add_event
 from ignis.kit.pagination import decode_cursor, encode_cursor
 from ignis.practice.config import Practitioner, VisitType
@@ -397,11 +396,8 @@ async def day_appointments(
     end = _local_day_start(calendar, query.day + dt.timedelta(days=1))
     after = None
     if query.cursor:
-        try:
-            stamp, key = decode_cursor(query.cursor, 2)
-            after = (dt.datetime.fromisoformat(stamp), uuid.UUID(key))
-        except ValueError:
-            raise InvalidCursor("cursor not understood") from None
+        stamp, key = decode_cursor(query.cursor, dt.datetime.fromisoformat, uuid.UUID)
+        after = (stamp, key)
     rows = await repo.booked_between(start, end, query.limit + 1, after)
     page = rows[: query.limit]
     items = [
