@@ -5,7 +5,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -127,12 +127,7 @@ class NotifierRepository:
         if status is not None:
             query = query.where(Message.status == status)
         if after is not None:
-            created, message_id = after
-            query = query.where(
-                or_(
-                    Message.created_at < created, and_(Message.created_at == created, Message.id < message_id)
-                )
-            )
+            query = query.where(tuple_(Message.created_at, Message.id) < tuple_(*after))
         return (
             await self.session.scalars(
                 query.order_by(Message.created_at.desc(), Message.id.desc()).limit(limit)
