@@ -10,12 +10,15 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from faststream import FastStream, TestApp
 from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from ignis.contracts import subjects
 from ignis.contracts.scheduling import AppointmentBooked, AppointmentCancelled
 from ignis.gateway.settings import GatewaySettings
+from ignis.notifier.main import create_app as create_notifier
+from ignis.notifier.settings import NotifierSettings
 from ignis.patients.repository import PatientRepository
 from ignis.practice.sms import gsm7_length
 from tests.conftest import HEADERS, Caller, verified_caller
@@ -375,3 +378,28 @@ async def test_staff_messages_require_the_token_and_page(
         await gateway.get("/staff/messages", params={"status": "lost"}, headers=staff(gateway_settings))
     ).status_code == 422
     json.dumps(page)  # plain JSON all the way
+
+
+async def test_a_restart_loses_no_reminder_and_sends_none_twice(
+    notifier: FastStream,
+    notifier_settings: NotifierSettings,
+    engine: AsyncEngine,
+    sipgate: FakeSipgate,
+    js: JetStreamContext,
+    clock: Clock,
+) -> None:
+    caller = await verified_caller(engine, MUELLER)
+    start = dt.datetime(2027, 6, 15, 10, 0, tzinfo=BERLIN)
+    await publish(js, subjects.APPOINTMENT_BOOKED, booked_event(caller.patient_id, start))
+    await settled(engine, 1, template="confirmation")
+    await notifier.stop()  # the reminder is planned; the notifier goes away
+
+    clock.fixed = dt.datetime(2027, 6, 14, 10, 0, 30, tzinfo=BERLIN)
+    for _ in range(2):  # started again (twice, as after a crash loop): one reminder
+        async with TestApp(create_notifier(notifier_settings, clock=clock, poll_seconds=0.05)):
+            await settled(engine, 1, template="reminder")
+            await asyncio.sleep(0.2)
+    assert [r.body["message"][:32] for r in sipgate.requests] == [
+        "Testpraxis: Ihr Termin Dienstag,",
+        "Testpraxis: Erinnerung: Ihr Term",
+    ]
