@@ -7,7 +7,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import httpx
 import typer
@@ -19,7 +19,13 @@ from ignis.gateway.settings import GatewaySettings
 from ignis.kit.embedded import EmbeddedPostgres, port_is_free, start_nats
 from ignis.kit.logging import configure_logging
 from ignis.patients import service as patients_service
-from ignis.practice.config import PracticeConfigError
+from ignis.practice.config import Practice, PracticeConfigError
+
+if TYPE_CHECKING:  # the set-up commands import the ElevenLabs SDK only when they run
+    from elevenlabs import ElevenLabs
+
+    from ignis.provision.agent import AgentTexts
+    from ignis.provision.settings import ProvisionSettings
 
 app = typer.Typer(
     help="Ignis: backend of an AI phone receptionist for a German medical practice.", no_args_is_help=True
@@ -204,6 +210,128 @@ def purge_calls() -> None:
         )
     )
     typer.echo(f"Deleted {purged} expired call records.")
+
+
+@app.command()
+def provision(
+    public_url: Annotated[
+        str | None, typer.Option(help="the gateway's public HTTPS URL (default IGNIS_PUBLIC_URL)")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="print the plan, change nothing")] = False,
+) -> None:
+    """Set up ElevenLabs for this gateway: tool secret, tools, agent, webhooks, SIP number. Idempotent."""
+    from ignis.provision.workspace import ProvisionError, Workspace
+
+    settings = _provision_settings(public_url)
+    key = settings.elevenlabs_api_key.get_secret_value() if settings.elevenlabs_api_key else ""
+    if not key:
+        typer.echo(
+            "IGNIS_ELEVENLABS_API_KEY is not set: create an API key in ElevenLabs (Settings → API keys) "
+            "with access to Agents and workspace webhooks, and set it.",
+            err=True,
+        )
+        raise typer.Exit(2)
+    practice, texts = _practice_and_texts(settings)
+    target = settings.elevenlabs_api_url or "ElevenLabs"
+    typer.echo(f"{'Plan for' if dry_run else 'Provisioning'} {target} → {settings.public_url}")
+    try:
+        workspace = Workspace(
+            _elevenlabs(settings),
+            settings,
+            practice,
+            texts,
+            dry_run=dry_run,
+            report=lambda c: typer.echo(f"  {c}"),
+        )
+        changes = workspace.run()
+    except ProvisionError as exc:
+        typer.echo(f"✗ {exc}", err=True)
+        raise typer.Exit(1) from None
+    todo = [c for c in changes if c.action != "unchanged"]
+    if not todo:
+        typer.echo("Nothing to change: ElevenLabs already matches.")
+    elif dry_run:
+        typer.echo(f"{len(todo)} change(s) planned; run without --dry-run to apply them.")
+    else:
+        typer.echo(f"Done: {len(todo)} change(s) applied.")
+        if any(c.resource == "post-call webhook" for c in todo) and os.environ.get(
+            "IGNIS_ELEVENLABS_WEBHOOK_SECRET"
+        ):
+            typer.echo(
+                "Note: IGNIS_ELEVENLABS_WEBHOOK_SECRET is set in the environment and wins over the new "
+                f"secret in {settings.home / 'secrets.json'}: unset it, or set it to that value.",
+                err=True,
+            )
+
+
+@app.command("demo-call")
+def demo_call(
+    url: Annotated[
+        str | None, typer.Option(help="the gateway (default: this machine's, as `ignis up` runs it)")
+    ] = None,
+) -> None:
+    """Play a scripted German call against a running gateway, as ElevenLabs would, and print each turn."""
+    from ignis.provision import demo_call as demo
+
+    settings = GatewaySettings()
+    practice = _practice(settings)
+    base = url or f"http://{settings.gateway_host}:{settings.gateway_port}"
+    try:
+        demo.run(
+            base,
+            practice,
+            settings.tool_secret.get_secret_value(),
+            settings.elevenlabs_webhook_secret.get_secret_value(),
+            say=typer.echo,
+        )
+    except demo.DemoCallFailed as exc:
+        typer.echo(f"✗ {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _provision_settings(public_url: str | None) -> "ProvisionSettings":
+    from pydantic import ValidationError
+
+    from ignis.provision.settings import ProvisionSettings
+
+    try:
+        return ProvisionSettings(**({"public_url": public_url} if public_url else {}))
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()
+        )
+        typer.echo(f"Settings error: {problems}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _practice(settings: GatewaySettings) -> Practice:
+    from ignis.practice.config import load_practice
+
+    try:
+        return load_practice(settings.practice_file)
+    except PracticeConfigError as exc:
+        typer.echo(f"Practice configuration error: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _practice_and_texts(settings: "ProvisionSettings") -> tuple[Practice, "AgentTexts"]:
+    from ignis.provision.agent import AgentTextError, render_texts
+
+    practice = _practice(settings)
+    try:
+        return practice, render_texts(practice, settings.agent_dir)
+    except AgentTextError as exc:
+        typer.echo(f"Agent text error: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _elevenlabs(settings: "ProvisionSettings") -> "ElevenLabs":
+    from elevenlabs import ElevenLabs
+
+    key = settings.elevenlabs_api_key.get_secret_value() if settings.elevenlabs_api_key else ""
+    if settings.elevenlabs_api_url:
+        return ElevenLabs(api_key=key, base_url=settings.elevenlabs_api_url, timeout=30)
+    return ElevenLabs(api_key=key, timeout=30)
 
 
 if __name__ == "__main__":

@@ -218,3 +218,18 @@ class CreateRequestBody(CallerToolBody):
             key = value.strip().lower()
             return True if key in _YES else False if key in _NO else value
         return value
+
+
+# The agent's tools by name: each is `POST /tools/<name>` on the gateway with this body. The gateway
+# serves them and `ignis provision` registers them at ElevenLabs, both from this table.
+TOOL_BODIES: dict[str, type[ToolBody]] = {
+    "identify_patient": IdentifyPatientBody,
+    "register_patient": RegisterPatientBody,
+    "find_slots": FindSlotsBody,
+    "book_appointment": BookAppointmentBody,
+    "list_appointments": ListAppointmentsBody,
+    "cancel_appointment": CancelAppointmentBody,
+    "reschedule_appointment": RescheduleAppointmentBody,
+    "create_request": CreateRequestBody,
+    "practice_info": PracticeInfoBody,
+}

@@ -169,7 +169,7 @@ def _cardinal(word: str) -> int | None:
 
 # Spoken German for the voice agent: what the text-to-speech engine reads out reliably.
 
-_WEEKDAY_NAMES = ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag")
+WEEKDAY_NAMES = ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag")
 _MONTH_NAMES = (
     "Januar",
     "Februar",
@@ -188,7 +188,7 @@ _MONTH_NAMES = (
 
 def spoken_date(day: date) -> str:
     """``Dienstag, 2. Dezember``: weekday and month by name, so the caller can check the day at once."""
-    return f"{_WEEKDAY_NAMES[day.weekday()]}, {day.day}. {_MONTH_NAMES[day.month - 1]}"
+    return f"{WEEKDAY_NAMES[day.weekday()]}, {day.day}. {_MONTH_NAMES[day.month - 1]}"
 
 
 def _clock(t: time, *, end: bool = False) -> str:

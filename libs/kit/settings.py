@@ -49,6 +49,10 @@ class Settings(BaseSettings):
             value: SecretStr = getattr(self, name)
             if value.get_secret_value() and value.get_secret_value() not in _PLACEHOLDERS:
                 continue
+            # One written by `ignis provision` (the post-call webhook's), or generated earlier in dev.
+            if stored := stored_secret(self.home, name):
+                setattr(self, name, SecretStr(stored))
+                continue
             if self.env == "prod":
                 raise ValueError(f"IGNIS_{name.upper()} must be set to a real secret when IGNIS_ENV=prod")
             if not value.get_secret_value():
@@ -64,14 +68,27 @@ def asyncpg_url(url: str) -> str:
     return url
 
 
+def _secrets(home: Path) -> dict[str, str]:
+    path = home / "secrets.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def stored_secret(home: Path, name: str) -> str | None:
+    """A secret kept in `home/secrets.json` (readable by the owner only), if there is one."""
+    return _secrets(home).get(name)
+
+
+def store_secret(home: Path, name: str, value: str) -> None:
+    stored = _secrets(home) | {name: value}
+    home.mkdir(parents=True, exist_ok=True)
+    fd = os.open(home / "secrets.json", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as file:
+        json.dump(stored, file)
+
+
 def dev_secret(home: Path, name: str) -> str:
     """A dev secret generated on first use and kept in `home`, so every process and restart agrees."""
-    path = home / "secrets.json"
-    stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
-    if name not in stored:
-        stored[name] = secrets.token_urlsafe(24)
-        home.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as file:
-            json.dump(stored, file)
-    return stored[name]
+    if (stored := stored_secret(home, name)) is None:
+        stored = secrets.token_urlsafe(24)
+        store_secret(home, name, stored)
+    return stored

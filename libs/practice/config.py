@@ -118,6 +118,9 @@ class Practice(ConfigModel):
     name: str
     address: Address
     phone: str
+    # Where the agent transfers a caller who asks for the team (`transfer_to_number`); not the number the
+    # agent answers, or the call would loop. None: no transfers.
+    staff_phone: str | None = None
     bundesland: str = Field(min_length=2, max_length=2, description="ISO 3166-2:DE subdivision, e.g. BE")
     timezone: str = "Europe/Berlin"
     opening_hours: WeeklyHours = {}

@@ -12,6 +12,8 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ignis.kit.dates import WEEKDAY_NAMES
+
 SMS_LIMIT = 160  # GSM-7 septets of one SMS; longer texts are split and billed per part
 
 # GSM 03.38 basic character set (without ESC), and the extension table whose characters take two septets.
@@ -83,13 +85,11 @@ DEFAULT_TEMPLATES = {
     "{address}. Absage: {phone}",
 }
 
-_WEEKDAYS = ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag")
-
 
 def when_fields(start: dt.datetime, prefix: str = "") -> dict[str, str]:
     """The date fields of a local `start`: German weekday, ``DD.MM.YYYY`` and ``HH:MM``."""
     return {
-        f"{prefix}weekday": _WEEKDAYS[start.weekday()],
+        f"{prefix}weekday": WEEKDAY_NAMES[start.weekday()],
         f"{prefix}date": start.strftime("%d.%m.%Y"),
         f"{prefix}time": start.strftime("%H:%M"),
     }

@@ -44,15 +44,10 @@ from ignis.contracts.scheduling import (
     VisitTypeUnknown,
 )
 from ignis.contracts.tools import (
-    BookAppointmentBody,
-    CancelAppointmentBody,
-    CreateRequestBody,
+    TOOL_BODIES,
     FindSlotsBody,
     IdentifyPatientBody,
-    ListAppointmentsBody,
-    PracticeInfoBody,
     RegisterPatientBody,
-    RescheduleAppointmentBody,
     ToolBody,
 )
 from ignis.gateway.auth import secret_matches
@@ -74,11 +69,14 @@ class ToolInputError(Exception):
 
 @dataclass(frozen=True)
 class Tool:
-    name: str
-    body: type[ToolBody]
+    name: str  # its body is TOOL_BODIES[name], the contract ElevenLabs is provisioned with
     subject: str
     reply: TypeAdapter[Any]
     to_command: Callable[[Any], Contract]
+
+    @property
+    def body(self) -> type[ToolBody]:
+        return TOOL_BODIES[self.name]
 
 
 def _birth_date(text: str) -> Any:
@@ -142,61 +140,54 @@ def _register(body: RegisterPatientBody) -> RegisterPatient:
     )
 
 
+# Served exactly as the contract lists them (tests check both tables agree).
 TOOLS: dict[str, Tool] = {
     tool.name: tool
     for tool in (
         Tool(
             "identify_patient",
-            IdentifyPatientBody,
             subjects.PATIENTS_IDENTIFY,
             TypeAdapter(PatientIdentified | ErrorReply),
             _identify,
         ),
         Tool(
             "register_patient",
-            RegisterPatientBody,
             subjects.PATIENTS_REGISTER,
             TypeAdapter(PatientRegistered | PatientAlreadyRegistered | ErrorReply),
             _register,
         ),
         Tool(
             "find_slots",
-            FindSlotsBody,
             subjects.SCHEDULER_FIND_SLOTS,
             TypeAdapter(SlotsOffered | NoSlotsFound | VisitTypeUnknown | ErrorReply),
             _find_slots,
         ),
         Tool(
             "book_appointment",
-            BookAppointmentBody,
             subjects.SCHEDULER_BOOK,
             TypeAdapter(AppointmentConfirmed | SlotTaken | ErrorReply),
             lambda body: BookAppointment(**body.model_dump()),
         ),
         Tool(
             "list_appointments",
-            ListAppointmentsBody,
             subjects.SCHEDULER_LIST,
             TypeAdapter(AppointmentList | ErrorReply),
             lambda body: ListAppointments(**body.model_dump()),
         ),
         Tool(
             "cancel_appointment",
-            CancelAppointmentBody,
             subjects.SCHEDULER_CANCEL,
             TypeAdapter(CancellationConfirmed | ErrorReply),
             lambda body: CancelAppointment(**body.model_dump()),
         ),
         Tool(
             "reschedule_appointment",
-            RescheduleAppointmentBody,
             subjects.SCHEDULER_RESCHEDULE,
             TypeAdapter(RescheduleConfirmed | SlotTaken | ErrorReply),
             lambda body: RescheduleAppointment(**body.model_dump()),
         ),
         Tool(
             "create_request",
-            CreateRequestBody,
             subjects.PATIENTS_REQUEST_CREATE,
             TypeAdapter(RequestCreated | ErrorReply),
             lambda body: CreateRequest(
@@ -205,7 +196,6 @@ TOOLS: dict[str, Tool] = {
         ),
         Tool(
             "practice_info",
-            PracticeInfoBody,
             subjects.SCHEDULER_PRACTICE_INFO,
             TypeAdapter(PracticeInfo | ErrorReply),
             lambda body: GetPracticeInfo(**body.model_dump()),

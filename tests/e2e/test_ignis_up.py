@@ -2,6 +2,8 @@
 
 import datetime as dt
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -147,6 +149,31 @@ def after_the_call(running: Running, patient_ref: str) -> None:
     wait_for(call_listed)
 
 
+def demo_call(running: Running, env: dict[str, str]) -> None:
+    """`ignis demo-call` plays a whole call against the running system; it lands in the staff API."""
+    played = subprocess.run(
+        [sys.executable, "-m", "ignis.cli.main", "demo-call", "--url", running.base_url],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert played.returncode == 0, played.stdout + played.stderr
+    for step in ("[conversation-init]", "→ identify_patient", "← identified", "← slots", "← booked",
+                 "← request_created", "[post-call webhook, signed] → stored"):  # fmt: skip
+        assert step in played.stdout, played.stdout
+    conversation_id = played.stdout.split("GET /staff/calls/")[1].split(".")[0]
+    staff = {"Authorization": f"Bearer {STAFF_TOKEN}"}
+    wait_for(
+        lambda: (
+            httpx.get(
+                f"{running.base_url}/staff/calls/{conversation_id}", headers=staff, timeout=15
+            ).status_code
+            == 200
+        )
+    )
+
+
 class TestWithExternalServers:
     def test_identify_register_crash_recovery_and_clean_stop(
         self, nats_url: str, e2e_database_url: str, tmp_path: Path
@@ -168,6 +195,7 @@ class TestWithExternalServers:
             # The whole appointment flow of a call, as in the demo practice.
             texts_of(running, appointment_flow(running, str(found["patient_ref"])))
             after_the_call(running, str(found["patient_ref"]))
+            demo_call(running, env)
 
             # A crashed service: the caller hears `unavailable`, then the supervisor brings it back.
             children["patients"].kill()

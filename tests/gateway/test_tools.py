@@ -255,3 +255,12 @@ class TestHealth:
         assert {"first_name", "last_name", "birth_date", "insurance", "sms_consent"} <= set(
             schema["required"]
         )
+
+
+def test_the_gateway_serves_exactly_the_contracted_tools() -> None:
+    """`ignis provision` registers TOOL_BODIES at ElevenLabs; each must be a route of the gateway."""
+    from ignis.contracts.tools import TOOL_BODIES
+    from ignis.gateway.tools import TOOLS, build_router
+
+    assert list(TOOLS) == list(TOOL_BODIES)
+    assert {route.path for route in build_router().routes} == {f"/tools/{name}" for name in TOOL_BODIES}  # type: ignore[attr-defined]

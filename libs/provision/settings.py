@@ -1,0 +1,35 @@
+"""Settings of `ignis provision`, `ignis doctor` and `ignis demo-call`: the gateway's own (its secrets),
+the notifier's (sipgate), and what only set-up needs: the ElevenLabs key, the public URL, the SIP trunk."""
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+
+from ignis.gateway.settings import GatewaySettings
+from ignis.notifier.settings import NotifierSettings
+
+
+class ProvisionSettings(GatewaySettings, NotifierSettings):
+    elevenlabs_api_key: SecretStr | None = None
+    elevenlabs_api_url: str | None = None  # None: the SDK's default (https://api.elevenlabs.io)
+    # Where ElevenLabs reaches this gateway, e.g. https://ignis.praxis-weber.de (HTTPS, public).
+    public_url: str | None = None
+    # The prompt, first message and tool descriptions (default: the ones shipped in ignis/provision/agent).
+    agent_dir: Path | None = None
+    tool_timeout_seconds: int = Field(default=10, ge=5, le=120)
+    tts_model: str = "eleven_flash_v2_5"  # multilingual: an English-only model refuses a German agent
+    voice_id: str | None = None
+    llm: str | None = None  # None: the workspace default
+    # The practice's number as the SIP INVITE names it, exactly (with or without +, as sipgate or the
+    # bridge sends it); default: the practice's phone number in E.164.
+    sip_number: str | None = None
+    sip_username: str | None = None  # digest credentials ElevenLabs asks of incoming calls
+    sip_password: SecretStr | None = None
+    sip_media_encryption: Literal["disabled", "allowed", "required"] = "allowed"
+    # Where ElevenLabs sends outgoing SIP (transfers): sipgate trunking, over TLS.
+    sip_outbound_address: str = "sipconnect.sipgate.de"
+    # ElevenLabs' SIP edge, checked by `ignis doctor`.
+    elevenlabs_sip_host: str = "sip.rtc.elevenlabs.io"
+    elevenlabs_sip_tcp_port: int = 5060
+    elevenlabs_sip_tls_port: int = 5061

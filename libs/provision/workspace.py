@@ -1,0 +1,420 @@
+"""`ignis provision`: make an ElevenLabs workspace hold what this practice's gateway needs.
+
+Each resource is found by a stable name, compared with what it should be, and created or updated only
+where it differs, so a second run changes nothing. Secrets never leave this process in clear: the tool
+secret is stored at ElevenLabs under a name carrying a short fingerprint (to see whether it changed), the
+post-call webhook's HMAC secret goes to `IGNIS_HOME/secrets.json`, where the gateway reads it.
+"""
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+
+import phonenumbers
+from elevenlabs import ElevenLabs
+from elevenlabs.core.api_error import ApiError
+from pydantic import BaseModel
+
+from ignis.contracts.tools import TOOL_BODIES
+from ignis.kit.settings import store_secret, stored_secret
+from ignis.practice.config import Practice
+from ignis.provision import agent
+from ignis.provision.agent import AgentTexts
+from ignis.provision.settings import ProvisionSettings
+
+T = TypeVar("T")
+TOOL_SECRET_PREFIX = "ignis_tool_secret_"
+POST_CALL_WEBHOOK_NAME = "Ignis post-call"
+NEW = "<new>"  # the id of a resource a dry run would create
+# Agent fields ElevenLabs fills in itself (defaults): compared only where we set them.
+Action = Literal["create", "update", "unchanged", "replace"]
+
+
+class ProvisionError(Exception):
+    """Provisioning cannot go on; the message says why and what to do, and never holds a secret."""
+
+
+@dataclass(frozen=True)
+class Change:
+    action: Action
+    resource: str
+    detail: str = ""
+
+    def __str__(self) -> str:
+        sign = {"create": "+", "update": "~", "unchanged": "=", "replace": "!"}[self.action]
+        text = f"{sign} {self.resource}: {self.action}"
+        return f"{text} ({self.detail})" if self.detail else text
+
+
+def fingerprint(secret: str) -> str:
+    """Eight hex digits of the secret's SHA-256: tells a changed secret apart, reveals nothing usable."""
+    return hashlib.sha256(secret.encode()).hexdigest()[:8]
+
+
+def differences(wanted: Any, actual: Any, path: str = "") -> list[str]:
+    """The paths where `actual` does not hold what `wanted` says; keys `wanted` does not name are the
+    platform's defaults and do not count."""
+    if isinstance(wanted, dict):
+        if not isinstance(actual, dict):
+            return [path or "."]
+        found: list[str] = []
+        for key, value in wanted.items():
+            found += differences(value, actual.get(key), f"{path}.{key}" if path else key)
+        return found
+    if isinstance(wanted, list):
+        if not isinstance(actual, list) or len(wanted) != len(actual):
+            return [path]
+        return [p for w, a in zip(wanted, actual, strict=True) for p in differences(w, a, path)][:1]
+    return [] if wanted == actual else [path]
+
+
+def plain(model: Any) -> Any:
+    """An SDK response as plain JSON data (the SDK's models allow and keep unknown fields)."""
+    if isinstance(model, BaseModel):
+        return model.model_dump(mode="json", exclude_none=True)
+    if isinstance(model, list):
+        return [plain(item) for item in model]
+    return model
+
+
+class Workspace:
+    """One run of `ignis provision` against one ElevenLabs workspace."""
+
+    def __init__(
+        self,
+        client: ElevenLabs,
+        settings: ProvisionSettings,
+        practice: Practice,
+        texts: AgentTexts,
+        *,
+        dry_run: bool,
+        report: Callable[[Change], None],
+        max_retries: int = 2,
+    ) -> None:
+        if not settings.public_url or not settings.public_url.startswith("https://"):
+            raise ProvisionError(
+                "--public-url (or IGNIS_PUBLIC_URL) must be the gateway's public HTTPS address, "
+                "e.g. https://ignis.praxis-weber.de: ElevenLabs calls the tools there"
+            )
+        self.client = client
+        self.settings = settings
+        self.public_url = settings.public_url.rstrip("/")
+        self.practice = practice
+        self.texts = texts
+        self.dry_run = dry_run
+        self.report = report
+        self.options = {"max_retries": max_retries}
+        self.changes: list[Change] = []
+
+    def _note(self, action: Action, resource: str, detail: str = "") -> None:
+        change = Change(action, resource, detail)
+        self.changes.append(change)
+        self.report(change)
+
+    def _call(self, what: str, operation: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run one API call; a refusal becomes a `ProvisionError` naming `what` and the remedy."""
+        try:
+            return operation(*args, **kwargs, request_options=self.options)
+        except ApiError as exc:
+            raise ProvisionError(_explain(what, exc)) from None
+        except OSError as exc:  # no route, DNS, refused: httpx raises these
+            raise ProvisionError(f"{what}: ElevenLabs not reachable ({type(exc).__name__})") from None
+
+    def run(self) -> list[Change]:
+        secret_id = self.tool_secret()
+        tool_ids = self.tools(secret_id)
+        agent_id = self.agent(tool_ids)
+        webhook_id = self.post_call_webhook()
+        self.convai_settings(webhook_id, secret_id)
+        self.phone_number(agent_id)
+        return self.changes
+
+    # The tool secret: the header value ElevenLabs sends with every tool call and the initiation webhook.
+
+    def tool_secret(self) -> str:
+        value = self.settings.tool_secret.get_secret_value()
+        name = TOOL_SECRET_PREFIX + fingerprint(value)
+        api = self.client.conversational_ai.secrets
+        secrets = plain(self._call("list secrets", api.list).secrets)
+        ours = [s for s in secrets if str(s.get("name", "")).startswith(TOOL_SECRET_PREFIX)]
+        if not ours:
+            self._note("create", "secret (tool secret)")
+            return (
+                NEW
+                if self.dry_run
+                else self._call("create secret", api.create, name=name, value=value).secret_id
+            )
+        current = ours[0]
+        if current["name"] == name:
+            self._note("unchanged", "secret (tool secret)")
+        else:
+            self._note("update", "secret (tool secret)", "IGNIS_TOOL_SECRET changed")
+            if not self.dry_run:
+                self._call("update secret", api.update, current["secret_id"], name=name, value=value)
+        return str(current["secret_id"])
+
+    # Tools
+
+    def _existing_tools(self) -> dict[str, dict[str, Any]]:
+        api = self.client.conversational_ai.tools
+        found: dict[str, dict[str, Any]] = {}
+        for tool in self._pages("list tools", api.list, "tools"):
+            config = tool.get("tool_config", {})
+            if config.get("type") == "webhook" and config.get("name") in TOOL_BODIES:
+                found.setdefault(config["name"], tool)
+        return found
+
+    def tools(self, secret_id: str) -> list[str]:
+        api = self.client.conversational_ai.tools
+        existing = self._existing_tools()
+        ids = []
+        for name, description in self.texts.tool_descriptions.items():
+            wanted = agent.tool_config(
+                name, description, self.public_url, secret_id, self.settings.tool_timeout_seconds
+            )
+            current = existing.get(name)
+            if current is None:
+                self._note("create", f"tool {name}")
+                ids.append(
+                    NEW
+                    if self.dry_run
+                    else self._call(f"create tool {name}", api.create, request={"tool_config": wanted}).id
+                )
+                continue
+            changed = differences(wanted, current.get("tool_config"))
+            if changed:
+                self._note("update", f"tool {name}", ", ".join(changed))
+                if not self.dry_run:
+                    self._call(
+                        f"update tool {name}", api.update, current["id"], request={"tool_config": wanted}
+                    )
+            else:
+                self._note("unchanged", f"tool {name}")
+            ids.append(str(current["id"]))
+        return ids
+
+    # Agent
+
+    @property
+    def agent_name(self) -> str:
+        return f"Ignis - {self.practice.name}"
+
+    def agent(self, tool_ids: list[str]) -> str:
+        api = self.client.conversational_ai.agents
+        wanted = agent.agent_config(
+            self.practice,
+            self.texts,
+            tool_ids,
+            tts_model=self.settings.tts_model,
+            voice_id=self.settings.voice_id,
+            llm=self.settings.llm,
+            staff_phone=_e164(self.practice.staff_phone) if self.practice.staff_phone else None,
+        )
+        summaries = [
+            a for a in self._pages("list agents", api.list, "agents") if a.get("name") == self.agent_name
+        ]
+        resource = f'agent "{self.agent_name}"'
+        if not summaries:
+            self._note("create", resource)
+            if self.dry_run:
+                return NEW
+            return str(self._call("create agent", api.create, name=self.agent_name, **wanted).agent_id)
+        agent_id = str(summaries[0]["agent_id"])
+        current = plain(self._call("read agent", api.get, agent_id))
+        changed = differences(wanted, current)
+        if changed:
+            self._note("update", resource, _summarise(changed))
+            if not self.dry_run:
+                self._call("update agent", api.update, agent_id, **wanted)
+        else:
+            self._note("unchanged", resource)
+        return agent_id
+
+    # Webhooks
+
+    def post_call_webhook(self) -> str:
+        """The workspace webhook for transcripts. Its HMAC secret is shown once, when it is created: if the
+        gateway does not hold the secret of the current one, it is replaced by a new one."""
+        api = self.client.webhooks
+        url = f"{self.public_url}/webhooks/elevenlabs/post-call"
+        home = self.settings.home
+        webhooks = [
+            w
+            for w in plain(self._call("list webhooks", api.list).webhooks)
+            if w.get("name") == POST_CALL_WEBHOOK_NAME
+        ]
+        current = webhooks[0] if webhooks else None
+        known = stored_secret(home, "elevenlabs_webhook_id")
+        if current is not None and current.get("webhook_url") == url and known == current.get("webhook_id"):
+            self._note("unchanged", "post-call webhook")
+            return str(current["webhook_id"])
+        if current is None:
+            self._note("create", "post-call webhook", "its HMAC secret goes to IGNIS_HOME/secrets.json")
+        else:
+            why = "URL changed" if current.get("webhook_url") != url else "its secret is not in IGNIS_HOME"
+            self._note(
+                "replace", "post-call webhook", f"{why}; a new HMAC secret goes to IGNIS_HOME/secrets.json"
+            )
+        if self.dry_run:
+            return NEW
+        created = self._call(
+            "create post-call webhook",
+            api.create,
+            settings={"auth_type": "hmac", "name": POST_CALL_WEBHOOK_NAME, "webhook_url": url},
+        )
+        store_secret(home, "elevenlabs_webhook_secret", created.webhook_secret)
+        store_secret(home, "elevenlabs_webhook_id", created.webhook_id)
+        if current is not None:
+            self._call("delete old post-call webhook", api.delete, current["webhook_id"])
+        return str(created.webhook_id)
+
+    def convai_settings(self, webhook_id: str, secret_id: str) -> None:
+        api = self.client.conversational_ai.settings
+        wanted = {
+            "webhooks": {
+                "post_call_webhook_id": webhook_id,
+                "events": ["transcript", "call_initiation_failure"],
+            },
+            "conversation_initiation_client_data_webhook": {
+                "url": f"{self.public_url}/webhooks/elevenlabs/conversation-init",
+                "request_headers": {agent.TOOL_SECRET_HEADER: {"secret_id": secret_id}},
+            },
+        }
+        changed = differences(wanted, plain(self._call("read settings", api.get)))
+        if not changed:
+            self._note("unchanged", "workspace settings (post-call and conversation-init webhooks)")
+            return
+        self._note("update", "workspace settings", _summarise(changed))
+        if not self.dry_run:
+            self._call("update settings", api.update, **wanted)
+
+    # Phone number
+
+    def phone_number(self, agent_id: str) -> None:
+        number = self.settings.sip_number or _e164(self.practice.phone)
+        username = self.settings.sip_username
+        password = self.settings.sip_password.get_secret_value() if self.settings.sip_password else None
+        if bool(username) != bool(password):
+            raise ProvisionError("set both IGNIS_SIP_USERNAME and IGNIS_SIP_PASSWORD, or neither")
+        encryption = self.settings.sip_media_encryption
+        inbound: dict[str, Any] = {"media_encryption": encryption}
+        outbound: dict[str, Any] = {
+            "address": self.settings.sip_outbound_address,
+            "transport": "tls",
+            "media_encryption": encryption,
+        }
+        label = f"{self.practice.name} (Ignis)"
+        api = self.client.conversational_ai.phone_numbers
+        resource = f"phone number {number}"
+        existing = [
+            p for p in plain(self._call("list phone numbers", api.list)) if p.get("phone_number") == number
+        ]
+        secret_name = "sip_password_fingerprint"
+        password_changed = bool(password) and stored_secret(self.settings.home, secret_name) != fingerprint(
+            password or ""
+        )
+        if not existing:
+            self._note("create", resource, "SIP trunk, TLS, agent assigned")
+            if self.dry_run:
+                return
+            body: dict[str, Any] = {"provider": "sip_trunk", "phone_number": number, "label": label}
+            body["inbound_trunk_config"] = inbound | _credentials(username, password)
+            body["outbound_trunk_config"] = outbound | _credentials(username, password)
+            if agent_id != NEW:
+                body["agent_id"] = agent_id
+            self._call("import phone number", api.create, request=body)
+            self._remember_password(password)
+            return
+        current = existing[0]
+        wanted = {
+            "label": label,
+            "assigned_agent": {"agent_id": agent_id},
+            "inbound_trunk": inbound | ({"username": username} if username else {}),
+            "outbound_trunk": outbound | ({"username": username} if username else {}),
+        }
+        changed = differences(wanted, current) + (["credentials.password"] if password_changed else [])
+        if not changed:
+            self._note("unchanged", resource)
+            return
+        self._note("update", resource, _summarise(changed))
+        if self.dry_run:
+            return
+        credentials = (
+            _credentials(username, password)
+            if password_changed or any("username" in c for c in changed)
+            else {}
+        )
+        self._call(
+            "update phone number",
+            api.update,
+            current["phone_number_id"],
+            agent_id=agent_id,
+            label=label,
+            inbound_trunk_config=inbound | credentials,
+            outbound_trunk_config=outbound | credentials,
+        )
+        self._remember_password(password)
+
+    def _remember_password(self, password: str | None) -> None:
+        if password:
+            store_secret(self.settings.home, "sip_password_fingerprint", fingerprint(password))
+
+    def _pages(self, what: str, operation: Callable[..., Any], field: str) -> Iterator[dict[str, Any]]:
+        cursor = None
+        while True:
+            page = self._call(what, operation, cursor=cursor) if cursor else self._call(what, operation)
+            yield from plain(getattr(page, field))
+            cursor = getattr(page, "next_cursor", None)
+            if not cursor or not getattr(page, "has_more", False):
+                return
+
+
+def _credentials(username: str | None, password: str | None) -> dict[str, Any]:
+    return {"credentials": {"username": username, "password": password}} if username and password else {}
+
+
+def _e164(number: str) -> str:
+    try:
+        parsed = phonenumbers.parse(number, "DE")
+    except phonenumbers.NumberParseException:
+        raise ProvisionError(f"not a phone number in the practice file: {number!r}") from None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _summarise(paths: list[str]) -> str:
+    shown = sorted({p.split(".tool_ids")[0] if ".tool_ids" in p else p for p in paths})
+    return ", ".join(shown[:6]) + (f" and {len(shown) - 6} more" if len(shown) > 6 else "")
+
+
+def _explain(what: str, exc: ApiError) -> str:
+    status = exc.status_code
+    detail = _detail(exc.body)
+    if status == 401:
+        return f"{what}: ElevenLabs refused the API key (401): check IGNIS_ELEVENLABS_API_KEY"
+    if status == 403:
+        return f"{what}: the API key may not do this (403): give it ConvAI and workspace webhook access"
+    if status == 429:
+        return (
+            f"{what}: ElevenLabs rate limit (429): wait a minute and run again (it resumes where it stopped)"
+        )
+    if status is not None and status >= 500:
+        return f"{what}: ElevenLabs failed ({status}): run again later"
+    return f"{what}: ElevenLabs refused it ({status}): {detail}"
+
+
+def _detail(body: Any) -> str:
+    """The API's reason, without echoing what was sent (which may hold a secret)."""
+    if isinstance(body, dict):
+        detail = body.get("detail", body)
+        if isinstance(detail, list):
+            return "; ".join(
+                f"{'.'.join(str(p) for p in item.get('loc', []))}: {item.get('msg', '')}"
+                for item in detail
+                if isinstance(item, dict)
+            )[:500]
+        if isinstance(detail, dict):
+            return str(detail.get("message") or detail.get("status") or "")[:500]
+        return str(detail)[:500]
+    return json.dumps(body)[:200] if body is not None else "no details"
