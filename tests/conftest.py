@@ -45,6 +45,7 @@ from ignis.patients.settings import PatientsSettings
 from ignis.scheduler.main import create_app as create_scheduler
 from ignis.scheduler.settings import SchedulerSettings
 from tests.factories import MUELLER, Person, patient
+from tests.fakes.sipgate import FakeSipgate, running_fake_sipgate
 from tests.pii import assert_no_pii
 
 
@@ -290,6 +291,19 @@ async def verified_caller(engine: AsyncEngine, person: Person = MUELLER) -> Call
 @pytest.fixture
 async def client(gateway: httpx.AsyncClient, services: None) -> httpx.AsyncClient:
     return gateway
+
+
+@pytest.fixture(scope="session")
+async def sipgate_server() -> AsyncIterator[FakeSipgate]:
+    async with running_fake_sipgate() as server:
+        yield server
+
+
+@pytest.fixture
+def sipgate(sipgate_server: FakeSipgate) -> Iterator[FakeSipgate]:
+    sipgate_server.reset()
+    yield sipgate_server
+    sipgate_server.reset()
 
 
 @contextlib.asynccontextmanager

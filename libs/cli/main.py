@@ -22,8 +22,6 @@ from ignis.patients import service as patients_service
 from ignis.practice.config import Practice, PracticeConfigError
 
 if TYPE_CHECKING:  # the set-up commands import the ElevenLabs SDK only when they run
-    from elevenlabs import ElevenLabs
-
     from ignis.provision.agent import AgentTexts
     from ignis.provision.settings import ProvisionSettings
 
@@ -220,7 +218,7 @@ def provision(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="print the plan, change nothing")] = False,
 ) -> None:
     """Set up ElevenLabs for this gateway: tool secret, tools, agent, webhooks, SIP number. Idempotent."""
-    from ignis.provision.workspace import ProvisionError, Workspace
+    from ignis.provision.workspace import ProvisionError, Workspace, connect
 
     settings = _provision_settings(public_url)
     key = settings.elevenlabs_api_key.get_secret_value() if settings.elevenlabs_api_key else ""
@@ -235,15 +233,9 @@ def provision(
     target = settings.elevenlabs_api_url or "ElevenLabs"
     typer.echo(f"{'Plan for' if dry_run else 'Provisioning'} {target} → {settings.public_url}")
     try:
-        workspace = Workspace(
-            _elevenlabs(settings),
-            settings,
-            practice,
-            texts,
-            dry_run=dry_run,
-            report=lambda c: typer.echo(f"  {c}"),
-        )
-        changes = workspace.run()
+        with connect(settings) as client:
+            report = lambda change: typer.echo(f"  {change}")  # noqa: E731
+            changes = Workspace(client, settings, practice, texts, dry_run=dry_run, report=report).run()
     except ProvisionError as exc:
         typer.echo(f"✗ {exc}", err=True)
         raise typer.Exit(1) from None
@@ -262,6 +254,30 @@ def provision(
                 f"secret in {settings.home / 'secrets.json'}: unset it, or set it to that value.",
                 err=True,
             )
+
+
+@app.command()
+def doctor(
+    public_url: Annotated[
+        str | None, typer.Option(help="the gateway's public HTTPS URL (default IGNIS_PUBLIC_URL)")
+    ] = None,
+) -> None:
+    """Check the whole call path, from ElevenLabs' SIP edge to this gateway and sipgate; each with a fix."""
+    from ignis.provision.doctor import Doctor
+
+    settings = _provision_settings(public_url)
+    practice = _practice(settings)
+    checks = asyncio.run(Doctor(settings, practice).run())
+    for check in checks:
+        typer.echo(str(check))
+    failed = [check for check in checks if check.outcome == "fail"]
+    typer.echo(
+        f"\n{len(failed)} of {len(checks)} checks failed."
+        if failed
+        else f"\nAll {len(checks)} checks passed."
+    )
+    if failed:
+        raise typer.Exit(1)
 
 
 @app.command("demo-call")
@@ -323,15 +339,6 @@ def _practice_and_texts(settings: "ProvisionSettings") -> tuple[Practice, "Agent
     except AgentTextError as exc:
         typer.echo(f"Agent text error: {exc}", err=True)
         raise typer.Exit(1) from None
-
-
-def _elevenlabs(settings: "ProvisionSettings") -> "ElevenLabs":
-    from elevenlabs import ElevenLabs
-
-    key = settings.elevenlabs_api_key.get_secret_value() if settings.elevenlabs_api_key else ""
-    if settings.elevenlabs_api_url:
-        return ElevenLabs(api_key=key, base_url=settings.elevenlabs_api_url, timeout=30)
-    return ElevenLabs(api_key=key, timeout=30)
 
 
 if __name__ == "__main__":

@@ -6,12 +6,14 @@ secret is stored at ElevenLabs under a name carrying a short fingerprint (to see
 post-call webhook's HMAC secret goes to `IGNIS_HOME/secrets.json`, where the gateway reads it.
 """
 
+import contextlib
 import hashlib
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
+import httpx
 import phonenumbers
 from elevenlabs import ElevenLabs
 from elevenlabs.core.api_error import ApiError
@@ -30,6 +32,15 @@ POST_CALL_WEBHOOK_NAME = "Ignis post-call"
 NEW = "<new>"  # the id of a resource a dry run would create
 # Agent fields ElevenLabs fills in itself (defaults): compared only where we set them.
 Action = Literal["create", "update", "unchanged", "replace"]
+
+
+@contextlib.contextmanager
+def connect(settings: ProvisionSettings) -> Iterator[ElevenLabs]:
+    """The official SDK's client for the workspace (`IGNIS_ELEVENLABS_API_URL`: a local fake in tests)."""
+    key = settings.elevenlabs_api_key.get_secret_value() if settings.elevenlabs_api_key else ""
+    where = {"base_url": settings.elevenlabs_api_url} if settings.elevenlabs_api_url else {}
+    with httpx.Client(timeout=30) as http:
+        yield ElevenLabs(api_key=key, httpx_client=http, **where)
 
 
 class ProvisionError(Exception):
@@ -210,7 +221,7 @@ class Workspace:
             tts_model=self.settings.tts_model,
             voice_id=self.settings.voice_id,
             llm=self.settings.llm,
-            staff_phone=_e164(self.practice.staff_phone) if self.practice.staff_phone else None,
+            staff_phone=e164(self.practice.staff_phone) if self.practice.staff_phone else None,
         )
         summaries = [
             a for a in self._pages("list agents", api.list, "agents") if a.get("name") == self.agent_name
@@ -293,7 +304,7 @@ class Workspace:
     # Phone number
 
     def phone_number(self, agent_id: str) -> None:
-        number = self.settings.sip_number or _e164(self.practice.phone)
+        number = self.settings.sip_number or e164(self.practice.phone)
         username = self.settings.sip_username
         password = self.settings.sip_password.get_secret_value() if self.settings.sip_password else None
         if bool(username) != bool(password):
@@ -375,7 +386,7 @@ def _credentials(username: str | None, password: str | None) -> dict[str, Any]:
     return {"credentials": {"username": username, "password": password}} if username and password else {}
 
 
-def _e164(number: str) -> str:
+def e164(number: str) -> str:
     try:
         parsed = phonenumbers.parse(number, "DE")
     except phonenumbers.NumberParseException:

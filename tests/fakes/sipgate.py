@@ -27,6 +27,7 @@ from ignis.kit.embedded import free_port
 TOKEN_ID = "token-FQ1V12"
 TOKEN = "e68ead46-a7db-46cd-8a1a-44aed1e4e372"
 SMS_ID = "s0"
+USER_ID = "w0"
 HANG = 0  # as a status: do not answer
 
 
@@ -46,6 +47,7 @@ class FakeSipgate:
     # Statuses for the next requests, in order; when empty, a valid request gets 204.
     answers: list[int] = field(default_factory=list)
     release: asyncio.Event = field(default_factory=asyncio.Event)
+    web_sms_booked: bool = True  # without the feature, the user has no SMS extension
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
@@ -54,6 +56,7 @@ class FakeSipgate:
         return [r.body for r in self.requests if 200 <= r.status < 300]
 
     def reset(self) -> None:
+        self.web_sms_booked = True
         self.requests.clear()
         self.answers.clear()
         self.release.set()
@@ -87,9 +90,24 @@ class FakeSipgate:
             return Response(status_code=204)
         return JSONResponse({"errors": [{"status": status, "title": _TITLES.get(status, "error")}]}, status)
 
+    async def userinfo(self, request: Request) -> Response:
+        """`GET /v2/authorization/userinfo`: who the token belongs to (OpenAPI `UserinfoResponse`)."""
+        if not _authorised(request):
+            return JSONResponse({"errors": [{"status": 401, "title": _TITLES[401]}]}, 401)
+        info = {"sub": USER_ID, "domain": "sipgate.de", "masterSipId": "0000000", "locale": "de_DE"}
+        return JSONResponse(info)
+
+    async def sms_extensions(self, request: Request) -> Response:
+        """`GET /v2/{userId}/sms` (scope sms:read): the user's Web SMS extensions."""
+        if not _authorised(request):
+            return JSONResponse({"errors": [{"status": 401, "title": _TITLES[401]}]}, 401)
+        if request.path_params["user_id"] != USER_ID:
+            return JSONResponse({"errors": [{"status": 403, "title": "forbidden"}]}, 403)
+        items = [{"id": SMS_ID, "alias": "SMS von Praxis", "callerId": "4915799912345"}]
+        return JSONResponse({"items": items if self.web_sms_booked else []})
+
     def _judge(self, headers: dict[str, str], body: Any) -> int:
-        expected = "Basic " + base64.b64encode(f"{TOKEN_ID}:{TOKEN}".encode()).decode()
-        if headers.get("authorization") != expected:
+        if headers.get("authorization") != _BASIC:
             return 401
         if headers.get("content-type", "").split(";")[0].strip() != "application/json":
             return 415
@@ -103,6 +121,13 @@ class FakeSipgate:
         if body["smsId"] != SMS_ID:
             return 403
         return 204
+
+
+_BASIC = "Basic " + base64.b64encode(f"{TOKEN_ID}:{TOKEN}".encode()).decode()
+
+
+def _authorised(request: Request) -> bool:
+    return request.headers.get("authorization") == _BASIC
 
 
 _TITLES = {
@@ -119,7 +144,13 @@ _TITLES = {
 async def running_fake_sipgate() -> AsyncIterator[FakeSipgate]:
     """The fake served by uvicorn on a free local port, in the test's event loop."""
     fake = FakeSipgate()
-    app = Starlette(routes=[Route("/v2/sessions/sms", fake.send_sms, methods=["POST"])])
+    app = Starlette(
+        routes=[
+            Route("/v2/sessions/sms", fake.send_sms, methods=["POST"]),
+            Route("/v2/authorization/userinfo", fake.userinfo),
+            Route("/v2/{user_id}/sms", fake.sms_extensions),
+        ]
+    )
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="off", access_log=False)

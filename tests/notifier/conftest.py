@@ -23,20 +23,7 @@ from ignis.notifier.main import create_app as create_notifier
 from ignis.notifier.settings import NotifierSettings
 from tests.conftest import wait_until_serving
 from tests.fakes import sipgate as fake
-from tests.fakes.sipgate import FakeSipgate, running_fake_sipgate
-
-
-@pytest.fixture(scope="session")
-async def sipgate_server() -> AsyncIterator[FakeSipgate]:
-    async with running_fake_sipgate() as server:
-        yield server
-
-
-@pytest.fixture
-def sipgate(sipgate_server: FakeSipgate) -> AsyncIterator[FakeSipgate]:
-    sipgate_server.reset()
-    yield sipgate_server
-    sipgate_server.reset()
+from tests.fakes.sipgate import FakeSipgate
 
 
 @dataclass

@@ -1,0 +1,297 @@
+"""`ignis provision` against the local ElevenLabs fake, through the real SDK: everything created on the
+first run, nothing on the second, only what changed on a later one, and clear errors without secrets."""
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from pydantic import SecretStr
+from typer.testing import CliRunner
+
+from ignis.cli.main import app
+from ignis.contracts.tools import TOOL_BODIES
+from ignis.gateway.settings import GatewaySettings
+from ignis.practice.config import DEMO_PRACTICE, load_practice
+from ignis.provision.agent import render_texts
+from ignis.provision.settings import ProvisionSettings
+from ignis.provision.workspace import Change, ProvisionError, Workspace, connect
+from tests.fakes.elevenlabs import FakeElevenLabs
+
+PUBLIC = "https://ignis.praxis-weber.example"
+TOOL_SECRET = "tool-secret-0123456789abcdef"
+SIP_PASSWORD = "sip-password-0123456789"
+
+
+@pytest.fixture
+def practice_yaml(tmp_path: Path) -> Path:
+    path = tmp_path / "practice.yaml"
+    path.write_text(DEMO_PRACTICE.read_text(encoding="utf-8"), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def settings(tmp_path: Path, elevenlabs: FakeElevenLabs, practice_yaml: Path) -> ProvisionSettings:
+    return ProvisionSettings(
+        home=tmp_path / "home",
+        practice_file=practice_yaml,
+        elevenlabs_api_key=SecretStr(elevenlabs.api_key),
+        elevenlabs_api_url=elevenlabs.url,
+        public_url=PUBLIC,
+        tool_secret=SecretStr(TOOL_SECRET),
+        sip_username="praxis-weber",
+        sip_password=SecretStr(SIP_PASSWORD),
+    )
+
+
+async def provision(settings: ProvisionSettings, dry_run: bool = False) -> list[Change]:
+    """One run, as the CLI does it (the SDK is synchronous: in a thread, beside the fake's server)."""
+    practice = load_practice(settings.practice_file)
+    texts = render_texts(practice)
+
+    def run() -> list[Change]:
+        with connect(settings) as client:
+            workspace = Workspace(
+                client, settings, practice, texts, dry_run=dry_run, report=lambda _: None, max_retries=0
+            )
+            return workspace.run()
+
+    return await asyncio.to_thread(run)
+
+
+def only(items: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    assert len(items) == 1, items
+    return next(iter(items.values()))
+
+
+def actions(changes: list[Change]) -> dict[str, str]:
+    return {change.resource: change.action for change in changes}
+
+
+class TestFirstRun:
+    async def test_creates_everything_wired_together(
+        self, settings: ProvisionSettings, elevenlabs: FakeElevenLabs
+    ) -> None:
+        changes = await provision(settings)
+        assert {c.resource: c.action for c in changes if c.action != "create"} == {
+            "workspace settings": "update"
+        }
+
+        secret = only(elevenlabs.secrets)
+        assert secret["value"] == TOOL_SECRET
+        tools = {t["tool_config"]["name"]: t for t in elevenlabs.tools.values()}
+        assert set(tools) == set(TOOL_BODIES)
+        for name, tool in tools.items():
+            config = tool["tool_config"]
+            schema = config["api_schema"]
+            assert schema["url"] == f"{PUBLIC}/tools/{name}"
+            assert schema["method"] == "POST"
+            assert schema["request_headers"] == {"X-Ignis-Tool-Secret": {"secret_id": secret["secret_id"]}}
+            assert config["tool_error_handling_mode"] == "summarized"
+            assert config["response_timeout_secs"] == 10
+            properties = schema["request_body_schema"]["properties"]
+            assert properties["conversation_id"] == {
+                "type": "string",
+                "dynamic_variable": "system__conversation_id",
+            }
+        assert tools["identify_patient"]["tool_config"]["api_schema"]["request_body_schema"]["properties"][
+            "caller_id"
+        ] == {"type": "string", "dynamic_variable": "system__caller_id"}
+        assert "Akutsprechstunde" in tools["find_slots"]["tool_config"]["description"]
+
+        agent = only(elevenlabs.agents)
+        config = agent["conversation_config"]["agent"]
+        assert config["language"] == "de"
+        assert agent["conversation_config"]["tts"]["model_id"] == "eleven_flash_v2_5"
+        assert config["prompt"]["timezone"] == "Europe/Berlin"
+        assert sorted(config["prompt"]["tool_ids"]) == sorted(t["id"] for t in tools.values())
+        assert "tools" not in config["prompt"]
+        assert "KI-Telefonassistent" in config["first_message"]
+        assert config["first_message"].startswith("Hausarztpraxis Dr. Weber")
+        built_in = config["prompt"]["built_in_tools"]
+        assert set(built_in) >= {"end_call", "transfer_to_number"}
+        [transfer] = built_in["transfer_to_number"]["params"]["transfers"]
+        assert transfer["transfer_destination"] == {"type": "phone", "phone_number": "+49301234568"}
+        assert agent["platform_settings"]["overrides"][
+            "enable_conversation_initiation_client_data_from_webhook"
+        ]
+
+        webhook = only(elevenlabs.webhooks)
+        assert webhook["webhook_url"] == f"{PUBLIC}/webhooks/elevenlabs/post-call"
+        workspace = elevenlabs.settings
+        assert workspace["webhooks"]["post_call_webhook_id"] == webhook["webhook_id"]
+        assert workspace["conversation_initiation_client_data_webhook"] == {
+            "url": f"{PUBLIC}/webhooks/elevenlabs/conversation-init",
+            "request_headers": {"X-Ignis-Tool-Secret": {"secret_id": secret["secret_id"]}},
+        }
+
+        number = only(elevenlabs.phone_numbers)
+        assert number["provider"] == "sip_trunk"
+        assert number["phone_number"] == "+49301234567"
+        assert number["agent_id"] == agent["agent_id"]
+        assert number["outbound_trunk_config"]["transport"] == "tls"
+        assert number["inbound_trunk_config"]["credentials"] == {
+            "username": "praxis-weber",
+            "password": SIP_PASSWORD,
+        }
+
+        # The gateway verifies post-call webhooks with the secret ElevenLabs returned.
+        gateway = GatewaySettings(home=settings.home, _env_file=None)
+        assert gateway.elevenlabs_webhook_secret.get_secret_value() == webhook["webhook_secret"]
+
+    async def test_dry_run_changes_nothing(
+        self, settings: ProvisionSettings, elevenlabs: FakeElevenLabs
+    ) -> None:
+        changes = await provision(settings, dry_run=True)
+        assert {c.action for c in changes} == {"create", "update"}
+        assert elevenlabs.writes() == []
+
+
+class TestSecondRun:
+    async def test_changes_nothing(self, settings: ProvisionSettings, elevenlabs: FakeElevenLabs) -> None:
+        await provision(settings)
+        written = len(elevenlabs.writes())
+        changes = await provision(settings)
+        assert {c.action for c in changes} == {"unchanged"}, [
+            str(c) for c in changes if c.action != "unchanged"
+        ]
+        assert len(elevenlabs.writes()) == written
+
+    async def test_a_changed_visit_type_updates_only_that_tool(
+        self, settings: ProvisionSettings, elevenlabs: FakeElevenLabs, practice_yaml: Path
+    ) -> None:
+        await provision(settings)
+        practice = yaml.safe_load(practice_yaml.read_text(encoding="utf-8"))  # noqa: ASYNC240
+        practice["visit_types"][0]["name"] = "Infektsprechstunde"
+        practice_yaml.write_text(yaml.safe_dump(practice, allow_unicode=True), encoding="utf-8")  # noqa: ASYNC240
+        before = len(elevenlabs.writes())
+
+        changes = await provision(settings)
+        assert {r: a for r, a in actions(changes).items() if a != "unchanged"} == {
+            "tool find_slots": "update"
+        }
+        [write] = elevenlabs.writes()[before:]
+        assert write.method == "PATCH"
+        assert write.path.startswith("/v1/convai/tools/")
+        assert "Infektsprechstunde" in write.body["tool_config"]["description"]
+
+    async def test_a_new_tool_secret_updates_the_secret_in_place(
+        self, settings: ProvisionSettings, elevenlabs: FakeElevenLabs
+    ) -> None:
+        await provision(settings)
+        secret_id = only(elevenlabs.secrets)["secret_id"]
+        changes = await provision(settings.model_copy(update={"tool_secret": SecretStr("a-new-secret-456")}))
+        assert {r: a for r, a in actions(changes).items() if a != "unchanged"} == {
+            "secret (tool secret)": "update"
+        }
+        assert only(elevenlabs.secrets)["secret_id"] == secret_id
+        assert only(elevenlabs.secrets)["value"] == "a-new-secret-456"
+
+    async def test_a_new_public_url_moves_tools_and_replaces_the_post_call_webhook(
+        self, settings: ProvisionSettings, elevenlabs: FakeElevenLabs
+    ) -> None:
+        await provision(settings)
+        moved = settings.model_copy(update={"public_url": "https://new.praxis-weber.example"})
+        changes = await provision(moved)
+        assert actions(changes)["post-call webhook"] == "replace"
+        assert actions(changes)["tool identify_patient"] == "update"
+        webhook = only(elevenlabs.webhooks)
+        assert webhook["webhook_url"] == "https://new.praxis-weber.example/webhooks/elevenlabs/post-call"
+        gateway = GatewaySettings(home=settings.home, _env_file=None)
+        assert gateway.elevenlabs_webhook_secret.get_secret_value() == webhook["webhook_secret"]
+        assert {c.action for c in await provision(moved)} == {"unchanged"}
+
+    async def test_a_new_sip_password_is_sent_once(
+        self, settings: ProvisionSettings, elevenlabs: FakeElevenLabs
+    ) -> None:
+        await provision(settings)
+        changed = settings.model_copy(update={"sip_password": SecretStr("another-password-789")})
+        changes = await provision(changed)
+        assert {r: a for r, a in actions(changes).items() if a != "unchanged"} == {
+            "phone number +49301234567": "update"
+        }
+        assert {c.action for c in await provision(changed)} == {"unchanged"}
+
+
+class TestErrors:
+    async def test_public_url_must_be_https(self, settings: ProvisionSettings) -> None:
+        with pytest.raises(ProvisionError, match="HTTPS"):
+            await provision(settings.model_copy(update={"public_url": "http://ignis.example"}))
+
+    @pytest.mark.parametrize(
+        ("status", "says"),
+        [
+            (401, "refused the API key (401): check IGNIS_ELEVENLABS_API_KEY"),
+            (422, "refused it (422)"),
+            (429, "rate limit (429)"),
+            (500, "failed (500): run again later"),
+        ],
+    )
+    async def test_api_errors_are_clear(
+        self, settings: ProvisionSettings, elevenlabs: FakeElevenLabs, status: int, says: str
+    ) -> None:
+        elevenlabs.fail_next(status)
+        with pytest.raises(ProvisionError) as raised:
+            await provision(settings)
+        assert says in str(raised.value)
+        assert TOOL_SECRET not in str(raised.value)
+        assert SIP_PASSWORD not in str(raised.value)
+
+
+class TestCommand:
+    def env(self, settings: ProvisionSettings, elevenlabs: FakeElevenLabs) -> dict[str, str]:
+        return {
+            "IGNIS_HOME": str(settings.home),
+            "IGNIS_PRACTICE_FILE": str(settings.practice_file),
+            "IGNIS_ELEVENLABS_API_KEY": elevenlabs.api_key,
+            "IGNIS_ELEVENLABS_API_URL": elevenlabs.url,
+            "IGNIS_TOOL_SECRET": TOOL_SECRET,
+            "IGNIS_SIP_USERNAME": "praxis-weber",
+            "IGNIS_SIP_PASSWORD": SIP_PASSWORD,
+            "IGNIS_ELEVENLABS_WEBHOOK_SECRET": "",
+        }
+
+    async def test_plan_apply_and_nothing_left(
+        self, settings: ProvisionSettings, elevenlabs: FakeElevenLabs
+    ) -> None:
+        runner = CliRunner()
+        env = self.env(settings, elevenlabs)
+        plan = await asyncio.to_thread(
+            runner.invoke, app, ["provision", "--public-url", PUBLIC, "--dry-run"], env=env
+        )
+        assert plan.exit_code == 0, plan.output
+        assert "+ tool find_slots: create" in plan.output
+        assert "planned; run without --dry-run" in plan.output
+        assert elevenlabs.writes() == []
+
+        applied = await asyncio.to_thread(runner.invoke, app, ["provision", "--public-url", PUBLIC], env=env)
+        assert applied.exit_code == 0, applied.output
+        assert "Done:" in applied.output
+        again = await asyncio.to_thread(runner.invoke, app, ["provision", "--public-url", PUBLIC], env=env)
+        assert "Nothing to change" in again.output
+        secrets = [TOOL_SECRET, SIP_PASSWORD, only(elevenlabs.webhooks)["webhook_secret"], elevenlabs.api_key]
+        for output in (plan.output, applied.output, again.output):
+            assert not [s for s in secrets if s in output]
+        stored = json.loads((settings.home / "secrets.json").read_text())
+        assert stored["elevenlabs_webhook_secret"] == only(elevenlabs.webhooks)["webhook_secret"]
+
+    async def test_missing_api_key(self, settings: ProvisionSettings, elevenlabs: FakeElevenLabs) -> None:
+        env = self.env(settings, elevenlabs) | {"IGNIS_ELEVENLABS_API_KEY": ""}
+        result = await asyncio.to_thread(
+            CliRunner().invoke, app, ["provision", "--public-url", PUBLIC], env=env
+        )
+        assert result.exit_code == 2
+        assert "IGNIS_ELEVENLABS_API_KEY is not set" in result.output
+
+    async def test_wrong_api_key_exits_1_with_the_fix(
+        self, settings: ProvisionSettings, elevenlabs: FakeElevenLabs
+    ) -> None:
+        env = self.env(settings, elevenlabs) | {"IGNIS_ELEVENLABS_API_KEY": "sk_wrong"}
+        result = await asyncio.to_thread(
+            CliRunner().invoke, app, ["provision", "--public-url", PUBLIC], env=env
+        )
+        assert result.exit_code == 1
+        assert "refused the API key (401)" in result.output
+        assert elevenlabs.writes() == []
