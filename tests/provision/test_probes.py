@@ -5,68 +5,19 @@ HTTPS gateway listen on 127.0.0.1 in the test's event loop.
 """
 
 import asyncio
-import contextlib
 import re
 import ssl
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Literal
 
 import pytest
-import trustme
-import uvicorn
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import PlainTextResponse
-from starlette.routing import Route
 
 from ignis.kit.embedded import free_port
 from ignis.provision.probes import Probe, https_health, resolve, sip_options, tcp_connect, tls_handshake
+from tests.fakes.network import Gateway, SipRequest, listening, sip_peer
 
 ELEVENLABS_URI = "sip:+4930123456@sip.rtc.elevenlabs.io"
 MANDATORY = ("via", "max-forwards", "from", "to", "call-id", "cseq", "contact", "accept", "content-length")
-
-Mode = Literal["ok", "404", "trying", "silent", "garbage"]
-
-
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
-@pytest.fixture(scope="module")
-def leaf(ca: trustme.CA) -> trustme.LeafCert:
-    return ca.issue_cert("localhost", common_name="localhost")
-
-
-@pytest.fixture(scope="module")
-def ca_pem(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> str:
-    path = tmp_path_factory.mktemp("ca") / "ca.pem"
-    ca.cert_pem.write_to_path(str(path))
-    return str(path)
-
-
-@pytest.fixture(scope="module")
-def server_tls(leaf: trustme.LeafCert) -> ssl.SSLContext:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    leaf.configure_cert(context)
-    return context
-
-
-@contextlib.asynccontextmanager
-async def listening(
-    handler: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
-    tls: ssl.SSLContext | None = None,
-) -> AsyncIterator[int]:
-    """A local asyncio server on a free port; yields the port."""
-    server = await asyncio.start_server(handler, "127.0.0.1", 0, ssl=tls)
-    try:
-        yield int(server.sockets[0].getsockname()[1])
-    finally:
-        server.close()
-        await server.wait_closed()
 
 
 async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -143,78 +94,6 @@ async def test_tls_handshake_times_out_against_a_silent_plain_server() -> None:
 # --- SIP -----------------------------------------------------------------------------------------------
 
 
-@dataclass
-class SipRequest:
-    """One request as the peer parsed it."""
-
-    request_line: str
-    headers: dict[str, str]  # lower-cased name → value
-    body: bytes
-
-
-@dataclass
-class SipPeer:
-    """A tiny SIP UAS: parses what arrives, records it, answers according to `mode`."""
-
-    mode: Mode
-    requests: list[SipRequest] = field(default_factory=list)
-    errors: list[BaseException] = field(default_factory=list)
-
-    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            head = await reader.readuntil(b"\r\n\r\n")
-            request_line, *lines = head.decode().removesuffix("\r\n\r\n").split("\r\n")
-            headers = {}
-            for line in lines:
-                name, _, value = line.partition(":")
-                headers[name.strip().lower()] = value.strip()
-            body = await reader.readexactly(int(headers.get("content-length", "0")))
-            self.requests.append(SipRequest(request_line, headers, body))
-            await self.answer(reader, writer, headers)
-        except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError):
-            pass  # the probe gave up (timeout): nothing to answer
-        except Exception as exc:
-            self.errors.append(exc)
-        finally:
-            writer.close()
-
-    async def answer(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, headers: dict[str, str]
-    ) -> None:
-        if self.mode == "silent":
-            await reader.read()  # until the probe hangs up
-        elif self.mode == "garbage":
-            writer.write(b"HELLO friend, this is no SIP server\r\n\r\n")
-            await writer.drain()
-        elif self.mode == "trying":
-            sdp = b"v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
-            writer.write(response("100 Trying", headers) + response("200 OK", headers, sdp))
-            await writer.drain()
-        else:
-            status = "200 OK" if self.mode == "ok" else "404 Not Found"
-            message = response(status, headers)
-            for start in range(0, len(message), 7):  # dribble it out: the probe must reassemble it
-                writer.write(message[start : start + 7])
-                await writer.drain()
-                await asyncio.sleep(0.001)
-
-
-def response(status: str, headers: dict[str, str], body: bytes = b"") -> bytes:
-    """A response echoing the request's Via/From/To/Call-ID/CSeq, the To with the peer's tag."""
-    lines = [
-        f"SIP/2.0 {status}",
-        f"Via: {headers['via']}",
-        f"From: {headers['from']}",
-        f"To: {headers['to']};tag=peer-7",
-        f"Call-ID: {headers['call-id']}",
-        f"CSeq: {headers['cseq']}",
-        "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS",
-        *(["Content-Type: application/sdp"] if body else []),
-        f"Content-Length: {len(body)}",
-    ]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
-
-
 def problems(request: SipRequest, uri: str, transport: str) -> list[str]:
     """What makes `request` not a well-formed RFC 3261 OPTIONS; empty when it is one."""
     found = []
@@ -237,14 +116,6 @@ def problems(request: SipRequest, uri: str, transport: str) -> list[str]:
     if request.headers.get("content-length") != "0" or request.body:
         found.append("a body")
     return found
-
-
-@contextlib.asynccontextmanager
-async def sip_peer(mode: Mode, tls: ssl.SSLContext | None = None) -> AsyncIterator[tuple[SipPeer, int]]:
-    peer = SipPeer(mode)
-    async with listening(peer.handle, tls) as port:
-        yield peer, port
-    assert peer.errors == []
 
 
 @pytest.mark.parametrize("transport", ["tcp", "tls"])
@@ -330,86 +201,35 @@ async def test_sip_options_when_the_peer_hangs_up() -> None:
 # --- HTTPS ---------------------------------------------------------------------------------------------
 
 
-@dataclass
-class Gateway:
-    """The public side of a gateway as ElevenLabs sees it; `status` is what /healthz answers."""
-
-    url: str
-    port: int
-    status: int = 200
-
-
-@pytest.fixture(scope="module")
-async def https_gateway(
-    leaf: trustme.LeafCert, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[Gateway]:
-    folder: Path = tmp_path_factory.mktemp("gateway-tls")
-    certfile, keyfile = folder / "cert.pem", folder / "key.pem"
-    leaf.cert_chain_pems[0].write_to_path(str(certfile))
-    leaf.private_key_pem.write_to_path(str(keyfile))
-    port = free_port()
-    gateway = Gateway(url=f"https://localhost:{port}", port=port)
-
-    async def healthz(request: Request) -> PlainTextResponse:
-        return PlainTextResponse("ok" if gateway.status == 200 else "not ready", status_code=gateway.status)
-
-    app = Starlette(routes=[Route("/healthz", healthz)])
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        ssl_certfile=str(certfile),
-        ssl_keyfile=str(keyfile),
-        log_config=None,
-        lifespan="off",
-        access_log=False,
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 (uvicorn offers a flag, no event)
-        await asyncio.sleep(0.01)
-    try:
-        yield gateway
-    finally:
-        server.should_exit = True
-        await task
-
-
-@pytest.fixture
-def gateway(https_gateway: Gateway) -> Gateway:
-    https_gateway.status = 200
-    return https_gateway
-
-
 async def test_https_health_passes_with_a_trusted_certificate(
-    gateway: Gateway, ca_pem: str, monkeypatch: pytest.MonkeyPatch
+    public_gateway: Gateway, ca_pem: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SSL_CERT_FILE", ca_pem)
-    assert await https_health(gateway.url, timeout=3) == Probe(True, "answered 200")
-    assert await https_health(gateway.url + "/", timeout=3) == Probe(True, "answered 200")
+    assert await https_health(public_gateway.url, timeout=3) == Probe(True, "answered 200")
+    assert await https_health(public_gateway.url + "/", timeout=3) == Probe(True, "answered 200")
 
 
 async def test_https_health_fails_for_an_untrusted_certificate(
-    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+    public_gateway: Gateway, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("SSL_CERT_FILE", raising=False)
     monkeypatch.delenv("SSL_CERT_DIR", raising=False)
-    probe = await https_health(gateway.url, timeout=3)
+    probe = await https_health(public_gateway.url, timeout=3)
     assert not probe.ok
     assert probe.detail.startswith("certificate not valid: ")
 
 
-async def test_https_health_fails_for_plain_http(gateway: Gateway) -> None:
-    probe = await https_health(f"http://127.0.0.1:{gateway.port}", timeout=3)
+async def test_https_health_fails_for_plain_http(public_gateway: Gateway) -> None:
+    probe = await https_health(f"http://127.0.0.1:{public_gateway.port}", timeout=3)
     assert probe == Probe(False, "not HTTPS: ElevenLabs requires https")
 
 
 async def test_https_health_fails_when_healthz_is_not_200(
-    gateway: Gateway, ca_pem: str, monkeypatch: pytest.MonkeyPatch
+    public_gateway: Gateway, ca_pem: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SSL_CERT_FILE", ca_pem)
-    gateway.status = 503
-    assert await https_health(gateway.url, timeout=3) == Probe(False, "answered 503")
+    public_gateway.status = 503
+    assert await https_health(public_gateway.url, timeout=3) == Probe(False, "answered 503")
 
 
 async def test_https_health_when_nothing_listens(ca_pem: str, monkeypatch: pytest.MonkeyPatch) -> None:
