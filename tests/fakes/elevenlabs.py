@@ -26,7 +26,6 @@ password); a referenced id in a body (tool id, secret id, webhook id, agent id) 
 422.
 """
 
-import asyncio
 import contextlib
 import copy
 import json
@@ -38,7 +37,6 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import pydantic
-import uvicorn
 from elevenlabs.conversational_ai.phone_numbers.types.phone_numbers_create_request_body import (
     PhoneNumbersCreateRequestBody_SipTrunk,
 )
@@ -62,7 +60,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ignis.kit.embedded import free_port
+from tests.fakes import serving
 
 API_KEY = "sk_test_ignis_0123456789abcdef0123456789abcdef"
 DEFAULT_VOICE_ID = "cjVigY5qzO86Huf0OWal"  # the voice a new ConvAI agent gets when none is given
@@ -1147,18 +1145,6 @@ async def running_fake_elevenlabs() -> AsyncIterator[FakeElevenLabs]:
     sync client must then run in a thread (`asyncio.to_thread`), or it blocks the loop serving it.
     """
     fake = FakeElevenLabs()
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            fake.app(), host="127.0.0.1", port=port, log_config=None, lifespan="off", access_log=False
-        )
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 (uvicorn offers a flag, no event)
-        await asyncio.sleep(0.01)
-    fake.url = f"http://127.0.0.1:{port}"
-    try:
+    async with serving(fake.app()) as port:
+        fake.url = f"http://127.0.0.1:{port}"
         yield fake
-    finally:
-        server.should_exit = True
-        await task

@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Literal
 
 import trustme
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from ignis.kit.embedded import free_port
+from tests.fakes import serving
 
 Mode = Literal["ok", "404", "trying", "silent", "garbage"]
 
@@ -141,22 +141,5 @@ async def https_gateway(leaf: trustme.LeafCert, folder: Path) -> AsyncIterator[G
         return PlainTextResponse("ok" if gateway.status == 200 else "not ready", status_code=gateway.status)
 
     app = Starlette(routes=[Route("/healthz", healthz)])
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        ssl_certfile=str(certfile),
-        ssl_keyfile=str(keyfile),
-        log_config=None,
-        lifespan="off",
-        access_log=False,
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 (uvicorn offers a flag, no event)
-        await asyncio.sleep(0.01)
-    try:
+    async with serving(app, port, ssl_certfile=str(certfile), ssl_keyfile=str(keyfile)):
         yield gateway
-    finally:
-        server.should_exit = True
-        await task

@@ -16,13 +16,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ignis.kit.embedded import free_port
+from tests.fakes import serving
 
 TOKEN_ID = "token-FQ1V12"
 TOKEN = "e68ead46-a7db-46cd-8a1a-44aed1e4e372"
@@ -151,17 +150,9 @@ async def running_fake_sipgate() -> AsyncIterator[FakeSipgate]:
             Route("/v2/{user_id}/sms", fake.sms_extensions),
         ]
     )
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="off", access_log=False)
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 (uvicorn offers a flag, no event)
-        await asyncio.sleep(0.01)
-    fake.url = f"http://127.0.0.1:{port}/v2"
-    try:
-        yield fake
-    finally:
-        fake.release.set()
-        server.should_exit = True
-        await task
+    async with serving(app) as port:
+        fake.url = f"http://127.0.0.1:{port}/v2"
+        try:
+            yield fake
+        finally:
+            fake.release.set()  # a hanging request ends, or the server would wait for it

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import uvicorn
 from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -24,6 +23,7 @@ from ignis.provision.agent import render_texts
 from ignis.provision.doctor import Check, Doctor
 from ignis.provision.settings import ProvisionSettings
 from ignis.provision.workspace import Workspace, connect
+from tests.fakes import serving
 from tests.fakes import sipgate as sipgate_fake
 from tests.fakes.elevenlabs import FakeElevenLabs
 from tests.fakes.network import Gateway, listening, sip_peer
@@ -47,21 +47,8 @@ async def ready_server() -> AsyncIterator[Ready]:
     async def readyz(request: Request) -> JSONResponse:
         return JSONResponse({"ready": ready.status == 200}, status_code=ready.status)
 
-    server = uvicorn.Server(
-        uvicorn.Config(
-            Starlette(routes=[Route("/readyz", readyz)]),
-            host="127.0.0.1",
-            port=ready.port,
-            log_config=None,
-            lifespan="off",
-        )
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 (uvicorn offers a flag, no event)
-        await asyncio.sleep(0.01)
-    yield ready
-    server.should_exit = True
-    await task
+    async with serving(Starlette(routes=[Route("/readyz", readyz)]), ready.port):
+        yield ready
 
 
 @pytest.fixture
