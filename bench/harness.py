@@ -219,6 +219,7 @@ class System:
     home: Path
     roles: tuple[str, ...] = ("gateway", "patients")  # `ignis serve` processes accounted on their own
     nats: subprocess.Popen[bytes] | None = None
+    nats_url: str = ""
     postgres: EmbeddedPostgres | None = None
     up: subprocess.Popen[bytes] | None = None
     seen: dict[int, str] = field(default_factory=dict)  # every pid ever attributed to the system
@@ -311,6 +312,7 @@ def start_system(
     system = System(home, roles)
     try:
         nats_url, system.nats = start_nats(home, port=free_port())
+        system.nats_url = nats_url
         system.postgres = EmbeddedPostgres(home / "postgres")  # its data goes with the temporary home
         database_url = system.postgres.url
         extra_env = asyncio.run(setup(home, database_url))

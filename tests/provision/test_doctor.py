@@ -271,3 +271,12 @@ async def test_command_exit_codes(world: World) -> None:
     assert "✗ local services ready" in bad.output
     assert "fix: see which service is down" in bad.output
     assert "1 of 15 checks failed." in bad.output
+
+
+async def test_sip_host_does_not_resolve(world: World) -> None:
+    checks = failed(
+        await diagnose(world.settings.model_copy(update={"elevenlabs_sip_host": "sip.nowhere.invalid"}))
+    )
+    dns = checks["DNS of sip.nowhere.invalid"]
+    assert dns.detail.startswith("does not resolve")
+    assert dns.fix == "check the DNS resolver of this machine"
