@@ -1,18 +1,22 @@
 """Container health check: exit 0 when the Ignis process in this container answers, else 1 with the reason.
 
     python healthcheck.py gateway    GET /healthz of the gateway on this container's loopback
-    python healthcheck.py patients   request `ignis.patients.ping` over NATS (likewise scheduler, notifier)
+    python healthcheck.py patients   GET /readyz of this replica on 127.0.0.1:$IGNIS_SERVICE_PORT (likewise
+                                     scheduler, notifier); without IGNIS_SERVICE_PORT, request
+                                     `ignis.patients.ping` over NATS instead
     python healthcheck.py            the process named by the `ignis serve <process>` running here
 
-A service's ping goes to its queue group: with several replicas any one may answer, so for a service this
-proves "the service answers", not "this replica answers". Standard library and nats-py only; reads the same
-`IGNIS_*` variables as the process.
+A service's /readyz answers 200 only while that process is connected to NATS and its database answers, so
+it checks this replica. The NATS ping fallback goes to the service's queue group: with several replicas any
+one may answer, so it proves "the service answers", not "this replica answers". Standard library only (the
+NATS fallback alone imports nats-py); reads the same `IGNIS_*` variables as the process.
 """
 
 import asyncio
 import json
 import os
 import sys
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -33,18 +37,31 @@ def serving() -> str | None:
     return None
 
 
+def get_ok(url: str) -> None:
+    """GET `url`; anything but a 200 raises with the status and the start of the answer."""
+    try:
+        with urllib.request.urlopen(url, timeout=TIMEOUT_SECONDS) as response:
+            status, body = response.status, response.read(200)
+    except urllib.error.HTTPError as exc:  # 4xx/5xx: /readyz answers 503 while not ready
+        status, body = exc.code, exc.read(200)
+    if status != 200:
+        raise RuntimeError(f"{url} answered {status}: {body.decode(errors='replace').strip()}")
+
+
 def check_gateway() -> None:
     host = os.environ.get("IGNIS_GATEWAY_HOST", "127.0.0.1")
     if host in ("", "0.0.0.0", "::"):
         host = "127.0.0.1"
     port = os.environ.get("IGNIS_GATEWAY_PORT", "8000")
-    with urllib.request.urlopen(f"http://{host}:{port}/healthz", timeout=TIMEOUT_SECONDS) as response:
-        if response.status != 200:
-            raise RuntimeError(f"/healthz answered {response.status}")
+    get_ok(f"http://{host}:{port}/healthz")
 
 
-async def check_service(service: str) -> None:
-    import nats  # only services need it; imported late so the gateway check stays light
+def check_service_http(port: str) -> None:
+    get_ok(f"http://127.0.0.1:{port}/readyz")
+
+
+async def check_service_nats(service: str) -> None:
+    import nats  # only the fallback needs it; imported late so the HTTP checks stay standard-library only
 
     errors: list[Exception] = []
 
@@ -82,7 +99,10 @@ def main() -> None:
         if process == "gateway":
             check_gateway()
         elif process in SERVICES:
-            asyncio.run(asyncio.wait_for(check_service(process), 2 * TIMEOUT_SECONDS))
+            if port := os.environ.get("IGNIS_SERVICE_PORT"):
+                check_service_http(port)
+            else:
+                asyncio.run(asyncio.wait_for(check_service_nats(process), 2 * TIMEOUT_SECONDS))
         else:
             sys.exit(f"unhealthy: unknown process {process!r}")
     except Exception as exc:

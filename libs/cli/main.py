@@ -18,6 +18,7 @@ from ignis.cli.supervisor import Child, Supervisor
 from ignis.gateway.settings import GatewaySettings
 from ignis.kit.embedded import EmbeddedPostgres, port_is_free, start_nats
 from ignis.kit.logging import configure_logging
+from ignis.kit.settings import Settings
 from ignis.patients import service as patients_service
 from ignis.practice.config import Practice, PracticeConfigError
 
@@ -154,7 +155,7 @@ def serve(process: Annotated[str, typer.Argument(help="gateway, patients, schedu
 @app.command("migrate")
 def migrate_command() -> None:
     """Create the database if needed and apply every service's pending migrations."""
-    settings = GatewaySettings()
+    settings = Settings()  # the database only: no service's secrets needed
     applied = asyncio.run(migrate_all(settings.database))
     typer.echo(f"Migrations applied: {applied}")
 
@@ -164,7 +165,7 @@ def seed(
     practice_file: Annotated[Path | None, typer.Option(help="practice YAML (default: the demo)")] = None,
 ) -> None:
     """Load the practice file's demo data into empty schemas."""
-    settings = GatewaySettings()
+    settings = Settings()  # the database only: no service's secrets needed
     try:
         typer.echo(
             f"Seeded: {asyncio.run(seed_all(settings.database, practice_file or settings.practice_file))}"
@@ -187,7 +188,7 @@ def erase_patient(
         raise typer.Exit(2) from None
     if not yes:
         typer.confirm(f"Erase patient {key} and all their call records and requests?", abort=True)
-    settings = GatewaySettings()
+    settings = Settings()  # the database only: no service's secrets needed
     counts = asyncio.run(
         in_patients_schema(settings.database, lambda repo: patients_service.erase_patient(repo, key))
     )
@@ -200,7 +201,7 @@ def erase_patient(
 @app.command("purge-calls")
 def purge_calls() -> None:
     """Delete call records past their retention date now (the patients service also does so hourly)."""
-    settings = GatewaySettings()
+    settings = Settings()  # the database only: no service's secrets needed
     purged = asyncio.run(
         in_patients_schema(
             settings.database,

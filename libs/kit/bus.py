@@ -1,5 +1,6 @@
 """Broker factory: every request gets a reply, and a handler's failure is logged without patient data."""
 
+import asyncio
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
@@ -9,16 +10,21 @@ import nats
 from faststream import ExceptionMiddleware
 from faststream.middlewares import AckPolicy
 from faststream.nats import JStream, NatsBroker, NatsMessage, NatsRouter, PullSub
+from faststream.nats.opentelemetry import NatsTelemetryMiddleware
+from faststream.nats.prometheus import NatsPrometheusMiddleware
+from nats.aio.subscription import Subscription
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, StreamConfig
 from nats.js.errors import BadRequestError
+from prometheus_client import REGISTRY
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from ignis.contracts import subjects
 from ignis.contracts.base import ErrorCode, ErrorReply, Ping, Pong
 from ignis.kit.errors import ServiceError, Unavailable
 from ignis.kit.logging import redacted_traceback
+from ignis.kit.tracing import tracer_provider
 
 logger = logging.getLogger("ignis.bus")
 T = TypeVar("T")
@@ -109,10 +115,17 @@ def _from_stream(message: NatsMessage) -> bool:
 
 def make_broker(nats_url: str, service: str) -> NatsBroker:
     """A broker for `service` that answers `ignis.<service>.ping` (readiness) out of the box."""
+    # Per subscriber: messages received and published, processing time, exceptions (on /metrics).
+    middlewares: list[Any] = [
+        error_middleware(),
+        NatsPrometheusMiddleware(registry=REGISTRY, app_name=service),
+    ]
+    if (provider := tracer_provider(service)) is not None:  # trace context in and out of message headers
+        middlewares.append(NatsTelemetryMiddleware(tracer_provider=provider))
     broker = NatsBroker(
         nats_url,
         name=f"ignis-{service}",
-        middlewares=[error_middleware()],
+        middlewares=middlewares,
         logger=logging.getLogger(f"ignis.{service}.bus"),
         # Per-message access lines only at DEBUG: at INFO they would cost latency on every tool call.
         log_level=logging.DEBUG,
@@ -132,6 +145,43 @@ def _ping_router(service: str) -> NatsRouter:
         return Pong(service=service)
 
     return router
+
+
+async def drain_requests(broker: NatsBroker, within_seconds: float = 10.0) -> None:
+    """Stop taking requests without dropping any: first the server stops routing to this replica
+    (its queue-group peers get the next ones), then every request already here is answered.
+
+    FastStream's own stop marks its subscribers stopped before unsubscribing, so a request that arrives in
+    between is dropped and its caller waits for a timeout; during a rolling update that is a lost tool call.
+    JetStream consumers are left to FastStream: what they do not acknowledge is redelivered.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within_seconds
+
+    async def drain(subscriber: Any) -> None:
+        subscription = getattr(subscriber, "subscription", None)
+        if not isinstance(subscription, Subscription):  # a JetStream consumer, or not subscribed
+            return
+        try:
+            await asyncio.wait_for(subscription.drain(), max(0.1, deadline - loop.time()))
+        except Exception:  # never in the way of the shutdown itself: FastStream's stop follows
+            logger.warning("draining a subscription failed", exc_info=True)
+            return
+        subscriber.subscription = None  # drained: FastStream must not unsubscribe it again
+        while _busy(subscriber) and loop.time() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+
+    await asyncio.gather(*(drain(subscriber) for subscriber in broker.subscribers))
+
+
+def _busy(subscriber: object) -> bool:
+    """Whether a concurrent subscriber still holds a request: queued for its workers or being answered."""
+    limiter, queue = getattr(subscriber, "limiter", None), getattr(subscriber, "receive_stream", None)
+    if limiter is None or queue is None:
+        return False  # a plain subscriber: draining its subscription awaited its handler
+    return bool(
+        queue.statistics().current_buffer_used or limiter.value < getattr(subscriber, "max_workers", 0)
+    )
 
 
 async def ensure_stream(js: JetStreamContext, name: str, subject_filter: str) -> None:

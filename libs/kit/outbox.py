@@ -13,6 +13,7 @@ import logging
 
 import nats
 from nats.js import JetStreamContext
+from prometheus_client import Gauge
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -21,6 +22,10 @@ from ignis.contracts.base import Event
 from ignis.kit.bus import ensure_stream
 
 logger = logging.getLogger("ignis.outbox")
+
+# Events committed but not yet in JetStream, and how long the oldest has waited: the relay's lag.
+PENDING = Gauge("ignis_outbox_pending", "events committed but not yet published", ["service"])
+LAG = Gauge("ignis_outbox_lag_seconds", "age of the oldest unpublished event", ["service"])
 
 _DIRTY = "ignis.outbox.dirty"
 
@@ -98,12 +103,26 @@ class OutboxRelay:
             {"id": event_id},
         )
 
+    async def measure(self) -> None:
+        async with self.sessionmaker() as session:
+            count, age = (
+                await session.execute(
+                    text(
+                        "SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0) "
+                        f'FROM "{self.schema}".outbox WHERE published_at IS NULL'
+                    )
+                )
+            ).one()
+        PENDING.labels(self.schema).set(count)
+        LAG.labels(self.schema).set(float(age))
+
     async def run(self) -> None:
         """Publish until cancelled: at once when woken after a commit, else every `poll_seconds`."""
         while True:
             try:
                 while await self.publish_pending() == self.batch:
                     pass
+                await self.measure()
             except asyncio.CancelledError:
                 raise
             except Exception:  # NATS or the database is away: keep the rows, try again later

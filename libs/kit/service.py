@@ -8,13 +8,16 @@ from typing import Any
 
 from faststream import ContextRepo, FastStream
 from faststream.nats import NatsRouter
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ignis.kit.bus import ensure_streams, make_broker
+from ignis.kit.bus import drain_requests, ensure_streams, make_broker
 from ignis.kit.db import create_engine, make_sessionmaker
+from ignis.kit.health import CONSUMER_ACK_PENDING, CONSUMER_PENDING, HealthServer
 from ignis.kit.logging import configure_logging
 from ignis.kit.outbox import OutboxRelay
 from ignis.kit.settings import Settings
+from ignis.kit.tracing import flush, trace_sql, tracer_provider
 
 
 def create_service(
@@ -26,6 +29,7 @@ def create_service(
     outbox: bool = False,
     background: Sequence[Callable[[FastStream], Coroutine[Any, Any, None]]] = (),
     streams: dict[str, str] | None = None,
+    consumers: dict[str, str] | None = None,
 ) -> FastStream:
     """Build service `name`; handlers read `settings` and `sessionmaker` from the context.
 
@@ -48,6 +52,7 @@ def create_service(
             maker = sessionmaker
             if maker is None and database:
                 engine = create_engine(settings.database)
+                trace_sql(engine, tracer_provider(name))
                 stack.push_async_callback(engine.dispose)
                 maker = make_sessionmaker(engine)
             context.set_global("sessionmaker", maker)
@@ -62,15 +67,29 @@ def create_service(
 
     app = FastStream(broker, lifespan=lifespan)
     jobs: list[asyncio.Task[None]] = []
+    health: list[HealthServer] = []
 
     @app.after_startup
     async def start_background() -> None:
         jobs.extend(asyncio.create_task(job(app), name=f"{name}-{job.__name__}") for job in background)
+        if settings.service_port is not None:
+            server = HealthServer(
+                settings.service_host,
+                settings.service_port,
+                lambda: _readiness(app),
+                lambda: _consumer_metrics(app, consumers or {}),
+            )
+            await server.start()
+            health.append(server)
 
     @app.on_shutdown
-    async def stop_background() -> None:
+    async def shut_down() -> None:
+        await drain_requests(broker)
         while jobs:
             await _cancel(jobs.pop())
+        while health:
+            await health.pop().stop()
+        flush()
 
     return app
 
@@ -79,3 +98,25 @@ async def _cancel(task: "asyncio.Task[None]") -> None:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+
+
+async def _readiness(app: FastStream) -> str | None:
+    """None when this replica can serve: connected to NATS and (if it has one) its database answers."""
+    if not await app.broker.ping(timeout=1.0):
+        return "NATS not connected"
+    maker = app.context.get("sessionmaker")
+    if maker is not None:
+        try:
+            async with maker() as session:
+                await asyncio.wait_for(session.execute(text("SELECT 1")), 2.0)
+        except Exception as exc:
+            return f"database not answering ({type(exc).__name__})"
+    return None
+
+
+async def _consumer_metrics(app: FastStream, consumers: dict[str, str]) -> None:
+    js = app.broker.connection.jetstream()
+    for durable, stream in consumers.items():
+        info = await js.consumer_info(stream, durable, timeout=2.0)
+        CONSUMER_PENDING.labels(durable).set(info.num_pending or 0)
+        CONSUMER_ACK_PENDING.labels(durable).set(info.num_ack_pending or 0)

@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
     practice_file: Path | None = None
+    # A service's own /healthz, /readyz and /metrics (per replica; containers use 0.0.0.0:9100). None: off,
+    # as under `ignis up`, where several processes share one host.
+    service_host: str = "127.0.0.1"
+    service_port: int | None = None
 
     @property
     def nats(self) -> str:

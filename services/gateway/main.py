@@ -9,7 +9,7 @@ import nats.errors
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from faststream.nats import NatsBroker
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from pydantic import TypeAdapter
 
 from ignis.contracts import subjects
@@ -18,6 +18,7 @@ from ignis.gateway import initiation, staff, webhooks
 from ignis.gateway.metrics import GatewayMetrics
 from ignis.gateway.settings import GatewaySettings
 from ignis.gateway.tools import build_router
+from ignis.kit import tracing
 from ignis.kit.bus import ask, ensure_stream, make_broker
 from ignis.kit.logging import configure_logging
 from ignis.practice.config import load_practice
@@ -41,8 +42,16 @@ def create_app(settings: GatewaySettings | None = None, broker: NatsBroker | Non
             await broker.stop()
         except nats.errors.Error:  # NATS is away: nothing is left to flush
             await connection.close()
+        tracing.flush()
 
     app = FastAPI(title="Ignis gateway", lifespan=lifespan)
+    if (provider := tracing.tracer_provider("gateway")) is not None:
+        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+        # A tool call's trace starts here; probes and scrapes would only add noise.
+        FastAPIInstrumentor.instrument_app(
+            app, tracer_provider=provider, excluded_urls="healthz,readyz,metrics"
+        )
     app.state.settings = settings
     app.state.broker = broker
     app.state.metrics = GatewayMetrics()
@@ -70,7 +79,9 @@ def create_app(settings: GatewaySettings | None = None, broker: NatsBroker | Non
 
     @app.get("/metrics", tags=["health"])
     async def metrics(request: Request) -> Response:
-        return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        # The gateway's own (per app) and the process-wide ones (NATS publishing, Python runtime).
+        own = generate_latest(request.app.state.metrics.registry)
+        return Response(own + generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
     return app
 

@@ -19,6 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from faststream.nats import NatsBroker
+from prometheus_client import Counter
 from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -47,6 +48,11 @@ CLAIM_LEASE = dt.timedelta(minutes=2)
 # clock differences between replicas and a slow commit of the outcome.
 SENDING_MARGIN = dt.timedelta(seconds=15)
 _contact = TypeAdapter(Contact | ErrorReply)
+SMS = Counter(
+    "ignis_sms",
+    "SMS by template and final status (sent, failed, unknown, skipped, withdrawn)",
+    ["template", "status"],
+)
 
 
 class Dispatcher:
@@ -121,6 +127,7 @@ class Dispatcher:
 
     async def _close(self, message: Message, claim: uuid.UUID, status: Status, reason: str) -> None:
         await self._finish(message, claim, status=status, reason=reason, finished_at=self.clock())
+        SMS.labels(message.template, status).inc()
         logger.info("SMS not sent", extra={"message_id": str(message.id), "status": status, "reason": reason})
 
     async def _later(
@@ -217,6 +224,7 @@ class Dispatcher:
             provider_status=result.http_status,
             finished_at=self.clock(),
         )
+        SMS.labels(message.template, status).inc()
         if status == Status.sent:
             logger.info("SMS sent", extra=extra)
         else:
