@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import nats
-from faststream import ExceptionMiddleware
+from faststream import BaseMiddleware, ExceptionMiddleware
 from faststream.middlewares import AckPolicy
 from faststream.nats import JStream, NatsBroker, NatsMessage, NatsRouter, PullSub
 from faststream.nats.opentelemetry import NatsTelemetryMiddleware
@@ -23,7 +23,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from ignis.contracts import subjects
 from ignis.contracts.base import ErrorCode, ErrorReply, Ping, Pong
 from ignis.kit.errors import ServiceError, Unavailable
-from ignis.kit.logging import redacted_traceback
+from ignis.kit.logging import REQUEST_ID, redacted_traceback
 from ignis.kit.tracing import tracer_provider
 
 logger = logging.getLogger("ignis.bus")
@@ -99,7 +99,9 @@ async def ask(
     internal) when the reply cannot be read, i.e. the two sides disagree on the contract.
     """
     try:
-        message = await broker.request(command, subject, timeout=within_seconds)
+        message = await broker.request(
+            command, subject, timeout=within_seconds, correlation_id=REQUEST_ID.get() or None
+        )
     except (TimeoutError, NatsError, ConnectionError) as exc:
         raise Unavailable(f"no reply on {subject} ({type(exc).__name__})") from None
     try:
@@ -113,10 +115,23 @@ def _from_stream(message: NatsMessage) -> bool:
     return (message.raw_message.reply or "").startswith("$JS.ACK.")
 
 
+class RequestIdMiddleware(BaseMiddleware):
+    """The request id of a message (its correlation id, which `ask` sets to the HTTP request's) for every
+    log line written while handling it."""
+
+    async def consume_scope(self, call_next: Callable[[Any], Awaitable[Any]], msg: Any) -> Any:
+        token = REQUEST_ID.set(msg.correlation_id or None)
+        try:
+            return await call_next(msg)
+        finally:
+            REQUEST_ID.reset(token)
+
+
 def make_broker(nats_url: str, service: str) -> NatsBroker:
     """A broker for `service` that answers `ignis.<service>.ping` (readiness) out of the box."""
     # Per subscriber: messages received and published, processing time, exceptions (on /metrics).
     middlewares: list[Any] = [
+        RequestIdMiddleware,
         error_middleware(),
         NatsPrometheusMiddleware(registry=REGISTRY, app_name=service),
     ]

@@ -9,6 +9,7 @@ import json
 import logging
 import sys
 import traceback
+from contextvars import ContextVar
 from types import TracebackType
 from typing import Any
 
@@ -16,6 +17,17 @@ from typing import Any
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName", "color_message"}
 
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
+
+# The id of the HTTP request (or the NATS message it caused) being handled: every log line of one tool
+# call carries it, in the gateway and in the service that answered.
+REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+
+class _RequestId(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if (request_id := REQUEST_ID.get()) is not None and not hasattr(record, "request_id"):
+            record.request_id = request_id
+        return True
 
 
 def redacted_traceback(exc: BaseException) -> str:
@@ -76,6 +88,7 @@ def configure_logging(service: str, level: str = "INFO", json_lines: bool = True
     """Route every logger (ours, FastStream's, uvicorn's) through one redacting handler on stderr."""
     handler = _IgnisHandler(sys.stderr)
     handler.setFormatter(RedactingFormatter(service, json_lines))
+    handler.addFilter(_RequestId())
     root = logging.getLogger()
     root.handlers[:] = [h for h in root.handlers if not isinstance(h, _IgnisHandler)] + [handler]
     root.setLevel(level.upper())

@@ -1,6 +1,8 @@
 """Factory of the gateway: `uvicorn ignis.gateway.main:create_app --factory`."""
 
 import asyncio
+import re
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,6 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from faststream.nats import NatsBroker
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from pydantic import TypeAdapter
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ignis.contracts import subjects
 from ignis.contracts.base import Ping, Pong
@@ -20,7 +23,7 @@ from ignis.gateway.settings import GatewaySettings
 from ignis.gateway.tools import build_router
 from ignis.kit import tracing
 from ignis.kit.bus import ask, ensure_stream, make_broker
-from ignis.kit.logging import configure_logging
+from ignis.kit.logging import REQUEST_ID, configure_logging
 from ignis.practice.config import load_practice
 
 
@@ -45,6 +48,7 @@ def create_app(settings: GatewaySettings | None = None, broker: NatsBroker | Non
         tracing.flush()
 
     app = FastAPI(title="Ignis gateway", lifespan=lifespan)
+    app.add_middleware(RequestIds)
     if (provider := tracing.tracer_provider("gateway")) is not None:
         from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
@@ -98,3 +102,32 @@ async def _ping(request: Request, service: str) -> bool:
         return pong.service == service
     except Exception:  # readiness reports any failure as not ready; the reason is in the service's log
         return False
+
+
+class RequestIds:
+    """Every HTTP request gets an id (the caller's `X-Request-ID` if sane, else a new one), echoed in the
+    response and carried by every log line and NATS request it causes. Plain ASGI: no per-request task."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        request_id = given if _SANE_ID.fullmatch(given) else uuid.uuid4().hex
+        token = REQUEST_ID.set(request_id)
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            REQUEST_ID.reset(token)
+
+
+_SANE_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
