@@ -8,7 +8,6 @@ Each service keeps the table `<schema>.outbox` (see its migrations).
 """
 
 import asyncio
-import contextlib
 import logging
 
 import nats
@@ -20,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ignis.contracts import subjects
 from ignis.contracts.base import Event
 from ignis.kit.bus import ensure_stream
+from ignis.kit.rounds import in_rounds
 
 logger = logging.getLogger("ignis.outbox")
 
@@ -118,15 +118,10 @@ class OutboxRelay:
 
     async def run(self) -> None:
         """Publish until cancelled: at once when woken after a commit, else every `poll_seconds`."""
-        while True:
-            try:
-                while await self.publish_pending() == self.batch:
-                    pass
-                await self.measure()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # NATS or the database is away: keep the rows, try again later
-                logger.warning("outbox relay could not publish; retrying", exc_info=True)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), self.poll_seconds)
-            self.wake.clear()
+
+        async def publish_all() -> None:
+            while await self.publish_pending() == self.batch:
+                pass
+            await self.measure()
+
+        await in_rounds(publish_all, self.wake, self.poll_seconds, "outbox relay")

@@ -10,7 +10,6 @@ Exactly once, as the patient sees it:
 """
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 import uuid
@@ -28,6 +27,7 @@ from ignis.contracts.base import ErrorCode, ErrorReply
 from ignis.contracts.notifications import Contact, GetContact, MessageStatus
 from ignis.kit.bus import ask
 from ignis.kit.errors import ServiceError
+from ignis.kit.rounds import in_rounds
 from ignis.notifier import service
 from ignis.notifier.models import Message
 from ignis.notifier.providers import Outcome, Result, SmsProvider
@@ -78,18 +78,13 @@ class Dispatcher:
 
     async def run(self) -> None:
         """Send until cancelled: at once when woken (a new event was planned), else every `poll_seconds`."""
-        while True:
-            try:
-                await self.recover()
-                while await self.dispatch_due() == BATCH:
-                    pass
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # the database is away: nothing is lost, the rows wait
-                logger.warning("dispatch failed; retrying", exc_info=True)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), self.poll_seconds)
-            self.wake.clear()
+
+        async def send_due() -> None:
+            await self.recover()
+            while await self.dispatch_due() == BATCH:
+                pass
+
+        await in_rounds(send_due, self.wake, self.poll_seconds, "SMS dispatch")
 
     async def recover(self) -> None:
         now = self.clock()
