@@ -52,7 +52,8 @@ def durable_subscriber(
     """
     return router.subscriber(
         subject,
-        stream=JStream(stream, subjects=[stream_subjects], duplicate_window=DUPLICATE_WINDOW.total_seconds()),
+        # Declared by `ensure_stream` (create_service's `streams`) before this binds, with the replicas.
+        stream=JStream(stream, subjects=[stream_subjects], declare=False),
         durable=durable,
         pull_sub=PullSub(batch_size=batch_size, timeout=5.0),
         ack_policy=AckPolicy.MANUAL,
@@ -199,9 +200,15 @@ def _busy(subscriber: object) -> bool:
     )
 
 
-async def ensure_stream(js: JetStreamContext, name: str, subject_filter: str) -> None:
+async def ensure_stream(js: JetStreamContext, name: str, subject_filter: str, replicas: int = 1) -> None:
+    """The one place a stream is declared: every process that uses one calls this before it does (consumers
+    do not declare theirs), so all agree on its configuration, `replicas` (`IGNIS_STREAM_REPLICAS`) included:
+    3 on a 3-node NATS cluster, so a node's loss loses no event."""
     config = StreamConfig(
-        name=name, subjects=[subject_filter], duplicate_window=DUPLICATE_WINDOW.total_seconds()
+        name=name,
+        subjects=[subject_filter],
+        duplicate_window=DUPLICATE_WINDOW.total_seconds(),
+        num_replicas=replicas,
     )
     try:
         await js.add_stream(config)
@@ -209,12 +216,12 @@ async def ensure_stream(js: JetStreamContext, name: str, subject_filter: str) ->
         await js.update_stream(config)
 
 
-async def ensure_streams(nats_url: str, streams: dict[str, str]) -> None:
+async def ensure_streams(nats_url: str, streams: dict[str, str], replicas: int = 1) -> None:
     """Create (or align) JetStream streams before a service's consumers bind to them."""
     connection = await nats.connect(nats_url)
     try:
         for name, subject_filter in streams.items():
-            await ensure_stream(connection.jetstream(), name, subject_filter)
+            await ensure_stream(connection.jetstream(), name, subject_filter, replicas)
     finally:
         await connection.close()
 

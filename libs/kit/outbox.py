@@ -54,12 +54,14 @@ class OutboxRelay:
         nats_url: str,
         poll_seconds: float = 1.0,
         batch: int = 100,
+        replicas: int = 1,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.schema = schema
         self.nats_url = nats_url
         self.poll_seconds = poll_seconds
         self.batch = batch
+        self.replicas = replicas
         self.wake = asyncio.Event()
         self._js: JetStreamContext | None = None
         self._nc: nats.NATS | None = None
@@ -67,7 +69,7 @@ class OutboxRelay:
     async def connect(self) -> None:
         self._nc = await nats.connect(self.nats_url, max_reconnect_attempts=-1, reconnect_time_wait=1)
         self._js = self._nc.jetstream()
-        await ensure_stream(self._js, subjects.EVENTS_STREAM, subjects.EVENTS_SUBJECTS)
+        await ensure_stream(self._js, subjects.EVENTS_STREAM, subjects.EVENTS_SUBJECTS, self.replicas)
 
     async def close(self) -> None:
         if self._nc is not None:

@@ -47,7 +47,7 @@ def create_service(
     async def lifespan(context: ContextRepo) -> AsyncIterator[None]:
         context.set_global("settings", settings)
         if streams:
-            await ensure_streams(settings.nats, streams)
+            await ensure_streams(settings.nats, streams, settings.stream_replicas)
         async with AsyncExitStack() as stack:
             maker = sessionmaker
             if maker is None and database:
@@ -57,7 +57,7 @@ def create_service(
                 maker = make_sessionmaker(engine)
             context.set_global("sessionmaker", maker)
             if outbox and maker is not None:
-                relay = OutboxRelay(maker, name, settings.nats)
+                relay = OutboxRelay(maker, name, settings.nats, replicas=settings.stream_replicas)
                 await relay.connect()
                 stack.push_async_callback(relay.close)
                 task = asyncio.create_task(relay.run(), name=f"{name}-outbox-relay")

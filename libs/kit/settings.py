@@ -6,7 +6,7 @@ import secrets
 from pathlib import Path
 from typing import ClassVar, Literal, Self
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     # as under `ignis up`, where several processes share one host.
     service_host: str = "127.0.0.1"
     service_port: int | None = None
+    # Copies of each JetStream stream: 1 on one NATS server, 3 on a 3-node cluster (deploy/k8s).
+    stream_replicas: int = Field(default=1, ge=1, le=5)
 
     @property
     def nats(self) -> str:
