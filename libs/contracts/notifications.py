@@ -64,3 +64,15 @@ class MessagePage(Contract):
     kind: Literal["messages"] = "messages"
     items: list[MessageItem]
     next_cursor: str | None
+
+
+class RetryMessage(Contract):
+    """Staff send a failed SMS again (e.g. after topping up the sipgate credit). Only `failed` ones: they
+    certainly did not go out. An `unknown` one may have, so it is never resent by the system."""
+
+    message_id: uuid.UUID
+
+
+class MessageRetried(Contract):
+    kind: Literal["retried"] = "retried"
+    message: MessageItem

@@ -40,6 +40,7 @@ SCHEDULER_DAY: Final = "ignis.scheduler.appointment.day"
 SCHEDULER_PRACTICE_INFO: Final = "ignis.scheduler.practice.info"
 
 NOTIFIER_MESSAGES_LIST: Final = "ignis.notifier.messages.list"
+NOTIFIER_MESSAGE_RETRY: Final = "ignis.notifier.message.retry"
 
 REQUEST_CREATED: Final = "ignis.events.request.created"
 APPOINTMENT_BOOKED: Final = "ignis.events.appointment.booked"

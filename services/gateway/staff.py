@@ -15,7 +15,13 @@ from pydantic import BaseModel, Field, TypeAdapter
 from ignis.contracts import subjects
 from ignis.contracts.base import ErrorCode, ErrorReply
 from ignis.contracts.calls import CallDetail, CallPage, GetCall, ListCalls
-from ignis.contracts.notifications import ListMessages, MessagePage, MessageStatus
+from ignis.contracts.notifications import (
+    ListMessages,
+    MessagePage,
+    MessageRetried,
+    MessageStatus,
+    RetryMessage,
+)
 from ignis.contracts.patients import GetPatientNames, PatientNames
 from ignis.contracts.requests import (
     ClaimRequest,
@@ -192,3 +198,16 @@ async def list_messages(
         request, subjects.NOTIFIER_MESSAGES_LIST, query, TypeAdapter(MessagePage | ErrorReply)
     )
     return page
+
+
+@router.post("/messages/{message_id}/retry")
+async def retry_message(request: Request, message_id: uuid.UUID) -> MessageRetried:
+    """Send a `failed` SMS again, e.g. after the sipgate credit was topped up; 409 for any other status
+    (an `unknown` one may have arrived: call the patient rather than text them twice)."""
+    retried: MessageRetried = await _ask(
+        request,
+        subjects.NOTIFIER_MESSAGE_RETRY,
+        RetryMessage(message_id=message_id),
+        TypeAdapter(MessageRetried | ErrorReply),
+    )
+    return retried

@@ -8,7 +8,7 @@ from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ignis.contracts import subjects
-from ignis.contracts.notifications import ListMessages, MessagePage
+from ignis.contracts.notifications import ListMessages, MessagePage, MessageRetried, RetryMessage
 from ignis.contracts.scheduling import AppointmentBooked, AppointmentCancelled, AppointmentRescheduled
 from ignis.kit.bus import HANDLER_CONCURRENCY, durable_subscriber, settle
 from ignis.kit.db import Session
@@ -42,6 +42,12 @@ Repository = Annotated[NotifierRepository, Depends(get_repository)]
 @router.subscriber(subjects.NOTIFIER_MESSAGES_LIST, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
 async def list_messages(query: ListMessages, repo: Repository) -> MessagePage:
     return await service.list_messages(repo, query)
+
+
+@router.subscriber(subjects.NOTIFIER_MESSAGE_RETRY, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+async def retry_message(cmd: RetryMessage, repo: Repository) -> MessageRetried:
+    """Committed when it returns; the dispatcher's next round (within a second) sends it."""
+    return await service.retry_message(repo, cmd, service.utcnow())
 
 
 @durable_subscriber(

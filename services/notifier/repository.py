@@ -109,6 +109,19 @@ class NotifierRepository:
         )
         return released.rowcount, lost.rowcount  # type: ignore[attr-defined]
 
+    async def get(self, message_id: uuid.UUID) -> Message | None:
+        return await self.session.get(Message, message_id)
+
+    async def retry(self, message_id: uuid.UUID, now: dt.datetime) -> Message | None:
+        """A failed message back to pending, due now, with fresh attempts; None if it is not failed."""
+        return await self.session.scalar(
+            update(Message)
+            .where(Message.id == message_id, Message.status == Status.failed)
+            .values(status=Status.pending, due_at=now, attempts=0, claim=None, finished_at=None)
+            .returning(Message),
+            execution_options={"synchronize_session": False},
+        )
+
     async def messages(
         self,
         *,

@@ -9,8 +9,17 @@ import uuid
 from zoneinfo import ZoneInfo
 
 from ignis.contracts import subjects
-from ignis.contracts.notifications import ListMessages, MessageItem, MessagePage, MessageStatus
+from ignis.contracts.base import ErrorCode
+from ignis.contracts.notifications import (
+    ListMessages,
+    MessageItem,
+    MessagePage,
+    MessageRetried,
+    MessageStatus,
+    RetryMessage,
+)
 from ignis.contracts.scheduling import AppointmentEvent, AppointmentRescheduled
+from ignis.kit.errors import NotFound, ServiceError
 from ignis.kit.pagination import decode_cursor, encode_cursor
 from ignis.notifier.models import Message
 from ignis.notifier.repository import NotifierRepository
@@ -170,3 +179,17 @@ async def list_messages(repo: NotifierRepository, query: ListMessages) -> Messag
         items=[_item(m) for m in page],
         next_cursor=encode_cursor(page[-1].created_at.isoformat(), page[-1].id) if more else None,
     )
+
+
+class MessageConflict(ServiceError):
+    code = ErrorCode.conflict
+
+
+async def retry_message(repo: NotifierRepository, cmd: RetryMessage, now: dt.datetime) -> MessageRetried:
+    retried = await repo.retry(cmd.message_id, now)
+    if retried is None:
+        current = await repo.get(cmd.message_id)
+        if current is None:
+            raise NotFound("no such message")
+        raise MessageConflict(f"only a failed message can be sent again; this one is {current.status}")
+    return MessageRetried(message=_item(retried))

@@ -196,6 +196,34 @@ class TestProviderFailures:
         assert items["confirmation"]["reason"].startswith(reason)
         assert items["reminder"]["status"] == "pending"
 
+    async def test_staff_send_a_failed_sms_again_once_the_credit_is_back(
+        self,
+        gateway: httpx.AsyncClient,
+        gateway_settings: GatewaySettings,
+        engine: AsyncEngine,
+        sipgate: FakeSipgate,
+        js: JetStreamContext,
+    ) -> None:
+        sipgate.answers.append(402)
+        caller = await verified_caller(engine, MUELLER)
+        await publish(js, subjects.APPOINTMENT_BOOKED, booked_event(caller.patient_id, in_days(3)))
+        [failed] = await settled(engine, 1, template="confirmation")
+        assert failed["status"] == "failed"
+
+        retry = f"/staff/messages/{failed['id']}/retry"
+        response = await gateway.post(retry, headers=staff(gateway_settings))
+        assert response.status_code == 200, response.text
+        assert response.json()["message"]["status"] == "pending"
+        [sent] = await settled(engine, 1, template="confirmation")
+        assert sent["status"] == "sent"
+        assert [r.status for r in sipgate.requests] == [402, 204]
+
+        again = await gateway.post(retry, headers=staff(gateway_settings))
+        assert again.status_code == 409
+        unknown = await gateway.post(f"/staff/messages/{uuid.uuid4()}/retry", headers=staff(gateway_settings))
+        assert unknown.status_code == 404
+        assert len(sipgate.requests) == 2
+
     async def test_provider_hangs_unknown_and_never_sent_twice(
         self,
         gateway: httpx.AsyncClient,
