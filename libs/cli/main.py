@@ -180,14 +180,15 @@ def erase_patient(
     patient_id: Annotated[str, typer.Argument(help="the patient's id (as the staff API shows it)")],
     yes: Annotated[bool, typer.Option("--yes", help="do not ask for confirmation")] = False,
 ) -> None:
-    """Erase a patient with their call records and requests (GDPR Art. 17). Cannot be undone."""
+    """Erase a patient everywhere (GDPR Art. 17): record, calls, requests here; appointments and SMS records
+    in the scheduler and notifier through `patient.erased`. Cannot be undone."""
     try:
         key = uuid.UUID(patient_id)
     except ValueError:
         typer.echo("Not a patient id (expected a UUID).", err=True)
         raise typer.Exit(2) from None
     if not yes:
-        typer.confirm(f"Erase patient {key} and all their call records and requests?", abort=True)
+        typer.confirm(f"Erase patient {key} with calls, requests, appointments and SMS records?", abort=True)
     settings = Settings()  # the database only: no service's secrets needed
     counts = asyncio.run(
         in_patients_schema(settings.database, lambda repo: patients_service.erase_patient(repo, key))

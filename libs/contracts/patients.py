@@ -1,12 +1,13 @@
 """Commands and replies of the patients service: identity, registration, conversation-bound refs."""
 
 import datetime as dt
+import uuid
 from enum import StrEnum
 from typing import Literal
 
 from pydantic import Field
 
-from ignis.contracts.base import Contract
+from ignis.contracts.base import Contract, Event
 
 
 class Insurance(StrEnum):
@@ -95,3 +96,9 @@ class GetPatientNames(Contract):
 class PatientNames(Contract):
     kind: Literal["names"] = "names"
     names: dict[str, str] = Field(repr=False)
+
+
+class PatientErased(Event):
+    """GDPR Art. 17: the patients service erased this patient; every other service erases what it keeps."""
+
+    patient_id: uuid.UUID

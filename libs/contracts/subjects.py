@@ -43,6 +43,7 @@ NOTIFIER_MESSAGES_LIST: Final = "ignis.notifier.messages.list"
 NOTIFIER_MESSAGE_RETRY: Final = "ignis.notifier.message.retry"
 
 REQUEST_CREATED: Final = "ignis.events.request.created"
+PATIENT_ERASED: Final = "ignis.events.patient.erased"
 APPOINTMENT_BOOKED: Final = "ignis.events.appointment.booked"
 APPOINTMENT_CANCELLED: Final = "ignis.events.appointment.cancelled"
 APPOINTMENT_RESCHEDULED: Final = "ignis.events.appointment.rescheduled"
@@ -69,4 +70,7 @@ def dead_letter(subject: str) -> str:
 
 PATIENTS_CALLS_CONSUMER: Final = "patients-calls"
 NOTIFIER_APPOINTMENTS_CONSUMER: Final = "notifier-appointments"
+# Each service that keeps something about patients erases it when the patients service erased one.
+SCHEDULER_ERASURES_CONSUMER: Final = "scheduler-erasures"
+NOTIFIER_ERASURES_CONSUMER: Final = "notifier-erasures"
 WEBHOOKS_SUBJECTS: Final = "ignis.webhooks.>"

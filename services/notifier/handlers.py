@@ -1,5 +1,6 @@
 """Bus entry points of the notifier: translation and dependency injection only."""
 
+import uuid
 from typing import Annotated, Any
 
 from faststream import Context, Depends
@@ -12,6 +13,7 @@ from ignis.contracts.notifications import ListMessages, MessagePage, MessageRetr
 from ignis.contracts.scheduling import AppointmentBooked, AppointmentCancelled, AppointmentRescheduled
 from ignis.kit.bus import HANDLER_CONCURRENCY, durable_subscriber, settle
 from ignis.kit.db import Session
+from ignis.kit.erasure import subscribe_erasures
 from ignis.notifier import service
 from ignis.notifier.dispatcher import Dispatcher
 from ignis.notifier.repository import NotifierRepository
@@ -77,3 +79,10 @@ async def on_appointment_event(
             dispatcher.wake.set()
 
     await settle(message, broker, work)
+
+
+async def _erase(session: AsyncSession, patient_id: uuid.UUID) -> dict[str, int]:
+    return await NotifierRepository(session).erase_patient(patient_id)
+
+
+subscribe_erasures(router, subjects.NOTIFIER_ERASURES_CONSUMER, _erase)

@@ -49,7 +49,10 @@ def create_app(
         settings,
         handlers.router,
         background=[send_sms],
-        consumers={subjects.NOTIFIER_APPOINTMENTS_CONSUMER: subjects.EVENTS_STREAM},
+        consumers={
+            subjects.NOTIFIER_APPOINTMENTS_CONSUMER: subjects.EVENTS_STREAM,
+            subjects.NOTIFIER_ERASURES_CONSUMER: subjects.EVENTS_STREAM,
+        },
         streams={
             subjects.EVENTS_STREAM: subjects.EVENTS_SUBJECTS,
             subjects.DEAD_LETTER_STREAM: subjects.DEAD_LETTER_SUBJECTS,

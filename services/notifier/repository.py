@@ -5,7 +5,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import delete, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -108,6 +108,13 @@ class NotifierRepository:
             )
         )
         return released.rowcount, lost.rowcount  # type: ignore[attr-defined]
+
+    async def erase_patient(self, patient_id: uuid.UUID) -> dict[str, int]:
+        counts = {}
+        for name, model in (("messages", Message), ("appointments", Appointment)):
+            result = await self.session.execute(delete(model).where(model.patient_id == patient_id))
+            counts[name] = int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return counts
 
     async def get(self, message_id: uuid.UUID) -> Message | None:
         return await self.session.get(Message, message_id)

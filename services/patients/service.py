@@ -34,6 +34,7 @@ from ignis.contracts.patients import (
     IdentifyPatient,
     LookupCaller,
     PatientAlreadyRegistered,
+    PatientErased,
     PatientIdentified,
     PatientNames,
     PatientRefResolved,
@@ -457,9 +458,13 @@ async def purge_expired_calls(repo: PatientRepository, now: dt.datetime) -> int:
 
 
 async def erase_patient(repo: PatientRepository, patient_id: uuid.UUID) -> dict[str, int]:
-    """GDPR Art. 17: the patient, their call records, requests and verifications. Appointments live in the
-    scheduler and are not erased here."""
+    """GDPR Art. 17: the patient, their call records, requests and verifications; `patient.erased` (through
+    the outbox, so it goes out once the erasure committed) makes the scheduler and the notifier erase
+    their appointments and SMS records."""
     counts = await repo.erase(patient_id)
+    if counts["patient"]:
+        event = PatientErased(event_id=uuid.uuid4(), occurred_at=utcnow(), patient_id=patient_id)
+        await add_event(repo.session, "patients", subjects.PATIENT_ERASED, event)
     logger.info("patient erased", extra={"patient_id": str(patient_id), **counts})
     return counts
 

@@ -6,6 +6,7 @@ from typing import Annotated
 from faststream import Context, Depends
 from faststream.nats import NatsBroker, NatsRouter
 from pydantic import TypeAdapter
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ignis.contracts import subjects
 from ignis.contracts.base import ErrorCode, ErrorReply
@@ -32,6 +33,7 @@ from ignis.contracts.scheduling import (
 )
 from ignis.kit.bus import HANDLER_CONCURRENCY, ask
 from ignis.kit.db import Session
+from ignis.kit.erasure import subscribe_erasures
 from ignis.kit.errors import NotVerified, Unavailable
 from ignis.scheduler import service
 from ignis.scheduler.calendar import Calendar
@@ -116,3 +118,10 @@ async def day_appointments(
     query: ListDayAppointments, repo: Repository, calendar: CalendarDep
 ) -> DayAppointments:
     return await service.day_appointments(repo, calendar, query)
+
+
+async def _erase(session: AsyncSession, patient_id: uuid.UUID) -> dict[str, int]:
+    return {"appointments": await AppointmentRepository(session).erase_patient(patient_id)}
+
+
+subscribe_erasures(router, subjects.SCHEDULER_ERASURES_CONSUMER, _erase)

@@ -3,6 +3,7 @@
 from faststream import FastStream
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ignis.contracts import subjects
 from ignis.kit.service import create_service
 from ignis.practice.config import load_practice
 from ignis.scheduler import handlers
@@ -18,6 +19,17 @@ def create_app(
     """A practice file with an error stops the start here, naming the file, the key and the problem."""
     settings = settings or SchedulerSettings()
     calendar = Calendar(load_practice(settings.practice_file))
-    app = create_service("scheduler", settings, handlers.router, sessionmaker=sessionmaker, outbox=outbox)
+    app = create_service(
+        "scheduler",
+        settings,
+        handlers.router,
+        sessionmaker=sessionmaker,
+        outbox=outbox,
+        streams={
+            subjects.EVENTS_STREAM: subjects.EVENTS_SUBJECTS,
+            subjects.DEAD_LETTER_STREAM: subjects.DEAD_LETTER_SUBJECTS,
+        },
+        consumers={subjects.SCHEDULER_ERASURES_CONSUMER: subjects.EVENTS_STREAM},
+    )
     app.context.set_global("calendar", calendar)
     return app

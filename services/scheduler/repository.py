@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Collection, Sequence
 
 from asyncpg.exceptions import ExclusionViolationError, UniqueViolationError
-from sqlalchemy import ColumnElement, and_, func, select, text, tuple_
+from sqlalchemy import ColumnElement, and_, delete, func, select, text, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -71,6 +71,10 @@ class AppointmentRepository:
             query = query.where(tuple_(Appointment.start_at, Appointment.id) > tuple_(*after))
         query = query.order_by(Appointment.start_at, Appointment.id).limit(limit)
         return (await self.session.execute(query)).scalars().all()
+
+    async def erase_patient(self, patient_id: uuid.UUID) -> int:
+        result = await self.session.execute(delete(Appointment).where(Appointment.patient_id == patient_id))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     async def count_booked(self) -> int:
         query = select(func.count()).select_from(Appointment).where(Appointment.status == "booked")

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from faststream import FastStream, TestApp
 from nats.js import JetStreamContext
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from ignis.contracts import subjects
@@ -20,6 +21,7 @@ from ignis.gateway.settings import GatewaySettings
 from ignis.notifier.main import create_app as create_notifier
 from ignis.notifier.settings import NotifierSettings
 from ignis.patients.repository import PatientRepository
+from ignis.patients.service import erase_patient
 from ignis.practice.sms import gsm7_length
 from tests.conftest import HEADERS, Caller, verified_caller
 from tests.factories import GROSS, MUELLER, WEIZSAECKER, Person, patient
@@ -431,3 +433,37 @@ async def test_a_restart_loses_no_reminder_and_sends_none_twice(
         "Testpraxis: Ihr Termin Dienstag,",
         "Testpraxis: Erinnerung: Ihr Term",
     ]
+
+
+async def test_erasing_a_patient_erases_their_appointments_and_sms_everywhere(
+    client: httpx.AsyncClient, engine: AsyncEngine, sipgate: FakeSipgate
+) -> None:
+    """`ignis erase-patient` in the patients schema; `patient.erased` makes the scheduler and the notifier
+    delete theirs, while they run (the patients service's outbox relay sends the event)."""
+    anna = await verified_caller(engine, MUELLER)
+    juergen = await verified_caller(engine, GROSS)
+    for caller in (anna, juergen):
+        await book(client, caller)
+    await settled(engine, 2, template="confirmation")
+
+    async with AsyncSession(engine) as session, session.begin():
+        counts = await erase_patient(PatientRepository(session), anna.patient_id)
+    assert counts["patient"] == 1
+
+    async def left(patient_id: uuid.UUID) -> list[int]:
+        tables = ("scheduler.appointment", "notifier.message", "notifier.appointment")
+        async with engine.connect() as conn:
+            return [
+                int(
+                    await conn.scalar(
+                        text(f"SELECT count(*) FROM {t} WHERE patient_id = :id"), {"id": patient_id}
+                    )
+                )
+                for t in tables
+            ]
+
+    deadline = asyncio.get_running_loop().time() + 10
+    while await left(anna.patient_id) != [0, 0, 0]:
+        assert asyncio.get_running_loop().time() < deadline, await left(anna.patient_id)
+        await asyncio.sleep(0.1)
+    assert await left(juergen.patient_id) == [1, 2, 1]  # the other patient keeps everything
