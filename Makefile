@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean sip-tools
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,15 @@ $(STAMP): pyproject.toml | $(BIN)/python
 run: $(STAMP)
 	$(BIN)/ignis up
 
-test: $(STAMP)
+# The SIP bridge's tests run the real Kamailio and sipp (Debian packages kamailio, sip-tester).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+sip-tools:
+	@command -v kamailio >/dev/null && command -v kamcmd >/dev/null && command -v sipp >/dev/null \
+	|| { $(SUDO) apt-get install -y -qq --no-install-recommends kamailio sip-tester openssl >/dev/null \
+	  || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends kamailio sip-tester openssl >/dev/null; }; } \
+	|| echo "Could not install kamailio and sip-tester (apt-get); the SIP bridge tests will say so." >&2
+
+test: $(STAMP) sip-tools
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 

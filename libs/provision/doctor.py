@@ -17,7 +17,7 @@ from elevenlabs.core.api_error import ApiError
 
 from ignis.contracts.tools import TOOL_BODIES
 from ignis.practice.config import Practice
-from ignis.provision import probes
+from ignis.provision import bridge_status, probes
 from ignis.provision.agent import TOOL_SECRET_HEADER
 from ignis.provision.settings import ProvisionSettings
 from ignis.provision.workspace import (
@@ -58,13 +58,34 @@ class Doctor:
         self.number = settings.sip_number or e164(practice.phone)
 
     async def run(self) -> list[Check]:
-        checks = await self.sip_edge()
+        checks = await self.bridge()
+        checks += await self.sip_edge()
         checks += await asyncio.to_thread(self.workspace)
         checks += await self.gateway()
         checks += await self.sipgate()
         return checks
 
-    # sipgate → ElevenLabs
+    # sipgate → the SIP bridge (where one is needed) → ElevenLabs
+
+    async def bridge(self) -> list[Check]:
+        folder = self.settings.sip_bridge_dir
+        if folder is None:
+            return []
+        socket = f"unix:{(folder / 'run' / 'kamailio_ctl').resolve()}"
+        try:
+            state = await asyncio.to_thread(bridge_status.query, socket)
+        except RuntimeError as exc:
+            return [
+                Check("SIP bridge", "fail", f"not reachable ({exc})", "start it: deploy/sip-bridge/README.md")
+            ]
+        return [
+            _check(
+                "SIP bridge registered at sipgate",
+                state.registered,
+                state.detail,
+                "check IGNIS_SIP_REGISTRAR_USERNAME/PASSWORD (sipgate trunking) and the bridge's log",
+            )
+        ]
 
     async def sip_edge(self) -> list[Check]:
         host = self.settings.elevenlabs_sip_host

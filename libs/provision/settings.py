@@ -29,6 +29,9 @@ class ProvisionSettings(GatewaySettings, NotifierSettings):
     sip_media_encryption: Literal["disabled", "allowed", "required"] = "allowed"
     # Where ElevenLabs sends outgoing SIP (transfers): sipgate trunking, over TLS.
     sip_outbound_address: str = "sipconnect.sipgate.de"
+    # The folder deploy/sip-bridge/render.py wrote, when calls come through the SIP bridge on this host:
+    # `ignis doctor` then reports whether it is registered at sipgate.
+    sip_bridge_dir: Path | None = None
     # ElevenLabs' SIP edge, checked by `ignis doctor`.
     elevenlabs_sip_host: str = "sip.rtc.elevenlabs.io"
     elevenlabs_sip_tcp_port: int = 5060

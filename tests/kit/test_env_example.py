@@ -17,8 +17,9 @@ SETTINGS: list[type[BaseSettings]] = [
 ]
 
 
-# Read by docker-compose.yml (Caddy's host name), not by Ignis itself.
-COMPOSE_ONLY = {"IGNIS_PUBLIC_HOST"}
+# Read by docker-compose.yml (Caddy's host name) and by the SIP bridge's renderer, not by Ignis' settings.
+BRIDGE = Path(__file__).parents[2] / "deploy" / "sip-bridge" / "render.py"
+COMPOSE_ONLY = {"IGNIS_PUBLIC_HOST"} | set(re.findall(r"IGNIS_[A-Z0-9_]+[A-Z0-9]", BRIDGE.read_text()))
 
 
 def test_every_setting_is_listed_and_nothing_else() -> None:
