@@ -20,11 +20,12 @@ run: $(STAMP)
 
 # The SIP bridge's tests run the real Kamailio and sipp (Debian packages kamailio, sip-tester).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+SIP_PACKAGES := kamailio kamailio-tls-modules sip-tester openssl
 sip-tools:
-	@command -v kamailio >/dev/null && command -v kamcmd >/dev/null && command -v sipp >/dev/null \
-	|| { $(SUDO) apt-get install -y -qq --no-install-recommends kamailio sip-tester openssl >/dev/null \
-	  || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends kamailio sip-tester openssl >/dev/null; }; } \
-	|| echo "Could not install kamailio and sip-tester (apt-get); the SIP bridge tests will say so." >&2
+	@{ command -v kamailio && command -v kamcmd && command -v sipp && ls /usr/lib/*/kamailio/modules/tls.so; } >/dev/null 2>&1 \
+	|| { $(SUDO) apt-get install -y -qq --no-install-recommends $(SIP_PACKAGES) >/dev/null \
+	  || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends $(SIP_PACKAGES) >/dev/null; }; } \
+	|| echo "Could not install $(SIP_PACKAGES) (apt-get); the SIP bridge tests will say so." >&2
 
 test: $(STAMP) sip-tools
 	$(BIN)/ruff check .

@@ -54,6 +54,8 @@ render = load_script("render")
 @pytest.fixture(scope="session", autouse=True)
 def sip_tools() -> None:
     missing = [f"{tool} (apt-get install {pkg})" for tool, pkg in TOOLS.items() if not shutil.which(tool)]
+    if not list(Path("/usr/lib").glob("*/kamailio/modules/tls.so")):
+        missing.append("Kamailio's TLS module (apt-get install kamailio-tls-modules)")
     if missing:
         pytest.fail("the SIP bridge tests need " + ", ".join(missing), pytrace=False)
 
