@@ -24,6 +24,21 @@ class Contact(Contract):
     sms_consent: bool
 
 
+class SetSmsConsent(Contract):
+    """Staff record a patient's SMS consent, given or withdrawn (GDPR: consent is revocable). Takes
+    effect for every SMS not yet sent: the notifier asks right before each."""
+
+    patient_id: uuid.UUID
+    sms_consent: bool
+
+
+class SmsConsentSet(Contract):
+    kind: Literal["sms_consent"] = "sms_consent"
+    patient_id: uuid.UUID
+    sms_consent: bool
+    sms_consent_at: dt.datetime | None
+
+
 class MessageStatus(StrEnum):
     """`unknown`: the request left but no answer came; it is never sent again without a person deciding."""
 

@@ -30,6 +30,7 @@ PATIENTS_NAMES: Final = "ignis.patients.names"
 PATIENTS_CALLS_LIST: Final = "ignis.patients.calls.list"
 PATIENTS_CALLS_GET: Final = "ignis.patients.calls.get"
 PATIENTS_CONTACT: Final = "ignis.patients.contact"
+PATIENTS_SMS_CONSENT: Final = "ignis.patients.consent.sms"
 
 SCHEDULER_FIND_SLOTS: Final = "ignis.scheduler.slots.find"
 SCHEDULER_BOOK: Final = "ignis.scheduler.appointment.book"

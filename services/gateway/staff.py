@@ -21,6 +21,8 @@ from ignis.contracts.notifications import (
     MessageRetried,
     MessageStatus,
     RetryMessage,
+    SetSmsConsent,
+    SmsConsentSet,
 )
 from ignis.contracts.patients import GetPatientNames, PatientNames
 from ignis.contracts.requests import (
@@ -211,3 +213,17 @@ async def retry_message(request: Request, message_id: uuid.UUID) -> MessageRetri
         TypeAdapter(MessageRetried | ErrorReply),
     )
     return retried
+
+
+class Consent(BaseModel):
+    sms_consent: bool = Field(description="whether the patient agrees to SMS (confirmations, reminders)")
+
+
+@router.put("/patients/{patient_id}/sms-consent")
+async def set_sms_consent(request: Request, patient_id: uuid.UUID, consent: Consent) -> SmsConsentSet:
+    """Record a patient's SMS consent, given or withdrawn; every SMS not yet sent follows it."""
+    command = SetSmsConsent(patient_id=patient_id, sms_consent=consent.sms_consent)
+    result: SmsConsentSet = await _ask(
+        request, subjects.PATIENTS_SMS_CONSENT, command, TypeAdapter(SmsConsentSet | ErrorReply)
+    )
+    return result

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ignis.contracts import subjects
 from ignis.contracts.base import ErrorReply
 from ignis.contracts.calls import CallDetail, CallPage, GetCall, ListCalls
-from ignis.contracts.notifications import Contact, GetContact
+from ignis.contracts.notifications import Contact, GetContact, SetSmsConsent, SmsConsentSet
 from ignis.contracts.patients import (
     CallerLookedUp,
     GetPatientNames,
@@ -109,6 +109,11 @@ async def list_calls(query: ListCalls, repo: Repository) -> CallPage:
 @router.subscriber(subjects.PATIENTS_CALLS_GET, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
 async def get_call(query: GetCall, repo: Repository) -> CallDetail:
     return await service.get_call(repo, query)
+
+
+@router.subscriber(subjects.PATIENTS_SMS_CONSENT, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+async def set_sms_consent(cmd: SetSmsConsent, repo: Repository) -> SmsConsentSet:
+    return await service.set_sms_consent(repo, cmd, service.utcnow())
 
 
 @router.subscriber(subjects.PATIENTS_CONTACT, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)

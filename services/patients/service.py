@@ -27,7 +27,7 @@ from ignis.contracts.calls import (
     PatientLink,
     PostCallEvent,
 )
-from ignis.contracts.notifications import Contact, GetContact
+from ignis.contracts.notifications import Contact, GetContact, SetSmsConsent, SmsConsentSet
 from ignis.contracts.patients import (
     CallerLookedUp,
     GetPatientNames,
@@ -511,4 +511,19 @@ async def contact(repo: PatientRepository, query: GetContact) -> Contact:
         phone=patient.phone,
         mobile=patient.phone is not None and is_mobile(patient.phone),
         sms_consent=patient.sms_consent,
+    )
+
+
+async def set_sms_consent(repo: PatientRepository, cmd: SetSmsConsent, now: dt.datetime) -> SmsConsentSet:
+    patient = await repo.get(cmd.patient_id)
+    if patient is None:
+        raise NotFound("no such patient")
+    if patient.sms_consent != cmd.sms_consent:
+        patient.sms_consent = cmd.sms_consent
+        patient.sms_consent_at = now if cmd.sms_consent else None
+        logger.info(
+            "SMS consent changed", extra={"patient_id": str(patient.id), "sms_consent": cmd.sms_consent}
+        )
+    return SmsConsentSet(
+        patient_id=patient.id, sms_consent=patient.sms_consent, sms_consent_at=patient.sms_consent_at
     )

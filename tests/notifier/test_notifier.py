@@ -467,3 +467,36 @@ async def test_erasing_a_patient_erases_their_appointments_and_sms_everywhere(
         assert asyncio.get_running_loop().time() < deadline, await left(anna.patient_id)
         await asyncio.sleep(0.1)
     assert await left(juergen.patient_id) == [1, 2, 1]  # the other patient keeps everything
+
+
+async def test_staff_withdraw_and_give_sms_consent(
+    client: httpx.AsyncClient,
+    gateway_settings: GatewaySettings,
+    engine: AsyncEngine,
+    sipgate: FakeSipgate,
+    js: JetStreamContext,
+) -> None:
+    anna = await verified_caller(engine, MUELLER)
+    consent = f"/staff/patients/{anna.patient_id}/sms-consent"
+    withdrawn = await client.put(consent, json={"sms_consent": False}, headers=staff(gateway_settings))
+    assert withdrawn.status_code == 200, withdrawn.text
+    assert (withdrawn.json()["sms_consent"], withdrawn.json()["sms_consent_at"]) == (False, None)
+    await publish(js, subjects.APPOINTMENT_BOOKED, booked_event(anna.patient_id, in_days(3)))
+    [first] = await settled(engine, 1, template="confirmation")
+    assert (first["status"], first["reason"]) == ("skipped", "no SMS consent")
+
+    given = await client.put(consent, json={"sms_consent": True}, headers=staff(gateway_settings))
+    assert given.json()["sms_consent"] is True
+    assert given.json()["sms_consent_at"] is not None
+    await publish(js, subjects.APPOINTMENT_BOOKED, booked_event(anna.patient_id, in_days(4)))
+    rows = await settled(engine, 2, template="confirmation")
+    assert sorted(r["status"] for r in rows) == ["sent", "skipped"]
+    assert len(sipgate.sent) == 1
+
+    nobody = await client.put(
+        f"/staff/patients/{uuid.uuid4()}/sms-consent",
+        json={"sms_consent": True},
+        headers=staff(gateway_settings),
+    )
+    assert nobody.status_code == 404
+    assert (await client.put(consent, json={}, headers=staff(gateway_settings))).status_code == 422
