@@ -212,6 +212,36 @@ def purge_calls() -> None:
     typer.echo(f"Deleted {purged} expired call records.")
 
 
+@app.command("dead-letters")
+def dead_letters_command(
+    replay: Annotated[list[int] | None, typer.Option(help="replay the dead letter with this number")] = None,
+    replay_all: Annotated[bool, typer.Option("--replay-all", help="replay every dead letter")] = False,
+) -> None:
+    """List what failed every delivery attempt (never its content), and replay it once the cause is fixed."""
+    from ignis.kit.dead_letters import dead_letters
+    from ignis.kit.dead_letters import replay as replay_letters
+
+    nats_url = Settings().nats
+    letters = asyncio.run(dead_letters(nats_url))
+    if replay or replay_all:
+        chosen = [letter.sequence for letter in letters] if replay_all else list(replay or [])
+        unknown = set(chosen) - {letter.sequence for letter in letters}
+        if unknown:
+            typer.echo(f"No dead letter {', '.join(map(str, sorted(unknown)))}.", err=True)
+            raise typer.Exit(2)
+        done = asyncio.run(replay_letters(nats_url, chosen))
+        typer.echo(f"Replayed {done} of {len(chosen)}.")
+        raise typer.Exit(0 if done == len(chosen) else 1)
+    if not letters:
+        typer.echo("No dead letters.")
+        return
+    for letter in letters:
+        typer.echo(
+            f"{letter.sequence:>6}  {letter.failed_at:%Y-%m-%d %H:%M:%S}  {letter.subject}  "
+            f"{letter.error}  {letter.size} bytes"
+        )
+
+
 @app.command()
 def provision(
     public_url: Annotated[

@@ -249,7 +249,11 @@ async def settle(
         await broker.publish(
             message.body,
             subjects.dead_letter(subject),
-            headers={"Ignis-Original-Subject": subject, "Ignis-Error": type(exc).__name__},
+            headers={
+                "Ignis-Original-Subject": subject,
+                "Ignis-Error": type(exc).__name__,
+                "Ignis-Failed-At": dt.datetime.now(dt.UTC).isoformat(),
+            },
             stream=subjects.DEAD_LETTER_STREAM,
         )
         logger.error("delivery dead-lettered", extra={"subject": subject, "attempt": attempt})
