@@ -86,6 +86,14 @@ DEFAULT_TEMPLATES = {
 }
 
 
+def message_fields(
+    fixed: dict[str, str], practitioner: str, start: dt.datetime, previous: dt.datetime
+) -> dict[str, str]:
+    """Every field of `FIELDS` for one SMS: the practice's own (`Practice.sms_fields`), the practitioner's
+    name, and the local start before and after a change (the same twice when nothing moved)."""
+    return fixed | {"practitioner": practitioner} | when_fields(start) | when_fields(previous, "old_")
+
+
 def when_fields(start: dt.datetime, prefix: str = "") -> dict[str, str]:
     """The date fields of a local `start`: German weekday, ``DD.MM.YYYY`` and ``HH:MM``."""
     return {
@@ -141,12 +149,7 @@ def render(template: str, fields: dict[str, str]) -> str:
 def check_length(sms: SmsConfig, fixed: dict[str, str], practitioners: list[str]) -> None:
     """Raise if any template exceeds one SMS with the dates and the practitioner at their longest."""
     longest_name = max(practitioners, key=lambda name: gsm7_length(to_gsm7(name)), default="")
-    fields = (
-        fixed
-        | {"practitioner": longest_name}
-        | when_fields(_LONGEST_WHEN)
-        | when_fields(_LONGEST_WHEN, "old_")
-    )
+    fields = message_fields(fixed, longest_name, _LONGEST_WHEN, _LONGEST_WHEN)
     for name in Template:
         length = gsm7_length(render(sms.template(name), fields))
         if length > SMS_LIMIT:

@@ -33,7 +33,7 @@ from ignis.notifier.models import Message
 from ignis.notifier.providers import Outcome, Result, SmsProvider
 from ignis.notifier.repository import NotifierRepository
 from ignis.practice.config import Practice
-from ignis.practice.sms import Template, render, when_fields
+from ignis.practice.sms import Template, message_fields, render
 
 logger = logging.getLogger("ignis.notifier.dispatch")
 Status = MessageStatus
@@ -227,10 +227,10 @@ class Dispatcher:
 
     def text(self, message: Message) -> str:
         practitioner = self.practice.practitioner(message.practitioner_id)
-        fields = (
-            self.practice.sms_fields()
-            | {"practitioner": practitioner.name if practitioner else ""}
-            | when_fields(message.start_at.astimezone(self.zone))
-            | when_fields((message.previous_start_at or message.start_at).astimezone(self.zone), "old_")
+        fields = message_fields(
+            self.practice.sms_fields(),
+            practitioner.name if practitioner else "",
+            message.start_at.astimezone(self.zone),
+            (message.previous_start_at or message.start_at).astimezone(self.zone),
         )
         return render(self.practice.sms.template(Template(message.template)), fields)
