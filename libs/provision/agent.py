@@ -23,6 +23,20 @@ from ignis.practice.config import WEEKDAYS, Practice
 
 AGENT_DIR = Path(__file__).with_name("agent")
 TOOL_SECRET_HEADER = "X-Ignis-Tool-Secret"
+# The gateway's routes ElevenLabs calls (services/gateway: tools.py, webhooks.py, initiation.py).
+POST_CALL_PATH = "/webhooks/elevenlabs/post-call"
+INITIATION_PATH = "/webhooks/elevenlabs/conversation-init"
+
+
+def tool_path(name: str) -> str:
+    return f"/tools/{name}"
+
+
+def agent_name(practice: Practice) -> str:
+    """How provision names the practice's agent, and how doctor finds it."""
+    return f"Ignis - {practice.name}"
+
+
 # The variables the conversation-init webhook returns (gateway/initiation.py), with the values a call
 # gets when the webhook cannot be asked (e.g. a test call in the dashboard).
 DYNAMIC_VARIABLE_DEFAULTS: dict[str, str | bool] = {
@@ -141,7 +155,7 @@ def tool_config(name: str, description: str, public_url: str, secret_id: str, ti
         "tool_error_handling_mode": "summarized",
         "pre_tool_speech": "auto",
         "api_schema": {
-            "url": f"{public_url.rstrip('/')}/tools/{name}",
+            "url": public_url.rstrip("/") + tool_path(name),
             "method": "POST",
             "content_type": "application/json",
             "request_headers": {TOOL_SECRET_HEADER: {"secret_id": secret_id}},

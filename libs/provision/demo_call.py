@@ -19,6 +19,7 @@ import phonenumbers
 
 from ignis.gateway.auth import sign_elevenlabs
 from ignis.practice.config import Practice, SeedPatient
+from ignis.provision.agent import INITIATION_PATH, POST_CALL_PATH, TOOL_SECRET_HEADER, tool_path
 
 Print = Callable[[str], None]
 
@@ -80,9 +81,9 @@ class Call:
             "conversation_id": self.conversation_id,
         }
         reply = self._post(
-            "/webhooks/elevenlabs/conversation-init",
+            INITIATION_PATH,
             json.dumps(body).encode(),
-            {"X-Ignis-Tool-Secret": self.tool_secret},
+            {TOOL_SECRET_HEADER: self.tool_secret},
         )
         variables = reply.get("dynamic_variables", {})
         self.say(f"  [conversation-init] {json.dumps(variables, ensure_ascii=False)}")
@@ -92,9 +93,7 @@ class Call:
         """A tool call as ElevenLabs sends it: the LLM's arguments plus the bound system variables."""
         body = {"conversation_id": self.conversation_id, "caller_id": self.caller_id, **arguments}
         self.say(f"  → {name} {json.dumps(arguments, ensure_ascii=False)}")
-        reply = self._post(
-            f"/tools/{name}", json.dumps(body).encode(), {"X-Ignis-Tool-Secret": self.tool_secret}
-        )
+        reply = self._post(tool_path(name), json.dumps(body).encode(), {TOOL_SECRET_HEADER: self.tool_secret})
         self.say(f"  ← {reply.get('code')}")
         request_id = uuid.uuid4().hex
         self._turn(
@@ -132,7 +131,7 @@ class Call:
         }
         body = json.dumps(event).encode()
         reply = self._post(
-            "/webhooks/elevenlabs/post-call",
+            POST_CALL_PATH,
             body,
             {"ElevenLabs-Signature": sign_elevenlabs(body, self.webhook_secret)},
         )

@@ -18,15 +18,21 @@ from elevenlabs.core.api_error import ApiError
 from ignis.contracts.tools import TOOL_BODIES
 from ignis.practice.config import Practice
 from ignis.provision import bridge_status, probes
-from ignis.provision.agent import TOOL_SECRET_HEADER
+from ignis.provision.agent import (
+    INITIATION_PATH,
+    POST_CALL_PATH,
+    TOOL_SECRET_HEADER,
+    agent_name,
+    tool_path,
+)
 from ignis.provision.settings import ProvisionSettings
 from ignis.provision.workspace import (
     POST_CALL_WEBHOOK_NAME,
-    TOOL_SECRET_PREFIX,
     connect,
     e164,
-    fingerprint,
+    pages,
     plain,
+    tool_secret_name,
 )
 
 Outcome = Literal["pass", "fail", "skip"]
@@ -147,8 +153,8 @@ class Doctor:
 
     def _workspace(self, client: ElevenLabs) -> list[Check]:
         provision = "run `ignis provision`"
-        agents = plain(client.conversational_ai.agents.list().agents)
-        name = f"Ignis - {self.practice.name}"
+        agents = list(pages(client.conversational_ai.agents.list, "agents"))
+        name = agent_name(self.practice)
         agent = next((a for a in agents if a.get("name") == name), None)
         checks = [Check("ElevenLabs API key", "pass", "accepted")]
         checks.append(
@@ -190,24 +196,19 @@ class Doctor:
 
     def _tools(self, client: ElevenLabs) -> list[Check]:
         secrets = plain(client.conversational_ai.secrets.list().secrets)
-        ours = TOOL_SECRET_PREFIX + fingerprint(self.settings.tool_secret.get_secret_value())
+        ours = tool_secret_name(self.settings.tool_secret.get_secret_value())
         secret_ids = {s["secret_id"] for s in secrets if s.get("name") == ours}
         tools: dict[str, dict[str, Any]] = {}
-        page = client.conversational_ai.tools.list()
-        while True:
-            for tool in plain(page.tools):
-                config = tool.get("tool_config", {})
-                tools.setdefault(config.get("name", ""), config)
-            if not page.has_more or not page.next_cursor:
-                break
-            page = client.conversational_ai.tools.list(cursor=page.next_cursor)
+        for tool in pages(client.conversational_ai.tools.list, "tools"):
+            config = tool.get("tool_config", {})
+            tools.setdefault(config.get("name", ""), config)
         wrong = []
         for name in TOOL_BODIES:
             schema = tools.get(name, {}).get("api_schema", {})
             header = (schema.get("request_headers") or {}).get(TOOL_SECRET_HEADER) or {}
             if name not in tools:
                 wrong.append(f"{name}: missing")
-            elif schema.get("url") != f"{self.public_url}/tools/{name}":
+            elif schema.get("url") != self.public_url + tool_path(name):
                 wrong.append(f"{name}: calls {schema.get('url')}")
             elif str(schema.get("method", "GET")).upper() != "POST":
                 wrong.append(f"{name}: method {schema.get('method', 'GET')}")
@@ -229,7 +230,7 @@ class Doctor:
         post_call_id = (settings.get("webhooks") or {}).get("post_call_webhook_id")
         webhooks = plain(client.webhooks.list().webhooks)
         current = next((w for w in webhooks if w.get("webhook_id") == post_call_id), None)
-        url = f"{self.public_url}/webhooks/elevenlabs/post-call"
+        url = self.public_url + POST_CALL_PATH
         if current is None:
             post_call = Check(
                 "post-call webhook", "fail", "not set for the workspace", "run `ignis provision`"
@@ -240,7 +241,7 @@ class Doctor:
                 "post-call webhook", ok, f"sends to {current.get('webhook_url')}", "run `ignis provision`"
             )
         init = settings.get("conversation_initiation_client_data_webhook") or {}
-        init_url = f"{self.public_url}/webhooks/elevenlabs/conversation-init"
+        init_url = self.public_url + INITIATION_PATH
         init_check = _check(
             "conversation-init webhook",
             init.get("url") == init_url,

@@ -64,6 +64,22 @@ def fingerprint(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()[:8]
 
 
+def tool_secret_name(secret: str) -> str:
+    """The workspace secret's name for this tool secret: a new secret gets a new name."""
+    return TOOL_SECRET_PREFIX + fingerprint(secret)
+
+
+def pages(list_page: Callable[..., Any], field: str) -> Iterator[dict[str, Any]]:
+    """Every item of a paginated SDK list (`next_cursor` / `has_more`), as plain data."""
+    cursor = None
+    while True:
+        page = list_page(cursor=cursor) if cursor else list_page()
+        yield from plain(getattr(page, field))
+        cursor = getattr(page, "next_cursor", None)
+        if not cursor or not getattr(page, "has_more", False):
+            return
+
+
 def differences(wanted: Any, actual: Any, path: str = "") -> list[str]:
     """The paths where `actual` does not hold what `wanted` says; keys `wanted` does not name are the
     platform's defaults and do not count."""
@@ -146,7 +162,7 @@ class Workspace:
 
     def tool_secret(self) -> str:
         value = self.settings.tool_secret.get_secret_value()
-        name = TOOL_SECRET_PREFIX + fingerprint(value)
+        name = tool_secret_name(value)
         api = self.client.conversational_ai.secrets
         secrets = plain(self._call("list secrets", api.list).secrets)
         ours = [s for s in secrets if str(s.get("name", "")).startswith(TOOL_SECRET_PREFIX)]
@@ -210,7 +226,7 @@ class Workspace:
 
     @property
     def agent_name(self) -> str:
-        return f"Ignis - {self.practice.name}"
+        return agent.agent_name(self.practice)
 
     def agent(self, tool_ids: list[str]) -> str:
         api = self.client.conversational_ai.agents
@@ -249,7 +265,7 @@ class Workspace:
         """The workspace webhook for transcripts. Its HMAC secret is shown once, when it is created: if the
         gateway does not hold the secret of the current one, it is replaced by a new one."""
         api = self.client.webhooks
-        url = f"{self.public_url}/webhooks/elevenlabs/post-call"
+        url = self.public_url + agent.POST_CALL_PATH
         home = self.settings.home
         webhooks = [
             w
@@ -289,7 +305,7 @@ class Workspace:
                 "events": ["transcript", "call_initiation_failure"],
             },
             "conversation_initiation_client_data_webhook": {
-                "url": f"{self.public_url}/webhooks/elevenlabs/conversation-init",
+                "url": self.public_url + agent.INITIATION_PATH,
                 "request_headers": {agent.TOOL_SECRET_HEADER: {"secret_id": secret_id}},
             },
         }
@@ -373,13 +389,7 @@ class Workspace:
             store_secret(self.settings.home, "sip_password_fingerprint", fingerprint(password))
 
     def _pages(self, what: str, operation: Callable[..., Any], field: str) -> Iterator[dict[str, Any]]:
-        cursor = None
-        while True:
-            page = self._call(what, operation, cursor=cursor) if cursor else self._call(what, operation)
-            yield from plain(getattr(page, field))
-            cursor = getattr(page, "next_cursor", None)
-            if not cursor or not getattr(page, "has_more", False):
-                return
+        return pages(lambda **cursor: self._call(what, operation, **cursor), field)
 
 
 def _credentials(username: str | None, password: str | None) -> dict[str, Any]:
