@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-import phonenumbers
 
 from ignis.gateway.auth import sign_elevenlabs
+from ignis.kit.phones import to_e164
 from ignis.practice.config import Practice, SeedPatient
 from ignis.provision.agent import INITIATION_PATH, POST_CALL_PATH, TOOL_SECRET_HEADER, tool_path
 
@@ -221,9 +221,5 @@ class _Caller:
     def of(cls, patient: SeedPatient | None) -> "_Caller":
         if patient is None:  # a practice without demo patients: a fictitious newcomer
             return cls("Erika", "Mustermann", dt.date(1964, 8, 12), "+4915199999999")
-        phone = "+4915199999999"
-        if patient.phone:
-            phone = phonenumbers.format_number(
-                phonenumbers.parse(patient.phone, "DE"), phonenumbers.PhoneNumberFormat.E164
-            )
+        phone = (to_e164(patient.phone) if patient.phone else None) or "+4915199999999"
         return cls(patient.first_name, patient.last_name, patient.birth_date, phone)

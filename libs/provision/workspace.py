@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 import httpx
-import phonenumbers
 from elevenlabs import ElevenLabs
 from elevenlabs.core.api_error import ApiError
 from pydantic import BaseModel
 
 from ignis.contracts.tools import TOOL_BODIES
+from ignis.kit.phones import to_e164
 from ignis.kit.settings import store_secret, stored_secret
 from ignis.practice.config import Practice
 from ignis.provision import agent
@@ -397,11 +397,9 @@ def _credentials(username: str | None, password: str | None) -> dict[str, Any]:
 
 
 def e164(number: str) -> str:
-    try:
-        parsed = phonenumbers.parse(number, "DE")
-    except phonenumbers.NumberParseException:
-        raise ProvisionError(f"not a phone number in the practice file: {number!r}") from None
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    if (normal := to_e164(number)) is None:
+        raise ProvisionError(f"not a phone number in the practice file: {number!r}")
+    return normal
 
 
 def _summarise(paths: list[str]) -> str:

@@ -12,7 +12,6 @@ import secrets
 import uuid
 from collections.abc import Sequence
 
-import phonenumbers
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -58,6 +57,7 @@ from ignis.contracts.requests import (
 from ignis.kit.errors import NotFound, NotVerified
 from ignis.kit.outbox import add_event
 from ignis.kit.pagination import decode_cursor, encode_cursor
+from ignis.kit.phones import is_mobile, to_e164
 from ignis.patients.errors import (
     CallNotFound,
     InvalidPhone,
@@ -75,17 +75,6 @@ logger = logging.getLogger("ignis.patients.calls")
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def to_e164(number: str, region: str = "DE") -> str | None:
-    """`0151…`, `+49151…` and `0049151…` are one number; None if it is not a valid phone number."""
-    try:
-        parsed = phonenumbers.parse(number, region)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_valid_number(parsed):
-        return None
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
 def _best(candidates: Sequence[Patient], spoken: str, name_of: str) -> list[Patient]:
@@ -489,18 +478,6 @@ async def patient_names(repo: PatientRepository, query: GetPatientNames) -> Pati
             continue  # an id this service never issued simply has no name
     patients = await repo.by_ids(ids)
     return PatientNames(names={str(p.id): f"{p.first_name} {p.last_name}" for p in patients})
-
-
-def is_mobile(e164: str) -> bool:
-    """Whether an SMS can reach this number: a mobile one (a fixed-line number cannot take an SMS)."""
-    try:
-        number = phonenumbers.parse(e164)
-    except phonenumbers.NumberParseException:
-        return False
-    return phonenumbers.number_type(number) in (
-        phonenumbers.PhoneNumberType.MOBILE,
-        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
-    )
 
 
 async def contact(repo: PatientRepository, query: GetContact) -> Contact:
