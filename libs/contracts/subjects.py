@@ -75,3 +75,12 @@ NOTIFIER_APPOINTMENTS_CONSUMER: Final = "notifier-appointments"
 SCHEDULER_ERASURES_CONSUMER: Final = "scheduler-erasures"
 NOTIFIER_ERASURES_CONSUMER: Final = "notifier-erasures"
 WEBHOOKS_SUBJECTS: Final = "ignis.webhooks.>"
+
+
+def stream_subjects(stream: str) -> str:
+    """The subjects `stream` holds (its filter)."""
+    return {
+        EVENTS_STREAM: EVENTS_SUBJECTS,
+        WEBHOOKS_STREAM: WEBHOOKS_SUBJECTS,
+        DEAD_LETTER_STREAM: DEAD_LETTER_SUBJECTS,
+    }[stream]

@@ -45,15 +45,15 @@ MAX_DELIVERIES = 20
 
 
 def durable_subscriber(
-    router: NatsRouter, subject: str, *, stream: str, stream_subjects: str, durable: str, batch_size: int = 1
+    router: NatsRouter, subject: str, *, stream: str, durable: str, batch_size: int = 1
 ) -> Callable[[Callable[..., Awaitable[None]]], Any]:
     """Subscribe a handler as a durable pull consumer of `stream` with manual acknowledgement: the handler
     settles each message with `settle`, so none is lost while the service is down and none loops forever.
     """
     return router.subscriber(
         subject,
-        # Declared by `ensure_stream` (create_service's `streams`) before this binds, with the replicas.
-        stream=JStream(stream, subjects=[stream_subjects], declare=False),
+        # Declared by `ensure_stream` (create_service's `consumers`) before this binds, with the replicas.
+        stream=JStream(stream, subjects=[subjects.stream_subjects(stream)], declare=False),
         durable=durable,
         pull_sub=PullSub(batch_size=batch_size, timeout=5.0),
         ack_policy=AckPolicy.MANUAL,

@@ -27,7 +27,6 @@ def subscribe_erasures(router: NatsRouter, durable: str, erase: Erase) -> None:
         router,
         subjects.PATIENT_ERASED,
         stream=subjects.EVENTS_STREAM,
-        stream_subjects=subjects.EVENTS_SUBJECTS,
         durable=durable,
     )
     async def on_patient_erased(

@@ -11,6 +11,7 @@ from faststream.nats import NatsRouter
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ignis.contracts import subjects
 from ignis.kit.bus import drain_requests, ensure_streams, make_broker
 from ignis.kit.db import create_engine, make_sessionmaker
 from ignis.kit.health import CONSUMER_ACK_PENDING, CONSUMER_PENDING, HealthServer
@@ -28,15 +29,15 @@ def create_service(
     database: bool = True,
     outbox: bool = False,
     background: Sequence[Callable[[FastStream], Coroutine[Any, Any, None]]] = (),
-    streams: dict[str, str] | None = None,
     consumers: dict[str, str] | None = None,
 ) -> FastStream:
     """Build service `name`; handlers read `settings` and `sessionmaker` from the context.
 
     Tests pass a `sessionmaker` bound to a connection they roll back afterwards. `background` jobs run
     beside the handlers from the moment the broker is connected until shutdown begins (each gets the app:
-    its broker, and settings and sessionmaker in its context); `streams` (name → subject filter) exist
-    before its consumers bind to them.
+    its broker, and settings and sessionmaker in its context). `consumers` (durable name → stream) are the
+    service's JetStream consumers: their streams and the dead-letter stream exist before they bind, and
+    they are reported on `/metrics` when the service's own HTTP endpoint is on (`IGNIS_SERVICE_PORT`).
     """
     configure_logging(name, settings.log_level, settings.log_format == "json")
     broker = make_broker(settings.nats, name)
@@ -46,7 +47,9 @@ def create_service(
     @asynccontextmanager
     async def lifespan(context: ContextRepo) -> AsyncIterator[None]:
         context.set_global("settings", settings)
-        if streams:
+        if consumers:
+            needed = {*consumers.values(), subjects.DEAD_LETTER_STREAM}
+            streams = {stream: subjects.stream_subjects(stream) for stream in needed}
             await ensure_streams(settings.nats, streams, settings.stream_replicas)
         async with AsyncExitStack() as stack:
             maker = sessionmaker

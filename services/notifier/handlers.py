@@ -56,7 +56,6 @@ async def retry_message(cmd: RetryMessage, repo: Repository) -> MessageRetried:
     router,
     subjects.APPOINTMENT_EVENTS_SUBJECTS,
     stream=subjects.EVENTS_STREAM,
-    stream_subjects=subjects.EVENTS_SUBJECTS,
     durable=subjects.NOTIFIER_APPOINTMENTS_CONSUMER,
     batch_size=10,
 )

@@ -53,10 +53,6 @@ def create_app(
             subjects.NOTIFIER_APPOINTMENTS_CONSUMER: subjects.EVENTS_STREAM,
             subjects.NOTIFIER_ERASURES_CONSUMER: subjects.EVENTS_STREAM,
         },
-        streams={
-            subjects.EVENTS_STREAM: subjects.EVENTS_SUBJECTS,
-            subjects.DEAD_LETTER_STREAM: subjects.DEAD_LETTER_SUBJECTS,
-        },
     )
     app.context.set_global("practice", practice)
     return app

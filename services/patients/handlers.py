@@ -125,7 +125,6 @@ async def contact(query: GetContact, repo: Repository) -> Contact:
     router,
     subjects.elevenlabs_webhook("*"),
     stream=subjects.WEBHOOKS_STREAM,
-    stream_subjects=subjects.WEBHOOKS_SUBJECTS,
     durable=subjects.PATIENTS_CALLS_CONSUMER,
 )
 async def store_call(

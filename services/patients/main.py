@@ -22,10 +22,6 @@ def create_app(
         outbox=sessionmaker is None,
         background=[purge_expired_calls] if sessionmaker is None else [],
         consumers={subjects.PATIENTS_CALLS_CONSUMER: subjects.WEBHOOKS_STREAM},
-        streams={
-            subjects.WEBHOOKS_STREAM: subjects.WEBHOOKS_SUBJECTS,
-            subjects.DEAD_LETTER_STREAM: subjects.DEAD_LETTER_SUBJECTS,
-        },
     )
 
 

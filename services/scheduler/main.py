@@ -25,10 +25,6 @@ def create_app(
         handlers.router,
         sessionmaker=sessionmaker,
         outbox=outbox,
-        streams={
-            subjects.EVENTS_STREAM: subjects.EVENTS_SUBJECTS,
-            subjects.DEAD_LETTER_STREAM: subjects.DEAD_LETTER_SUBJECTS,
-        },
         consumers={subjects.SCHEDULER_ERASURES_CONSUMER: subjects.EVENTS_STREAM},
     )
     app.context.set_global("calendar", calendar)
