@@ -134,8 +134,8 @@ async def clean_database(engine: AsyncEngine) -> AsyncIterator[None]:
     async with engine.begin() as conn:
         await conn.execute(
             text(
-                "TRUNCATE patients.patient, patients.verification, patients.identify_attempt, patients.call, "
-                "patients.request, patients.outbox, "
+                "TRUNCATE patients.patient, patients.verification, patients.identity_attempt, "
+                "patients.identity_unlock, patients.call, patients.request, patients.outbox, "
                 "scheduler.appointment, scheduler.outbox, notifier.appointment, notifier.message CASCADE"
             )
         )

@@ -23,6 +23,8 @@ class Salutation(StrEnum):
 
 class IdentifyPatient(Contract):
     conversation_id: str = Field(min_length=1, max_length=200)
+    # The number the call comes from (empty or None when withheld): one of the identification budgets.
+    caller_id: str | None = Field(default=None, max_length=64, repr=False)
     last_name: str = Field(min_length=1, max_length=200, repr=False)
     birth_date: dt.date = Field(repr=False)
     first_name: str | None = Field(default=None, max_length=200, repr=False)
@@ -102,3 +104,33 @@ class PatientErased(Event):
     """GDPR Art. 17: the patients service erased this patient; every other service erases what it keeps."""
 
     patient_id: uuid.UUID
+
+
+class ListIdentityLocks(Contract):
+    """Staff: which caller numbers and names may not be verified by phone right now."""
+
+
+class IdentityLock(Contract):
+    scope: Literal["caller", "name"]
+    # The caller's number (E.164 or "withheld"), or the name's Kölner Phonetik code (pass it to unlock).
+    key: str = Field(repr=False)
+    failures: int
+    names_said: list[str] = Field(repr=False)  # the last names tried, normalised; never birth dates
+    locked_until: dt.datetime  # when enough attempts have left the window, unless staff unlock it earlier
+
+
+class IdentityLocks(Contract):
+    kind: Literal["identity_locks"] = "identity_locks"
+    items: list[IdentityLock]
+
+
+class UnlockIdentity(Contract):
+    """Staff: attempts so far no longer count for this caller number or name."""
+
+    scope: Literal["caller", "name"]
+    key: str = Field(min_length=1, max_length=64, repr=False)
+
+
+class IdentityUnlocked(Contract):
+    kind: Literal["identity_unlocked"] = "identity_unlocked"
+    scope: Literal["caller", "name"]

@@ -31,6 +31,8 @@ PATIENTS_CALLS_LIST: Final = "ignis.patients.calls.list"
 PATIENTS_CALLS_GET: Final = "ignis.patients.calls.get"
 PATIENTS_CONTACT: Final = "ignis.patients.contact"
 PATIENTS_SMS_CONSENT: Final = "ignis.patients.consent.sms"
+PATIENTS_LOCKS_LIST: Final = "ignis.patients.locks.list"
+PATIENTS_LOCKS_UNLOCK: Final = "ignis.patients.locks.unlock"
 
 SCHEDULER_FIND_SLOTS: Final = "ignis.scheduler.slots.find"
 SCHEDULER_BOOK: Final = "ignis.scheduler.appointment.book"

@@ -24,7 +24,14 @@ from ignis.contracts.notifications import (
     SetSmsConsent,
     SmsConsentSet,
 )
-from ignis.contracts.patients import GetPatientNames, PatientNames
+from ignis.contracts.patients import (
+    GetPatientNames,
+    IdentityLocks,
+    IdentityUnlocked,
+    ListIdentityLocks,
+    PatientNames,
+    UnlockIdentity,
+)
 from ignis.contracts.requests import (
     ClaimRequest,
     CompleteRequest,
@@ -227,3 +234,21 @@ async def set_sms_consent(request: Request, patient_id: uuid.UUID, consent: Cons
         request, subjects.PATIENTS_SMS_CONSENT, command, TypeAdapter(SmsConsentSet | ErrorReply)
     )
     return result
+
+
+@router.get("/identification-locks")
+async def identification_locks(request: Request) -> IdentityLocks:
+    """Caller numbers and last names that may not be verified by phone now (too many failed attempts)."""
+    locks: IdentityLocks = await _ask(
+        request, subjects.PATIENTS_LOCKS_LIST, ListIdentityLocks(), TypeAdapter(IdentityLocks | ErrorReply)
+    )
+    return locks
+
+
+@router.post("/identification-locks/unlock")
+async def unlock_identification(request: Request, unlock: UnlockIdentity) -> IdentityUnlocked:
+    """Lift a lock (e.g. after calling the patient back): earlier failed attempts no longer count."""
+    unlocked: IdentityUnlocked = await _ask(
+        request, subjects.PATIENTS_LOCKS_UNLOCK, unlock, TypeAdapter(IdentityUnlocked | ErrorReply)
+    )
+    return unlocked

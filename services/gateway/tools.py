@@ -120,6 +120,7 @@ def _find_slots(body: FindSlotsBody) -> FindSlots:
 def _identify(body: IdentifyPatientBody) -> IdentifyPatient:
     return IdentifyPatient(
         conversation_id=body.conversation_id,
+        caller_id=body.caller_id or None,
         last_name=body.last_name,
         birth_date=_birth_date(body.birth_date),
         first_name=body.first_name or None,

@@ -14,6 +14,9 @@ from ignis.contracts.patients import (
     CallerLookedUp,
     GetPatientNames,
     IdentifyPatient,
+    IdentityLocks,
+    IdentityUnlocked,
+    ListIdentityLocks,
     LookupCaller,
     PatientAlreadyRegistered,
     PatientIdentified,
@@ -22,6 +25,7 @@ from ignis.contracts.patients import (
     PatientRegistered,
     RegisterPatient,
     ResolvePatientRef,
+    UnlockIdentity,
 )
 from ignis.contracts.requests import (
     ClaimRequest,
@@ -119,6 +123,16 @@ async def set_sms_consent(cmd: SetSmsConsent, repo: Repository) -> SmsConsentSet
 @router.subscriber(subjects.PATIENTS_CONTACT, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
 async def contact(query: GetContact, repo: Repository) -> Contact:
     return await service.contact(repo, query)
+
+
+@router.subscriber(subjects.PATIENTS_LOCKS_LIST, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+async def identity_locks(_: ListIdentityLocks, repo: Repository, settings: Settings) -> IdentityLocks:
+    return await service.identity_locks(repo, settings, service.utcnow())
+
+
+@router.subscriber(subjects.PATIENTS_LOCKS_UNLOCK, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+async def unlock_identity(cmd: UnlockIdentity, repo: Repository) -> IdentityUnlocked:
+    return await service.unlock_identity(repo, cmd, service.utcnow())
 
 
 @durable_subscriber(

@@ -26,4 +26,4 @@ def create_app(
 
 
 async def purge_expired_calls(app: FastStream) -> None:
-    await service.purge_forever(app.context.get("sessionmaker"))
+    await service.purge_forever(app.context.get("sessionmaker"), app.context.get("settings"))

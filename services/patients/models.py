@@ -4,8 +4,8 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import DateTime, func
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import DateTime, Text, func
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from ignis.kit.db import schema_metadata
@@ -45,12 +45,28 @@ class Verification(Base):
     expires_at: Mapped[dt.datetime]
 
 
-class IdentifyAttempt(Base):
-    __tablename__ = "identify_attempt"
+class IdentityAttempt(Base):
+    """A failed identification or a new registration: what the identification budgets count."""
 
-    conversation_id: Mapped[str] = mapped_column(primary_key=True)
-    failures: Mapped[int]
-    updated_at: Mapped[dt.datetime]
+    __tablename__ = "identity_attempt"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[str]
+    kind: Mapped[str]
+    caller_key: Mapped[str]
+    name_codes: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    name_said: Mapped[str]
+    attempted_at: Mapped[dt.datetime]
+
+
+class IdentityUnlock(Base):
+    """Staff lifted a caller's or a name's lock at `unlocked_at`; earlier attempts no longer count."""
+
+    __tablename__ = "identity_unlock"
+
+    scope: Mapped[str] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(primary_key=True)
+    unlocked_at: Mapped[dt.datetime]
 
 
 class Call(Base):

@@ -31,6 +31,9 @@ from ignis.contracts.patients import (
     CallerLookedUp,
     GetPatientNames,
     IdentifyPatient,
+    IdentityLock,
+    IdentityLocks,
+    IdentityUnlocked,
     LookupCaller,
     PatientAlreadyRegistered,
     PatientErased,
@@ -40,6 +43,7 @@ from ignis.contracts.patients import (
     PatientRegistered,
     RegisterPatient,
     ResolvePatientRef,
+    UnlockIdentity,
 )
 from ignis.contracts.requests import (
     NEEDS_VERIFIED_PATIENT,
@@ -58,6 +62,7 @@ from ignis.kit.errors import NotFound, NotVerified
 from ignis.kit.outbox import add_event
 from ignis.kit.pagination import decode_cursor, encode_cursor
 from ignis.kit.phones import is_mobile, to_e164
+from ignis.patients import budget
 from ignis.patients.errors import (
     CallNotFound,
     InvalidPhone,
@@ -109,13 +114,16 @@ async def _issue_ref(
     return await repo.issue_ref(conversation_id, patient.id, "pr_" + secrets.token_urlsafe(16), expires_at)
 
 
+TOO_MANY_ATTEMPTS = ErrorReply(code=ErrorCode.too_many_attempts, message="identification budget used up")
+
+
 async def identify(
     repo: PatientRepository, settings: PatientsSettings, cmd: IdentifyPatient, now: dt.datetime
 ) -> PatientIdentified | ErrorReply:
-    if await repo.failures(cmd.conversation_id) >= settings.max_identify_attempts:
-        return ErrorReply(
-            code=ErrorCode.too_many_attempts, message="identification locked for this conversation"
-        )
+    attempt = budget.Attempt.of(cmd.conversation_id, cmd.caller_id, cmd.last_name)
+    verdict = await budget.check(repo, settings, attempt, now)
+    if verdict.locked:
+        return TOO_MANY_ATTEMPTS
     matches = find_matches(await repo.by_birth_date(cmd.birth_date), cmd.last_name, cmd.first_name)
     if len(matches) == 1:
         patient = matches[0]
@@ -125,17 +133,18 @@ async def identify(
         )
     if len(matches) > 1:
         return ErrorReply(code=ErrorCode.ambiguous, message=f"{len(matches)} patients match")
-    failures = await repo.record_failure(cmd.conversation_id, now)
-    if failures >= settings.max_identify_attempts:
-        return ErrorReply(
-            code=ErrorCode.too_many_attempts, message="identification locked for this conversation"
-        )
+    await _count(repo, settings, attempt, verdict, "failed", cmd.last_name, now)
+    if budget.used_up(settings, verdict.usage, plus_failures=1):
+        return TOO_MANY_ATTEMPTS
+    failures = verdict.usage.conversation + 1
     return ErrorReply(code=ErrorCode.not_found, message=f"no match (attempt {failures})")
 
 
 async def register(
     repo: PatientRepository, settings: PatientsSettings, cmd: RegisterPatient, now: dt.datetime
 ) -> PatientRegistered | PatientAlreadyRegistered | ErrorReply:
+    """A registration is an identification too (an existing name + birth date answers with its ref), so it
+    draws on the same budgets, and a new patient counts like a failed attempt (see `budget`)."""
     if cmd.phone:
         phone = to_e164(cmd.phone)
         if phone is None:
@@ -144,22 +153,59 @@ async def register(
         # A suppressed or foreign caller id is no reason to refuse the registration.
         phone = to_e164(cmd.caller_id) if cmd.caller_id else None
 
+    attempt = budget.Attempt.of(cmd.conversation_id, cmd.caller_id, cmd.last_name)
+    verdict = await budget.check(repo, settings, attempt, now)
+    if verdict.locked or verdict.registrations_left <= 0:
+        return TOO_MANY_ATTEMPTS
     await repo.lock_birth_date(cmd.birth_date)
     matches = find_matches(await repo.by_birth_date(cmd.birth_date), cmd.last_name, cmd.first_name)
     if len(matches) > 1:
         return ErrorReply(code=ErrorCode.already_registered, message="several existing records match")
     if matches:
-        # Same checks as identify, including its attempt limit, before a ref is handed out.
-        if await repo.failures(cmd.conversation_id) >= settings.max_identify_attempts:
-            return ErrorReply(code=ErrorCode.too_many_attempts, message="identification locked")
         patient = matches[0]
         ref = await _issue_ref(repo, settings, cmd.conversation_id, patient, now)
         return PatientAlreadyRegistered(
             patient_ref=ref, first_name=patient.first_name, salutation=salutation_of(patient)
         )
 
+    await _count(repo, settings, attempt, verdict, "registered", cmd.last_name, now)
     patient = await repo.add(new_patient(cmd, phone, now))
     return PatientRegistered(patient_ref=await _issue_ref(repo, settings, cmd.conversation_id, patient, now))
+
+
+async def _count(
+    repo: PatientRepository,
+    settings: PatientsSettings,
+    attempt: budget.Attempt,
+    verdict: budget.Verdict,
+    kind: str,
+    last_name: str,
+    now: dt.datetime,
+) -> None:
+    """Count the attempt; when it locks a name that a patient has, tell staff at once (never the dates)."""
+    for code in await budget.count(repo, settings, attempt, verdict, kind, now):
+        if await repo.name_code_in_use(code):
+            details = (
+                "Telefonische Identifizierung gesperrt: "
+                f"{settings.max_name_failures} erfolglose Versuche oder Neuanmeldungen in "
+                f"{settings.budget_window_hours} Stunden für den Nachnamen „{last_name.strip()}“ "
+                "(oder einen ähnlich klingenden). "
+                "Möglicherweise versucht jemand, ein Geburtsdatum zu erraten. "
+                "Bitte die Anrufe prüfen; die Sperre endet von selbst oder wird vom Praxisteam aufgehoben."
+            )
+            request = Request(
+                id=uuid.uuid4(),
+                kind=RequestKind.nachricht.value,
+                details=details,
+                patient_id=None,
+                conversation_id=attempt.conversation_id,
+                callback_number=None,
+                urgent=True,
+                idempotency_key=f"identity-lock:{code}:{now.isoformat()}",
+            )
+            await _file_request(repo, request, now)
+            logger.warning("identification locked for a name in use", extra={"name_code": code})
+            return
 
 
 def new_patient(cmd: RegisterPatient, phone: str | None, now: dt.datetime) -> Patient:
@@ -342,7 +388,8 @@ async def create_request(repo: PatientRepository, cmd: CreateRequest, now: dt.da
     key = f"{cmd.conversation_id}:{cmd.kind.value}:{hashlib.sha256(cmd.details.encode()).hexdigest()}"
     request = await repo.request_by_key(key)
     if request is None:
-        request = await repo.add_request(
+        request = await _file_request(
+            repo,
             Request(
                 id=uuid.uuid4(),
                 kind=cmd.kind.value,
@@ -352,17 +399,24 @@ async def create_request(repo: PatientRepository, cmd: CreateRequest, now: dt.da
                 callback_number=callback,
                 urgent=cmd.urgent,
                 idempotency_key=key,
-            )
+            ),
+            now,
         )
-        event = RequestCreatedEvent(
-            event_id=uuid.uuid4(),
-            occurred_at=now,
-            request_id=str(request.id),
-            request_kind=cmd.kind,
-            urgent=cmd.urgent,
-        )
-        await add_event(repo.session, "patients", subjects.REQUEST_CREATED, event)
     return RequestCreated(request_id=str(request.id), what_next=WHAT_NEXT[cmd.kind])
+
+
+async def _file_request(repo: PatientRepository, request: Request, now: dt.datetime) -> Request:
+    """Put a request in the staff queue and announce it (`request.created`, through the outbox)."""
+    request = await repo.add_request(request)
+    event = RequestCreatedEvent(
+        event_id=uuid.uuid4(),
+        occurred_at=now,
+        request_id=str(request.id),
+        request_kind=RequestKind(request.kind),
+        urgent=request.urgent,
+    )
+    await add_event(repo.session, "patients", subjects.REQUEST_CREATED, event)
+    return request
 
 
 def _request_item(request: Request, patient: Patient | None) -> RequestItem:
@@ -446,6 +500,40 @@ async def purge_expired_calls(repo: PatientRepository, now: dt.datetime) -> int:
     return purged
 
 
+async def purge_expired_attempts(
+    repo: PatientRepository, settings: PatientsSettings, now: dt.datetime
+) -> int:
+    """Identification attempts (caller numbers, names said) are kept no longer than their window."""
+    return await repo.purge_attempts(budget.window_start(settings, now))
+
+
+async def identity_locks(
+    repo: PatientRepository, settings: PatientsSettings, now: dt.datetime
+) -> IdentityLocks:
+    rows = await repo.budget_locks(
+        budget.window_start(settings, now), settings.max_caller_failures, settings.max_name_failures
+    )
+    window = dt.timedelta(hours=settings.budget_window_hours)
+    return IdentityLocks(
+        items=[
+            IdentityLock(
+                scope=scope,
+                key=key,
+                failures=failures,
+                names_said=sorted(names),
+                locked_until=lifting + window,
+            )
+            for scope, key, failures, names, lifting in rows
+        ]
+    )
+
+
+async def unlock_identity(repo: PatientRepository, cmd: UnlockIdentity, now: dt.datetime) -> IdentityUnlocked:
+    await repo.unlock(cmd.scope, cmd.key, now)
+    logger.info("identification lock lifted by staff", extra={"scope": cmd.scope})
+    return IdentityUnlocked(scope=cmd.scope)
+
+
 async def erase_patient(repo: PatientRepository, patient_id: uuid.UUID) -> dict[str, int]:
     """GDPR Art. 17: the patient, their call records, requests and verifications; `patient.erased` (through
     the outbox, so it goes out once the erasure committed) makes the scheduler and the notifier erase
@@ -458,12 +546,14 @@ async def erase_patient(repo: PatientRepository, patient_id: uuid.UUID) -> dict[
     return counts
 
 
-async def purge_forever(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
-    """Background job of the service: purge expired call records now and every hour."""
+async def purge_forever(sessionmaker: async_sessionmaker[AsyncSession], settings: PatientsSettings) -> None:
+    """Background job of the service: purge expired call records and attempts now and every hour."""
     while True:
         try:
             async with sessionmaker() as session, session.begin():
-                await purge_expired_calls(PatientRepository(session), utcnow())
+                repo, now = PatientRepository(session), utcnow()
+                await purge_expired_calls(repo, now)
+                await purge_expired_attempts(repo, settings, now)
         except Exception:  # the database may be away; the next round tries again
             logger.warning("purge of expired call records failed", exc_info=True)
         await asyncio.sleep(PURGE_EVERY_SECONDS)

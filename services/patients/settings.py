@@ -1,11 +1,20 @@
 """Settings of the patients service."""
 
+from pydantic import Field
+
 from ignis.kit.settings import Settings
 
 
 class PatientsSettings(Settings):
     # A verified caller's ref lives for the call; two hours covers the longest call with margin.
     ref_ttl_minutes: int = 120
-    max_identify_attempts: int = 3
+    # Identification budgets (README "Security and privacy"): failed identifications allowed per
+    # conversation, per caller number and per last name (all callers together) within the window; new
+    # registrations count like failures, and one conversation registers at most `max_registrations`.
+    max_identify_attempts: int = Field(default=3, ge=1)
+    max_caller_failures: int = Field(default=5, ge=1)
+    max_name_failures: int = Field(default=10, ge=1)
+    max_registrations: int = Field(default=2, ge=1)  # a parent may register two children
+    budget_window_hours: int = Field(default=24, ge=1)
     # How long call records (transcripts are health data) are kept before they are purged.
     call_retention_days: int = 90

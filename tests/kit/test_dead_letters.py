@@ -11,6 +11,7 @@ import uuid
 import nats
 import pytest
 from faststream.nats import NatsMessage
+from nats.js.api import ConsumerConfig
 
 from ignis.contracts import subjects
 from ignis.kit.bus import ensure_streams, make_broker, settle
@@ -41,7 +42,11 @@ async def test_list_and_replay(nats_url: str) -> None:
         # What `settle` does after the last failed attempt.
         secret_payload = json.dumps({"transcript": "Anna Müller hat Husten"}).encode()
         await js.publish(f"{subject}.call", secret_payload, stream=stream)
-        consumer = await js.pull_subscribe(f"{subject}.call", durable=None, stream=stream)
+        # An ephemeral consumer idle for the server's inactivity threshold (seconds) is deleted, and the CLI
+        # runs in between take a while on a busy machine: keep it for the test.
+        consumer = await js.pull_subscribe(
+            f"{subject}.call", durable=None, stream=stream, config=ConsumerConfig(inactive_threshold=300)
+        )
         [delivered] = await consumer.fetch(1, timeout=5)
 
         async def fail() -> None:

@@ -34,7 +34,7 @@ class TestMigrateAll:
                 .all()
             )
         assert versions == ["0001_init", "0002_call", "0003_request"]
-        assert {"patient", "verification", "identify_attempt", "schema_migration"} <= set(tables)
+        assert {"patient", "verification", "identity_attempt", "schema_migration"} <= set(tables)
 
 
 class TestFreshDatabase:

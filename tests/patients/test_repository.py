@@ -1,6 +1,5 @@
 """Repository against real Postgres, each test in a transaction that is rolled back."""
 
-import asyncio
 import datetime as dt
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -17,25 +16,6 @@ class TestByBirthDate:
         await repo.add(patient(GROSS))
         assert [p.id for p in await repo.by_birth_date(MUELLER.birth_date)] == [anna.id]
         assert await repo.by_birth_date(dt.date(1900, 1, 1)) == []
-
-
-class TestFailures:
-    async def test_counts_per_conversation(self, session: AsyncSession) -> None:
-        repo = PatientRepository(session)
-        assert await repo.failures("conv-a") == 0
-        assert [await repo.record_failure("conv-a", utcnow()) for _ in range(3)] == [1, 2, 3]
-        assert await repo.failures("conv-b") == 0
-
-    async def test_concurrent_failures_are_all_counted(
-        self, engine: AsyncEngine, clean_database: None
-    ) -> None:
-        async def fail_once() -> None:
-            async with AsyncSession(engine) as session, session.begin():
-                await PatientRepository(session).record_failure("conv-race", utcnow())
-
-        await asyncio.gather(*(fail_once() for _ in range(10)))
-        async with AsyncSession(engine) as session:
-            assert await PatientRepository(session).failures("conv-race") == 10
 
 
 class TestIssueRef:
