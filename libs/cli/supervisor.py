@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 
 logger = logging.getLogger("ignis.supervisor")
 _PR_SET_PDEATHSIG = 1
-MAX_BACKOFF_SECONDS = 30.0
+# A crash loop backs off, but never so far that callers wait long for a process that could run again.
+MAX_BACKOFF_SECONDS = 5.0
+HEALTHY_AFTER_SECONDS = 3.0
 
 
 def die_with_parent() -> None:
@@ -85,11 +87,11 @@ class Supervisor:
                 continue
             code = child.process.poll()
             if code is None:
-                if now - child.started_at > 60:
-                    child.crashes = 0  # a minute of health forgives earlier crashes
                 continue
-            child.crashes += 1
-            delay = min(MAX_BACKOFF_SECONDS, 0.5 * 2 ** (child.crashes - 1))
+            # A process that ran a while before it died is restarted at once; only one that keeps dying
+            # right after its start (a crash loop) is restarted ever more slowly.
+            child.crashes = 1 if now - child.started_at > HEALTHY_AFTER_SECONDS else child.crashes + 1
+            delay = min(MAX_BACKOFF_SECONDS, 0.25 * 2 ** (child.crashes - 1))
             logger.warning(
                 "process exited, restarting",
                 extra={"child": child.name, "exit_code": code, "restart_in_s": delay},

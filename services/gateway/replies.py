@@ -66,6 +66,27 @@ MESSAGES: dict[str, str] = {
     ErrorCode.unavailable: (
         "Das Praxissystem antwortet gerade nicht. Bitte versuchen Sie es in ein paar Minuten noch einmal."
     ),
+    # The acting tools: asked again until the budget ran out, so the outcome is truly unknown.
+    "book_appointment:unavailable": (
+        "Ich konnte gerade nicht bestätigen, ob der Termin gebucht wurde. "
+        "Ich frage gleich noch einmal nach Ihren Terminen, bevor ich einen neuen buche."
+    ),
+    "reschedule_appointment:unavailable": (
+        "Ich konnte gerade nicht bestätigen, ob der Termin verlegt wurde. "
+        "Ich prüfe gleich noch einmal Ihre Termine."
+    ),
+    "cancel_appointment:unavailable": (
+        "Ich konnte gerade nicht bestätigen, ob der Termin abgesagt wurde. "
+        "Ich prüfe gleich noch einmal Ihre Termine."
+    ),
+    "register_patient:unavailable": (
+        "Ich konnte gerade nicht bestätigen, ob Ihre Anmeldung gespeichert wurde. "
+        "Bitte versuchen Sie es gleich noch einmal; doppelt angelegt wird nichts."
+    ),
+    "create_request:unavailable": (
+        "Ich konnte gerade nicht bestätigen, ob Ihr Anliegen notiert wurde. "
+        "Bitte versuchen Sie es gleich noch einmal; doppelt notiert wird nichts."
+    ),
     ErrorCode.internal: (
         "Da ist leider ein technischer Fehler aufgetreten. Das Praxisteam kann Sie zurückrufen."
     ),

@@ -18,4 +18,7 @@ class GatewaySettings(Settings):
     staff_token: SecretStr = SecretStr("")
     # The agent waits up to 10 s for a tool (as provisioned); the gateway answers well before that.
     tool_budget_seconds: float = 4.0
+    # A tool that changes something (book, move, cancel, register, request) is asked again within this
+    # budget when a reply is lost, so the caller is told what happened; still below the agent's 10 s.
+    acting_tool_budget_seconds: float = 8.0
     readiness_timeout_seconds: float = 1.0

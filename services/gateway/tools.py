@@ -4,6 +4,7 @@ Every business outcome is HTTP 200 so the agent reads it; a malformed body is 42
 their values); a slow or absent service is `unavailable`, answered within the gateway's budget.
 """
 
+import asyncio
 import datetime as dt
 import logging
 import time
@@ -243,21 +244,51 @@ async def call_tool(request: Request, tool: Tool) -> JSONResponse:
         state.metrics.tool_latency.labels(tool.name).observe(elapsed)
 
 
+# Tools that change something. Their services recognise a repeated command (booking: conversation and
+# slot; requests: conversation, kind and details; cancel and move: the appointment's state), so a command
+# whose reply was lost (a replica died, a reply timed out) is asked again, and the caller hears what
+# happened rather than a failure for a booking that was made.
+ACTING = frozenset(
+    {"book_appointment", "reschedule_appointment", "cancel_appointment", "register_patient", "create_request"}
+)
+ACTING_ATTEMPT_SECONDS = 2.5
+# Pause before asking again when no replica answered at once (one may be restarting).
+RETRY_PAUSE_SECONDS = 0.25
+
+
 async def ask(request: Request, tool: Tool, command: BaseModel) -> dict[str, Any]:
     state = request.app.state
     conversation_id = getattr(command, "conversation_id", None)
     context = {"tool": tool.name, "conversation_id": conversation_id}
-    try:
-        reply = await bus.ask(
-            state.broker, command, tool.subject, tool.reply, state.settings.tool_budget_seconds
-        )
-    except ServiceError as exc:
-        if exc.code is ErrorCode.unavailable:
+    settings = state.settings
+    loop = asyncio.get_running_loop()
+    acting = tool.name in ACTING
+    deadline = loop.time() + (settings.acting_tool_budget_seconds if acting else settings.tool_budget_seconds)
+    attempt = 0
+    while True:
+        attempt += 1
+        # An acting tool's attempt is shorter: a reply lost with a dead replica is then asked for again
+        # (idempotently) while there is still time for a restarted or another replica to answer.
+        attempt_seconds = settings.tool_budget_seconds
+        if acting:
+            attempt_seconds = min(attempt_seconds, ACTING_ATTEMPT_SECONDS)
+        within = min(attempt_seconds, deadline - loop.time())
+        started = loop.time()
+        try:
+            reply = await bus.ask(state.broker, command, tool.subject, tool.reply, within)
+            break
+        except ServiceError as exc:
+            if exc.code is not ErrorCode.unavailable:
+                logger.error("unexpected reply", extra=context)
+                return failure(exc.code)
             state.metrics.bus_timeouts.labels(tool.subject).inc()
-            logger.warning("service unavailable", extra={**context, "reason": exc.message})
-        else:
-            logger.error("unexpected reply", extra=context)
-        return failure(exc.code)
+            logger.warning(
+                "service unavailable", extra={**context, "reason": exc.message, "attempt": attempt}
+            )
+            if not acting or deadline - loop.time() < 0.1:
+                return failure(exc.code, tool.name)
+            if loop.time() - started < RETRY_PAUSE_SECONDS:  # no responders: give a restart a moment
+                await asyncio.sleep(min(RETRY_PAUSE_SECONDS, max(0.0, deadline - loop.time() - 0.1)))
     if isinstance(reply, ErrorReply) and reply.code is ErrorCode.internal:
         logger.error("service failed", extra=context)
     return envelope(reply, tool.name)

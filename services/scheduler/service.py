@@ -237,11 +237,10 @@ async def book(
     patient_id: uuid.UUID,
     now: dt.datetime,
 ) -> AppointmentConfirmed | SlotTaken:
-    slot = _checked_slot(calendar, cmd.slot_id, now)
     key = f"{cmd.conversation_id}:{cmd.slot_id}"
-    existing = await repo.by_idempotency_key(key)
-    if existing is not None and existing.patient_id == patient_id:
-        return AppointmentConfirmed(appointment=appointment_info(calendar, existing))
+    if confirmed := await _booked_before(repo, calendar, key, patient_id):
+        return confirmed  # a retried call (the gateway asks again when a reply was lost)
+    slot = _checked_slot(calendar, cmd.slot_id, now)
     appointment = Appointment(
         id=uuid.uuid4(),
         patient_id=patient_id,
@@ -254,6 +253,9 @@ async def book(
         idempotency_key=key,
     )
     await repo.lock_practitioner(slot.practitioner_id)
+    # Looked up again under the lock: an identical call that raced this one has committed by now.
+    if confirmed := await _booked_before(repo, calendar, key, patient_id):
+        return confirmed
     if not await repo.is_free(slot.practitioner_id, slot.start, slot.end):
         return await _alternatives(repo, calendar, slot, now)
     try:
@@ -275,6 +277,15 @@ async def book(
     return AppointmentConfirmed(appointment=appointment_info(calendar, appointment))
 
 
+async def _booked_before(
+    repo: AppointmentRepository, calendar: Calendar, key: str, patient_id: uuid.UUID
+) -> AppointmentConfirmed | None:
+    existing = await repo.by_idempotency_key(key)
+    if existing is None or existing.patient_id != patient_id:
+        return None
+    return AppointmentConfirmed(appointment=appointment_info(calendar, existing))
+
+
 async def list_appointments(
     repo: AppointmentRepository, calendar: Calendar, patient_id: uuid.UUID, now: dt.datetime
 ) -> AppointmentList:
@@ -283,23 +294,25 @@ async def list_appointments(
 
 
 async def _own_appointment(
-    repo: AppointmentRepository,
-    calendar: Calendar,
-    appointment_id: str,
-    patient_id: uuid.UUID,
-    now: dt.datetime,
+    repo: AppointmentRepository, appointment_id: str, patient_id: uuid.UUID
 ) -> Appointment:
-    """The caller's own booked appointment, locked; someone else's is as unknown as a missing one."""
+    """The caller's own appointment, locked, booked or cancelled; someone else's is as unknown as a missing
+    one. A cancelled one is returned so that a retried cancellation can be confirmed."""
     try:
         key = uuid.UUID(appointment_id)
     except ValueError:
         raise AppointmentNotFound("no such appointment") from None
     appointment = await repo.get_for_update(key)
-    if appointment is None or appointment.patient_id != patient_id or appointment.status != "booked":
+    if appointment is None or appointment.patient_id != patient_id:
+        raise AppointmentNotFound("no such appointment")
+    return appointment
+
+
+def _changeable(calendar: Calendar, appointment: Appointment, now: dt.datetime) -> None:
+    if appointment.status != "booked":
         raise AppointmentNotFound("no such appointment")
     if appointment.start_at - now < dt.timedelta(hours=calendar.practice.booking.cancel_until_hours):
         raise TooLate("within the cancellation period")
-    return appointment
 
 
 async def cancel(
@@ -309,7 +322,10 @@ async def cancel(
     patient_id: uuid.UUID,
     now: dt.datetime,
 ) -> CancellationConfirmed:
-    appointment = await _own_appointment(repo, calendar, cmd.appointment_id, patient_id, now)
+    appointment = await _own_appointment(repo, cmd.appointment_id, patient_id)
+    if appointment.status == "cancelled":
+        return CancellationConfirmed(appointment_id=str(appointment.id))  # cancelled already, e.g. a retry
+    _changeable(calendar, appointment, now)
     appointment.status = "cancelled"
     appointment.cancelled_at = now
     appointment.updated_at = now
@@ -330,15 +346,16 @@ async def reschedule(
     patient_id: uuid.UUID,
     now: dt.datetime,
 ) -> RescheduleConfirmed | SlotTaken:
-    appointment = await _own_appointment(repo, calendar, cmd.appointment_id, patient_id, now)
+    appointment = await _own_appointment(repo, cmd.appointment_id, patient_id)
+    wanted = parse_slot_id(cmd.new_slot_id, calendar.practice)
+    current = Slot(
+        appointment.practitioner_id, appointment.visit_type_id, appointment.start_at, appointment.end_at
+    )
+    if appointment.status == "booked" and wanted == current:
+        return RescheduleConfirmed(appointment=appointment_info(calendar, appointment))  # a retried call
+    _changeable(calendar, appointment, now)
     slot = _checked_slot(calendar, cmd.new_slot_id, now)
     previous = (appointment.practitioner_id, appointment.start_at, appointment.end_at)
-    if (
-        slot.practitioner_id,
-        slot.start,
-        slot.end,
-    ) == previous and slot.visit_type_id == appointment.visit_type_id:
-        return RescheduleConfirmed(appointment=appointment_info(calendar, appointment))  # a retried call
     await repo.lock_practitioner(slot.practitioner_id)
     if not await repo.is_free(slot.practitioner_id, slot.start, slot.end, ignore=appointment.id):
         return await _alternatives(repo, calendar, slot, now)

@@ -308,3 +308,51 @@ class TestStaffAppointments:
         assert empty["items"] == []
         assert (await client.get("/staff/appointments?date=gestern", headers=headers)).status_code == 422
         assert (await client.get("/staff/appointments")).status_code == 401
+
+
+class TestRetriesAreAnsweredWithTheOutcome:
+    """The gateway asks again when a reply is lost; the repeat must hear what the first call did."""
+
+    async def test_two_identical_concurrent_bookings_both_hear_booked(
+        self, client: httpx.AsyncClient, caller: Caller, engine: AsyncEngine
+    ) -> None:
+        for slot in (await offered(client, caller, limit=5))[:5]:
+            replies = await asyncio.gather(
+                *(tool(client, "book_appointment", caller.body(slot_id=slot["slot_id"])) for _ in range(2))
+            )
+            assert [r["code"] for r in replies] == ["booked", "booked"]
+            assert replies[0]["appointment"] == replies[1]["appointment"]
+        assert await booked_rows(engine) == 5
+
+    async def test_a_repeated_cancellation_is_confirmed(
+        self, client: httpx.AsyncClient, caller: Caller
+    ) -> None:
+        slot = (await offered(client, caller, earliest=in_three_days()))[0]
+        booked = await tool(client, "book_appointment", caller.body(slot_id=slot["slot_id"]))
+        cancel = caller.body(appointment_id=booked["appointment"]["appointment_id"])
+        assert [(await tool(client, "cancel_appointment", cancel))["code"] for _ in range(2)] == [
+            "cancelled",
+            "cancelled",
+        ]
+
+    async def test_a_repeated_move_into_the_cancellation_period_is_confirmed(
+        self, client: httpx.AsyncClient, caller: Caller, events: JetStreamContext
+    ) -> None:
+        later = (await offered(client, caller, earliest=in_three_days()))[0]
+        soon = (await offered(client, caller))[0]  # within 24 hours: changing it again would be too late
+        booked = await tool(client, "book_appointment", caller.body(slot_id=later["slot_id"]))
+        move = caller.body(
+            appointment_id=booked["appointment"]["appointment_id"], new_slot_id=soon["slot_id"]
+        )
+        replies = [await tool(client, "reschedule_appointment", move) for _ in range(2)]
+        assert [r["code"] for r in replies] == ["rescheduled", "rescheduled"]
+        assert replies[0]["appointment"] == replies[1]["appointment"]
+        # Moving it anywhere else now is too late; and the repeat published nothing.
+        elsewhere = caller.body(
+            appointment_id=booked["appointment"]["appointment_id"], new_slot_id=later["slot_id"]
+        )
+        assert (await tool(client, "reschedule_appointment", elsewhere))["code"] == "too_late"
+        assert [m.subject for m in await received(events, 3, within_seconds=2)] == [
+            subjects.APPOINTMENT_BOOKED,
+            subjects.APPOINTMENT_RESCHEDULED,
+        ]
