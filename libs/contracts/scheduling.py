@@ -151,6 +151,9 @@ class AppointmentEvent(Event):
     visit_type_id: str
     start: dt.datetime
     end: dt.datetime
+    # 1 when booked, one more with each change, assigned under the appointment's row lock: consumers order
+    # an appointment's events by it (delivery order and clocks do not tell which change came last).
+    version: int = Field(default=1, ge=1)
 
 
 class AppointmentBooked(AppointmentEvent):

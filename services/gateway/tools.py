@@ -251,7 +251,6 @@ async def call_tool(request: Request, tool: Tool) -> JSONResponse:
 ACTING = frozenset(
     {"book_appointment", "reschedule_appointment", "cancel_appointment", "register_patient", "create_request"}
 )
-ACTING_ATTEMPT_SECONDS = 2.5
 # Pause before asking again when no replica answered at once (one may be restarting).
 RETRY_PAUSE_SECONDS = 0.25
 
@@ -267,12 +266,9 @@ async def ask(request: Request, tool: Tool, command: BaseModel) -> dict[str, Any
     attempt = 0
     while True:
         attempt += 1
-        # An acting tool's attempt is shorter: a reply lost with a dead replica is then asked for again
-        # (idempotently) while there is still time for a restarted or another replica to answer.
-        attempt_seconds = settings.tool_budget_seconds
-        if acting:
-            attempt_seconds = min(attempt_seconds, ACTING_ATTEMPT_SECONDS)
-        within = min(attempt_seconds, deadline - loop.time())
+        # Each attempt waits as long as a plain tool call: asking a slow (not dead) replica again sooner
+        # would only add load when the service is busiest.
+        within = min(settings.tool_budget_seconds, deadline - loop.time())
         started = loop.time()
         try:
             reply = await bus.ask(state.broker, command, tool.subject, tool.reply, within)

@@ -25,6 +25,7 @@ class Appointment(Base):
     cancelled: Mapped[bool]
     event_id: Mapped[uuid.UUID]
     event_at: Mapped[dt.datetime]
+    version: Mapped[int]
 
 
 class Message(Base):

@@ -19,22 +19,21 @@ class NotifierRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def appointment_for_update(self, appointment_id: uuid.UUID) -> Appointment | None:
-        return await self.session.scalar(
-            select(Appointment).where(Appointment.id == appointment_id).with_for_update()
-        )
-
     async def appointment(self, appointment_id: uuid.UUID) -> Appointment | None:
         return await self.session.get(Appointment, appointment_id)
 
-    async def save_appointment(self, **state: Any) -> None:
+    async def save_appointment(self, **state: Any) -> bool:
+        """Keep the appointment's state from an event unless a newer version is known; whether it was kept
+        (the same event again counts as kept). Atomic: concurrent events of one appointment cannot both
+        win, whichever commits first."""
         statement = insert(Appointment).values(**state)
-        await self.session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[Appointment.id],
-                set_={key: statement.excluded[key] for key in state if key != "id"},
-            )
+        statement = statement.on_conflict_do_update(
+            index_elements=[Appointment.id],
+            set_={key: statement.excluded[key] for key in state if key != "id"},
+            where=(Appointment.version < statement.excluded.version)
+            | (Appointment.event_id == statement.excluded.event_id),
         )
+        return (await self.session.execute(statement.returning(Appointment.id))).scalar() is not None
 
     async def add_message(self, **fields: Any) -> bool:
         """Record a message unless its idempotency key exists; whether it was new."""

@@ -58,19 +58,19 @@ async def plan(
         "start_at": event.start,
         "previous_start_at": event.previous_start if isinstance(event, AppointmentRescheduled) else None,
     }
-    known = await repo.appointment_for_update(event.appointment_id)
-    if known is not None and known.event_id != event.event_id and known.event_at >= event.occurred_at:
-        await _skip(repo, message, template, now, "superseded by a newer change of the appointment")
-        return
     cancelled = subject == subjects.APPOINTMENT_CANCELLED
-    await repo.save_appointment(
+    newest = await repo.save_appointment(
         id=event.appointment_id,
         patient_id=event.patient_id,
         start_at=event.start,
         cancelled=cancelled,
         event_id=event.event_id,
         event_at=event.occurred_at,
+        version=event.version,
     )
+    if not newest:
+        await _skip(repo, message, template, now, "superseded by a newer change of the appointment")
+        return
     await repo.withdraw_reminders(
         event.appointment_id,
         keep_event=event.event_id,

@@ -32,3 +32,4 @@ class Appointment(Base):
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
     cancelled_at: Mapped[dt.datetime | None]
+    version: Mapped[int] = mapped_column(default=1)

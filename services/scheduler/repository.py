@@ -117,6 +117,7 @@ class AppointmentRepository:
                 appointment.practitioner_id = practitioner_id
                 appointment.visit_type_id = visit_type_id
                 appointment.start_at, appointment.end_at = start, end
+                appointment.version += 1  # the caller holds the row lock
                 appointment.updated_at = func.now()
         except IntegrityError as exc:
             await self.session.refresh(appointment)

@@ -227,6 +227,7 @@ def _event_fields(appointment: Appointment, now: dt.datetime) -> dict[str, objec
         "visit_type_id": appointment.visit_type_id,
         "start": appointment.start_at,
         "end": appointment.end_at,
+        "version": appointment.version,
     }
 
 
@@ -327,6 +328,7 @@ async def cancel(
         return CancellationConfirmed(appointment_id=str(appointment.id))  # cancelled already, e.g. a retry
     _changeable(calendar, appointment, now)
     appointment.status = "cancelled"
+    appointment.version += 1  # under the row lock of `_own_appointment`
     appointment.cancelled_at = now
     appointment.updated_at = now
     appointment.idempotency_key = None  # the slot may be booked again, by this caller too

@@ -16,7 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from ignis.contracts import subjects
-from ignis.contracts.scheduling import AppointmentBooked, AppointmentCancelled
+from ignis.contracts.scheduling import AppointmentBooked, AppointmentCancelled, AppointmentRescheduled
 from ignis.gateway.settings import GatewaySettings
 from ignis.notifier.main import create_app as create_notifier
 from ignis.notifier.settings import NotifierSettings
@@ -373,7 +373,11 @@ class TestReminders:
         cancelled = AppointmentCancelled(
             **(
                 booked.model_dump()
-                | {"event_id": uuid.uuid4(), "occurred_at": booked.occurred_at + dt.timedelta(seconds=1)}
+                | {
+                    "event_id": uuid.uuid4(),
+                    "occurred_at": booked.occurred_at + dt.timedelta(seconds=1),
+                    "version": 2,
+                }
             )
         )
         await publish(js, subjects.APPOINTMENT_CANCELLED, cancelled)
@@ -382,6 +386,45 @@ class TestReminders:
         [confirmation] = await settled(engine, 1, template="confirmation")
         assert confirmation["status"] == "skipped"
         assert await messages(engine, template="reminder") == []
+
+    async def test_events_are_ordered_by_version_not_by_clock(
+        self, engine: AsyncEngine, sipgate: FakeSipgate, js: JetStreamContext
+    ) -> None:
+        """A cancellation that committed after a move, stamped earlier (its handler started first, or its
+        replica's clock is behind), still cancels: no reminder for a cancelled appointment."""
+        caller = await verified_caller(engine, MUELLER)
+        booked = booked_event(caller.patient_id, in_days(5))
+        start = booked.occurred_at
+        moved = AppointmentRescheduled(
+            **booked.model_dump(exclude={"event_id", "occurred_at", "start", "end", "version"}),
+            event_id=uuid.uuid4(),
+            occurred_at=start + dt.timedelta(seconds=2),
+            start=in_days(6),
+            end=in_days(6) + dt.timedelta(minutes=10),
+            version=2,
+            previous_start=booked.start,
+            previous_end=booked.end,
+            previous_practitioner_id="weber",
+        )
+        cancelled = AppointmentCancelled(
+            **moved.model_dump(
+                exclude={"event_id", "occurred_at", "version", "previous_start", "previous_end",
+                         "previous_practitioner_id"}
+            ),
+            event_id=uuid.uuid4(),
+            occurred_at=start + dt.timedelta(seconds=1),
+            version=3,
+        )  # fmt: skip
+        for subject, event in (
+            (subjects.APPOINTMENT_BOOKED, booked),
+            (subjects.APPOINTMENT_RESCHEDULED, moved),
+            (subjects.APPOINTMENT_CANCELLED, cancelled),
+        ):
+            await publish(js, subject, event)
+        [cancellation] = await settled(engine, 1, template="cancellation")
+        assert cancellation["status"] != "skipped"
+        reminders = await messages(engine, template="reminder")
+        assert {r["status"] for r in reminders} == {"withdrawn"}
 
 
 async def test_staff_messages_require_the_token_and_page(
