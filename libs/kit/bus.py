@@ -3,7 +3,8 @@
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import nats
@@ -16,7 +17,7 @@ from nats.aio.subscription import Subscription
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, StreamConfig
-from nats.js.errors import BadRequestError
+from nats.js.errors import BadRequestError, NotFoundError
 from prometheus_client import REGISTRY
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
@@ -33,15 +34,19 @@ T = TypeVar("T")
 # ElevenLabs' webhook retries (up to ~40 minutes); beyond it consumers dedupe by id themselves.
 DUPLICATE_WINDOW = dt.timedelta(hours=1)
 
-# Messages a subscriber handles at once. FastStream's default of one would make every caller queue
-# behind the slowest database round trip; keep it below the DB pool (kit.db) so none waits for a connection.
+# Messages one subscriber may hold at once (FastStream's default of one would make every caller queue
+# behind the slowest database round trip). What a whole service handles at once is `IGNIS_CONCURRENCY`
+# (`concurrency_limit`), which also sizes its database pool.
 HANDLER_CONCURRENCY = 16
 
-# A failed JetStream delivery is not acknowledged and comes back after these pauses, then every 10
-# minutes; after MAX_DELIVERIES (about 3 hours: a database outage of that length) `settle` moves it to the
-# dead-letter stream.
+# A failed JetStream delivery is negatively acknowledged with these delays, then every 10 minutes; after
+# MAX_DELIVERIES (about 3 hours: a database outage of that length) `settle` moves it to the dead-letter
+# stream. A delivery that is neither acknowledged nor refused (its process died) comes back after
+# ACK_WAIT_SECONDS, long enough that no delivery still being handled is sent a second time. (A consumer's
+# own `backoff` would replace its ack_wait with the first delay, so it is not used.)
 REDELIVERY_BACKOFF_SECONDS = [5.0, 30.0, 120.0, 600.0]
 MAX_DELIVERIES = 20
+ACK_WAIT_SECONDS = 60.0
 
 
 def durable_subscriber(
@@ -57,7 +62,7 @@ def durable_subscriber(
         durable=durable,
         pull_sub=PullSub(batch_size=batch_size, timeout=5.0),
         ack_policy=AckPolicy.MANUAL,
-        config=ConsumerConfig(ack_wait=600.0, backoff=REDELIVERY_BACKOFF_SECONDS, max_deliver=MAX_DELIVERIES),
+        config=ConsumerConfig(ack_wait=ACK_WAIT_SECONDS, max_deliver=MAX_DELIVERIES),
     )
 
 
@@ -128,10 +133,28 @@ class RequestIdMiddleware(BaseMiddleware):
             REQUEST_ID.reset(token)
 
 
-def make_broker(nats_url: str, service: str) -> NatsBroker:
-    """A broker for `service` that answers `ignis.<service>.ping` (readiness) out of the box."""
+def concurrency_limit(limit: int) -> type[BaseMiddleware]:
+    """At most `limit` messages handled at once across all of a service's subscribers, so that handlers
+    never wait for a database connection (the pool holds `limit` plus the background jobs' own, kit.db);
+    readiness pings are never held back."""
+    semaphore = asyncio.Semaphore(limit)
+
+    class ConcurrencyLimit(BaseMiddleware):
+        async def consume_scope(self, call_next: Callable[[Any], Awaitable[Any]], msg: Any) -> Any:
+            if msg.raw_message.subject.endswith(".ping"):
+                return await call_next(msg)
+            async with semaphore:
+                return await call_next(msg)
+
+    return ConcurrencyLimit
+
+
+def make_broker(nats_url: str, service: str, concurrency: int | None = None) -> NatsBroker:
+    """A broker for `service` that answers `ignis.<service>.ping` (readiness) out of the box; a service
+    that handles messages passes its `concurrency` (`IGNIS_CONCURRENCY`)."""
     # Per subscriber: messages received and published, processing time, exceptions (on /metrics).
     middlewares: list[Any] = [
+        *([concurrency_limit(concurrency)] if concurrency else []),
         RequestIdMiddleware,
         error_middleware(),
         NatsPrometheusMiddleware(registry=REGISTRY, app_name=service),
@@ -226,25 +249,53 @@ async def ensure_streams(nats_url: str, streams: dict[str, str], replicas: int =
         await connection.close()
 
 
+async def align_consumers(nats_url: str, consumers: dict[str, str]) -> None:
+    """Bring existing durable consumers (durable → stream) to today's delivery settings: a consumer keeps
+    the configuration it was created with, so one made with a `backoff` would keep redelivering messages
+    still being handled after 5 s."""
+    connection = await nats.connect(nats_url)
+    js = connection.jetstream()
+    try:
+        for durable, stream in consumers.items():
+            try:
+                info = await js.consumer_info(stream, durable)
+            except NotFoundError:
+                continue  # created by its subscriber, as configured there
+            if info.config.ack_wait != ACK_WAIT_SECONDS or info.config.backoff:
+                await js.add_consumer(stream, replace(info.config, ack_wait=ACK_WAIT_SECONDS, backoff=None))
+                logger.info("consumer delivery settings updated", extra={"consumer": durable})
+    finally:
+        await connection.close()
+
+
 async def settle(
     message: NatsMessage,
     broker: NatsBroker,
     work: Callable[[], Awaitable[object]],
     max_deliveries: int = MAX_DELIVERIES,
+    backoff: Sequence[float] = REDELIVERY_BACKOFF_SECONDS,
 ) -> None:
-    """Run `work` for a JetStream delivery and settle it: acknowledge on success; on failure leave it for
-    redelivery, and after `max_deliveries` failed attempts move it to the dead-letter stream (raw, with the
-    reason) so it neither blocks nor loops forever and an operator can replay it."""
+    """Run `work` for a JetStream delivery and settle it: acknowledge on success; on failure refuse it for
+    redelivery after the attempt's `backoff` delay, and after `max_deliveries` failed attempts move it to
+    the dead-letter stream (raw, with the reason) so it neither blocks nor loops forever and an operator
+    can replay it."""
     try:
         await work()
     except Exception as exc:
         attempt = message.raw_message.metadata.num_delivered
         subject = message.raw_message.subject
         if attempt < max_deliveries:
+            delay = backoff[min(attempt, len(backoff)) - 1]
             logger.warning(
                 "delivery failed; it will come again",
-                extra={"subject": subject, "attempt": attempt, "error": redacted_traceback(exc)},
+                extra={
+                    "subject": subject,
+                    "attempt": attempt,
+                    "retry_in_s": delay,
+                    "error": redacted_traceback(exc),
+                },
             )
+            await message.raw_message.nak(delay=delay)
             return
         await broker.publish(
             message.body,

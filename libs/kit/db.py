@@ -27,6 +27,11 @@ def schema_metadata(schema: str) -> MetaData:
     return MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
 
 
+# Connections beyond the handlers' for a service's background jobs (outbox relay, purge, SMS dispatcher,
+# readiness checks).
+BACKGROUND_CONNECTIONS = 4
+
+
 def create_engine(url: str, pool_size: int = 20) -> AsyncEngine:
     # hide_parameters keeps patient data out of SQLAlchemy's error text (asyncpg's DETAIL is
     # handled by translating expected errors and by the redacting log formatter).

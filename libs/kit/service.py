@@ -12,8 +12,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ignis.contracts import subjects
-from ignis.kit.bus import drain_requests, ensure_streams, make_broker
-from ignis.kit.db import create_engine, make_sessionmaker
+from ignis.kit.bus import align_consumers, drain_requests, ensure_streams, make_broker
+from ignis.kit.db import BACKGROUND_CONNECTIONS, create_engine, make_sessionmaker
 from ignis.kit.health import CONSUMER_ACK_PENDING, CONSUMER_PENDING, HealthServer
 from ignis.kit.logging import configure_logging
 from ignis.kit.outbox import OutboxRelay
@@ -40,7 +40,7 @@ def create_service(
     they are reported on `/metrics` when the service's own HTTP endpoint is on (`IGNIS_SERVICE_PORT`).
     """
     configure_logging(name, settings.log_level, settings.log_format == "json")
-    broker = make_broker(settings.nats, name)
+    broker = make_broker(settings.nats, name, settings.concurrency)
     for router in routers:
         broker.include_router(router)
 
@@ -51,10 +51,11 @@ def create_service(
             needed = {*consumers.values(), subjects.DEAD_LETTER_STREAM}
             streams = {stream: subjects.stream_subjects(stream) for stream in needed}
             await ensure_streams(settings.nats, streams, settings.stream_replicas)
+            await align_consumers(settings.nats, consumers)
         async with AsyncExitStack() as stack:
             maker = sessionmaker
             if maker is None and database:
-                engine = create_engine(settings.database)
+                engine = create_engine(settings.database, settings.concurrency + BACKGROUND_CONNECTIONS)
                 trace_sql(engine, tracer_provider(name))
                 stack.push_async_callback(engine.dispose)
                 maker = make_sessionmaker(engine)

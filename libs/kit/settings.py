@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     # as under `ignis up`, where several processes share one host.
     service_host: str = "127.0.0.1"
     service_port: int | None = None
+    # Messages one service process handles at once (all its subscribers together); its database pool
+    # holds this many connections plus a few for its background jobs, so no handler waits for one.
+    concurrency: int = Field(default=16, ge=1, le=500)
     # Copies of each JetStream stream: 1 on one NATS server, 3 on a 3-node cluster (deploy/k8s).
     stream_replicas: int = Field(default=1, ge=1, le=5)
 

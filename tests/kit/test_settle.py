@@ -2,7 +2,9 @@
 the dead-letter stream once it has failed every attempt."""
 
 import asyncio
+import contextlib
 import uuid
+from pathlib import Path
 from typing import Any
 
 import nats
@@ -36,7 +38,7 @@ async def test_failing_work_is_retried_then_dead_lettered(nats_url: str) -> None
             if message.raw_message.subject.endswith("bad"):
                 raise RuntimeError("the database is away")
 
-        await settle(message, broker, work, max_deliveries=3)
+        await settle(message, broker, work, max_deliveries=3, backoff=[0.2])
 
     await broker.start()
     connection = await nats.connect(nats_url)
@@ -63,3 +65,76 @@ async def test_failing_work_is_retried_then_dead_lettered(nats_url: str) -> None
         await broker.stop()
         await js.delete_stream(stream)
         await connection.close()
+
+
+async def test_durable_consumers_wait_as_long_as_the_code_says(
+    nats_url: str, database_url: str, tmp_path: Path
+) -> None:
+    """A consumer's `backoff` would silently replace its ack_wait with the first delay (5 s), and a delivery
+    still being handled would be sent again; the live consumer must report the ack_wait we chose."""
+    from faststream import TestApp
+
+    from ignis.kit.bus import ACK_WAIT_SECONDS
+    from ignis.notifier.main import create_app
+    from ignis.notifier.settings import NotifierSettings
+
+    # As an earlier version of Ignis created it.
+    connection = await nats.connect(nats_url)
+    await ensure_streams(nats_url, {subjects.EVENTS_STREAM: subjects.EVENTS_SUBJECTS})
+    with contextlib.suppress(nats.js.errors.NotFoundError):
+        await connection.jetstream().delete_consumer(
+            subjects.EVENTS_STREAM, subjects.NOTIFIER_APPOINTMENTS_CONSUMER
+        )
+    old = ConsumerConfig(
+        durable_name=subjects.NOTIFIER_APPOINTMENTS_CONSUMER,
+        filter_subject=subjects.APPOINTMENT_EVENTS_SUBJECTS,
+        ack_wait=600,
+        backoff=[5.0, 30.0, 120.0, 600.0],
+        max_deliver=20,
+    )
+    await connection.jetstream().add_consumer(subjects.EVENTS_STREAM, old)
+    await connection.close()
+    settings = NotifierSettings(
+        nats_url=nats_url, database_url=database_url, home=tmp_path, log_format="text"
+    )
+    app = create_app(settings)
+    async with TestApp(app):
+        connection = await nats.connect(nats_url)
+        try:
+            info = await connection.jetstream().consumer_info(
+                subjects.EVENTS_STREAM, subjects.NOTIFIER_APPOINTMENTS_CONSUMER
+            )
+        finally:
+            await connection.close()
+    assert info.config.ack_wait == ACK_WAIT_SECONDS == 60
+    assert not info.config.backoff
+
+
+async def test_a_service_handles_at_most_its_concurrency_at_once(nats_url: str) -> None:
+    broker = make_broker(nats_url, f"limit-{uuid.uuid4().hex[:6]}", concurrency=3)
+    subject = f"ignis.test.{uuid.uuid4().hex[:6]}"
+    running, peak = 0, 0
+
+    async def slow() -> None:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await asyncio.sleep(0.2)
+        running -= 1
+
+    @broker.subscriber(f"{subject}.a", max_workers=10)
+    async def a(_: Any) -> None:
+        await slow()
+
+    @broker.subscriber(f"{subject}.b", max_workers=10)
+    async def b(_: Any) -> None:
+        await slow()
+
+    await broker.start()
+    try:
+        await asyncio.gather(
+            *(broker.request({}, f"{subject}.{side}", timeout=10) for side in "ab" for _ in range(6))
+        )
+    finally:
+        await broker.stop()
+    assert peak == 3
