@@ -17,6 +17,7 @@ from ignis.cli.setup import in_patients_schema, migrate_all, seed_all
 from ignis.cli.supervisor import Child, Supervisor
 from ignis.gateway.settings import GatewaySettings
 from ignis.kit.embedded import EmbeddedPostgres, port_is_free, start_nats
+from ignis.kit.home import HomeInUse, HomeLock
 from ignis.kit.logging import configure_logging
 from ignis.kit.settings import Settings
 from ignis.patients import service as patients_service
@@ -39,7 +40,17 @@ def up() -> None:
     settings = GatewaySettings()
     configure_logging("supervisor", settings.log_level, json_lines=False)
     home = settings.home.resolve()
+    try:
+        lock = HomeLock(home)
+    except HomeInUse as exc:
+        where = f" (pid {exc.running.pid}, {exc.running.gateway})" if exc.running else ""
+        typer.echo(
+            f"Ignis is already running from {home}{where}: stop it first, or set another IGNIS_HOME.",
+            err=True,
+        )
+        raise typer.Exit(1) from None
     if not port_is_free(settings.gateway_port, settings.gateway_host):
+        lock.release()
         typer.echo(
             f"Port {settings.gateway_port} is in use: stop what runs there or set IGNIS_GATEWAY_PORT.",
             err=True,
@@ -79,6 +90,7 @@ def up() -> None:
         supervisor = Supervisor(_children(settings.replicas), env)
         supervisor.start()
         base = f"http://{settings.gateway_host}:{settings.gateway_port}"
+        lock.publish(nats_url, database_url, base)  # the admin commands find this system from now on
         ready = _wait_ready(base, supervisor)
         typer.echo(
             f"\nIgnis is {'ready' if ready else 'starting (not ready yet)'}: {base}\n"
@@ -97,6 +109,7 @@ def up() -> None:
             nats_process.wait(10)
         if postgres is not None:
             postgres.stop()
+        lock.release()
     typer.echo("Ignis stopped.")
 
 

@@ -30,6 +30,8 @@ async def dead_letters(nats_url: str, limit: int = 1000) -> list[DeadLetter]:
         except NotFoundError:
             return []
         found: list[DeadLetter] = []
+        if not info.state.messages:  # an empty stream's first and last sequence are 0: nothing to read
+            return found
         sequence = info.state.first_seq
         while sequence <= info.state.last_seq and len(found) < limit:
             try:

@@ -9,6 +9,8 @@ from typing import ClassVar, Literal, Self
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ignis.kit.home import running
+
 DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
 DEFAULT_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/ignis"
 # Values that look set but are not secret; refused in prod like an empty one.
@@ -46,11 +48,19 @@ class Settings(BaseSettings):
 
     @property
     def nats(self) -> str:
-        return self.nats_url or DEFAULT_NATS_URL
+        """The configured NATS, else the one `ignis up` runs from this home, else the default."""
+        if self.nats_url:
+            return self.nats_url
+        up = running(self.home)
+        return up.nats_url if up else DEFAULT_NATS_URL
 
     @property
     def database(self) -> str:
-        return asyncpg_url(self.database_url or DEFAULT_DATABASE_URL)
+        """The configured Postgres, else the one `ignis up` runs from this home, else the default."""
+        if self.database_url:
+            return asyncpg_url(self.database_url)
+        up = running(self.home)
+        return asyncpg_url(up.database_url if up else DEFAULT_DATABASE_URL)
 
     @model_validator(mode="after")
     def _resolve_secrets(self) -> Self:

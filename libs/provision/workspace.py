@@ -146,8 +146,11 @@ class Workspace:
             return operation(*args, **kwargs, request_options=self.options)
         except ApiError as exc:
             raise ProvisionError(_explain(what, exc)) from None
-        except OSError as exc:  # no route, DNS, refused: httpx raises these
-            raise ProvisionError(f"{what}: ElevenLabs not reachable ({type(exc).__name__})") from None
+        except (OSError, httpx.TransportError) as exc:  # no route, DNS, refused, timed out
+            raise ProvisionError(
+                f"{what}: ElevenLabs not reachable ({type(exc).__name__}): check this machine's internet "
+                "access and IGNIS_ELEVENLABS_API_URL (empty for ElevenLabs' own), then run again"
+            ) from None
 
     def run(self) -> list[Change]:
         secret_id = self.tool_secret()

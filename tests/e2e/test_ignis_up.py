@@ -5,6 +5,7 @@ import json
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import httpx
@@ -234,6 +235,7 @@ class TestEmbeddedServers:
         ) as running:
             again = {"conversation_id": "e2e-4", "last_name": "Krüger-Özdemir", "birth_date": "09.08.2001"}
             assert tool(running, "identify_patient", again)["code"] == "identified"
+            admin_commands_find_it(running, env)
         assert "Seeded" not in running.output().replace(first_output, "")
         assert not find_pii(running.output())
         # Nothing of the embedded servers is left running.
@@ -243,3 +245,35 @@ class TestEmbeddedServers:
             if p.info["cmdline"] and any(str(home) in part for part in p.info["cmdline"])
         ]
         assert leftovers == []
+
+
+def admin_commands_find_it(running: Running, env: dict[str, str]) -> None:
+    """Next to `ignis up`, with only its IGNIS_HOME, every admin command reaches its NATS and Postgres."""
+
+    def ignis(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "ignis.cli.main", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    listed = ignis("dead-letters")
+    assert (listed.returncode, listed.stdout.strip()) == (0, "No dead letters."), listed.stderr
+    migrated = ignis("migrate")
+    assert migrated.returncode == 0, migrated.stderr
+    assert "'patients': []" in migrated.stdout
+    erased = ignis("erase-patient", str(uuid.uuid4()), "--yes")
+    assert erased.returncode == 1, erased.stdout + erased.stderr
+    assert "No patient" in erased.stderr
+    assert "Traceback" not in erased.stderr
+    purged = ignis("purge-calls")
+    assert (purged.returncode, purged.stdout.strip()) == (0, "Deleted 0 expired call records.")
+    # A second `ignis up` on the same home is refused, naming the one that runs (whatever its port).
+    second = ignis_env(Path(env["IGNIS_HOME"]))
+    refused = subprocess.run(
+        [sys.executable, "-m", "ignis.cli.main", "up"], env=second, capture_output=True, text=True, timeout=60
+    )
+    assert refused.returncode == 1
+    assert f"already running from {env['IGNIS_HOME']} (pid {running.process.pid}" in refused.stderr

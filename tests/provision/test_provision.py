@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from ignis.cli.main import app
 from ignis.contracts.tools import TOOL_BODIES
 from ignis.gateway.settings import GatewaySettings
+from ignis.kit.embedded import free_port
 from ignis.practice.config import DEMO_PRACTICE, load_practice
 from ignis.provision.agent import render_texts
 from ignis.provision.settings import ProvisionSettings
@@ -284,6 +285,20 @@ class TestCommand:
         )
         assert result.exit_code == 2
         assert "IGNIS_ELEVENLABS_API_KEY is not set" in result.output
+
+    async def test_unreachable_elevenlabs_is_one_line_with_the_fix(
+        self, settings: ProvisionSettings, elevenlabs: FakeElevenLabs
+    ) -> None:
+        closed = f"http://127.0.0.1:{free_port()}"
+        env = self.env(settings, elevenlabs) | {"IGNIS_ELEVENLABS_API_URL": closed}
+        result = await asyncio.to_thread(
+            CliRunner().invoke, app, ["provision", "--public-url", PUBLIC], env=env
+        )
+        assert result.exit_code == 1, result.output
+        assert "ElevenLabs not reachable (ConnectError)" in result.output
+        assert "IGNIS_ELEVENLABS_API_URL" in result.output
+        assert "Traceback" not in result.output
+        assert len(result.output.strip().splitlines()) == 2  # what it does, and why it could not
 
     async def test_wrong_api_key_exits_1_with_the_fix(
         self, settings: ProvisionSettings, elevenlabs: FakeElevenLabs
