@@ -16,7 +16,7 @@ import uvicorn
 from ignis.cli.setup import in_patients_schema, migrate_all, seed_all
 from ignis.cli.supervisor import Child, Supervisor
 from ignis.gateway.settings import GatewaySettings
-from ignis.kit.embedded import EmbeddedPostgres, port_is_free, start_nats
+from ignis.kit.embedded import EmbeddedNats, EmbeddedPostgres, port_is_free
 from ignis.kit.home import HomeInUse, HomeLock
 from ignis.kit.logging import configure_logging
 from ignis.kit.settings import Settings
@@ -59,11 +59,12 @@ def up() -> None:
 
     # Until supervision starts, SIGTERM unwinds like Ctrl-C, so a stop during start-up leaves nothing behind.
     signal.signal(signal.SIGTERM, _interrupt)
-    nats_process = postgres = supervisor = None
+    nats = postgres = supervisor = None
     try:
         nats_url = settings.nats_url
         if nats_url is None:
-            nats_url, nats_process = start_nats(home)
+            nats = EmbeddedNats(home)
+            nats_url = nats.url
             typer.echo(f"NATS (embedded, JetStream) at {nats_url}, data in {home / 'nats'}")
         database_url = settings.database_url
         if database_url is None:
@@ -87,7 +88,9 @@ def up() -> None:
             "IGNIS_NATS_URL": nats_url,
             "IGNIS_DATABASE_URL": database_url,
         }
-        supervisor = Supervisor(_children(settings.replicas), env)
+        # What it started itself, it restarts when it dies (same data, same address).
+        servers = [server for server in (nats, postgres) if server is not None]
+        supervisor = Supervisor(_children(settings.replicas), env, servers)
         supervisor.start()
         base = f"http://{settings.gateway_host}:{settings.gateway_port}"
         lock.publish(nats_url, database_url, base)  # the admin commands find this system from now on
@@ -104,9 +107,8 @@ def up() -> None:
     finally:
         if supervisor is not None:
             supervisor.stop()
-        if nats_process is not None:
-            nats_process.terminate()
-            nats_process.wait(10)
+        if nats is not None:
+            nats.stop()
         if postgres is not None:
             postgres.stop()
         lock.release()

@@ -12,8 +12,9 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 logger = logging.getLogger("ignis.supervisor")
 _PR_SET_PDEATHSIG = 1
@@ -49,10 +50,30 @@ class Child:
     started_at: float = field(default=0.0)
 
 
+class Server(Protocol):
+    """A server `ignis up` started (embedded NATS or Postgres): checked and, when it died, started again on
+    the same data and address, so the services (which reconnect by themselves) are ready again."""
+
+    name: str
+
+    def alive(self) -> bool: ...
+
+    def restart(self) -> None: ...
+
+
+@dataclass
+class Watched:
+    server: Server
+    crashes: int = 0
+    restart_at: float = 0.0
+    up_since: float = field(default_factory=time.monotonic)
+
+
 class Supervisor:
-    def __init__(self, children: list[Child], env: Mapping[str, str]) -> None:
+    def __init__(self, children: list[Child], env: Mapping[str, str], servers: Sequence[Server] = ()) -> None:
         self.children = children
         self.env = env
+        self.servers = [Watched(server) for server in servers]
         self.stopping = False
 
     def start(self) -> None:
@@ -80,6 +101,8 @@ class Supervisor:
 
     def check(self) -> None:
         now = time.monotonic()
+        for watched in self.servers:
+            self._check_server(watched, now)
         for child in self.children:
             if child.process is None:
                 if now >= child.restart_at:
@@ -98,6 +121,24 @@ class Supervisor:
             )
             child.process = None
             child.restart_at = now + delay
+
+    def _check_server(self, watched: Watched, now: float) -> None:
+        if now < watched.restart_at or watched.server.alive():
+            return
+        watched.crashes = 1 if now - watched.up_since > HEALTHY_AFTER_SECONDS else watched.crashes + 1
+        logger.warning("server stopped, restarting", extra={"server": watched.server.name})
+        try:
+            watched.server.restart()
+        except Exception as exc:  # try again after a pause that grows while it keeps failing
+            delay = min(MAX_BACKOFF_SECONDS, 0.25 * 2 ** (watched.crashes - 1))
+            watched.restart_at = now + delay
+            logger.error(
+                "server did not start, trying again",
+                extra={"server": watched.server.name, "error": type(exc).__name__, "restart_in_s": delay},
+            )
+            return
+        watched.up_since = time.monotonic()
+        logger.info("server restarted", extra={"server": watched.server.name})
 
     def stop(self, grace_seconds: float = 15.0) -> None:
         running = [c.process for c in self.children if c.process is not None and c.process.poll() is None]

