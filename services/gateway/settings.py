@@ -19,3 +19,6 @@ class GatewaySettings(Settings):
     # The agent waits up to 10 s for a tool (as provisioned); the gateway answers well before that.
     tool_budget_seconds: float = 4.0
     readiness_timeout_seconds: float = 1.0
+
+    # A signature timestamp may be 30 minutes old (ElevenLabs' retries) but only this far in the future.
+    signature_future_skew_seconds: float = Field(default=60, ge=0, le=300)

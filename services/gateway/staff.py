@@ -34,7 +34,7 @@ from ignis.contracts.requests import (
     RequestUpdated,
 )
 from ignis.contracts.scheduling import DayAppointments, ListDayAppointments
-from ignis.gateway.auth import secret_matches
+from ignis.gateway.auth import bearer_matches
 from ignis.kit.bus import ask
 from ignis.kit.errors import ServiceError
 
@@ -49,9 +49,8 @@ _STATUS = {
 
 
 def staff_only(request: Request) -> None:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
     expected = request.app.state.settings.staff_token.get_secret_value()
-    if scheme.lower() != "bearer" or not secret_matches(token.strip(), expected):
+    if not bearer_matches(request.headers.get("authorization", ""), expected):
         raise HTTPException(401, "staff token missing or wrong", headers={"WWW-Authenticate": "Bearer"})
 
 

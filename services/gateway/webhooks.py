@@ -21,6 +21,7 @@ router = APIRouter(prefix="/webhooks/elevenlabs", tags=["webhooks"])
 # Stored and processed; `post_call_audio` (base64 MP3 of the whole call) is acknowledged and dropped.
 STORED_TYPES = {"post_call_transcription", "call_initiation_failure"}
 PUBLISH_TIMEOUT_SECONDS = 5.0
+POST_CALL_PATH = f"{router.prefix}/post-call"
 
 
 def _answer(status: int, code: str) -> JSONResponse:
@@ -36,6 +37,7 @@ async def post_call(request: Request) -> JSONResponse:
             request.headers.get("elevenlabs-signature"),
             body,
             state.settings.elevenlabs_webhook_secret.get_secret_value(),
+            future_skew_seconds=state.settings.signature_future_skew_seconds,
         )
     except SignatureError as exc:
         logger.warning("webhook refused", extra={"reason": str(exc)})
@@ -71,7 +73,7 @@ def _parse(body: bytes) -> tuple[str, str] | None:
     """`(type, conversation_id)` of an event, or None when it is no such event (never logs the body)."""
     try:
         event: Any = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # not JSON (UnicodeDecodeError is a ValueError), or nested deeply
         return None
     if not isinstance(event, dict) or not isinstance(event.get("type"), str):
         return None
