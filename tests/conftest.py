@@ -202,7 +202,9 @@ async def services(
 
 TOOL_SECRET = "test-tool-secret"
 WEBHOOK_SECRET = "test-webhook-secret"
+METRICS_TOKEN = "test-metrics-token"
 HEADERS = {"X-Ignis-Tool-Secret": TOOL_SECRET}
+METRICS_HEADERS = {"Authorization": f"Bearer {METRICS_TOKEN}"}
 
 
 @pytest.fixture
@@ -212,6 +214,7 @@ def gateway_settings(nats_url: str, tmp_path: Path) -> GatewaySettings:
         home=tmp_path,
         tool_secret=SecretStr(TOOL_SECRET),
         elevenlabs_webhook_secret=SecretStr(WEBHOOK_SECRET),
+        metrics_token=SecretStr(METRICS_TOKEN),
         tool_budget_seconds=0.5,
         readiness_timeout_seconds=2.0,
         log_format="text",
