@@ -33,3 +33,9 @@ class GatewaySettings(Settings):
     webhook_body_limit_bytes: int = Field(default=8_000_000, ge=64 * KIB, le=8 * KIB * KIB - 64 * KIB)
     # A signature timestamp may be 30 minutes old (ElevenLabs' retries) but only this far in the future.
     signature_future_skew_seconds: float = Field(default=60, ge=0, le=300)
+    # uvicorn: requests served at once (beyond: 503), idle seconds of a kept-alive connection, and the
+    # seconds a request's line and headers, then its body, may take to arrive (slowloris; then closed).
+    gateway_limit_concurrency: int = Field(default=200, ge=1)
+    gateway_keep_alive_seconds: int = Field(default=5, ge=1)
+    gateway_header_timeout_seconds: float = Field(default=10, gt=0)
+    gateway_body_timeout_seconds: float = Field(default=30, gt=0)
