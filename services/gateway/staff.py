@@ -34,6 +34,7 @@ from ignis.contracts.requests import (
     RequestUpdated,
 )
 from ignis.contracts.scheduling import DayAppointments, ListDayAppointments
+from ignis.contracts.tools import WithoutNul, refuse_nul
 from ignis.gateway.auth import bearer_matches
 from ignis.kit.bus import ask
 from ignis.kit.errors import ServiceError
@@ -54,7 +55,16 @@ def staff_only(request: Request) -> None:
         raise HTTPException(401, "staff token missing or wrong", headers={"WWW-Authenticate": "Bearer"})
 
 
-router = APIRouter(prefix="/staff", tags=["staff"], dependencies=[Depends(staff_only)])
+def without_nul(request: Request) -> None:
+    """Path and query values go to Postgres too: a NUL character there is a 400, not a failed query."""
+    try:
+        for value in (*request.path_params.values(), *request.query_params.values()):
+            refuse_nul(value)
+    except ValueError:
+        raise HTTPException(400, ErrorCode.invalid_request.value) from None
+
+
+router = APIRouter(prefix="/staff", tags=["staff"], dependencies=[Depends(staff_only), Depends(without_nul)])
 
 
 async def _ask(request: Request, subject: str, query: BaseModel, adapter: TypeAdapter[Any]) -> Any:
@@ -96,7 +106,7 @@ async def get_call(request: Request, conversation_id: Annotated[str, Path(max_le
     return call
 
 
-class Claim(BaseModel):
+class Claim(WithoutNul):
     by: str = Field(min_length=1, max_length=100, description="Who takes it (name or initials of staff)")
 
 

@@ -89,6 +89,8 @@ def _birth_date(text: str) -> Any:
 # Callers say "morgen"; which day that is depends on the practice's clock (German practices: Berlin).
 PRACTICE_ZONE = ZoneInfo("Europe/Berlin")
 _RELATIVE_DAYS = {"heute": 0, "morgen": 1, "uebermorgen": 2, "übermorgen": 2}
+# No caller means a day years away ("31.12.9999" would overflow the scheduler's date arithmetic).
+_FARTHEST_DAYS = 3 * 366
 
 
 def _day(text: str | None) -> dt.date | None:
@@ -99,9 +101,12 @@ def _day(text: str | None) -> dt.date | None:
     if offset is not None:
         return today + dt.timedelta(days=offset)
     try:
-        return parse_date(text, today=today)
+        day = parse_date(text, today=today)
     except DateParseError:
         raise ToolInputError(ErrorCode.invalid_date) from None
+    if abs((day - today).days) > _FARTHEST_DAYS:
+        raise ToolInputError(ErrorCode.invalid_date)
+    return day
 
 
 def _find_slots(body: FindSlotsBody) -> FindSlots:
