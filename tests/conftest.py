@@ -131,6 +131,11 @@ async def session(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterat
 async def clean_database(engine: AsyncEngine) -> AsyncIterator[None]:
     """For tests whose writes must really commit (several processes or connections): wipe afterwards."""
     yield
+    await wipe(engine)
+
+
+async def wipe(engine: AsyncEngine) -> None:
+    """Every row the services wrote (the schema and its migrations stay)."""
     async with engine.begin() as conn:
         await conn.execute(
             text(
