@@ -323,6 +323,19 @@ async def test_extreme_dates_are_spoken_answers(
 
 
 @pytest.mark.parametrize(
+    "path", ["/tools/identify_patient", "/tools/find_slots", "/webhooks/elevenlabs/conversation-init"]
+)
+async def test_deeply_nested_json_bodies_are_a_422(live: Live, path: str) -> None:
+    """Just under the 64 KiB limit, as deep as that allows; pydantic's parser stops at its own depth."""
+    depth = 30_000
+    body = b'{"conversation_id": "fuzz-1", "x": ' + b"[" * depth + b"]" * depth + b"}"
+    async with httpx.AsyncClient(base_url=live.base_url) as client:
+        response = await client.post(path, content=body, headers=credentials(path))
+    assert response.status_code == 422
+    assert_no_internal(response)
+
+
+@pytest.mark.parametrize(
     "path",
     ["/staff/calls/conv%00x", "/staff/requests?cursor=%00", "/staff/messages?status=sent&cursor=a%00"],
 )
