@@ -228,8 +228,10 @@ async def call_tool(request: Request, tool: Tool) -> JSONResponse:
             return _json(
                 {"ok": False, "code": code, "message": "Fehlende oder falsche Anmeldung des Werkzeugs."}, 401
             )
+        code = "too_large"  # should the edge cut the body off (BodyLimit), this is what is counted
+        raw = await request.body()
         try:
-            body = tool.body.model_validate_json(await request.body())
+            body = tool.body.model_validate_json(raw)
         except ValidationError as exc:
             code = ErrorCode.invalid_request.value
             return _json(failure(ErrorCode.invalid_request, fields=invalid_fields(exc)), 422)

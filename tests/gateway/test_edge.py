@@ -55,6 +55,8 @@ class TestBodyLimits:
         )
         assert (response.status_code, response.json()) == (413, TOO_LARGE)
         assert sum(sent) <= 64 * KIB + 4 * KIB, "read on past the limit"
+        metrics = (await gateway.get("/metrics", headers=METRICS_HEADERS)).text
+        assert 'ignis_tool_calls_total{code="too_large",tool="identify_patient"} 1.0' in metrics
 
     async def test_twenty_mb_unsigned_webhook_by_length(self, gateway: httpx.AsyncClient) -> None:
         response = await gateway.post(POST_CALL, content=b"x" * 20_000_000)
