@@ -56,6 +56,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self._raw is not None and not self._raw.is_closing():
             self._raw.close()
 
+    @property
+    def lingering(self) -> bool:
+        return self._lingering
+
     def close_transport(self) -> None:
         """What uvicorn's `transport.close()` does here: linger if the request's body is still coming."""
         assert self._raw is not None
@@ -119,7 +123,7 @@ class _LingeringTransport:
         self._protocol.close_transport()
 
     def is_closing(self) -> bool:
-        return self._protocol._lingering or self._transport.is_closing()
+        return self._protocol.lingering or self._transport.is_closing()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._transport, name)
