@@ -148,6 +148,7 @@ def run(settings: GatewaySettings) -> None:
         http=guarded_protocol(settings.gateway_header_timeout_seconds, settings.gateway_body_timeout_seconds),
         access_log=False,
         log_config=None,  # the app installs the PII-safe logging itself
+        server_header=False,  # no product and version for whoever scans the host
         timeout_graceful_shutdown=10,
         limit_concurrency=settings.gateway_limit_concurrency,
         timeout_keep_alive=settings.gateway_keep_alive_seconds,
