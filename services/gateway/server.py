@@ -3,7 +3,7 @@
 uvicorn's keep-alive timeout only starts after a first response, and its httptools protocol has no limit on
 how long (or how large) a request's head may take. `GuardedHttpToolsProtocol` adds both: a connection must
 deliver a request line and headers within `header_timeout` seconds of opening (or of that request's first
-byte on a kept-alive connection), at most `MAX_HEAD_BYTES` of them, and then the body within
+byte on a kept-alive connection), about `MAX_HEAD_BYTES` of them at most, and then the body within
 `body_timeout`; otherwise it is closed.
 
 A request refused before its body was read (413) is closed gracefully ("lingering close", as nginx does):
@@ -68,6 +68,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if not self._body_pending or not self._raw.can_write_eof():
             self._raw.close()
             return
+        self._linger()
+
+    def _linger(self) -> None:
+        assert self._raw is not None
         self._lingering = True
         self._raw.write_eof()
         self._raw.resume_reading()  # uvicorn may have paused it while the app did not read
@@ -87,13 +91,13 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self._lingering:
             return  # the rest of a refused body: read and dropped
         super().data_received(data)
-        # Counted once parsed: a read that completed the head may carry the body's first bytes too.
+        # Counted once parsed, as a read that completes the head may carry the body's first bytes too: a
+        # head is refused beyond MAX_HEAD_BYTES plus at most the one read that would have completed it.
         if self._in_head and self._raw is not None and not self._raw.is_closing():
             self._head_bytes += len(data)
             if self._head_bytes > MAX_HEAD_BYTES:
-                self._disarm()
                 self._raw.write(_TOO_LARGE)
-                self._raw.close()
+                self._linger()
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
