@@ -138,6 +138,7 @@ async def test_idle_slowloris_and_slow_body_connections_are_closed_in_time(serve
 async def test_concurrency_limit_then_recovery(server: Server) -> None:
     """Beyond the limit uvicorn answers 503 at once; once the idle connections are closed, 200 again."""
     idle = [await server.connect() for _ in range(CONCURRENCY)]
+    await asyncio.sleep(0.5)  # connected is not yet accepted: let the server's loop take them all
     async with httpx.AsyncClient(base_url=server.url) as client:
         assert (await client.get("/healthz", timeout=2)).status_code == 503
         await asyncio.gather(
