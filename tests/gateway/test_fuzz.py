@@ -70,6 +70,8 @@ def live_system(common: dict[str, Any], practice_file: Path) -> Iterator[Live]:
             elevenlabs_webhook_secret=SecretStr(WEBHOOK_SECRET),
             staff_token=SecretStr(STAFF_TOKEN),
             metrics_token=SecretStr(METRICS_TOKEN),
+            # Generous on a busy CI machine: a slow ping is 503 on /readyz, which is right but no finding.
+            readiness_timeout_seconds=5.0,
         )
         config = uvicorn.Config(
             create_gateway(gateway_settings),
