@@ -326,6 +326,7 @@ def start_system(
             "IGNIS_NATS_URL": nats_url,
             "IGNIS_DATABASE_URL": database_url,
             "IGNIS_TOOL_SECRET": secret,
+            "IGNIS_METRICS_TOKEN": secret,  # ToolClient.get sends it (for /metrics)
             "IGNIS_LOG_FORMAT": "text",
             "IGNIS_LOG_LEVEL": "WARNING",
             **extra_env,
@@ -438,6 +439,7 @@ class ToolClient:
     def __init__(self, base: str, secret: str, connections: int) -> None:
         self.base = base
         self.headers = {"X-Ignis-Tool-Secret": secret, "Content-Type": "application/json"}
+        self.metrics_headers = {"Authorization": f"Bearer {secret}"}  # the system runs with both equal
         self.session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=connections),
             timeout=aiohttp.ClientTimeout(total=10),
@@ -455,7 +457,7 @@ class ToolClient:
         return str(reply.get("code", "no code")), reply
 
     async def get(self, path: str) -> str:
-        async with self.session.get(f"{self.base}{path}") as response:
+        async with self.session.get(f"{self.base}{path}", headers=self.metrics_headers) as response:
             return await response.text()
 
     async def close(self) -> None:

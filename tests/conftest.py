@@ -131,6 +131,11 @@ async def session(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterat
 async def clean_database(engine: AsyncEngine) -> AsyncIterator[None]:
     """For tests whose writes must really commit (several processes or connections): wipe afterwards."""
     yield
+    await wipe(engine)
+
+
+async def wipe(engine: AsyncEngine) -> None:
+    """Every row the services wrote (the schema and its migrations stay)."""
     async with engine.begin() as conn:
         await conn.execute(
             text(
@@ -202,7 +207,9 @@ async def services(
 
 TOOL_SECRET = "test-tool-secret"
 WEBHOOK_SECRET = "test-webhook-secret"
+METRICS_TOKEN = "test-metrics-token"
 HEADERS = {"X-Ignis-Tool-Secret": TOOL_SECRET}
+METRICS_HEADERS = {"Authorization": f"Bearer {METRICS_TOKEN}"}
 
 
 @pytest.fixture
@@ -212,6 +219,7 @@ def gateway_settings(nats_url: str, tmp_path: Path) -> GatewaySettings:
         home=tmp_path,
         tool_secret=SecretStr(TOOL_SECRET),
         elevenlabs_webhook_secret=SecretStr(WEBHOOK_SECRET),
+        metrics_token=SecretStr(METRICS_TOKEN),
         tool_budget_seconds=0.5,
         readiness_timeout_seconds=2.0,
         log_format="text",

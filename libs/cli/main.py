@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import httpx
 import typer
-import uvicorn
 
 from ignis.cli.setup import in_patients_schema, migrate_all, seed_all
 from ignis.cli.supervisor import Child, Supervisor
+from ignis.gateway import server as gateway_server
 from ignis.gateway.settings import GatewaySettings
 from ignis.kit.embedded import EmbeddedNats, EmbeddedPostgres, port_is_free
 from ignis.kit.home import HomeInUse, HomeLock
@@ -147,18 +147,7 @@ def _wait_ready(base: str, supervisor: Supervisor, timeout: float = 60.0) -> boo
 def serve(process: Annotated[str, typer.Argument(help="gateway, patients, scheduler or notifier")]) -> None:
     """Run one process in the foreground (what `ignis up` supervises, and what a container runs)."""
     if process == "gateway":
-        settings = GatewaySettings()
-        uvicorn.run(
-            "ignis.gateway.main:create_app",
-            factory=True,
-            host=settings.gateway_host,
-            port=settings.gateway_port,
-            loop="uvloop",
-            http="httptools",
-            access_log=False,
-            log_config=None,  # the app installs the PII-safe logging itself
-            timeout_graceful_shutdown=10,
-        )
+        gateway_server.run(GatewaySettings())
         return
     if process not in PROCESSES:
         typer.echo(f"Unknown process {process!r}; choose one of {', '.join(PROCESSES)}.", err=True)

@@ -17,7 +17,24 @@ def _bound(variable: str) -> Any:
     return Field(min_length=1, max_length=200, json_schema_extra={"dynamic_variable": variable})
 
 
-class ToolBody(BaseModel):
+def refuse_nul(value: object) -> object:
+    """Postgres keeps no NUL character in text (the service would fail, `internal`); in a value from speech
+    it is never meant, so it is invalid input, refused at the edge."""
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("contains a NUL character")
+    return value
+
+
+class WithoutNul(BaseModel):
+    """A body whose strings may hold anything but NUL (422 naming the field)."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _without_nul(cls, value: object) -> object:
+        return refuse_nul(value)
+
+
+class ToolBody(WithoutNul):
     """Tolerates unknown keys (the platform may add some) but never echoes input in errors."""
 
     model_config = ConfigDict(

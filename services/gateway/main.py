@@ -1,6 +1,7 @@
 """Factory of the gateway: `uvicorn ignis.gateway.main:create_app --factory`."""
 
 import asyncio
+import logging
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -18,6 +19,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ignis.contracts import subjects
 from ignis.contracts.base import Ping, Pong
 from ignis.gateway import initiation, staff, webhooks
+from ignis.gateway.auth import bearer_matches
+from ignis.gateway.edge import BodyLimit, SecurityHeaders
 from ignis.gateway.metrics import GatewayMetrics
 from ignis.gateway.settings import GatewaySettings
 from ignis.gateway.tools import build_router
@@ -25,6 +28,8 @@ from ignis.kit import tracing
 from ignis.kit.bus import ask, ensure_stream, make_broker
 from ignis.kit.logging import REQUEST_ID, configure_logging
 from ignis.practice.config import load_practice
+
+logger = logging.getLogger("ignis.gateway")
 
 
 def create_app(settings: GatewaySettings | None = None, broker: NatsBroker | None = None) -> FastAPI:
@@ -37,6 +42,11 @@ def create_app(settings: GatewaySettings | None = None, broker: NatsBroker | Non
         await broker.start()
         # Webhooks go to JetStream through a plain client: its publish waits for the stream's ack.
         connection = await nats.connect(settings.nats, max_reconnect_attempts=-1, reconnect_time_wait=1)
+        if settings.webhook_body_limit_bytes > connection.max_payload:
+            logger.warning(
+                "webhook body limit above NATS max_payload: large transcripts would be refused (503)",
+                extra={"limit": settings.webhook_body_limit_bytes, "max_payload": connection.max_payload},
+            )
         app.state.jetstream = connection.jetstream()
         await ensure_stream(
             app.state.jetstream,
@@ -52,7 +62,24 @@ def create_app(settings: GatewaySettings | None = None, broker: NatsBroker | Non
             await connection.close()
         tracing.flush()
 
-    app = FastAPI(title="Ignis gateway", lifespan=lifespan)
+    # The API's description (with the staff API) is for developers, not for whoever finds the host.
+    dev = settings.env == "dev"
+    app = FastAPI(
+        title="Ignis gateway",
+        lifespan=lifespan,
+        docs_url="/docs" if dev else None,
+        redoc_url="/redoc" if dev else None,
+        openapi_url="/openapi.json" if dev else None,
+    )
+    app.add_middleware(
+        BodyLimit,
+        limits=[
+            (webhooks.POST_CALL_PATH, settings.webhook_body_limit_bytes),
+            (staff.router.prefix, settings.staff_body_limit_bytes),
+        ],
+        default=settings.tool_body_limit_bytes,  # the tools, conversation-init and everything else
+    )
+    app.add_middleware(SecurityHeaders, no_store_prefixes=[staff.router.prefix])
     app.add_middleware(RequestIds)
     if (provider := tracing.tracer_provider("gateway")) is not None:
         from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
@@ -88,6 +115,12 @@ def create_app(settings: GatewaySettings | None = None, broker: NatsBroker | Non
 
     @app.get("/metrics", tags=["health"])
     async def metrics(request: Request) -> Response:
+        """Prometheus, for a scraper with `Authorization: Bearer <IGNIS_METRICS_TOKEN>` only."""
+        expected = request.app.state.settings.metrics_token.get_secret_value()
+        if not bearer_matches(request.headers.get("authorization", ""), expected):
+            return JSONResponse(
+                {"ok": False, "code": "unauthorized"}, 401, headers={"WWW-Authenticate": "Bearer"}
+            )
         # The gateway's own (per app) and the process-wide ones (NATS publishing, Python runtime).
         own = generate_latest(request.app.state.metrics.registry)
         return Response(own + generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

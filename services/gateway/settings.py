@@ -4,9 +4,11 @@ from pydantic import Field, SecretStr
 
 from ignis.kit.settings import Settings
 
+KIB = 1024
+
 
 class GatewaySettings(Settings):
-    secret_fields = ("tool_secret", "elevenlabs_webhook_secret", "staff_token")
+    secret_fields = ("tool_secret", "elevenlabs_webhook_secret", "staff_token", "metrics_token")
 
     # Processes per service that `ignis up` runs, e.g. IGNIS_REPLICAS='{"scheduler": 2}'; replicas share
     # a service's requests through its NATS queue group.
@@ -16,9 +18,27 @@ class GatewaySettings(Settings):
     tool_secret: SecretStr = SecretStr("")
     elevenlabs_webhook_secret: SecretStr = SecretStr("")
     staff_token: SecretStr = SecretStr("")
+    # Bearer token Prometheus sends to scrape the gateway's /metrics (outcome counts are no one else's).
+    metrics_token: SecretStr = SecretStr("")
     # The agent waits up to 10 s for a tool (as provisioned); the gateway answers well before that.
     tool_budget_seconds: float = 4.0
     # A tool that changes something (book, move, cancel, register, request) is asked again within this
     # budget when a reply is lost, so the caller is told what happened; still below the agent's 10 s.
     acting_tool_budget_seconds: float = 8.0
     readiness_timeout_seconds: float = 1.0
+
+    # The HTTP edge: nothing big or slow reaches the code before it is authenticated (413 beyond a limit).
+    tool_body_limit_bytes: int = Field(default=64 * KIB, ge=1 * KIB)
+    staff_body_limit_bytes: int = Field(default=64 * KIB, ge=1 * KIB)
+    # A post-call webhook carries the whole transcript (a long call: a few MB). The body goes to JetStream
+    # as one message, so this stays below NATS' max_payload (8MB = 8 MiB in libs/kit/embedded.py and
+    # deploy/nats-server.conf), with room for the message's headers.
+    webhook_body_limit_bytes: int = Field(default=8_000_000, ge=64 * KIB, le=8 * KIB * KIB - 64 * KIB)
+    # A signature timestamp may be 30 minutes old (ElevenLabs' retries) but only this far in the future.
+    signature_future_skew_seconds: float = Field(default=60, ge=0, le=300)
+    # uvicorn: requests served at once (beyond: 503), idle seconds of a kept-alive connection, and the
+    # seconds a request's line and headers, then its body, may take to arrive (slowloris; then closed).
+    gateway_limit_concurrency: int = Field(default=200, ge=1)
+    gateway_keep_alive_seconds: int = Field(default=5, ge=1)
+    gateway_header_timeout_seconds: float = Field(default=10, gt=0)
+    gateway_body_timeout_seconds: float = Field(default=30, gt=0)

@@ -90,6 +90,8 @@ def _birth_date(text: str) -> Any:
 # Callers say "morgen"; which day that is depends on the practice's clock (German practices: Berlin).
 PRACTICE_ZONE = ZoneInfo("Europe/Berlin")
 _RELATIVE_DAYS = {"heute": 0, "morgen": 1, "uebermorgen": 2, "übermorgen": 2}
+# No caller means a day years away ("31.12.9999" would overflow the scheduler's date arithmetic).
+_FARTHEST_DAYS = 3 * 366
 
 
 def _day(text: str | None) -> dt.date | None:
@@ -100,9 +102,12 @@ def _day(text: str | None) -> dt.date | None:
     if offset is not None:
         return today + dt.timedelta(days=offset)
     try:
-        return parse_date(text, today=today)
+        day = parse_date(text, today=today)
     except DateParseError:
         raise ToolInputError(ErrorCode.invalid_date) from None
+    if abs((day - today).days) > _FARTHEST_DAYS:
+        raise ToolInputError(ErrorCode.invalid_date)
+    return day
 
 
 def _find_slots(body: FindSlotsBody) -> FindSlots:
@@ -225,8 +230,10 @@ async def call_tool(request: Request, tool: Tool) -> JSONResponse:
             return _json(
                 {"ok": False, "code": code, "message": "Fehlende oder falsche Anmeldung des Werkzeugs."}, 401
             )
+        code = "too_large"  # should the edge cut the body off (BodyLimit), this is what is counted
+        raw = await request.body()
         try:
-            body = tool.body.model_validate_json(await request.body())
+            body = tool.body.model_validate_json(raw)
         except ValidationError as exc:
             code = ErrorCode.invalid_request.value
             return _json(failure(ErrorCode.invalid_request, fields=invalid_fields(exc)), 422)

@@ -6,6 +6,7 @@ has stored it; `Nats-Msg-Id` = `<type>:<conversation_id>` makes a redelivered ev
 
 import json
 import logging
+import re
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -21,6 +22,10 @@ router = APIRouter(prefix="/webhooks/elevenlabs", tags=["webhooks"])
 # Stored and processed; `post_call_audio` (base64 MP3 of the whole call) is acknowledged and dropped.
 STORED_TYPES = {"post_call_transcription", "call_initiation_failure"}
 PUBLISH_TIMEOUT_SECONDS = 5.0
+POST_CALL_PATH = f"{router.prefix}/post-call"
+# ElevenLabs' ids are like `conv_01jx…`; the id goes into a NATS header (Nats-Msg-Id), so nothing that could
+# end or add a header line (CR, LF, NUL) gets through.
+_CONVERSATION_ID = re.compile(r"[A-Za-z0-9_.:-]{1,200}")
 
 
 def _answer(status: int, code: str) -> JSONResponse:
@@ -36,6 +41,7 @@ async def post_call(request: Request) -> JSONResponse:
             request.headers.get("elevenlabs-signature"),
             body,
             state.settings.elevenlabs_webhook_secret.get_secret_value(),
+            future_skew_seconds=state.settings.signature_future_skew_seconds,
         )
     except SignatureError as exc:
         logger.warning("webhook refused", extra={"reason": str(exc)})
@@ -70,13 +76,18 @@ async def post_call(request: Request) -> JSONResponse:
 def _parse(body: bytes) -> tuple[str, str] | None:
     """`(type, conversation_id)` of an event, or None when it is no such event (never logs the body)."""
     try:
-        event: Any = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        event: Any = json.loads(body, parse_constant=_refuse)
+    except (ValueError, RecursionError):  # not JSON (UnicodeDecodeError is a ValueError), or nested deeply
         return None
     if not isinstance(event, dict) or not isinstance(event.get("type"), str):
         return None
     data = event.get("data")
     conversation_id = data.get("conversation_id") if isinstance(data, dict) else None
-    if not isinstance(conversation_id, str) or not conversation_id or len(conversation_id) > 200:
+    if not isinstance(conversation_id, str) or not _CONVERSATION_ID.fullmatch(conversation_id):
         return None
     return event["type"], conversation_id
+
+
+def _refuse(constant: str) -> None:
+    """NaN and Infinity are no JSON (Postgres' jsonb refuses them): such an event is malformed."""
+    raise ValueError(constant)

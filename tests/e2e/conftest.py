@@ -21,6 +21,7 @@ from tests.conftest import drop_database, other_database
 TOOL_SECRET = "e2e-tool-secret"
 WEBHOOK_SECRET = "e2e-webhook-secret"
 STAFF_TOKEN = "e2e-staff-token"
+METRICS_TOKEN = "e2e-metrics-token"
 
 
 @dataclass
@@ -56,6 +57,7 @@ def ignis_env(home: Path, **settings: str) -> dict[str, str]:
         "IGNIS_TOOL_SECRET": TOOL_SECRET,
         "IGNIS_ELEVENLABS_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "IGNIS_STAFF_TOKEN": STAFF_TOKEN,
+        "IGNIS_METRICS_TOKEN": METRICS_TOKEN,
         "IGNIS_LOG_FORMAT": "json",
         **settings,
     }

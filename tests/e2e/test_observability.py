@@ -23,7 +23,7 @@ from starlette.routing import Route
 
 from ignis.cli.setup import migrate_all, seed_all
 from ignis.kit.embedded import free_port
-from tests.e2e.conftest import TOOL_SECRET
+from tests.e2e.conftest import METRICS_TOKEN, TOOL_SECRET
 from tests.fakes import serving
 from tests.notifier.conftest import forget_history
 from tests.pii import find_pii
@@ -74,8 +74,10 @@ class Deployment:
     log: Path
 
     def metrics(self, process: str) -> str:
-        url = self.gateway if process == "gateway" else f"http://127.0.0.1:{self.ports[process]}"
-        return httpx.get(f"{url}/metrics", timeout=5).text
+        if process == "gateway":  # the gateway's is behind its token; a service's is on its own port
+            headers = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+            return httpx.get(f"{self.gateway}/metrics", headers=headers, timeout=5).text
+        return httpx.get(f"http://127.0.0.1:{self.ports[process]}/metrics", timeout=5).text
 
 
 @contextlib.contextmanager
@@ -133,6 +135,7 @@ async def test_a_tool_call_in_metrics_and_one_trace(
         "IGNIS_NATS_URL": nats_url,
         "IGNIS_DATABASE_URL": e2e_database_url,
         "IGNIS_TOOL_SECRET": TOOL_SECRET,
+        "IGNIS_METRICS_TOKEN": METRICS_TOKEN,
         "IGNIS_LOG_FORMAT": "json",
         "OTEL_EXPORTER_OTLP_ENDPOINT": otlp,
         "OTEL_BSP_SCHEDULE_DELAY": "200",

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ignis.contracts import subjects
 from ignis.patients.models import Patient
 from ignis.patients.repository import PatientRepository
-from tests.conftest import HEADERS, slow_replica
+from tests.conftest import HEADERS, METRICS_HEADERS, slow_replica
 from tests.factories import MUELLER, NEW_PATIENT, patient
 from tests.pii import find_pii
 
@@ -241,7 +241,7 @@ class TestHealth:
     async def test_metrics_count_tools_by_outcome(self, gateway: httpx.AsyncClient) -> None:
         await gateway.post("/tools/identify_patient", json=IDENTIFY_ANNA, headers=HEADERS)
         await gateway.post("/tools/identify_patient", json={}, headers=HEADERS)
-        metrics = (await gateway.get("/metrics")).text
+        metrics = (await gateway.get("/metrics", headers=METRICS_HEADERS)).text
         assert 'ignis_tool_calls_total{code="identified",tool="identify_patient"} 1.0' in metrics
         assert 'ignis_tool_calls_total{code="invalid_request",tool="identify_patient"} 1.0' in metrics
         assert 'ignis_tool_latency_seconds_count{tool="identify_patient"} 2.0' in metrics

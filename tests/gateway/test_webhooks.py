@@ -102,6 +102,16 @@ class TestSignature:
         recent = sign_elevenlabs(body, WEBHOOK_SECRET, timestamp=int(time.time()) - 29 * 60)
         assert (await deliver(gateway, body, recent)).status_code == 200
 
+    async def test_future_timestamp_only_within_the_clock_skew(
+        self, gateway: httpx.AsyncClient, gateway_settings: GatewaySettings
+    ) -> None:
+        body = official("post_call_transcription")
+        skew = int(gateway_settings.signature_future_skew_seconds)
+        ahead = sign_elevenlabs(body, WEBHOOK_SECRET, timestamp=int(time.time()) + skew + 5)
+        assert (await deliver(gateway, body, ahead)).status_code == 401
+        slightly = sign_elevenlabs(body, WEBHOOK_SECRET, timestamp=int(time.time()) + skew - 10)
+        assert (await deliver(gateway, body, slightly)).status_code == 200
+
     async def test_header_name_in_lower_case(self, gateway: httpx.AsyncClient) -> None:
         body = official("post_call_transcription")
         response = await deliver(
@@ -171,6 +181,23 @@ class TestDelivery:
             b'{"type": 1}',
             b'{"type": "post_call_transcription"}',
             b'{"type": "post_call_transcription", "data": {}}',
+            b"[" * 100_000 + b"]" * 100_000,  # deeper than json.loads can recurse
+            b'{"type": "post_call_transcription", "data": {"conversation_id": "c", "x": '
+            + b'{"a": ' * 5000
+            + b"1"
+            + b"}" * 5001
+            + b"}",
+            b"\xff\xfe{}",
+        ],
+        ids=[
+            "not-json",
+            "array",
+            "type-not-str",
+            "no-data",
+            "no-conversation",
+            "deep-array",
+            "deep-object",
+            "not-utf8",
         ],
     )
     async def test_unparseable_signed_body_is_400(self, gateway: httpx.AsyncClient, body: bytes) -> None:
@@ -199,12 +226,42 @@ class TestNatsDown:
 
 
 class TestVerifier:
-    def test_future_timestamps_beyond_tolerance_are_refused(self) -> None:
+    @pytest.mark.parametrize("ahead", [61, 600, 29 * 60, 10**11])
+    def test_future_timestamps_beyond_the_skew_are_refused(self, ahead: int) -> None:
         body = b"{}"
         with pytest.raises(SignatureError, match="tolerance"):
             verify_elevenlabs_signature(
-                sign_elevenlabs(body, WEBHOOK_SECRET, int(time.time()) + 3600), body, WEBHOOK_SECRET
+                sign_elevenlabs(body, WEBHOOK_SECRET, int(time.time()) + ahead), body, WEBHOOK_SECRET
             )
+
+    @pytest.mark.parametrize(
+        "header",
+        [
+            "t=\u00b2,v0=" + "0" * 64,  # "²".isdigit() is True, int("²") fails
+            "t=\u0661\u0662,v0=" + "0" * 64,  # Arabic-Indic digits: isdecimal() and int() accept them
+            f"t={int(time.time())},v0=\u00e9",  # non-ASCII would make compare_digest raise
+            f"t={int(time.time())},v0=" + "g" * 64,
+            f"t={int(time.time())},v0=" + "0" * 63,
+            "t=" + "9" * 13 + ",v0=" + "0" * 64,
+            f"t={int(time.time())}," * 20 + "v0=" + "0" * 64,
+            f"t=-{int(time.time())},v0=" + "0" * 64,
+            f"t= {int(time.time())},v0=" + "0" * 64,
+        ],
+        ids=[
+            "superscript",
+            "arabic-digits",
+            "non-ascii-v0",
+            "non-hex-v0",
+            "short-v0",
+            "13-digits",
+            "many-parts",
+            "negative",
+            "space",
+        ],
+    )
+    def test_malformed_headers_are_a_signature_error(self, header: str) -> None:
+        with pytest.raises(SignatureError):
+            verify_elevenlabs_signature(header, b"{}", WEBHOOK_SECRET)
 
     def test_unconfigured_secret_refuses_everything(self) -> None:
         with pytest.raises(SignatureError, match="not configured"):
