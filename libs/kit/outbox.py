@@ -20,6 +20,7 @@ from ignis.contracts import subjects
 from ignis.contracts.base import Event
 from ignis.kit.bus import ensure_stream
 from ignis.kit.rounds import in_rounds
+from ignis.kit.settings import Settings
 
 logger = logging.getLogger("ignis.outbox")
 
@@ -51,25 +52,23 @@ class OutboxRelay:
         self,
         sessionmaker: async_sessionmaker[AsyncSession],
         schema: str,
-        nats_url: str,
+        settings: Settings,
         poll_seconds: float = 1.0,
         batch: int = 100,
-        replicas: int = 1,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.schema = schema
-        self.nats_url = nats_url
+        self.settings = settings
         self.poll_seconds = poll_seconds
         self.batch = batch
-        self.replicas = replicas
         self.wake = asyncio.Event()
         self._js: JetStreamContext | None = None
         self._nc: nats.NATS | None = None
 
     async def connect(self) -> None:
-        self._nc = await nats.connect(self.nats_url, max_reconnect_attempts=-1, reconnect_time_wait=1)
+        self._nc = await nats.connect(self.settings.nats, max_reconnect_attempts=-1, reconnect_time_wait=1)
         self._js = self._nc.jetstream()
-        await ensure_stream(self._js, subjects.EVENTS_STREAM, subjects.EVENTS_SUBJECTS, self.replicas)
+        await ensure_stream(self._js, subjects.EVENTS_STREAM, self.settings)
 
     async def close(self) -> None:
         if self._nc is not None:

@@ -48,9 +48,7 @@ def create_service(
     async def lifespan(context: ContextRepo) -> AsyncIterator[None]:
         context.set_global("settings", settings)
         if consumers:
-            needed = {*consumers.values(), subjects.DEAD_LETTER_STREAM}
-            streams = {stream: subjects.stream_subjects(stream) for stream in needed}
-            await ensure_streams(settings.nats, streams, settings.stream_replicas)
+            await ensure_streams(settings, {*consumers.values(), subjects.DEAD_LETTER_STREAM})
         async with AsyncExitStack() as stack:
             maker = sessionmaker
             if maker is None and database:
@@ -60,7 +58,7 @@ def create_service(
                 maker = make_sessionmaker(engine)
             context.set_global("sessionmaker", maker)
             if outbox and maker is not None:
-                relay = OutboxRelay(maker, name, settings.nats, replicas=settings.stream_replicas)
+                relay = OutboxRelay(maker, name, settings)
                 await relay.connect()
                 stack.push_async_callback(relay.close)
                 task = asyncio.create_task(relay.run(), name=f"{name}-outbox-relay")

@@ -1,5 +1,6 @@
 """Settings shared by every process: `IGNIS_` environment variables (and `.env`), built once in `main.py`."""
 
+import datetime as dt
 import json
 import os
 import secrets
@@ -8,6 +9,8 @@ from typing import ClassVar, Literal, Self
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ignis.contracts import subjects
 
 DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
 DEFAULT_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/ignis"
@@ -40,6 +43,16 @@ class Settings(BaseSettings):
     service_port: int | None = None
     # Copies of each JetStream stream: 1 on one NATS server, 3 on a 3-node cluster (deploy/k8s).
     stream_replicas: int = Field(default=1, ge=1, le=5)
+    # Retention of what holds patient data. Call records (transcripts) are purged after
+    # `call_retention_days`; no copy in a stream may outlive them, so each stream's max_age is bounded by it.
+    call_retention_days: int = Field(default=90, ge=1)
+    # Raw post-call webhooks (whole transcripts): each is deleted once its call record is committed; this is
+    # how long one waits for a patients service that is down (enough for a long outage, not more).
+    webhook_retention_days: float = Field(default=3, gt=0)
+    # Events (patient ids, request ids): long enough for a service that was down to catch up.
+    event_retention_days: float = Field(default=14, gt=0)
+    # Deliveries that failed every attempt (raw, transcripts included): the operator's window to replay.
+    dead_letter_retention_days: float = Field(default=14, gt=0)
 
     @property
     def nats(self) -> str:
@@ -48,6 +61,25 @@ class Settings(BaseSettings):
     @property
     def database(self) -> str:
         return asyncpg_url(self.database_url or DEFAULT_DATABASE_URL)
+
+    def stream_max_age(self, stream: str) -> dt.timedelta:
+        """How long `stream` keeps a message at most (its JetStream max_age)."""
+        days = {
+            subjects.WEBHOOKS_STREAM: self.webhook_retention_days,
+            subjects.EVENTS_STREAM: self.event_retention_days,
+            subjects.DEAD_LETTER_STREAM: self.dead_letter_retention_days,
+        }[stream]
+        return dt.timedelta(days=days)
+
+    @model_validator(mode="after")
+    def _streams_within_retention(self) -> Self:
+        for name in ("webhook_retention_days", "event_retention_days", "dead_letter_retention_days"):
+            if getattr(self, name) > self.call_retention_days:
+                raise ValueError(
+                    f"IGNIS_{name.upper()} must not exceed IGNIS_CALL_RETENTION_DAYS "
+                    f"({self.call_retention_days}): a stream would keep patient data longer than the records"
+                )
+        return self
 
     @model_validator(mode="after")
     def _resolve_secrets(self) -> Self:

@@ -38,12 +38,7 @@ def create_app(settings: GatewaySettings | None = None, broker: NatsBroker | Non
         # Webhooks go to JetStream through a plain client: its publish waits for the stream's ack.
         connection = await nats.connect(settings.nats, max_reconnect_attempts=-1, reconnect_time_wait=1)
         app.state.jetstream = connection.jetstream()
-        await ensure_stream(
-            app.state.jetstream,
-            subjects.WEBHOOKS_STREAM,
-            subjects.WEBHOOKS_SUBJECTS,
-            settings.stream_replicas,
-        )
+        await ensure_stream(app.state.jetstream, subjects.WEBHOOKS_STREAM, settings)
         yield
         try:
             await connection.drain()

@@ -6,19 +6,21 @@ import uuid
 from typing import Any
 
 import nats
+import pytest
 from faststream.middlewares import AckPolicy
 from faststream.nats import JStream, NatsMessage, PullSub
 from nats.js.api import ConsumerConfig
 
 from ignis.contracts import subjects
-from ignis.kit.bus import ensure_streams, make_broker, settle
+from ignis.kit.bus import make_broker, settle
+from tests.conftest import own_stream
 
 
-async def test_failing_work_is_retried_then_dead_lettered(nats_url: str) -> None:
+@pytest.mark.parametrize("remove", [False, True])
+async def test_failing_work_is_retried_then_dead_lettered(nats_url: str, remove: bool) -> None:
+    """With `remove`, neither the settled message nor the dead-lettered one stays in its stream."""
     stream, subject = f"TEST_{uuid.uuid4().hex[:6].upper()}", f"ignis.test.{uuid.uuid4().hex[:6]}"
-    await ensure_streams(
-        nats_url, {stream: f"{subject}.>", subjects.DEAD_LETTER_STREAM: subjects.DEAD_LETTER_SUBJECTS}
-    )
+    await own_stream(nats_url, stream, f"{subject}.>")
     attempts: list[int] = []
     broker = make_broker(nats_url, "settle-test")
 
@@ -36,7 +38,7 @@ async def test_failing_work_is_retried_then_dead_lettered(nats_url: str) -> None
             if message.raw_message.subject.endswith("bad"):
                 raise RuntimeError("the database is away")
 
-        await settle(message, broker, work, max_deliveries=3)
+        await settle(message, broker, work, max_deliveries=3, remove=remove)
 
     await broker.start()
     connection = await nats.connect(nats_url)
@@ -59,6 +61,7 @@ async def test_failing_work_is_retried_then_dead_lettered(nats_url: str) -> None
         )
         info = await js.consumer_info(stream, "settle-test")
         assert (info.num_pending, info.num_ack_pending) == (0, 0)
+        assert (await js.stream_info(stream)).state.messages == (0 if remove else 2)
     finally:
         await broker.stop()
         await js.delete_stream(stream)

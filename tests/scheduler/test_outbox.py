@@ -14,6 +14,7 @@ from ignis.contracts import subjects
 from ignis.contracts.scheduling import AppointmentBooked
 from ignis.kit.db import make_sessionmaker
 from ignis.kit.outbox import OutboxRelay, add_event
+from ignis.kit.settings import Settings
 from tests.conftest import received
 
 pytestmark = pytest.mark.usefixtures("clean_database")
@@ -34,7 +35,7 @@ def booked_event() -> AppointmentBooked:
 
 
 async def relay(engine: AsyncEngine, nats_url: str) -> OutboxRelay:
-    started = OutboxRelay(make_sessionmaker(engine), "scheduler", nats_url)
+    started = OutboxRelay(make_sessionmaker(engine), "scheduler", Settings(nats_url=nats_url))
     await started.connect()
     return started
 
