@@ -102,3 +102,15 @@ class PatientErased(Event):
     """GDPR Art. 17: the patients service erased this patient; every other service erases what it keeps."""
 
     patient_id: uuid.UUID
+
+
+class ErasePatient(Contract):
+    """Erase this patient now (idempotent: a second time, or after `patient.erased`, finds nothing)."""
+
+    patient_id: uuid.UUID
+
+
+class PatientErasedHere(Contract):
+    """What a service removed, per kind of record: counts only, never content."""
+
+    counts: dict[str, int]

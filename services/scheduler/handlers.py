@@ -124,4 +124,4 @@ async def _erase(session: AsyncSession, patient_id: uuid.UUID) -> dict[str, int]
     return {"appointments": await AppointmentRepository(session).erase_patient(patient_id)}
 
 
-subscribe_erasures(router, subjects.SCHEDULER_ERASURES_CONSUMER, _erase)
+subscribe_erasures(router, "scheduler", subjects.SCHEDULER_ERASURES_CONSUMER, _erase)
