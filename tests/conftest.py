@@ -36,6 +36,7 @@ from ignis.contracts.base import Ping
 from ignis.gateway.main import create_app as create_gateway
 from ignis.gateway.settings import GatewaySettings
 from ignis.kit.bus import ensure_streams, make_broker
+from ignis.kit.crypto import new_data_key, use_data_keys
 from ignis.kit.db import create_engine
 from ignis.kit.embedded import EmbeddedPostgres, free_port, start_nats
 from ignis.kit.settings import Settings
@@ -48,6 +49,11 @@ from ignis.scheduler.settings import SchedulerSettings
 from tests.factories import MUELLER, Person, patient
 from tests.fakes.sipgate import FakeSipgate, running_fake_sipgate
 from tests.pii import assert_no_pii
+
+# One data key for the whole run: every process of a test (and the test itself, reading rows) agrees on it,
+# whichever IGNIS_HOME its settings name. Subprocesses inherit it.
+TEST_DATA_KEYS = os.environ.setdefault("IGNIS_DATA_KEYS", new_data_key())
+use_data_keys(TEST_DATA_KEYS)
 
 
 async def wait_until_serving(broker: NatsBroker, service: str, within_seconds: float = 5.0) -> None:

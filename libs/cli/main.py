@@ -222,6 +222,34 @@ def purge_calls() -> None:
     typer.echo(f"Deleted {purged} expired call records.")
 
 
+@app.command("rotate-data-key")
+def rotate_data_key() -> None:
+    """Re-encrypt every encrypted column with the first key of IGNIS_DATA_KEYS (and encrypt rows from before
+    encryption). Rotation: put a new key first (`NEW,OLD`) everywhere, restart, run this, then drop OLD."""
+    from ignis.cli.setup import reencrypt_all
+    from ignis.kit.crypto import DataKeyError, use_data_keys
+    from ignis.kit.settings import DataSettings
+
+    settings = DataSettings()
+    use_data_keys(settings.data_keys.get_secret_value())
+    try:
+        rewritten = asyncio.run(reencrypt_all(settings.database))
+    except DataKeyError as exc:
+        typer.echo(f"{exc}; nothing changed in that schema.", err=True)
+        raise typer.Exit(1) from None
+    for schema, tables in rewritten.items():
+        typer.echo(f"{schema}: " + ", ".join(f"{table} {rows}" for table, rows in tables.items()))
+    typer.echo("Every encrypted value uses the first key now: older keys can leave IGNIS_DATA_KEYS.")
+
+
+@app.command("new-data-key")
+def new_data_key() -> None:
+    """Print a fresh key for IGNIS_DATA_KEYS (put it first to rotate)."""
+    from ignis.kit.crypto import new_data_key as generate
+
+    typer.echo(generate())
+
+
 @app.command("dead-letters")
 def dead_letters_command(
     replay: Annotated[list[int] | None, typer.Option(help="replay the dead letter with this number")] = None,

@@ -13,11 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ignis.contracts import subjects
 from ignis.kit.bus import drain_requests, ensure_streams, make_broker
+from ignis.kit.crypto import use_data_keys
 from ignis.kit.db import create_engine, make_sessionmaker
 from ignis.kit.health import CONSUMER_ACK_PENDING, CONSUMER_PENDING, HealthServer
 from ignis.kit.logging import configure_logging
 from ignis.kit.outbox import OutboxRelay
-from ignis.kit.settings import Settings
+from ignis.kit.settings import DataSettings, Settings
 from ignis.kit.tracing import flush, trace_sql, tracer_provider
 
 
@@ -40,6 +41,8 @@ def create_service(
     they are reported on `/metrics` when the service's own HTTP endpoint is on (`IGNIS_SERVICE_PORT`).
     """
     configure_logging(name, settings.log_level, settings.log_format == "json")
+    if isinstance(settings, DataSettings):
+        use_data_keys(settings.data_keys.get_secret_value())
     broker = make_broker(settings.nats, name)
     for router in routers:
         broker.include_router(router)

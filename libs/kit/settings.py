@@ -4,6 +4,7 @@ import datetime as dt
 import json
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar, Literal, Self
 
@@ -11,6 +12,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ignis.contracts import subjects
+from ignis.kit.crypto import new_data_key, parse_data_keys
 
 DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
 DEFAULT_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/ignis"
@@ -29,6 +31,8 @@ class Settings(BaseSettings):
 
     # Secrets of a subclass: in dev an empty one is generated once and kept in IGNIS_HOME; prod refuses it.
     secret_fields: ClassVar[tuple[str, ...]] = ()
+    # How a dev secret of a given format is generated (default: a random url-safe token).
+    secret_generators: ClassVar[dict[str, Callable[[], str]]] = {}
 
     env: Literal["dev", "prod"] = "dev"
     home: Path = Path(".ignis")
@@ -94,7 +98,8 @@ class Settings(BaseSettings):
             if self.env == "prod":
                 raise ValueError(f"IGNIS_{name.upper()} must be set to a real secret when IGNIS_ENV=prod")
             if not value.get_secret_value():
-                setattr(self, name, SecretStr(dev_secret(self.home, name)))
+                generate = self.secret_generators.get(name, _token)
+                setattr(self, name, SecretStr(dev_secret(self.home, name, generate)))
         return self
 
 
@@ -124,9 +129,28 @@ def store_secret(home: Path, name: str, value: str) -> None:
         json.dump(stored, file)
 
 
-def dev_secret(home: Path, name: str) -> str:
+def _token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def dev_secret(home: Path, name: str, generate: Callable[[], str] = _token) -> str:
     """A dev secret generated on first use and kept in `home`, so every process and restart agrees."""
     if (stored := stored_secret(home, name)) is None:
-        stored = secrets.token_urlsafe(24)
+        stored = generate()
         store_secret(home, name, stored)
     return stored
+
+
+class DataSettings(Settings):
+    """Settings of a process that reads or writes encrypted columns (kit.crypto)."""
+
+    secret_fields = ("data_keys",)
+    secret_generators = {"data_keys": new_data_key}
+
+    # Keys of the encryption at rest, comma-separated: the first encrypts, all decrypt (rotation).
+    data_keys: SecretStr = SecretStr("")
+
+    @model_validator(mode="after")
+    def _data_keys_are_keys(self) -> Self:
+        parse_data_keys(self.data_keys.get_secret_value())  # a malformed key stops the start, named
+        return self

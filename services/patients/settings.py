@@ -1,9 +1,9 @@
 """Settings of the patients service."""
 
-from ignis.kit.settings import Settings
+from ignis.kit.settings import DataSettings
 
 
-class PatientsSettings(Settings):
+class PatientsSettings(DataSettings):
     # A verified caller's ref lives for the call; two hours covers the longest call with margin.
     ref_ttl_minutes: int = 120
     max_identify_attempts: int = 3

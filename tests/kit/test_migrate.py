@@ -33,7 +33,7 @@ class TestMigrateAll:
                 .scalars()
                 .all()
             )
-        assert versions == ["0001_init", "0002_call", "0003_request"]
+        assert versions == ["0001_init", "0002_call", "0003_request", "0005_encrypt"]
         assert {"patient", "verification", "identify_attempt", "schema_migration"} <= set(tables)
 
 
@@ -44,9 +44,9 @@ class TestFreshDatabase:
         fresh = other_database(database_url, "ignis_fresh_migrate")
         try:
             assert await migrate_all(fresh) == {
-                "patients": ["0001_init", "0002_call", "0003_request"],
-                "scheduler": ["0001_init"],
-                "notifier": ["0001_init"],
+                "patients": ["0001_init", "0002_call", "0003_request", "0005_encrypt"],
+                "scheduler": ["0001_init", "0002_encrypt"],
+                "notifier": ["0001_init", "0002_encrypt"],
             }
             assert await migrate_all(fresh) == {"patients": [], "scheduler": [], "notifier": []}
         finally:
