@@ -40,6 +40,19 @@ async def add_event(session: AsyncSession, schema: str, subject: str, event: Eve
     session.info[_DIRTY] = True
 
 
+async def forget_events(session: AsyncSession, schema: str, field: str, value: str) -> int:
+    """Delete the outbox rows (published or not) whose event has `field` = `value`, e.g. when the person they
+    name is erased; how many. Their copies in the stream are the eraser's to delete."""
+    result = await session.execute(
+        text(
+            f'DELETE FROM "{schema}".outbox '
+            "WHERE convert_from(payload, 'UTF8')::jsonb ->> CAST(:field AS text) = :value"
+        ),
+        {"field": field, "value": value},
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
 def has_new_events(session: AsyncSession) -> bool:
     return bool(session.info.get(_DIRTY))
 

@@ -131,7 +131,7 @@ async def test_rotation_rewrites_everything_with_the_new_key(crypto_db: tuple[st
             text(
                 "INSERT INTO patients.call (conversation_id, kind, summary, transcript, retain_until) "
                 "VALUES ('conv-old', 'post_call_transcription', 'alt', "
-                "'[{\"role\": \"user\", \"message\": \"alt\"}]', now() + interval '1 day')"
+                '\'[{"role": "user", "message": "alt"}]\', now() + interval \'1 day\')'
             )
         )
     [before] = await raw(engine, "SELECT transcript FROM patients.call WHERE conversation_id = 'conv-a'")

@@ -108,9 +108,7 @@ async def messages(engine: AsyncEngine, **where: Any) -> list[dict[str, Any]]:
         rows = await conn.execute(
             text(f"SELECT * FROM notifier.message WHERE {clauses} ORDER BY created_at"), where
         )
-        return [
-            {**row._mapping, "body": decrypt(row.body) if row.body is not None else None} for row in rows
-        ]
+        return [{**row._mapping, "body": decrypt(row.body) if row.body is not None else None} for row in rows]
 
 
 async def settled(

@@ -146,6 +146,17 @@ class TestErasePatient:
                     ),
                     {"id": uuid.uuid4(), "patient": who.id, "who": practitioner, "conv": f"conv-{who.id}"},
                 )
+                await conn.execute(  # the booking's event, kept in the scheduler's outbox
+                    text(
+                        "INSERT INTO scheduler.outbox (event_id, subject, payload, published_at) "
+                        "VALUES (:id, :subject, :body, now())"
+                    ),
+                    {
+                        "id": uuid.uuid4(),
+                        "subject": subjects.APPOINTMENT_BOOKED,
+                        "body": json.dumps({"patient_id": str(who.id)}).encode(),
+                    },
+                )
 
         await ensure_streams(Settings(nats_url=nats_url), STREAMS)
         connection = await nats.connect(nats_url)
@@ -206,7 +217,7 @@ class TestErasePatient:
             assert done.stdout.splitlines()[1:] == [
                 "  patients: calls 2, requests 2, verifications 1, patient 1",
                 "  nats: IGNIS_WEBHOOKS 2, IGNIS_DEAD_LETTERS 1, IGNIS_EVENTS 1",
-                "  scheduler: appointments 1",
+                "  scheduler: appointments 1, events 1",
                 "  notifier: pending: notifier erases when it is back",
             ]
             for stream, sequence in gone:
@@ -225,6 +236,7 @@ class TestErasePatient:
                 text("SELECT array_agg(patient_id) FROM scheduler.appointment")
             )
             assert appointments == [juergen.id]
+            assert await session.scalar(text("SELECT count(*) FROM scheduler.outbox")) == 1
 
         again = await asyncio.to_thread(
             self.ignis, database_url, nats_url, "erase-patient", str(anna.id), "--yes"
