@@ -29,6 +29,8 @@ PENDING = Gauge("ignis_outbox_pending", "events committed but not yet published"
 LAG = Gauge("ignis_outbox_lag_seconds", "age of the oldest unpublished event", ["service"])
 
 _DIRTY = "ignis.outbox.dirty"
+# How often published events past the event retention are deleted; retention is counted in days.
+PRUNE_EVERY_SECONDS = 3600.0
 
 
 async def add_event(session: AsyncSession, schema: str, subject: str, event: Event) -> None:
@@ -117,6 +119,20 @@ class OutboxRelay:
             {"id": event_id},
         )
 
+    async def prune(self) -> int:
+        """Delete published events older than the event stream keeps them (`IGNIS_EVENT_RETENTION_DAYS`): they
+        name patients, and the stream has forgotten them too. How many."""
+        keep = self.settings.stream_max_age(subjects.EVENTS_STREAM).total_seconds()
+        async with self.sessionmaker() as session, session.begin():
+            result = await session.execute(
+                text(
+                    f'DELETE FROM "{self.schema}".outbox '
+                    "WHERE published_at < now() - make_interval(secs => :keep)"
+                ),
+                {"keep": keep},
+            )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
     async def measure(self) -> None:
         async with self.sessionmaker() as session:
             count, age = (
@@ -133,9 +149,16 @@ class OutboxRelay:
     async def run(self) -> None:
         """Publish until cancelled: at once when woken after a commit, else every `poll_seconds`."""
 
+        loop = asyncio.get_running_loop()
+        next_prune = loop.time()
+
         async def publish_all() -> None:
+            nonlocal next_prune
             while await self.publish_pending() == self.batch:
                 pass
             await self.measure()
+            if loop.time() >= next_prune:
+                await self.prune()
+                next_prune = loop.time() + PRUNE_EVERY_SECONDS
 
         await in_rounds(publish_all, self.wake, self.poll_seconds, "outbox relay")

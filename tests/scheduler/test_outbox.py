@@ -98,3 +98,31 @@ class TestOutbox:
         await running.close()
         messages = await received(events, expected=5)
         assert [json.loads(m.data)["event_id"] for m in messages] == [str(e.event_id) for e in sent]
+
+
+async def test_published_events_leave_the_outbox_with_the_event_retention(
+    engine: AsyncEngine, nats_url: str
+) -> None:
+    """Events name patients: once the stream has forgotten one, the outbox forgets it too."""
+    rows = [
+        ("old", "now() - interval '15 days'"),
+        ("recent", "now() - interval '1 day'"),
+        ("pending", "NULL"),
+    ]
+    async with engine.begin() as conn:
+        for name, published in rows:
+            await conn.execute(
+                text(
+                    "INSERT INTO scheduler.outbox (event_id, subject, payload, published_at) "
+                    f"VALUES (:id, :subject, :payload, {published})"
+                ),
+                {"id": uuid.uuid4(), "subject": subjects.APPOINTMENT_BOOKED, "payload": name.encode()},
+            )
+    running = await relay(engine, nats_url)  # IGNIS_EVENT_RETENTION_DAYS: 14
+    try:
+        assert await running.prune() == 1
+    finally:
+        await running.close()
+    async with engine.connect() as conn:
+        left = (await conn.execute(text("SELECT payload FROM scheduler.outbox ORDER BY payload"))).scalars()
+        assert sorted(bytes(p) for p in left) == [b"pending", b"recent"]
