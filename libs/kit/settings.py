@@ -67,23 +67,14 @@ class Settings(BaseSettings):
         return asyncpg_url(self.database_url or DEFAULT_DATABASE_URL)
 
     def stream_max_age(self, stream: str) -> dt.timedelta:
-        """How long `stream` keeps a message at most (its JetStream max_age)."""
+        """How long `stream` keeps a message at most (its JetStream max_age): its setting, but never longer
+        than the call records are kept, so lowering IGNIS_CALL_RETENTION_DAYS alone bounds every stream."""
         days = {
             subjects.WEBHOOKS_STREAM: self.webhook_retention_days,
             subjects.EVENTS_STREAM: self.event_retention_days,
             subjects.DEAD_LETTER_STREAM: self.dead_letter_retention_days,
         }[stream]
-        return dt.timedelta(days=days)
-
-    @model_validator(mode="after")
-    def _streams_within_retention(self) -> Self:
-        for name in ("webhook_retention_days", "event_retention_days", "dead_letter_retention_days"):
-            if getattr(self, name) > self.call_retention_days:
-                raise ValueError(
-                    f"IGNIS_{name.upper()} must not exceed IGNIS_CALL_RETENTION_DAYS "
-                    f"({self.call_retention_days}): a stream would keep patient data longer than the records"
-                )
-        return self
+        return dt.timedelta(days=min(days, self.call_retention_days))
 
     @model_validator(mode="after")
     def _resolve_secrets(self) -> Self:
