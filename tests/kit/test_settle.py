@@ -66,3 +66,36 @@ async def test_failing_work_is_retried_then_dead_lettered(nats_url: str, remove:
         await broker.stop()
         await js.delete_stream(stream)
         await connection.close()
+
+
+async def test_a_failed_delete_still_acknowledges(nats_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """The work is done (the record committed): a delete that fails only leaves the message to max_age."""
+    stream, subject = f"TEST_{uuid.uuid4().hex[:6].upper()}", f"ignis.test.{uuid.uuid4().hex[:6]}"
+    await own_stream(nats_url, stream, f"{subject}.>")
+    connection = await nats.connect(nats_url)
+    js = connection.jetstream()
+    broker = make_broker(nats_url, "settle-delete-test")
+    await broker.start()
+    try:
+        await js.publish(f"{subject}.call", b"{}", stream=stream)
+        consumer = await js.pull_subscribe(f"{subject}.call", durable="settle-delete-test", stream=stream)
+        [delivered] = await consumer.fetch(1, timeout=5)
+        done: list[bool] = []
+
+        async def work() -> None:
+            await js.delete_msg(stream, delivered.metadata.sequence.stream)  # gone before settle deletes it
+            done.append(True)
+
+        await settle(NatsMessage(raw_message=delivered, body=delivered.data), broker, work, remove=True)
+        assert done == [True]
+        assert "delivered message not deleted from its stream" in caplog.text
+        for _ in range(50):  # the acknowledgement travels on the broker's own connection
+            info = await js.consumer_info(stream, "settle-delete-test")
+            if info.num_ack_pending == 0:
+                break
+            await asyncio.sleep(0.05)
+        assert (info.num_pending, info.num_ack_pending) == (0, 0)
+    finally:
+        await broker.stop()
+        await js.delete_stream(stream)
+        await connection.close()
