@@ -35,9 +35,11 @@ from ignis.contracts import subjects
 from ignis.contracts.base import Ping
 from ignis.gateway.main import create_app as create_gateway
 from ignis.gateway.settings import GatewaySettings
-from ignis.kit.bus import make_broker
+from ignis.kit.bus import ensure_streams, make_broker
+from ignis.kit.crypto import new_data_key, use_data_keys
 from ignis.kit.db import create_engine
 from ignis.kit.embedded import EmbeddedPostgres, free_port, start_nats
+from ignis.kit.settings import Settings
 from ignis.patients.main import create_app as create_patients
 from ignis.patients.repository import PatientRepository
 from ignis.patients.service import utcnow
@@ -47,6 +49,11 @@ from ignis.scheduler.settings import SchedulerSettings
 from tests.factories import MUELLER, Person, patient
 from tests.fakes.sipgate import FakeSipgate, running_fake_sipgate
 from tests.pii import assert_no_pii
+
+# One data key for the whole run: every process of a test (and the test itself, reading rows) agrees on it,
+# whichever IGNIS_HOME its settings name. Subprocesses inherit it.
+TEST_DATA_KEYS = os.environ.setdefault("IGNIS_DATA_KEYS", new_data_key())
+use_data_keys(TEST_DATA_KEYS)
 
 
 async def wait_until_serving(broker: NatsBroker, service: str, within_seconds: float = 5.0) -> None:
@@ -253,6 +260,16 @@ async def events(nats_url: str) -> AsyncIterator[JetStreamContext]:
         await js.purge_stream(subjects.EVENTS_STREAM)
     yield js
     await nc.close()
+
+
+async def own_stream(nats_url: str, stream: str, subject_filter: str) -> None:
+    """A stream of a test's own (on `subject_filter`), besides the dead-letter stream that settle uses."""
+    nc = await nats.connect(nats_url)
+    try:
+        await nc.jetstream().add_stream(name=stream, subjects=[subject_filter])
+    finally:
+        await nc.close()
+    await ensure_streams(Settings(nats_url=nats_url), [subjects.DEAD_LETTER_STREAM])
 
 
 async def received(js: JetStreamContext, expected: int, within_seconds: float = 5) -> list[Msg]:

@@ -184,8 +184,11 @@ def erase_patient(
     patient_id: Annotated[str, typer.Argument(help="the patient's id (as the staff API shows it)")],
     yes: Annotated[bool, typer.Option("--yes", help="do not ask for confirmation")] = False,
 ) -> None:
-    """Erase a patient everywhere (GDPR Art. 17): record, calls, requests here; appointments and SMS records
-    in the scheduler and notifier through `patient.erased`. Cannot be undone."""
+    """Erase a patient from every store (GDPR Art. 17): record, calls (unverified ones from their number
+    too), requests here; every copy in the NATS streams; appointments and SMS records in the scheduler and
+    the notifier (asked now, and through `patient.erased` if one is down). Prints counts per store."""
+    from ignis.cli.erasure import NatsUnreachable, erase_everywhere
+
     try:
         key = uuid.UUID(patient_id)
     except ValueError:
@@ -193,14 +196,21 @@ def erase_patient(
         raise typer.Exit(2) from None
     if not yes:
         typer.confirm(f"Erase patient {key} with calls, requests, appointments and SMS records?", abort=True)
-    settings = Settings()  # the database only: no service's secrets needed
-    counts = asyncio.run(
-        in_patients_schema(settings.database, lambda repo: patients_service.erase_patient(repo, key))
-    )
-    if not counts["patient"]:
+    settings = Settings()  # the database and NATS only: no service's secrets needed
+    try:
+        removed = asyncio.run(erase_everywhere(settings.database, settings.nats, key))
+    except NatsUnreachable as exc:
+        typer.echo(f"{exc}; nothing erased. Start NATS (or set IGNIS_NATS_URL) and run it again.", err=True)
+        raise typer.Exit(1) from None
+    if removed is None:
         typer.echo(f"No patient {key}.", err=True)
         raise typer.Exit(1)
-    typer.echo(f"Erased: {counts}")
+    typer.echo(f"Erased patient {key}:")
+    for store, counts in removed.items():
+        if counts is None:
+            typer.echo(f"  {store}: pending: {store} erases when it is back")
+        else:
+            typer.echo(f"  {store}: " + ", ".join(f"{name} {count}" for name, count in counts.items()))
 
 
 @app.command("purge-calls")
@@ -214,6 +224,34 @@ def purge_calls() -> None:
         )
     )
     typer.echo(f"Deleted {purged} expired call records.")
+
+
+@app.command("rotate-data-key")
+def rotate_data_key() -> None:
+    """Re-encrypt every encrypted column with the first key of IGNIS_DATA_KEYS (and encrypt rows from before
+    encryption). Rotation: put a new key first (`NEW,OLD`) everywhere, restart, run this, then drop OLD."""
+    from ignis.cli.setup import reencrypt_all
+    from ignis.kit.crypto import DataKeyError, use_data_keys
+    from ignis.kit.settings import DataSettings
+
+    settings = DataSettings()
+    use_data_keys(settings.data_keys.get_secret_value())
+    try:
+        rewritten = asyncio.run(reencrypt_all(settings.database))
+    except DataKeyError as exc:
+        typer.echo(f"{exc}; nothing changed in that schema.", err=True)
+        raise typer.Exit(1) from None
+    for schema, tables in rewritten.items():
+        typer.echo(f"{schema}: " + ", ".join(f"{table} {rows}" for table, rows in tables.items()))
+    typer.echo("Every encrypted value uses the first key now: older keys can leave IGNIS_DATA_KEYS.")
+
+
+@app.command("new-data-key")
+def new_data_key() -> None:
+    """Print a fresh key for IGNIS_DATA_KEYS (put it first to rotate)."""
+    from ignis.kit.crypto import new_data_key as generate
+
+    typer.echo(generate())
 
 
 @app.command("dead-letters")

@@ -5,6 +5,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
+from ignis.kit.crypto import reencrypt
 from ignis.kit.db import create_engine, make_sessionmaker
 from ignis.kit.migrate import ensure_database, migrate, read_migrations
 from ignis.patients import service as patients_service
@@ -39,6 +40,20 @@ async def seed_all(url: str, practice_file: Path | None) -> dict[str, int]:
     finally:
         await engine.dispose()
     return {"patients": added}
+
+
+async def reencrypt_all(url: str) -> dict[str, dict[str, int]]:
+    """Rewrite every encrypted column of every schema with the first data key (in one transaction each)."""
+    engine = create_engine(url, pool_size=1)
+    rewritten = {}
+    try:
+        for service in SCHEMA_OWNERS:
+            models = importlib.import_module(f"ignis.{service}.models")
+            async with make_sessionmaker(engine)() as session, session.begin():
+                rewritten[service] = await reencrypt(session, models.Base.metadata)
+    finally:
+        await engine.dispose()
+    return rewritten
 
 
 async def in_patients_schema(url: str, work: Callable[[PatientRepository], Awaitable[T]]) -> T:

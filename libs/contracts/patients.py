@@ -134,3 +134,15 @@ class UnlockIdentity(Contract):
 class IdentityUnlocked(Contract):
     kind: Literal["identity_unlocked"] = "identity_unlocked"
     scope: Literal["caller", "name"]
+
+
+class ErasePatient(Contract):
+    """Erase this patient now (idempotent: a second time, or after `patient.erased`, finds nothing)."""
+
+    patient_id: uuid.UUID
+
+
+class PatientErasedHere(Contract):
+    """What a service removed, per kind of record: counts only, never content."""
+
+    counts: dict[str, int]

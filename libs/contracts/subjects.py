@@ -71,6 +71,12 @@ def dead_letter(subject: str) -> str:
     return "ignis.deadletter." + subject.removeprefix("ignis.")
 
 
+def erase_patient(service: str) -> str:
+    """Where `ignis erase-patient` asks a service to erase a patient now and say what it removed (besides
+    the durable `patient.erased` event, which reaches a service that is down once it is back)."""
+    return f"ignis.{service}.patient.erase"
+
+
 PATIENTS_CALLS_CONSUMER: Final = "patients-calls"
 NOTIFIER_APPOINTMENTS_CONSUMER: Final = "notifier-appointments"
 # Each service that keeps something about patients erases it when the patients service erased one.

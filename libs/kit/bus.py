@@ -3,7 +3,7 @@
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import replace
 from typing import Any, TypeVar
 
@@ -25,6 +25,7 @@ from ignis.contracts import subjects
 from ignis.contracts.base import ErrorCode, ErrorReply, Ping, Pong
 from ignis.kit.errors import ServiceError, Unavailable
 from ignis.kit.logging import REQUEST_ID, redacted_traceback
+from ignis.kit.settings import Settings
 from ignis.kit.tracing import tracer_provider
 
 logger = logging.getLogger("ignis.bus")
@@ -223,15 +224,17 @@ def _busy(subscriber: object) -> bool:
     )
 
 
-async def ensure_stream(js: JetStreamContext, name: str, subject_filter: str, replicas: int = 1) -> None:
+async def ensure_stream(js: JetStreamContext, name: str, settings: Settings) -> None:
     """The one place a stream is declared: every process that uses one calls this before it does (consumers
-    do not declare theirs), so all agree on its configuration, `replicas` (`IGNIS_STREAM_REPLICAS`) included:
-    3 on a 3-node NATS cluster, so a node's loss loses no event."""
+    do not declare theirs), so all agree on its configuration: `stream_replicas` (3 on a 3-node NATS
+    cluster, so a node's loss loses no event) and a `max_age` (`Settings.stream_max_age`), since every
+    stream can hold patient data and none may keep it longer than the call records."""
     config = StreamConfig(
         name=name,
-        subjects=[subject_filter],
-        duplicate_window=DUPLICATE_WINDOW.total_seconds(),
-        num_replicas=replicas,
+        subjects=[subjects.stream_subjects(name)],
+        duplicate_window=min(DUPLICATE_WINDOW, settings.stream_max_age(name)).total_seconds(),
+        num_replicas=settings.stream_replicas,
+        max_age=settings.stream_max_age(name).total_seconds(),
     )
     try:
         await js.add_stream(config)
@@ -239,12 +242,12 @@ async def ensure_stream(js: JetStreamContext, name: str, subject_filter: str, re
         await js.update_stream(config)
 
 
-async def ensure_streams(nats_url: str, streams: dict[str, str], replicas: int = 1) -> None:
+async def ensure_streams(settings: Settings, names: Iterable[str]) -> None:
     """Create (or align) JetStream streams before a service's consumers bind to them."""
-    connection = await nats.connect(nats_url)
+    connection = await nats.connect(settings.nats)
     try:
-        for name, subject_filter in streams.items():
-            await ensure_stream(connection.jetstream(), name, subject_filter, replicas)
+        for name in sorted(set(names)):
+            await ensure_stream(connection.jetstream(), name, settings)
     finally:
         await connection.close()
 
@@ -274,11 +277,17 @@ async def settle(
     work: Callable[[], Awaitable[object]],
     max_deliveries: int = MAX_DELIVERIES,
     backoff: Sequence[float] = REDELIVERY_BACKOFF_SECONDS,
+    remove: bool = False,
 ) -> None:
     """Run `work` for a JetStream delivery and settle it: acknowledge on success; on failure refuse it for
     redelivery after the attempt's `backoff` delay, and after `max_deliveries` failed attempts move it to
     the dead-letter stream (raw, with the reason) so it neither blocks nor loops forever and an operator
-    can replay it."""
+    can replay it.
+
+    `remove`: the stream has one consumer and what `work` did keeps the content elsewhere (a record in the
+    database, or the dead letter), so once settled the message is deleted from its stream rather than kept
+    there until its max_age.
+    """
     try:
         await work()
     except Exception as exc:
@@ -308,4 +317,18 @@ async def settle(
             stream=subjects.DEAD_LETTER_STREAM,
         )
         logger.error("delivery dead-lettered", extra={"subject": subject, "attempt": attempt})
+    if remove:
+        await _delete(broker, message)
     await message.ack()
+
+
+async def _delete(broker: NatsBroker, message: NatsMessage) -> None:
+    """Delete a delivered message from its stream; a failure only leaves it to the stream's max_age."""
+    metadata = message.raw_message.metadata
+    try:
+        await broker.connection.jetstream().delete_msg(metadata.stream, metadata.sequence.stream)
+    except Exception as exc:
+        logger.warning(
+            "delivered message not deleted from its stream; it expires with the stream's max_age",
+            extra={"stream": metadata.stream, "error": type(exc).__name__},
+        )

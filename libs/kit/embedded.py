@@ -7,6 +7,7 @@ reuse it on the next start.
 
 import contextlib
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -14,6 +15,8 @@ import sys
 import time
 import warnings
 from pathlib import Path
+
+from ignis.kit.settings import dev_secret
 
 NATS_DEFAULT_PORT = 4222
 
@@ -68,21 +71,33 @@ def _recorded_port(home: Path, name: str, default: int) -> int:
     return port
 
 
+# The secret (in IGNIS_HOME/secrets.json) that encrypts the embedded JetStream store.
+NATS_STORE_KEY = "nats_store_key"
+
 # Post-call webhooks carry whole transcripts: several MB, above NATS' default limit of 1 MB.
 NATS_MAX_PAYLOAD = "8MB"
 
 
 def start_nats(home: Path, port: int | None = None) -> tuple[str, subprocess.Popen[bytes]]:
-    """Start nats-server with JetStream on loopback; returns its URL and process."""
+    """Start nats-server with JetStream on loopback; returns its URL and process.
+
+    JetStream encrypts its store (ChaCha20-Poly1305) with a key generated once and kept in
+    `home/secrets.json`: streams hold transcripts. A store written without encryption is encrypted by
+    nats-server when it starts with the key ("Encrypting stream" in its log).
+    """
     home.mkdir(parents=True, exist_ok=True)
     (home / "logs").mkdir(exist_ok=True)
     port = port or _recorded_port(home, "nats", NATS_DEFAULT_PORT)
     config = home / "nats-server.conf"
-    config.write_text(
-        f"listen: 127.0.0.1:{port}\n"
-        f"max_payload: {NATS_MAX_PAYLOAD}\n"
-        f"jetstream {{ store_dir: {json.dumps(str(home / 'nats'))} }}\n"
+    jetstream = (
+        f"store_dir: {json.dumps(str(home / 'nats'))}\n"
+        "  cipher: chachapoly\n"
+        f"  key: {json.dumps(dev_secret(home, NATS_STORE_KEY))}\n"
     )
+    text = f"listen: 127.0.0.1:{port}\nmax_payload: {NATS_MAX_PAYLOAD}\njetstream {{\n  {jetstream}}}\n"
+    config.unlink(missing_ok=True)  # it holds the key: readable by the owner only
+    with os.fdopen(os.open(config, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as file:
+        file.write(text)
     process = subprocess.Popen(
         [nats_server_binary(), "-c", str(config), "-l", str(home / "logs" / "nats.log")],
         stdin=subprocess.DEVNULL,

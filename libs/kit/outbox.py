@@ -20,6 +20,7 @@ from ignis.contracts import subjects
 from ignis.contracts.base import Event
 from ignis.kit.bus import ensure_stream
 from ignis.kit.rounds import in_rounds
+from ignis.kit.settings import Settings
 
 logger = logging.getLogger("ignis.outbox")
 
@@ -28,6 +29,8 @@ PENDING = Gauge("ignis_outbox_pending", "events committed but not yet published"
 LAG = Gauge("ignis_outbox_lag_seconds", "age of the oldest unpublished event", ["service"])
 
 _DIRTY = "ignis.outbox.dirty"
+# How often published events past the event retention are deleted; retention is counted in days.
+PRUNE_EVERY_SECONDS = 3600.0
 
 
 async def add_event(session: AsyncSession, schema: str, subject: str, event: Event) -> None:
@@ -37,6 +40,19 @@ async def add_event(session: AsyncSession, schema: str, subject: str, event: Eve
         {"id": event.event_id, "subject": subject, "payload": event.model_dump_json().encode()},
     )
     session.info[_DIRTY] = True
+
+
+async def forget_events(session: AsyncSession, schema: str, field: str, value: str) -> int:
+    """Delete the outbox rows (published or not) whose event has `field` = `value`, e.g. when the person they
+    name is erased; how many. Their copies in the stream are the eraser's to delete."""
+    result = await session.execute(
+        text(
+            f'DELETE FROM "{schema}".outbox '
+            "WHERE convert_from(payload, 'UTF8')::jsonb ->> CAST(:field AS text) = :value"
+        ),
+        {"field": field, "value": value},
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def has_new_events(session: AsyncSession) -> bool:
@@ -51,25 +67,23 @@ class OutboxRelay:
         self,
         sessionmaker: async_sessionmaker[AsyncSession],
         schema: str,
-        nats_url: str,
+        settings: Settings,
         poll_seconds: float = 1.0,
         batch: int = 100,
-        replicas: int = 1,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.schema = schema
-        self.nats_url = nats_url
+        self.settings = settings
         self.poll_seconds = poll_seconds
         self.batch = batch
-        self.replicas = replicas
         self.wake = asyncio.Event()
         self._js: JetStreamContext | None = None
         self._nc: nats.NATS | None = None
 
     async def connect(self) -> None:
-        self._nc = await nats.connect(self.nats_url, max_reconnect_attempts=-1, reconnect_time_wait=1)
+        self._nc = await nats.connect(self.settings.nats, max_reconnect_attempts=-1, reconnect_time_wait=1)
         self._js = self._nc.jetstream()
-        await ensure_stream(self._js, subjects.EVENTS_STREAM, subjects.EVENTS_SUBJECTS, self.replicas)
+        await ensure_stream(self._js, subjects.EVENTS_STREAM, self.settings)
 
     async def close(self) -> None:
         if self._nc is not None:
@@ -105,6 +119,20 @@ class OutboxRelay:
             {"id": event_id},
         )
 
+    async def prune(self) -> int:
+        """Delete published events older than the event stream keeps them (`IGNIS_EVENT_RETENTION_DAYS`): they
+        name patients, and the stream has forgotten them too. How many."""
+        keep = self.settings.stream_max_age(subjects.EVENTS_STREAM).total_seconds()
+        async with self.sessionmaker() as session, session.begin():
+            result = await session.execute(
+                text(
+                    f'DELETE FROM "{self.schema}".outbox '
+                    "WHERE published_at < now() - make_interval(secs => :keep)"
+                ),
+                {"keep": keep},
+            )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
     async def measure(self) -> None:
         async with self.sessionmaker() as session:
             count, age = (
@@ -121,9 +149,16 @@ class OutboxRelay:
     async def run(self) -> None:
         """Publish until cancelled: at once when woken after a commit, else every `poll_seconds`."""
 
+        loop = asyncio.get_running_loop()
+        next_prune = loop.time()
+
         async def publish_all() -> None:
+            nonlocal next_prune
             while await self.publish_pending() == self.batch:
                 pass
             await self.measure()
+            if loop.time() >= next_prune:
+                await self.prune()
+                next_prune = loop.time() + PRUNE_EVERY_SECONDS
 
         await in_rounds(publish_all, self.wake, self.poll_seconds, "outbox relay")

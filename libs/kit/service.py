@@ -13,11 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ignis.contracts import subjects
 from ignis.kit.bus import align_consumers, drain_requests, ensure_streams, make_broker
+from ignis.kit.crypto import use_data_keys
 from ignis.kit.db import BACKGROUND_CONNECTIONS, create_engine, make_sessionmaker
 from ignis.kit.health import CONSUMER_ACK_PENDING, CONSUMER_PENDING, HealthServer
 from ignis.kit.logging import configure_logging
 from ignis.kit.outbox import OutboxRelay
-from ignis.kit.settings import Settings
+from ignis.kit.settings import DataSettings, Settings
 from ignis.kit.tracing import flush, trace_sql, tracer_provider
 
 
@@ -40,6 +41,8 @@ def create_service(
     they are reported on `/metrics` when the service's own HTTP endpoint is on (`IGNIS_SERVICE_PORT`).
     """
     configure_logging(name, settings.log_level, settings.log_format == "json")
+    if isinstance(settings, DataSettings):
+        use_data_keys(settings.data_keys.get_secret_value())
     broker = make_broker(settings.nats, name, settings.concurrency)
     for router in routers:
         broker.include_router(router)
@@ -48,9 +51,7 @@ def create_service(
     async def lifespan(context: ContextRepo) -> AsyncIterator[None]:
         context.set_global("settings", settings)
         if consumers:
-            needed = {*consumers.values(), subjects.DEAD_LETTER_STREAM}
-            streams = {stream: subjects.stream_subjects(stream) for stream in needed}
-            await ensure_streams(settings.nats, streams, settings.stream_replicas)
+            await ensure_streams(settings, {*consumers.values(), subjects.DEAD_LETTER_STREAM})
             await align_consumers(settings.nats, consumers)
         async with AsyncExitStack() as stack:
             maker = sessionmaker
@@ -61,7 +62,7 @@ def create_service(
                 maker = make_sessionmaker(engine)
             context.set_global("sessionmaker", maker)
             if outbox and maker is not None:
-                relay = OutboxRelay(maker, name, settings.nats, replicas=settings.stream_replicas)
+                relay = OutboxRelay(maker, name, settings)
                 await relay.connect()
                 stack.push_async_callback(relay.close)
                 task = asyncio.create_task(relay.run(), name=f"{name}-outbox-relay")

@@ -1,14 +1,18 @@
 """Settings shared by every process: `IGNIS_` environment variables (and `.env`), built once in `main.py`."""
 
+import datetime as dt
 import json
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar, Literal, Self
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ignis.contracts import subjects
+from ignis.kit.crypto import new_data_key, parse_data_keys
 from ignis.kit.home import running
 
 DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
@@ -28,6 +32,8 @@ class Settings(BaseSettings):
 
     # Secrets of a subclass: in dev an empty one is generated once and kept in IGNIS_HOME; prod refuses it.
     secret_fields: ClassVar[tuple[str, ...]] = ()
+    # How a dev secret of a given format is generated (default: a random url-safe token).
+    secret_generators: ClassVar[dict[str, Callable[[], str]]] = {}
 
     env: Literal["dev", "prod"] = "dev"
     home: Path = Path(".ignis")
@@ -45,6 +51,16 @@ class Settings(BaseSettings):
     concurrency: int = Field(default=16, ge=1, le=500)
     # Copies of each JetStream stream: 1 on one NATS server, 3 on a 3-node cluster (deploy/k8s).
     stream_replicas: int = Field(default=1, ge=1, le=5)
+    # Retention of what holds patient data. Call records (transcripts) are purged after
+    # `call_retention_days`; no copy in a stream may outlive them, so each stream's max_age is bounded by it.
+    call_retention_days: int = Field(default=90, ge=1)
+    # Raw post-call webhooks (whole transcripts): each is deleted once its call record is committed; this is
+    # how long one waits for a patients service that is down (enough for a long outage, not more).
+    webhook_retention_days: float = Field(default=3, gt=0)
+    # Events (patient ids, request ids): long enough for a service that was down to catch up.
+    event_retention_days: float = Field(default=14, gt=0)
+    # Deliveries that failed every attempt (raw, transcripts included): the operator's window to replay.
+    dead_letter_retention_days: float = Field(default=14, gt=0)
 
     @property
     def nats(self) -> str:
@@ -62,6 +78,16 @@ class Settings(BaseSettings):
         up = running(self.home)
         return asyncpg_url(up.database_url if up else DEFAULT_DATABASE_URL)
 
+    def stream_max_age(self, stream: str) -> dt.timedelta:
+        """How long `stream` keeps a message at most (its JetStream max_age): its setting, but never longer
+        than the call records are kept, so lowering IGNIS_CALL_RETENTION_DAYS alone bounds every stream."""
+        days = {
+            subjects.WEBHOOKS_STREAM: self.webhook_retention_days,
+            subjects.EVENTS_STREAM: self.event_retention_days,
+            subjects.DEAD_LETTER_STREAM: self.dead_letter_retention_days,
+        }[stream]
+        return dt.timedelta(days=min(days, self.call_retention_days))
+
     @model_validator(mode="after")
     def _resolve_secrets(self) -> Self:
         for name in self.secret_fields:
@@ -75,7 +101,8 @@ class Settings(BaseSettings):
             if self.env == "prod":
                 raise ValueError(f"IGNIS_{name.upper()} must be set to a real secret when IGNIS_ENV=prod")
             if not value.get_secret_value():
-                setattr(self, name, SecretStr(dev_secret(self.home, name)))
+                generate = self.secret_generators.get(name, _token)
+                setattr(self, name, SecretStr(dev_secret(self.home, name, generate)))
         return self
 
 
@@ -105,9 +132,28 @@ def store_secret(home: Path, name: str, value: str) -> None:
         json.dump(stored, file)
 
 
-def dev_secret(home: Path, name: str) -> str:
+def _token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def dev_secret(home: Path, name: str, generate: Callable[[], str] = _token) -> str:
     """A dev secret generated on first use and kept in `home`, so every process and restart agrees."""
     if (stored := stored_secret(home, name)) is None:
-        stored = secrets.token_urlsafe(24)
+        stored = generate()
         store_secret(home, name, stored)
     return stored
+
+
+class DataSettings(Settings):
+    """Settings of a process that reads or writes encrypted columns (kit.crypto)."""
+
+    secret_fields = ("data_keys",)
+    secret_generators = {"data_keys": new_data_key}
+
+    # Keys of the encryption at rest, comma-separated: the first encrypts, all decrypt (rotation).
+    data_keys: SecretStr = SecretStr("")
+
+    @model_validator(mode="after")
+    def _data_keys_are_keys(self) -> Self:
+        parse_data_keys(self.data_keys.get_secret_value())  # a malformed key stops the start, named
+        return self

@@ -48,12 +48,7 @@ def create_app(settings: GatewaySettings | None = None, broker: NatsBroker | Non
                 extra={"limit": settings.webhook_body_limit_bytes, "max_payload": connection.max_payload},
             )
         app.state.jetstream = connection.jetstream()
-        await ensure_stream(
-            app.state.jetstream,
-            subjects.WEBHOOKS_STREAM,
-            subjects.WEBHOOKS_SUBJECTS,
-            settings.stream_replicas,
-        )
+        await ensure_stream(app.state.jetstream, subjects.WEBHOOKS_STREAM, settings)
         yield
         try:
             await connection.drain()

@@ -84,4 +84,4 @@ async def _erase(session: AsyncSession, patient_id: uuid.UUID) -> dict[str, int]
     return await NotifierRepository(session).erase_patient(patient_id)
 
 
-subscribe_erasures(router, subjects.NOTIFIER_ERASURES_CONSUMER, _erase)
+subscribe_erasures(router, "notifier", subjects.NOTIFIER_ERASURES_CONSUMER, _erase)

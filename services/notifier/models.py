@@ -6,6 +6,7 @@ import uuid
 from sqlalchemy import DateTime, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from ignis.kit.crypto import Encrypted
 from ignis.kit.db import schema_metadata
 
 SCHEMA = "notifier"
@@ -48,6 +49,6 @@ class Message(Base):
     claimed_at: Mapped[dt.datetime | None]
     provider: Mapped[str | None]
     provider_status: Mapped[int | None]
-    body: Mapped[str | None]
+    body: Mapped[str | None] = mapped_column(Encrypted())  # the SMS text: encrypted at rest
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.clock_timestamp())
     finished_at: Mapped[dt.datetime | None]

@@ -4,10 +4,10 @@ from typing import Literal, Self
 
 from pydantic import Field, SecretStr, model_validator
 
-from ignis.kit.settings import Settings
+from ignis.kit.settings import DataSettings
 
 
-class NotifierSettings(Settings):
+class NotifierSettings(DataSettings):
     # `log` (the default) sends nothing: it records and logs each SMS, without the number.
     sms_provider: Literal["log", "sipgate"] = "log"
     sipgate_api_url: str = "https://api.sipgate.com/v2"

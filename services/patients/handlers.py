@@ -144,7 +144,8 @@ async def unlock_identity(cmd: UnlockIdentity, repo: Repository) -> IdentityUnlo
 async def store_call(
     _: Any, message: NatsMessage, sessionmaker: Sessionmaker, settings: Settings, broker: Broker
 ) -> None:
-    """Acknowledged only after the record is committed; a redelivery finds it and changes nothing.
+    """Acknowledged only after the record is committed; a redelivery finds it and changes nothing. Then the
+    event (the whole transcript) is deleted from the stream: the record is the one copy, purged with it.
 
     The raw bytes are read, not FastStream's decoded body: they are ElevenLabs' event as it was signed.
     """
@@ -153,4 +154,4 @@ async def store_call(
         async with sessionmaker() as session, session.begin():
             await service.store_call(PatientRepository(session), settings, message.body, service.utcnow())
 
-    await settle(message, broker, work)
+    await settle(message, broker, work, remove=True)

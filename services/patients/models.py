@@ -5,9 +5,10 @@ import uuid
 from typing import Any
 
 from sqlalchemy import DateTime, Text, func
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from ignis.kit.crypto import Encrypted
 from ignis.kit.db import schema_metadata
 
 SCHEMA = "patients"
@@ -81,10 +82,11 @@ class Call(Base):
     termination_reason: Mapped[str | None]
     failure_reason: Mapped[str | None]
     call_successful: Mapped[str | None]
-    summary: Mapped[str | None]
-    transcript: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
-    analysis: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
-    data_collection: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # Health data, encrypted at rest (kit.crypto).
+    summary: Mapped[str | None] = mapped_column(Encrypted())
+    transcript: Mapped[list[dict[str, Any]] | None] = mapped_column(Encrypted(as_json=True))
+    analysis: Mapped[dict[str, Any] | None] = mapped_column(Encrypted(as_json=True))
+    data_collection: Mapped[dict[str, Any] | None] = mapped_column(Encrypted(as_json=True))
     received_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
     retain_until: Mapped[dt.datetime]
 
@@ -94,7 +96,7 @@ class Request(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     kind: Mapped[str]
-    details: Mapped[str]
+    details: Mapped[str] = mapped_column(Encrypted())  # the caller's words: encrypted at rest
     patient_id: Mapped[uuid.UUID | None]
     conversation_id: Mapped[str]
     callback_number: Mapped[str | None]
@@ -105,4 +107,4 @@ class Request(Base):
     claimed_by: Mapped[str | None]
     claimed_at: Mapped[dt.datetime | None]
     completed_at: Mapped[dt.datetime | None]
-    completion_note: Mapped[str | None]
+    completion_note: Mapped[str | None] = mapped_column(Encrypted())

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Row, and_, delete, exists, func, or_, select, text, tuple_
+from sqlalchemy import ColumnElement, Row, and_, delete, exists, func, or_, select, text, tuple_, union
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -275,15 +275,38 @@ class PatientRepository:
         result = await self.session.execute(delete(Call).where(Call.retain_until <= now))
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
+    def _left_by(self, patient_id: uuid.UUID, phone: str | None) -> tuple[ColumnElement[bool], ...]:
+        """What a patient left here: call records and requests linked to them, and, from their phone number,
+        those of calls in which they were not (yet) verified: an unverified call or a callback request."""
+        calls = Call.patient_id == patient_id
+        requests = Request.patient_id == patient_id
+        if phone:
+            calls = or_(calls, and_(Call.patient_id.is_(None), Call.caller_number == phone))
+            requests = or_(requests, and_(Request.patient_id.is_(None), Request.callback_number == phone))
+        return calls, requests
+
+    async def conversations_of(self, patient_id: uuid.UUID) -> set[str]:
+        """Every conversation that carries the patient's data: copies elsewhere (NATS) are found by these."""
+        phone = await self.session.scalar(select(Patient.phone).where(Patient.id == patient_id))
+        calls, requests = self._left_by(patient_id, phone)
+        query = union(
+            select(Call.conversation_id).where(calls),
+            select(Request.conversation_id).where(requests),
+            select(Verification.conversation_id).where(Verification.patient_id == patient_id),
+        )
+        return set((await self.session.scalars(query)).all())
+
     async def erase(self, patient_id: uuid.UUID) -> dict[str, int]:
         """Delete everything this service keeps about one patient."""
+        phone = await self.session.scalar(select(Patient.phone).where(Patient.id == patient_id))
+        calls, requests = self._left_by(patient_id, phone)
         counts = {}
-        for name, model, column in (
-            ("calls", Call, Call.patient_id),
-            ("requests", Request, Request.patient_id),
-            ("verifications", Verification, Verification.patient_id),
-            ("patient", Patient, Patient.id),
+        for name, model, where in (
+            ("calls", Call, calls),
+            ("requests", Request, requests),
+            ("verifications", Verification, Verification.patient_id == patient_id),
+            ("patient", Patient, Patient.id == patient_id),
         ):
-            result = await self.session.execute(delete(model).where(column == patient_id))
+            result = await self.session.execute(delete(model).where(where))
             counts[name] = int(result.rowcount or 0)  # type: ignore[attr-defined]
         return counts

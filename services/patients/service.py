@@ -7,10 +7,11 @@ committed with the reply, whereas a raised `ServiceError` rolls the unit of work
 import asyncio
 import datetime as dt
 import hashlib
+import json
 import logging
 import secrets
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -544,6 +545,29 @@ async def erase_patient(repo: PatientRepository, patient_id: uuid.UUID) -> dict[
         await add_event(repo.session, "patients", subjects.PATIENT_ERASED, event)
     logger.info("patient erased", extra={"patient_id": str(patient_id), **counts})
     return counts
+
+
+def carries_patient(patient_id: uuid.UUID, conversation_ids: set[str]) -> Callable[[str, bytes], bool]:
+    """Whether a stream message holds the patient's data: a post-call event (raw or dead-lettered) of one of
+    their conversations, or an event naming them. `patient.erased` is kept: it is what makes a service
+    that is down erase the patient once it is back."""
+    keep = {subjects.PATIENT_ERASED, subjects.dead_letter(subjects.PATIENT_ERASED)}
+    patient = str(patient_id)
+
+    def carries(subject: str, data: bytes) -> bool:
+        if subject in keep:
+            return False
+        try:
+            payload = json.loads(data)
+        except (ValueError, UnicodeDecodeError):
+            return False
+        if not isinstance(payload, dict):
+            return False
+        inner = payload.get("data")
+        conversation = inner.get("conversation_id") if isinstance(inner, dict) else None
+        return conversation in conversation_ids or payload.get("patient_id") == patient
+
+    return carries
 
 
 async def purge_forever(sessionmaker: async_sessionmaker[AsyncSession], settings: PatientsSettings) -> None:

@@ -2,10 +2,10 @@
 
 from pydantic import Field
 
-from ignis.kit.settings import Settings
+from ignis.kit.settings import DataSettings
 
 
-class PatientsSettings(Settings):
+class PatientsSettings(DataSettings):
     # A verified caller's ref lives for the call; two hours covers the longest call with margin.
     ref_ttl_minutes: int = 120
     # Identification budgets (README "Security and privacy"): failed identifications allowed per
@@ -16,5 +16,5 @@ class PatientsSettings(Settings):
     max_name_failures: int = Field(default=10, ge=1)
     max_registrations: int = Field(default=2, ge=1)  # a parent may register two children
     budget_window_hours: int = Field(default=24, ge=1)
-    # How long call records (transcripts are health data) are kept before they are purged.
-    call_retention_days: int = 90
+    # `call_retention_days` (how long call records are kept) is a setting of every process: it bounds
+    # the retention of the streams, which all of them declare (kit.settings).

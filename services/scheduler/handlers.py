@@ -121,7 +121,10 @@ async def day_appointments(
 
 
 async def _erase(session: AsyncSession, patient_id: uuid.UUID) -> dict[str, int]:
-    return {"appointments": await AppointmentRepository(session).erase_patient(patient_id)}
+    """Their appointments, and the appointment events naming them that the outbox still keeps."""
+    repo = AppointmentRepository(session)
+    appointments = await repo.erase_patient(patient_id)
+    return {"appointments": appointments, "events": await repo.erase_events(patient_id)}
 
 
-subscribe_erasures(router, subjects.SCHEDULER_ERASURES_CONSUMER, _erase)
+subscribe_erasures(router, "scheduler", subjects.SCHEDULER_ERASURES_CONSUMER, _erase)

@@ -6,6 +6,7 @@ import uuid
 from sqlalchemy import DateTime, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from ignis.kit.crypto import Encrypted
 from ignis.kit.db import schema_metadata
 
 SCHEMA = "scheduler"
@@ -26,7 +27,7 @@ class Appointment(Base):
     start_at: Mapped[dt.datetime]
     end_at: Mapped[dt.datetime]
     status: Mapped[str] = mapped_column(default="booked")
-    reason: Mapped[str | None]
+    reason: Mapped[str | None] = mapped_column(Encrypted())  # the caller's words: encrypted at rest
     conversation_id: Mapped[str]
     idempotency_key: Mapped[str | None]
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())

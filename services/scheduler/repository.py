@@ -10,8 +10,9 @@ from sqlalchemy import ColumnElement, and_, delete, func, select, text, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ignis.kit.outbox import forget_events
 from ignis.scheduler.errors import DuplicateBooking, SlotAlreadyTaken
-from ignis.scheduler.models import Appointment
+from ignis.scheduler.models import SCHEMA, Appointment
 
 
 class AppointmentRepository:
@@ -75,6 +76,10 @@ class AppointmentRepository:
     async def erase_patient(self, patient_id: uuid.UUID) -> int:
         result = await self.session.execute(delete(Appointment).where(Appointment.patient_id == patient_id))
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def erase_events(self, patient_id: uuid.UUID) -> int:
+        """The outbox's appointment events that name the patient (published or not)."""
+        return await forget_events(self.session, SCHEMA, "patient_id", str(patient_id))
 
     async def count_booked(self) -> int:
         query = select(func.count()).select_from(Appointment).where(Appointment.status == "booked")

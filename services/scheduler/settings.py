@@ -1,7 +1,7 @@
 """Settings of the scheduler service."""
 
-from ignis.kit.settings import Settings
+from ignis.kit.settings import DataSettings
 
 
-class SchedulerSettings(Settings):
+class SchedulerSettings(DataSettings):
     pass

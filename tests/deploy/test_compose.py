@@ -9,6 +9,7 @@ hook), so it moves with that package's version, not with a file copied here.
 
 import json
 import re
+import subprocess
 from collections.abc import Mapping
 from importlib import resources
 from typing import Any
@@ -17,11 +18,16 @@ import jsonschema
 import pytest
 import yaml
 
+from ignis.kit.embedded import nats_server_binary
 from tests.deploy.conftest import DEPLOY, PROCESSES, ROOT, SECRET_LIKE, SERVICES, env_example
 
 COMPOSE = ROOT / "docker-compose.yml"
 IGNIS = ("migrate", *PROCESSES)
-DUMMY = {"POSTGRES_PASSWORD": "dummy-password-for-the-test", "IGNIS_PUBLIC_HOST": "ignis.example.com"}
+DUMMY = {
+    "POSTGRES_PASSWORD": "dummy-password-for-the-test",
+    "NATS_JETSTREAM_KEY": "dummy-key-for-the-test",
+    "IGNIS_PUBLIC_HOST": "ignis.example.com",
+}
 
 _REFERENCE = re.compile(r"\$(?:(?P<escaped>\$)|\{(?P<braced>[^}]*)\}|(?P<named>[A-Za-z_][A-Za-z0-9_]*))")
 _BRACED = re.compile(r"(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?+])(?P<arg>.*))?", re.DOTALL)
@@ -121,6 +127,25 @@ def test_postgres_password_must_be_set(raw: dict[str, Any]) -> None:
     """Straight from .env.example (empty POSTGRES_PASSWORD) compose refuses to start, as the file says."""
     with pytest.raises(InterpolationError, match="POSTGRES_PASSWORD"):
         interpolate(raw, dot_env() | {"POSTGRES_PASSWORD": ""})
+
+
+def test_jetstream_is_encrypted_with_a_key_that_must_be_set(
+    raw: dict[str, Any], compose: dict[str, Any]
+) -> None:
+    """Streams hold transcripts: NATS encrypts its store, with a key from .env that compose insists on."""
+    with pytest.raises(InterpolationError, match="NATS_JETSTREAM_KEY"):
+        interpolate(raw, dot_env() | DUMMY | {"NATS_JETSTREAM_KEY": ""})
+    config = (DEPLOY / "nats-server.conf").read_text()
+    assert re.search(r"^\s*cipher:\s*chachapoly\s*$", config, re.MULTILINE)
+    assert re.search(r"^\s*key:\s*\$NATS_JETSTREAM_KEY\s*$", config, re.MULTILINE)
+    assert environment(compose["services"]["nats"])["NATS_JETSTREAM_KEY"] == "dummy-key-for-the-test"
+    check = [nats_server_binary(), "-t", "-c", str(DEPLOY / "nats-server.conf")]
+    with_key = subprocess.run(
+        check, env={"NATS_JETSTREAM_KEY": "k"}, capture_output=True, text=True, timeout=30
+    )
+    assert with_key.returncode == 0, with_key.stderr + with_key.stdout  # nats-server's own check of the file
+    without = subprocess.run(check, env={}, capture_output=True, text=True, timeout=30)
+    assert without.returncode != 0
 
 
 @pytest.mark.parametrize("name", IGNIS)

@@ -336,3 +336,14 @@ def test_migrate_first_applies_the_job_and_its_settings_only(overlay: Path) -> N
         if r["metadata"].get("labels", {}).get("app.kubernetes.io/component") in ("config", "migrate")
     }
     assert selected == {"ConfigMap", "Job"}
+
+
+@pytest.mark.parametrize("process", ["patients", "scheduler", "notifier"])
+def test_services_with_health_data_get_the_data_keys(resources: tuple[Resource, ...], process: str) -> None:
+    """They refuse to start in prod without IGNIS_DATA_KEYS (their columns are encrypted at rest)."""
+    spec = named(resources, "Deployment", f"ignis-{process}")["spec"]["template"]["spec"]
+    env = {item["name"]: item for item in spec["containers"][0].get("env", [])}
+    assert env["IGNIS_DATA_KEYS"]["valueFrom"]["secretKeyRef"] == {
+        "name": SECRET_NAME,
+        "key": "IGNIS_DATA_KEYS",
+    }

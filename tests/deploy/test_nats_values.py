@@ -102,3 +102,14 @@ def test_the_release_name_matches_the_nats_url() -> None:
     readme = (K8S / "README.md").read_text()
     assert re.search(r"helm (?:upgrade --install|install) nats nats/nats\b", readme)
     assert "nats://nats:4222" in (K8S / "base" / "kustomization.yaml").read_text()
+
+
+def test_jetstream_is_encrypted_with_a_key_from_a_secret(values: dict[str, Any]) -> None:
+    """Streams hold transcripts: the store is encrypted, its key never in the values (a Secret reference)."""
+    merged = values["config"]["jetstream"]["merge"]
+    assert merged["cipher"] == "chachapoly"
+    variable = re.fullmatch(r"<< \$([A-Z_]+) >>", merged["key"])
+    assert variable, "the key is read from the environment, unquoted"
+    source = values["container"]["env"][variable[1]]["valueFrom"]["secretKeyRef"]
+    assert (source["name"], source["key"]) == ("nats-jetstream", "key")
+    assert "nats-jetstream" in (K8S / "README.md").read_text(), "the README says how to create it"

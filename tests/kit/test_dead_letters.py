@@ -15,6 +15,8 @@ from nats.js.api import ConsumerConfig
 
 from ignis.contracts import subjects
 from ignis.kit.bus import ensure_streams, make_broker, settle
+from ignis.kit.settings import Settings
+from tests.conftest import own_stream
 
 
 def ignis(nats_url: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -30,9 +32,7 @@ def ignis(nats_url: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 async def test_list_and_replay(nats_url: str) -> None:
     stream, subject = f"TEST_{uuid.uuid4().hex[:6].upper()}", f"ignis.test.{uuid.uuid4().hex[:6]}"
-    await ensure_streams(
-        nats_url, {stream: f"{subject}.>", subjects.DEAD_LETTER_STREAM: subjects.DEAD_LETTER_SUBJECTS}
-    )
+    await own_stream(nats_url, stream, f"{subject}.>")
     connection = await nats.connect(nats_url)
     js = connection.jetstream()
     await js.purge_stream(subjects.DEAD_LETTER_STREAM)
@@ -77,7 +77,7 @@ async def test_list_and_replay(nats_url: str) -> None:
 @pytest.mark.parametrize("args", [[], ["--replay-all"]])
 async def test_nothing_dead(nats_url: str, args: list[str]) -> None:
     connection = await nats.connect(nats_url)
-    await ensure_streams(nats_url, {subjects.DEAD_LETTER_STREAM: subjects.DEAD_LETTER_SUBJECTS})
+    await ensure_streams(Settings(nats_url=nats_url), [subjects.DEAD_LETTER_STREAM])
     await connection.jetstream().purge_stream(subjects.DEAD_LETTER_STREAM)
     await connection.close()
     result = await asyncio.to_thread(ignis, nats_url, *args)

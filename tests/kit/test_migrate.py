@@ -33,7 +33,7 @@ class TestMigrateAll:
                 .scalars()
                 .all()
             )
-        assert versions == ["0001_init", "0002_call", "0003_request", "0004_identity_budget"]
+        assert versions == ["0001_init", "0002_call", "0003_request", "0004_identity_budget", "0005_encrypt"]
         assert {"patient", "verification", "identity_attempt", "schema_migration"} <= set(tables)
 
 
@@ -44,9 +44,15 @@ class TestFreshDatabase:
         fresh = other_database(database_url, "ignis_fresh_migrate")
         try:
             assert await migrate_all(fresh) == {
-                "patients": ["0001_init", "0002_call", "0003_request", "0004_identity_budget"],
-                "scheduler": ["0001_init", "0002_version"],
-                "notifier": ["0001_init", "0003_version"],
+                "patients": [
+                    "0001_init",
+                    "0002_call",
+                    "0003_request",
+                    "0004_identity_budget",
+                    "0005_encrypt",
+                ],
+                "scheduler": ["0001_init", "0002_encrypt", "0003_version"],
+                "notifier": ["0001_init", "0002_encrypt", "0003_version"],
             }
             assert await migrate_all(fresh) == {"patients": [], "scheduler": [], "notifier": []}
         finally:

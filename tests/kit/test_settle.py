@@ -8,19 +8,22 @@ from pathlib import Path
 from typing import Any
 
 import nats
+import pytest
 from faststream.middlewares import AckPolicy
 from faststream.nats import JStream, NatsMessage, PullSub
 from nats.js.api import ConsumerConfig
 
 from ignis.contracts import subjects
 from ignis.kit.bus import ensure_streams, make_broker, settle
+from ignis.kit.settings import Settings
+from tests.conftest import own_stream
 
 
-async def test_failing_work_is_retried_then_dead_lettered(nats_url: str) -> None:
+@pytest.mark.parametrize("remove", [False, True])
+async def test_failing_work_is_retried_then_dead_lettered(nats_url: str, remove: bool) -> None:
+    """With `remove`, neither the settled message nor the dead-lettered one stays in its stream."""
     stream, subject = f"TEST_{uuid.uuid4().hex[:6].upper()}", f"ignis.test.{uuid.uuid4().hex[:6]}"
-    await ensure_streams(
-        nats_url, {stream: f"{subject}.>", subjects.DEAD_LETTER_STREAM: subjects.DEAD_LETTER_SUBJECTS}
-    )
+    await own_stream(nats_url, stream, f"{subject}.>")
     attempts: list[int] = []
     broker = make_broker(nats_url, "settle-test")
 
@@ -38,7 +41,7 @@ async def test_failing_work_is_retried_then_dead_lettered(nats_url: str) -> None
             if message.raw_message.subject.endswith("bad"):
                 raise RuntimeError("the database is away")
 
-        await settle(message, broker, work, max_deliveries=3, backoff=[0.2])
+        await settle(message, broker, work, max_deliveries=3, backoff=[0.2], remove=remove)
 
     await broker.start()
     connection = await nats.connect(nats_url)
@@ -61,6 +64,40 @@ async def test_failing_work_is_retried_then_dead_lettered(nats_url: str) -> None
         )
         info = await js.consumer_info(stream, "settle-test")
         assert (info.num_pending, info.num_ack_pending) == (0, 0)
+        assert (await js.stream_info(stream)).state.messages == (0 if remove else 2)
+    finally:
+        await broker.stop()
+        await js.delete_stream(stream)
+        await connection.close()
+
+
+async def test_a_failed_delete_still_acknowledges(nats_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """The work is done (the record committed): a delete that fails only leaves the message to max_age."""
+    stream, subject = f"TEST_{uuid.uuid4().hex[:6].upper()}", f"ignis.test.{uuid.uuid4().hex[:6]}"
+    await own_stream(nats_url, stream, f"{subject}.>")
+    connection = await nats.connect(nats_url)
+    js = connection.jetstream()
+    broker = make_broker(nats_url, "settle-delete-test")
+    await broker.start()
+    try:
+        await js.publish(f"{subject}.call", b"{}", stream=stream)
+        consumer = await js.pull_subscribe(f"{subject}.call", durable="settle-delete-test", stream=stream)
+        [delivered] = await consumer.fetch(1, timeout=5)
+        done: list[bool] = []
+
+        async def work() -> None:
+            await js.delete_msg(stream, delivered.metadata.sequence.stream)  # gone before settle deletes it
+            done.append(True)
+
+        await settle(NatsMessage(raw_message=delivered, body=delivered.data), broker, work, remove=True)
+        assert done == [True]
+        assert "delivered message not deleted from its stream" in caplog.text
+        for _ in range(50):  # the acknowledgement travels on the broker's own connection
+            info = await js.consumer_info(stream, "settle-delete-test")
+            if info.num_ack_pending == 0:
+                break
+            await asyncio.sleep(0.05)
+        assert (info.num_pending, info.num_ack_pending) == (0, 0)
     finally:
         await broker.stop()
         await js.delete_stream(stream)
@@ -80,7 +117,7 @@ async def test_durable_consumers_wait_as_long_as_the_code_says(
 
     # As an earlier version of Ignis created it.
     connection = await nats.connect(nats_url)
-    await ensure_streams(nats_url, {subjects.EVENTS_STREAM: subjects.EVENTS_SUBJECTS})
+    await ensure_streams(Settings(nats_url=nats_url), [subjects.EVENTS_STREAM])
     with contextlib.suppress(nats.js.errors.NotFoundError):
         await connection.jetstream().delete_consumer(
             subjects.EVENTS_STREAM, subjects.NOTIFIER_APPOINTMENTS_CONSUMER

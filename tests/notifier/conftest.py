@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ignis.contracts import subjects
 from ignis.contracts.scheduling import AppointmentEvent
+from ignis.kit.crypto import decrypt
 from ignis.notifier.main import create_app as create_notifier
 from ignis.notifier.settings import NotifierSettings
 from tests.conftest import wait_until_serving
@@ -101,13 +102,13 @@ async def publish(
 
 
 async def messages(engine: AsyncEngine, **where: Any) -> list[dict[str, Any]]:
-    """notifier.message rows, oldest first."""
+    """notifier.message rows, oldest first, the text decrypted (it is stored encrypted)."""
     clauses = " AND ".join(f"{column} = :{column}" for column in where) or "true"
     async with engine.connect() as conn:
         rows = await conn.execute(
             text(f"SELECT * FROM notifier.message WHERE {clauses} ORDER BY created_at"), where
         )
-        return [dict(row._mapping) for row in rows]
+        return [{**row._mapping, "body": decrypt(row.body) if row.body is not None else None} for row in rows]
 
 
 async def settled(

@@ -12,7 +12,7 @@ from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ignis.contracts import subjects
-from tests.conftest import verified_caller
+from tests.conftest import TEST_DATA_KEYS, verified_caller
 from tests.factories import MUELLER
 from tests.fakes import sipgate as fake
 from tests.fakes.sipgate import HANG, FakeSipgate
@@ -52,6 +52,7 @@ def notifier_process(
 ) -> Iterator[NotifierProcess]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("IGNIS_")} | {
         "IGNIS_HOME": str(tmp_path),
+        "IGNIS_DATA_KEYS": TEST_DATA_KEYS,  # the test reads the SMS texts it wrote
         "IGNIS_NATS_URL": nats_url,
         "IGNIS_DATABASE_URL": database_url,
         "IGNIS_PRACTICE_FILE": str(practice_file),

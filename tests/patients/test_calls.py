@@ -120,6 +120,39 @@ class TestCallRecords:
         assert record.transcript[0]["message"] == "Hey there angelo. How are you?"
         assert record.retain_until > utcnow()
 
+    async def test_the_raw_event_leaves_the_stream_once_its_record_is_stored(
+        self,
+        gateway: httpx.AsyncClient,
+        engine: AsyncEngine,
+        nats_url: str,
+        patients_service: Callable[[], AbstractAsyncContextManager[None]],
+    ) -> None:
+        """The record is the one copy of the transcript (purged with it); ElevenLabs' retry of the same
+        event afterwards is still recognised by its Nats-Msg-Id and stores nothing twice."""
+        connection = await nats.connect(nats_url)
+        js = connection.jetstream()
+        try:
+            await deliver(gateway, event("post_call_transcription", "conv_gone"))
+            assert (await js.stream_info(subjects.WEBHOOKS_STREAM)).state.messages == 1
+            async with patients_service():
+                await calls(engine, 1)
+                for _ in range(50):
+                    if not (await js.stream_info(subjects.WEBHOOKS_STREAM)).state.messages:
+                        break
+                    await asyncio.sleep(0.1)
+                assert (await js.stream_info(subjects.WEBHOOKS_STREAM)).state.messages == 0
+                retry = await gateway.post(
+                    "/webhooks/elevenlabs/post-call",
+                    content=(body := event("post_call_transcription", "conv_gone")),
+                    headers={"ElevenLabs-Signature": sign_elevenlabs(body, WEBHOOK_SECRET)},
+                )
+                assert retry.json()["code"] == "duplicate"
+                await asyncio.sleep(0.5)
+                assert len(await calls(engine, 2, within_seconds=0)) == 1
+            assert (await js.stream_info(subjects.WEBHOOKS_STREAM)).state.messages == 0
+        finally:
+            await connection.close()
+
     async def test_webhooks_sent_while_the_service_was_down_arrive_once_after_it_restarts(
         self,
         gateway: httpx.AsyncClient,

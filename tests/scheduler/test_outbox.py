@@ -14,6 +14,7 @@ from ignis.contracts import subjects
 from ignis.contracts.scheduling import AppointmentBooked
 from ignis.kit.db import make_sessionmaker
 from ignis.kit.outbox import OutboxRelay, add_event
+from ignis.kit.settings import Settings
 from tests.conftest import received
 
 pytestmark = pytest.mark.usefixtures("clean_database")
@@ -34,7 +35,7 @@ def booked_event() -> AppointmentBooked:
 
 
 async def relay(engine: AsyncEngine, nats_url: str) -> OutboxRelay:
-    started = OutboxRelay(make_sessionmaker(engine), "scheduler", nats_url)
+    started = OutboxRelay(make_sessionmaker(engine), "scheduler", Settings(nats_url=nats_url))
     await started.connect()
     return started
 
@@ -97,3 +98,31 @@ class TestOutbox:
         await running.close()
         messages = await received(events, expected=5)
         assert [json.loads(m.data)["event_id"] for m in messages] == [str(e.event_id) for e in sent]
+
+
+async def test_published_events_leave_the_outbox_with_the_event_retention(
+    engine: AsyncEngine, nats_url: str
+) -> None:
+    """Events name patients: once the stream has forgotten one, the outbox forgets it too."""
+    rows = [
+        ("old", "now() - interval '15 days'"),
+        ("recent", "now() - interval '1 day'"),
+        ("pending", "NULL"),
+    ]
+    async with engine.begin() as conn:
+        for name, published in rows:
+            await conn.execute(
+                text(
+                    "INSERT INTO scheduler.outbox (event_id, subject, payload, published_at) "
+                    f"VALUES (:id, :subject, :payload, {published})"
+                ),
+                {"id": uuid.uuid4(), "subject": subjects.APPOINTMENT_BOOKED, "payload": name.encode()},
+            )
+    running = await relay(engine, nats_url)  # IGNIS_EVENT_RETENTION_DAYS: 14
+    try:
+        assert await running.prune() == 1
+    finally:
+        await running.close()
+    async with engine.connect() as conn:
+        left = (await conn.execute(text("SELECT payload FROM scheduler.outbox ORDER BY payload"))).scalars()
+        assert sorted(bytes(p) for p in left) == [b"pending", b"recent"]
