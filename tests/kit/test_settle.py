@@ -104,6 +104,7 @@ async def test_a_failed_delete_still_acknowledges(nats_url: str, caplog: pytest.
         await connection.close()
 
 
+@pytest.mark.usefixtures("clean_database")
 async def test_durable_consumers_wait_as_long_as_the_code_says(
     nats_url: str, database_url: str, tmp_path: Path
 ) -> None:
@@ -118,6 +119,8 @@ async def test_durable_consumers_wait_as_long_as_the_code_says(
     # As an earlier version of Ignis created it.
     connection = await nats.connect(nats_url)
     await ensure_streams(Settings(nats_url=nats_url), [subjects.EVENTS_STREAM])
+    # No events of earlier tests: the notifier started here would text about them for real.
+    await connection.jetstream().purge_stream(subjects.EVENTS_STREAM)
     with contextlib.suppress(nats.js.errors.NotFoundError):
         await connection.jetstream().delete_consumer(
             subjects.EVENTS_STREAM, subjects.NOTIFIER_APPOINTMENTS_CONSUMER
