@@ -19,6 +19,7 @@ setting is missing or wrong.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import ipaddress
 import os
 import shlex
@@ -59,6 +60,7 @@ class Settings:
     reg_retry_seconds: int
     reg_timer_seconds: int
     number: str
+    country_code: str
     target: HostPort
     transport: str
     allowed: tuple[str, ...]
@@ -146,6 +148,12 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     )
     if any(ch in number for ch in ' "@:;<>'):
         raise SettingsError(f"IGNIS_SIP_NUMBER={number!r}: only the number (digits, optionally a leading +)")
+    country_code = (env.get("IGNIS_SIP_BRIDGE_COUNTRY_CODE") or "49").strip().removeprefix("+")
+    if not (country_code.isdigit() and 1 <= len(country_code) <= 3 and country_code[0] != "0"):
+        raise SettingsError(
+            f"IGNIS_SIP_BRIDGE_COUNTRY_CODE={country_code!r}: the country calling code for national "
+            "caller numbers (0...), e.g. 49"
+        )
     transport = (env.get("IGNIS_SIP_BRIDGE_TRANSPORT") or "tcp").strip().lower()
     if transport not in ("tcp", "tls"):
         raise SettingsError(f"IGNIS_SIP_BRIDGE_TRANSPORT={transport!r}: tcp or tls (ElevenLabs has no UDP)")
@@ -175,6 +183,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         reg_retry_seconds=_int(env, "IGNIS_SIP_BRIDGE_REG_RETRY_SECONDS", 60),
         reg_timer_seconds=_int(env, "IGNIS_SIP_BRIDGE_REG_TIMER_SECONDS", 10),
         number=number,
+        country_code=country_code,
         target=_host_port(
             env.get("IGNIS_SIP_BRIDGE_TARGET") or "sip.rtc.elevenlabs.io", "IGNIS_SIP_BRIDGE_TARGET"
         ),
@@ -219,8 +228,9 @@ def render_cfg(settings: Settings, out: Path) -> str:
     advertise = f" advertise {advertised}:{{port}}" if settings.public_address else ""
     default_port = 5061 if settings.transport == "tls" else 5060
     defines = {
-        "BRIDGE_NUMBER": cfg_string(settings.number),
-        "TARGET_HOST": cfg_string(str(settings.target)),
+        # Request-URI and To towards ElevenLabs: the number exactly as imported.
+        "TARGET_URI": cfg_string(f"sip:{settings.number}@{settings.target}"),
+        "COUNTRY_CODE": cfg_string(settings.country_code),
         "TARGET_DST": cfg_string(
             f"sip:{settings.target.with_port(default_port)};transport={settings.transport}"
         ),
@@ -230,6 +240,11 @@ def render_cfg(settings: Settings, out: Path) -> str:
         "REG_CONTACT_ADDR": cfg_string(f"{advertised}:{settings.port}"),
         "REG_TIMER_INTERVAL": str(settings.reg_timer_seconds),
         "REG_RETRY_INTERVAL": str(settings.reg_retry_seconds),
+        # Scrambles sipgate's From/To (a withheld caller's number) in the Record-Route parameters that
+        # ElevenLabs sees; derived from a secret so that it stays the same across renders (open dialogs).
+        "RESTORE_PASSWD": cfg_string(
+            hashlib.sha256(b"ignis-sip-bridge-uac:" + settings.registrar_password.encode()).hexdigest()[:32]
+        ),
     }
     flags: list[str] = []
     if settings.transport == "tls":
@@ -318,8 +333,7 @@ def write(settings: Settings, out: Path) -> Path:
     )
     if settings.transport == "tls":
         (out / "tls.cfg").write_text(render_tls(settings))
-    if settings.target_auth:
-        cfg.chmod(0o600)
+    cfg.chmod(0o600)  # RESTORE_PASSWD, and with target auth ElevenLabs' digest password
     return cfg
 
 

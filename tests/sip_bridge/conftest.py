@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import shutil
 import signal
 import socket
@@ -33,6 +34,10 @@ SCENARIOS = Path(__file__).parent / "scenarios"
 SIP_USER = "1234567t0"
 SIP_PASSWORD = "s3cr:et"  # the registrar scenario checks exactly these (a ':' tests db_text escaping)
 NUMBER = "+49301234567"
+# What sipgate sends by default: the caller in E.164 without "+" (display name and user), the practice's
+# number likewise (help.sipgate.de, trunking caller ID; sipgate's API uses this form everywhere).
+CALLER = '"4915112345678" <sip:4915112345678@sipconnect.sipgate.de>'
+CALLEE = "<sip:49301234567@sipconnect.sipgate.de>"
 
 TOOLS = {"kamailio": "kamailio", "kamcmd": "kamailio", "sipp": "sip-tester"}
 
@@ -91,6 +96,39 @@ class Sipp:
     def assert_passed(self, timeout: float = 20) -> None:
         rc, errors = self.finish(timeout)
         assert rc == 0, f"sipp {self.name} failed (exit {rc}):\n{errors[-3000:]}"
+
+    def received(self) -> list[SipMessage]:
+        """The SIP messages this sipp received, in order (from its -trace_msg log)."""
+        log = "\n".join(
+            p.read_text(errors="replace") for p in self.workdir.glob(f"{self.name}_*_messages.log")
+        )
+        return [SipMessage.parse(part) for part in RECEIVED.findall(log)]
+
+
+RECEIVED = re.compile(r"message received \[\d+\] bytes :\n\n(.*?)(?=\n-{20,}|\Z)", re.S)
+
+
+@dataclass(frozen=True)
+class SipMessage:
+    start: str  # request or status line
+    headers: list[tuple[str, str]]
+    body: str
+
+    @classmethod
+    def parse(cls, text: str) -> SipMessage:
+        head, _, body = text.replace("\r\n", "\n").partition("\n\n")
+        start, *lines = head.split("\n")
+        pairs = [line.partition(":") for line in lines if ":" in line]
+        return cls(start, [(name.strip().lower(), value.strip()) for name, _, value in pairs], body)
+
+    def header(self, name: str) -> str | None:
+        return next((value for key, value in self.headers if key == name.lower()), None)
+
+    def uri(self, name: str) -> str | None:
+        """The URI of a From/To-like header, without display name and parameters."""
+        value = self.header(name)
+        match = re.search(r"<([^>]*)>", value) if value else None
+        return match.group(1) if match else (value.split(";")[0] if value else None)
 
 
 def sipp(workdir: Path, scenario: str, *args: str, timeout: int = 15) -> Sipp:
@@ -217,10 +255,26 @@ class Bridge:
                 time.sleep(0.05)
         pytest.fail("sipp (ElevenLabs) did not listen")
 
-    def sipgate(self, scenario: str, source: str = "127.0.0.1") -> Sipp:
-        """sipp playing sipgate sending to the bridge over UDP from source."""
+    def sipgate(
+        self,
+        scenario: str,
+        source: str = "127.0.0.1",
+        *,
+        caller: str = CALLER,
+        callee: str = CALLEE,
+        privacy: str = "none",
+    ) -> Sipp:
+        """sipp playing sipgate sending to the bridge over UDP from source, with these From/To/Privacy."""
+        keys = ("-key", "caller", caller, "-key", "callee", callee, "-key", "privacy", privacy)
         return sipp(
-            self.workdir, scenario, "-i", source, "-p", str(free_port(source)), f"127.0.0.1:{self.port}"
+            self.workdir,
+            scenario,
+            "-i",
+            source,
+            "-p",
+            str(free_port(source)),
+            *keys,
+            f"127.0.0.1:{self.port}",
         )
 
 
