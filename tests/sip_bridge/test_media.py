@@ -136,3 +136,29 @@ def test_media_defaults_to_srtp_where_rtpengine_is_installed(
     assert "IGNIS_SIP_MEDIA_ENCRYPTION=allowed" in capsys.readouterr().out
     assert render.main(["--out", str(out)], environ=env | {"IGNIS_SIP_BRIDGE_MEDIA": "srtp"}) == 2
     assert "apt-get install rtpengine-daemon" in capsys.readouterr().err
+
+
+def test_late_offer_from_elevenlabs_is_plain_to_sipgate_and_the_answer_srtp(srtp_bridge: Bridge) -> None:
+    """INVITE without SDP: ElevenLabs' SRTP offer in the 200 reaches sipgate as plain RTP, sipgate's plain
+    answer in the ACK reaches ElevenLabs as SRTP, and RTP from sipgate arrives there as SRTP."""
+    el_key = SrtpKey(os.urandom(16), os.urandom(14))
+    with udp_socket() as sipgate_media, udp_socket() as elevenlabs_media:
+        elevenlabs = srtp_bridge.elevenlabs(
+            "elevenlabs_late_offer",
+            *("-key", "el_media_port", str(elevenlabs_media.getsockname()[1])),
+            *("-key", "el_key", el_key.inline()),
+        )
+        sipgate = srtp_bridge.sipgate(
+            "sipgate_late_offer", args=("-key", "sg_media_port", str(sipgate_media.getsockname()[1]))
+        )
+        offer = wait_for(sipgate, "SIP/2.0 200")
+        assert "a=crypto" not in offer.body
+        answer = wait_for(elevenlabs, "ACK ")
+        for seq in range(1, 11):
+            sipgate_media.sendto(rtp(seq, seq * 160, 0x5167A7E1, PCMA), media_address(offer))
+            time.sleep(0.02)
+        arrived = receive(elevenlabs_media, 10)
+        assert len(arrived) >= 8, f"{len(arrived)} of 10 packets reached ElevenLabs"
+        assert all(SrtpKey.from_sdp(answer.body).unprotect(p)[12:] == PCMA for p in arrived)
+        sipgate.assert_passed()
+        elevenlabs.assert_passed()
