@@ -391,6 +391,8 @@ def write(settings: Settings, out: Path) -> Path:
         (out / "tls.cfg").write_text(render_tls(settings))
     if settings.media == "srtp":
         (out / "rtpengine.conf").write_text(render_rtpengine(settings))
+    else:
+        (out / "rtpengine.conf").unlink(missing_ok=True)  # `ignis doctor` reads srtp from its presence
     cfg.chmod(0o600)  # RESTORE_PASSWD, and with target auth ElevenLabs' digest password
     return cfg
 
@@ -448,8 +450,9 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
         return 2
     cfg = write(settings, out)
     if args.run_media and settings.media != "srtp":
-        sys.stderr.write("sip-bridge: --run-media needs IGNIS_SIP_BRIDGE_MEDIA=srtp\n")
-        return 2
+        # Not an error: the media container of a relay bridge has nothing to do (and must not restart).
+        sys.stdout.write("sip-bridge: IGNIS_SIP_BRIDGE_MEDIA=relay, no media relay to run\n")
+        return 0
     if args.run or args.run_media:
         command = rtpengine_command(out) if args.run_media else kamailio_command(out)
         os.execvp(command[0], command)

@@ -151,7 +151,7 @@ def test_doctor_reports_the_bridge_registration(tmp_path: Path) -> None:
 
     def bridge_check(folder: Path) -> Check:
         settings = ProvisionSettings(home=tmp_path, sip_bridge_dir=folder, _env_file=None)
-        [check] = asyncio.run(Doctor(settings, load_practice(DEMO_PRACTICE)).bridge())
+        check, _media = asyncio.run(Doctor(settings, load_practice(DEMO_PRACTICE)).bridge())
         return check
 
     missing = bridge_check(tmp_path / "nowhere")

@@ -7,15 +7,20 @@ sipgate and SRTP as ElevenLabs and checks what arrives on the other side."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
+from ignis.practice.config import DEMO_PRACTICE, load_practice
+from ignis.provision.doctor import Doctor
+from ignis.provision.settings import ProvisionSettings
 from tests.sip_bridge.conftest import Bridge, SipMessage, Sipp, render
 from tests.sip_bridge.srtp import SrtpKey, rtp
 
@@ -120,11 +125,11 @@ def test_elevenlabs_scenario_refuses_plain_rtp(bridge: Bridge) -> None:
 
 
 def test_media_defaults_to_srtp_where_rtpengine_is_installed(
-    tmp_path: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    env = Bridge(tmp_path).env()  # type: ignore[arg-type]
+    env = Bridge(tmp_path).env()
     del env["IGNIS_SIP_BRIDGE_MEDIA"]
-    out = tmp_path / "out"  # type: ignore[operator]
+    out = tmp_path / "out"
     assert render.main(["--out", str(out)], environ=env) == 0
     assert "#!define WITH_SRTP" in (out / "kamailio.cfg").read_text()
     assert "table = -1" in (out / "rtpengine.conf").read_text()
@@ -162,3 +167,32 @@ def test_late_offer_from_elevenlabs_is_plain_to_sipgate_and_the_answer_srtp(srtp
         assert all(SrtpKey.from_sdp(answer.body).unprotect(p)[12:] == PCMA for p in arrived)
         sipgate.assert_passed()
         elevenlabs.assert_passed()
+
+
+@pytest.mark.parametrize(
+    ("media", "encryption", "outcome"),
+    [
+        ("srtp", "required", "pass"),
+        ("srtp", "allowed", "pass"),
+        ("srtp", "disabled", "fail"),
+        ("relay", "allowed", "pass"),
+        ("relay", "required", "fail"),
+    ],
+)
+def test_doctor_says_whether_the_media_encryption_fits_the_bridge(
+    tmp_path: Path, media: str, encryption: str, outcome: str
+) -> None:
+    """`ignis doctor`: a number imported with SRTP required behind a bridge that relays sipgate's plain RTP
+    (or SRTP disabled behind one that offers SRTP) would have calls without audio; it says so and why."""
+    out = tmp_path / "bridge"
+    env = Bridge(tmp_path).env(IGNIS_SIP_BRIDGE_MEDIA="srtp")
+    assert render.main(["--out", str(out)], environ=env) == 0  # a relay render must drop its rtpengine.conf
+    assert render.main(["--out", str(out)], environ=env | {"IGNIS_SIP_BRIDGE_MEDIA": media}) == 0
+    settings = ProvisionSettings(
+        home=tmp_path, sip_bridge_dir=out, sip_media_encryption=encryption, _env_file=None
+    )
+    _registration, check = asyncio.run(Doctor(settings, load_practice(DEMO_PRACTICE)).bridge())
+    assert (check.name, check.outcome) == (f"SIP media encryption {encryption} fits the bridge", outcome)
+    assert ("SRTP" if media == "srtp" else "plain RTP") in check.detail
+    if outcome == "fail":
+        assert "IGNIS_SIP_MEDIA_ENCRYPTION=" in check.fix

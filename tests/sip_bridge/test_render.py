@@ -1,4 +1,4 @@
-"""render.py: settings -> Kamailio config; the TLS and ElevenLabs-digest variants pass `kamailio -c`."""
+"""render.py: settings -> Kamailio config; the TLS, ElevenLabs-digest and SRTP variants pass `kamailio -c`."""
 
 from __future__ import annotations
 
@@ -99,6 +99,7 @@ def test_tls_and_elevenlabs_digest_config_is_valid(tmp_path: Path) -> None:
         IGNIS_SIP_BRIDGE_TLS_KEY=str(key),
         IGNIS_SIP_USERNAME="el-user",
         IGNIS_SIP_PASSWORD='p"w',
+        IGNIS_SIP_BRIDGE_MEDIA="srtp",
     )
     out = tmp_path / "out"
     assert render.main(["--out", str(out)], environ=env) == 0
@@ -106,6 +107,7 @@ def test_tls_and_elevenlabs_digest_config_is_valid(tmp_path: Path) -> None:
     assert '#!define TARGET_DST "sip:sip.rtc.elevenlabs.io:5061;transport=tls"' in cfg
     assert "#!define WITH_TLS" in cfg
     assert "#!define WITH_TARGET_AUTH" in cfg
+    assert "#!define WITH_SRTP" in cfg
     assert "server_name = sip.rtc.elevenlabs.io" in (out / "tls.cfg").read_text()
     result = check_config(out)
     assert result.returncode == 0, result.stderr[-2000:]
