@@ -18,11 +18,13 @@ $(STAMP): pyproject.toml | $(BIN)/python
 run: $(STAMP)
 	$(BIN)/ignis up
 
-# The SIP bridge's tests run the real Kamailio and sipp (Debian packages kamailio, sip-tester).
+# The SIP bridge's tests run the real Kamailio, sipp and rtpengine (Debian packages kamailio, sip-tester,
+# rtpengine-daemon: the daemon alone, run in userspace; the kernel module package is not needed).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-SIP_PACKAGES := kamailio kamailio-tls-modules sip-tester openssl
+SIP_PACKAGES := kamailio kamailio-tls-modules sip-tester openssl rtpengine-daemon
 sip-tools:
-	@{ command -v kamailio && command -v kamcmd && command -v sipp && ls /usr/lib/*/kamailio/modules/tls.so; } >/dev/null 2>&1 \
+	@{ command -v kamailio && command -v kamcmd && command -v sipp && command -v rtpengine \
+	  && ls /usr/lib/*/kamailio/modules/tls.so /usr/lib/*/kamailio/modules/rtpengine.so; } >/dev/null 2>&1 \
 	|| { $(SUDO) apt-get install -y -qq --no-install-recommends $(SIP_PACKAGES) >/dev/null \
 	  || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends $(SIP_PACKAGES) >/dev/null; }; } \
 	|| echo "Could not install $(SIP_PACKAGES) (apt-get); the SIP bridge tests will say so." >&2

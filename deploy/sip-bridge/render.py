@@ -9,19 +9,23 @@ reads the settings from the environment (which wins) and the optional `.env` fil
 * `kamailio.cfg`   - the template `kamailio.cfg.in` with the settings prepended as `#!define`s;
 * `db/uacreg`      - the registration at sipgate (db_text table, mode 0600: it holds the password);
 * `tls.cfg`        - only with IGNIS_SIP_BRIDGE_TRANSPORT=tls;
+* `rtpengine.conf` - only with IGNIS_SIP_BRIDGE_MEDIA=srtp: the media relay that turns sipgate's plain RTP
+                     into SRTP towards ElevenLabs (run it with `--run-media`, or the printed command);
 * `run/`           - Kamailio's runtime dir; the control socket `run/kamailio_ctl` is where
                      `status.py` asks for the registration state.
 
-It prints the command that starts Kamailio. Exit status 2 and a message naming the variable when a
-setting is missing or wrong.
+It prints the commands that start Kamailio (and rtpengine). Exit status 2 and a message naming the
+variable when a setting is missing or wrong.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import ipaddress
 import os
 import shlex
+import shutil
 import socket
 import sys
 from collections.abc import Mapping
@@ -59,6 +63,7 @@ class Settings:
     reg_retry_seconds: int
     reg_timer_seconds: int
     number: str
+    country_code: str
     target: HostPort
     transport: str
     allowed: tuple[str, ...]
@@ -71,6 +76,10 @@ class Settings:
     tls_ca: str
     tls_verify: bool
     target_auth: tuple[str, str] | None
+    media: str  # "srtp": anchored by rtpengine, SRTP towards ElevenLabs; "relay": SDP untouched
+    rtp_interface: str
+    rtp_ports: tuple[int, int]
+    rtpengine_ng_port: int
 
 
 def parse_env_file(path: Path) -> dict[str, str]:
@@ -146,6 +155,12 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     )
     if any(ch in number for ch in ' "@:;<>'):
         raise SettingsError(f"IGNIS_SIP_NUMBER={number!r}: only the number (digits, optionally a leading +)")
+    country_code = (env.get("IGNIS_SIP_BRIDGE_COUNTRY_CODE") or "49").strip().removeprefix("+")
+    if not (country_code.isdigit() and 1 <= len(country_code) <= 3 and country_code[0] != "0"):
+        raise SettingsError(
+            f"IGNIS_SIP_BRIDGE_COUNTRY_CODE={country_code!r}: the country calling code for national "
+            "caller numbers (0...), e.g. 49"
+        )
     transport = (env.get("IGNIS_SIP_BRIDGE_TRANSPORT") or "tcp").strip().lower()
     if transport not in ("tcp", "tls"):
         raise SettingsError(f"IGNIS_SIP_BRIDGE_TRANSPORT={transport!r}: tcp or tls (ElevenLabs has no UDP)")
@@ -167,6 +182,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     if bool(user) != bool(password):
         raise SettingsError("set both IGNIS_SIP_USERNAME and IGNIS_SIP_PASSWORD, or neither")
     allowed_name = "IGNIS_SIP_BRIDGE_ALLOWED"
+    media = _media(env)
     return Settings(
         registrar=registrar,
         registrar_username=_required(env, "IGNIS_SIP_REGISTRAR_USERNAME", "the sipgate trunk's SIP-ID"),
@@ -175,6 +191,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         reg_retry_seconds=_int(env, "IGNIS_SIP_BRIDGE_REG_RETRY_SECONDS", 60),
         reg_timer_seconds=_int(env, "IGNIS_SIP_BRIDGE_REG_TIMER_SECONDS", 10),
         number=number,
+        country_code=country_code,
         target=_host_port(
             env.get("IGNIS_SIP_BRIDGE_TARGET") or "sip.rtc.elevenlabs.io", "IGNIS_SIP_BRIDGE_TARGET"
         ),
@@ -190,7 +207,34 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         tls_verify=(env.get("IGNIS_SIP_BRIDGE_TLS_VERIFY") or "yes").strip().lower()
         not in ("no", "0", "false"),
         target_auth=(user, password) if user else None,
+        media=media,
+        rtp_interface=(env.get("IGNIS_SIP_BRIDGE_RTP_INTERFACE") or public or listen).strip(),
+        rtp_ports=_port_range(env, "IGNIS_SIP_BRIDGE_RTP_PORTS", "30000-40000"),
+        rtpengine_ng_port=_int(env, "IGNIS_SIP_BRIDGE_RTPENGINE_NG_PORT", 2223),
     )
+
+
+def _media(env: Mapping[str, str]) -> str:
+    """srtp wherever rtpengine is installed: whether sipgate's trunk offers SRTP is not documented."""
+    name = "IGNIS_SIP_BRIDGE_MEDIA"
+    media = (env.get(name) or ("srtp" if shutil.which("rtpengine") else "relay")).strip().lower()
+    if media not in ("relay", "srtp"):
+        raise SettingsError(
+            f"{name}={media!r}: srtp (rtpengine converts RTP to SRTP) or relay (SDP untouched)"
+        )
+    if media == "srtp" and not shutil.which("rtpengine"):
+        raise SettingsError(
+            f"{name}=srtp needs rtpengine (apt-get install rtpengine-daemon), or set {name}=relay "
+            "and IGNIS_SIP_MEDIA_ENCRYPTION=allowed"
+        )
+    return media
+
+
+def _port_range(env: Mapping[str, str], name: str, default: str) -> tuple[int, int]:
+    low, sep, high = (env.get(name) or default).strip().partition("-")
+    if not (sep and low.isdigit() and high.isdigit() and 1024 <= int(low) < int(high) <= 65535):
+        raise SettingsError(f"{name}={low}{sep}{high}: expected a UDP port range like {default}")
+    return int(low), int(high)
 
 
 def cfg_string(value: str) -> str:
@@ -219,8 +263,9 @@ def render_cfg(settings: Settings, out: Path) -> str:
     advertise = f" advertise {advertised}:{{port}}" if settings.public_address else ""
     default_port = 5061 if settings.transport == "tls" else 5060
     defines = {
-        "BRIDGE_NUMBER": cfg_string(settings.number),
-        "TARGET_HOST": cfg_string(str(settings.target)),
+        # Request-URI and To towards ElevenLabs: the number exactly as imported.
+        "TARGET_URI": cfg_string(f"sip:{settings.number}@{settings.target}"),
+        "COUNTRY_CODE": cfg_string(settings.country_code),
         "TARGET_DST": cfg_string(
             f"sip:{settings.target.with_port(default_port)};transport={settings.transport}"
         ),
@@ -230,11 +275,19 @@ def render_cfg(settings: Settings, out: Path) -> str:
         "REG_CONTACT_ADDR": cfg_string(f"{advertised}:{settings.port}"),
         "REG_TIMER_INTERVAL": str(settings.reg_timer_seconds),
         "REG_RETRY_INTERVAL": str(settings.reg_retry_seconds),
+        # Scrambles sipgate's From/To (a withheld caller's number) in the Record-Route parameters that
+        # ElevenLabs sees; derived from a secret so that it stays the same across renders (open dialogs).
+        "RESTORE_PASSWD": cfg_string(
+            hashlib.sha256(b"ignis-sip-bridge-uac:" + settings.registrar_password.encode()).hexdigest()[:32]
+        ),
     }
     flags: list[str] = []
     if settings.transport == "tls":
         flags.append("WITH_TLS")
         defines["TLS_CONFIG"] = cfg_string(str(out / "tls.cfg"))
+    if settings.media == "srtp":
+        flags.append("WITH_SRTP")
+        defines["RTPENGINE_SOCK"] = cfg_string(f"udp:127.0.0.1:{settings.rtpengine_ng_port}")
     if settings.target_auth:
         flags.append("WITH_TARGET_AUTH")
         defines["TARGET_AUTH_USER"] = cfg_string(settings.target_auth[0])
@@ -303,6 +356,24 @@ def render_tls(settings: Settings) -> str:
     )
 
 
+def render_rtpengine(settings: Settings) -> str:
+    """rtpengine in userspace (no kernel module: table -1), controlled by Kamailio over ng on loopback."""
+    low, high = settings.rtp_ports
+    return (
+        "# Generated by deploy/sip-bridge/render.py.\n"
+        "[rtpengine]\n"
+        "table = -1\n"
+        f"interface = {settings.rtp_interface}\n"
+        f"listen-ng = 127.0.0.1:{settings.rtpengine_ng_port}\n"
+        f"port-min = {low}\n"
+        f"port-max = {high}\n"
+        "timeout = 60\n"
+        "silent-timeout = 3600\n"
+        "delete-delay = 0\n"
+        "log-level = 6\n"
+    )
+
+
 def write(settings: Settings, out: Path) -> Path:
     out = out.resolve()
     (out / "db").mkdir(parents=True, exist_ok=True)
@@ -318,8 +389,11 @@ def write(settings: Settings, out: Path) -> Path:
     )
     if settings.transport == "tls":
         (out / "tls.cfg").write_text(render_tls(settings))
-    if settings.target_auth:
-        cfg.chmod(0o600)
+    if settings.media == "srtp":
+        (out / "rtpengine.conf").write_text(render_rtpengine(settings))
+    else:
+        (out / "rtpengine.conf").unlink(missing_ok=True)  # `ignis doctor` reads srtp from its presence
+    cfg.chmod(0o600)  # RESTORE_PASSWD, and with target auth ElevenLabs' digest password
     return cfg
 
 
@@ -344,6 +418,11 @@ def kamailio_command(out: Path) -> list[str]:
     ]
 
 
+def rtpengine_command(out: Path) -> list[str]:
+    out = out.resolve()
+    return ["rtpengine", f"--config-file={out / 'rtpengine.conf'}", "--foreground", "--log-stderr"]
+
+
 def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--env-file", type=Path, help="a .env file; the environment overrides it")
@@ -352,6 +431,11 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
         "--run",
         action="store_true",
         help="then become Kamailio (as a container's entrypoint)",
+    )
+    parser.add_argument(
+        "--run-media",
+        action="store_true",
+        help="then become rtpengine, the media relay of IGNIS_SIP_BRIDGE_MEDIA=srtp (a second container)",
     )
     args = parser.parse_args(argv)
     env: dict[str, str] = {}
@@ -365,11 +449,22 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
         sys.stderr.write(f"sip-bridge: {exc}\n")
         return 2
     cfg = write(settings, out)
-    if args.run:
-        command = kamailio_command(out)
+    if args.run_media and settings.media != "srtp":
+        # Not an error: the media container of a relay bridge has nothing to do (and must not restart).
+        sys.stdout.write("sip-bridge: IGNIS_SIP_BRIDGE_MEDIA=relay, no media relay to run\n")
+        return 0
+    if args.run or args.run_media:
+        command = rtpengine_command(out) if args.run_media else kamailio_command(out)
         os.execvp(command[0], command)
     sys.stdout.write(f"wrote {cfg}\n")
     sys.stdout.write("start it with: " + shlex.join(kamailio_command(out)) + "\n")
+    if settings.media == "srtp":
+        sys.stdout.write("and the media relay with: " + shlex.join(rtpengine_command(out)) + "\n")
+    else:
+        sys.stdout.write(
+            "media: relay (SDP untouched, RTP end to end): ElevenLabs' number needs "
+            "IGNIS_SIP_MEDIA_ENCRYPTION=allowed\n"
+        )
     return 0
 
 

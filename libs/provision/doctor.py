@@ -9,6 +9,7 @@ the notifier texts the patient (sipgate token valid, Web SMS booked).
 
 import asyncio
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import httpx
@@ -81,17 +82,32 @@ class Doctor:
         try:
             state = await asyncio.to_thread(bridge_status.query, socket)
         except RuntimeError as exc:
-            return [
-                Check("SIP bridge", "fail", f"not reachable ({exc})", "start it: deploy/sip-bridge/README.md")
-            ]
-        return [
-            _check(
+            fix = "start it: deploy/sip-bridge/README.md"
+            registration = Check("SIP bridge", "fail", f"not reachable ({exc})", fix)
+        else:
+            registration = _check(
                 "SIP bridge registered at sipgate",
                 state.registered,
                 state.detail,
                 "check IGNIS_SIP_REGISTRAR_USERNAME/PASSWORD (sipgate trunking) and the bridge's log",
             )
-        ]
+        return [registration, self.bridge_media(folder)]
+
+    def bridge_media(self, folder: Path) -> Check:
+        """sipgate documents no SRTP: only a bridge that converts (rtpengine.conf rendered) serves a number
+        imported with media encryption required; a converting bridge offers SRTP, which disabled refuses."""
+        encryption = self.settings.sip_media_encryption
+        name = f"SIP media encryption {encryption} fits the bridge"
+        if (folder / "rtpengine.conf").exists():
+            detail = "bridge converts sipgate's plain RTP to SRTP (SDES) towards ElevenLabs (rtpengine)"
+            fix = "set IGNIS_SIP_MEDIA_ENCRYPTION=required (or allowed) and run ignis provision again"
+            return _check(name, encryption != "disabled", detail, fix)
+        detail = "bridge relays media end to end: sipgate's trunk offers plain RTP as far as documented"
+        fix = (
+            "set IGNIS_SIP_MEDIA_ENCRYPTION=allowed and run ignis provision again, or "
+            "IGNIS_SIP_BRIDGE_MEDIA=srtp on the bridge (rtpengine; deploy/sip-bridge/README.md)"
+        )
+        return _check(name, encryption != "required", detail, fix)
 
     async def sip_edge(self) -> list[Check]:
         host = self.settings.elevenlabs_sip_host

@@ -17,7 +17,7 @@ def test_valid_and_shaped_for_sip() -> None:
     [deployment] = [r for r in resources if r["kind"] == "Deployment"]
     spec = deployment["spec"]
     pod = spec["template"]["spec"]
-    [container] = pod["containers"]
+    container, media = pod["containers"]
     assert spec["replicas"] == 1  # one registration per trunk
     assert spec["strategy"] == {"type": "Recreate"}  # the host port must be free for the new pod
     assert pod["hostNetwork"] is True
@@ -26,3 +26,7 @@ def test_valid_and_shaped_for_sip() -> None:
     secrets = {e["name"] for e in container["env"] if "secretKeyRef" in e.get("valueFrom", {})}
     assert secrets == {"IGNIS_SIP_REGISTRAR_USERNAME", "IGNIS_SIP_REGISTRAR_PASSWORD"}
     assert all("value" not in e for e in container["env"])
+    # rtpengine next to Kamailio (same node network, same settings): the media of IGNIS_SIP_BRIDGE_MEDIA=srtp
+    assert media["image"] == container["image"]
+    assert media["command"][-1] == "--run-media"
+    assert media["envFrom"] == container["envFrom"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from ignis.practice.config import DEMO_PRACTICE, load_practice
 from ignis.provision.doctor import Check, Doctor
 from ignis.provision.settings import ProvisionSettings
-from tests.sip_bridge.conftest import Bridge, options_ping, stop
+from tests.sip_bridge.conftest import CALLEE, CALLER, NUMBER, Bridge, SipMessage, options_ping, stop
 
 
 def test_registers_with_digest_and_reregisters_before_expiry(tmp_path: Path) -> None:
@@ -150,7 +151,7 @@ def test_doctor_reports_the_bridge_registration(tmp_path: Path) -> None:
 
     def bridge_check(folder: Path) -> Check:
         settings = ProvisionSettings(home=tmp_path, sip_bridge_dir=folder, _env_file=None)
-        [check] = asyncio.run(Doctor(settings, load_practice(DEMO_PRACTICE)).bridge())
+        check, _media = asyncio.run(Doctor(settings, load_practice(DEMO_PRACTICE)).bridge())
         return check
 
     missing = bridge_check(tmp_path / "nowhere")
@@ -170,3 +171,98 @@ def test_doctor_reports_the_bridge_registration(tmp_path: Path) -> None:
         finally:
             b.stop()
             stop(registrar.proc)
+
+
+@dataclass(frozen=True)
+class Shape:
+    """From/To/Privacy as sipgate may send them, and the caller ElevenLabs must then be told."""
+
+    caller: str
+    callee: str
+    from_uri: str  # the From URI ElevenLabs receives
+    caller_id: str | None  # its X-CALLER-ID; None: no such header
+    privacy: str = "none"
+
+
+ANONYMOUS = "sip:anonymous@anonymous.invalid"
+SHAPES = {
+    "e164-without-plus": Shape(CALLER, CALLEE, "sip:+4915112345678@sipconnect.sipgate.de", "+4915112345678"),
+    "sip-id-to-national-from": Shape(
+        "<sip:03012345678@sipgate.de>",
+        "<sip:1234567e0@sipgate.de>",
+        "sip:+493012345678@sipgate.de",
+        "+493012345678",
+    ),
+    "national-to-0049-from": Shape(
+        '"Praxis Nord" <sip:004915112345678@sipconnect.sipgate.de>',
+        "<sip:0301234567@sipconnect.sipgate.de>",
+        "sip:+4915112345678@sipconnect.sipgate.de",
+        "+4915112345678",
+    ),
+    "plus-e164-both": Shape(
+        "<sip:+4915112345678@sipconnect.sipgate.de;user=phone>",
+        '"Praxis" <sip:+49301234567@sipconnect.sipgate.de;user=phone>',
+        "sip:+4915112345678@sipconnect.sipgate.de",
+        "+4915112345678",
+    ),
+    "anonymous-invalid": Shape(
+        '"Anonymous" <sip:anonymous@anonymous.invalid>',
+        "<sip:0049301234567@sipconnect.sipgate.de>",
+        ANONYMOUS,
+        None,
+    ),
+    "anonymous-user": Shape("<sip:anonymous@sipconnect.sipgate.de>", CALLEE, ANONYMOUS, None),
+    "privacy-id": Shape(CALLER, CALLEE, ANONYMOUS, None, privacy="id"),
+    "sip-id-caller": Shape("<sip:1234567e0@sipgate.de>", CALLEE, "sip:1234567e0@sipgate.de", None),
+}
+
+
+def uri_of(header: str) -> str:
+    return SipMessage.parse(f"X\nH: {header}\n\n").uri("H") or ""
+
+
+def requests(messages: list[SipMessage], method: str) -> list[SipMessage]:
+    return [m for m in messages if m.start.startswith(f"{method} ")]
+
+
+@pytest.mark.parametrize("shape", SHAPES.values(), ids=SHAPES.keys())
+def test_elevenlabs_sees_the_imported_number_and_the_caller_in_e164(bridge: Bridge, shape: Shape) -> None:
+    """Issue 14 (5): To is the number as imported (LiveKit matches on To), From the caller in E.164 or
+    anonymous, X-CALLER-ID only for a known caller; sipgate gets its own From/To back in the replies,
+    and the re-INVITE and BYE sipgate sends later reach ElevenLabs rewritten the same way."""
+    elevenlabs = bridge.elevenlabs("elevenlabs_answer")
+    sipgate = bridge.sipgate("sipgate_call", caller=shape.caller, callee=shape.callee, privacy=shape.privacy)
+    sipgate.assert_passed()
+    elevenlabs.assert_passed()
+
+    received = elevenlabs.received()
+    invite, reinvite = requests(received, "INVITE")
+    [bye] = requests(received, "BYE")
+    for request in (invite, reinvite, bye):
+        assert request.uri("To") == f"sip:{NUMBER}@127.0.0.1:{bridge.elevenlabs_port}", request.start
+        assert request.uri("From") == shape.from_uri, request.start
+    assert invite.header("X-CALLER-ID") == shape.caller_id
+    if shape.caller_id is None:
+        assert "15112345678" not in "\n".join(value for _, value in invite.headers if "vsf=" not in value)
+
+    ok = next(
+        m for m in sipgate.received() if m.start.startswith("SIP/2.0 200") and "INVITE" in m.header("CSeq")
+    )
+    assert (ok.uri("From"), ok.uri("To")) == (uri_of(shape.caller), uri_of(shape.callee))
+
+
+@pytest.mark.parametrize(
+    "shape", [SHAPES["sip-id-to-national-from"], SHAPES["privacy-id"]], ids=["number", "withheld"]
+)
+def test_elevenlabs_requests_reach_sipgate_with_its_own_from_and_to(bridge: Bridge, shape: Shape) -> None:
+    """REFER and BYE from ElevenLabs carry the rewritten dialog; the bridge turns them back into sipgate's."""
+    elevenlabs = bridge.elevenlabs("elevenlabs_refer_bye")
+    sipgate = bridge.sipgate(
+        "sipgate_call_callee_bye", caller=shape.caller, callee=shape.callee, privacy=shape.privacy
+    )
+    sipgate.assert_passed()
+    elevenlabs.assert_passed()
+    received = sipgate.received()
+    for request in (*requests(received, "REFER"), *requests(received, "BYE")):
+        assert (request.uri("From"), request.uri("To")) == (uri_of(shape.callee), uri_of(shape.caller))
+    assert len(requests(received, "REFER")) == len(requests(received, "BYE")) == 1

@@ -1,4 +1,4 @@
-"""render.py: settings -> Kamailio config; the TLS and ElevenLabs-digest variants pass `kamailio -c`."""
+"""render.py: settings -> Kamailio config; the TLS, ElevenLabs-digest and SRTP variants pass `kamailio -c`."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def test_env_file_is_read_and_environment_wins(tmp_path: Path) -> None:
     out = tmp_path / "out"
     assert render.main(["--env-file", str(dotenv), "--out", str(out)], environ=env) == 0
     cfg = (out / "kamailio.cfg").read_text()
-    assert f'#!define BRIDGE_NUMBER "{number}"' in cfg
+    assert f'#!define TARGET_URI "sip:{number}@{env["IGNIS_SIP_BRIDGE_TARGET"]}"' in cfg
     assert f"listen=udp:127.0.0.1:{env['IGNIS_SIP_BRIDGE_PORT']}" in cfg
     assert (out / "db" / "uacreg").stat().st_mode & 0o077 == 0
     assert r"s3cr\:et" in (out / "db" / "uacreg").read_text()
@@ -58,7 +58,8 @@ def test_production_defaults(tmp_path: Path) -> None:
     out = tmp_path / "out"
     assert render.main(["--out", str(out)], environ=env) == 0
     cfg = (out / "kamailio.cfg").read_text()
-    assert '#!define TARGET_HOST "sip.rtc.elevenlabs.io"' in cfg
+    assert '#!define TARGET_URI "sip:+4930123456@sip.rtc.elevenlabs.io"' in cfg
+    assert '#!define COUNTRY_CODE "49"' in cfg
     assert '#!define TARGET_DST "sip:sip.rtc.elevenlabs.io:5060;transport=tcp"' in cfg
     assert '#!define ALLOWED_SUBNETS "217.10.64.0/20,212.9.32.1/32"' in cfg
     assert "listen=udp:0.0.0.0:5060 advertise 203.0.113.7:5060" in cfg
@@ -98,6 +99,7 @@ def test_tls_and_elevenlabs_digest_config_is_valid(tmp_path: Path) -> None:
         IGNIS_SIP_BRIDGE_TLS_KEY=str(key),
         IGNIS_SIP_USERNAME="el-user",
         IGNIS_SIP_PASSWORD='p"w',
+        IGNIS_SIP_BRIDGE_MEDIA="srtp",
     )
     out = tmp_path / "out"
     assert render.main(["--out", str(out)], environ=env) == 0
@@ -105,6 +107,7 @@ def test_tls_and_elevenlabs_digest_config_is_valid(tmp_path: Path) -> None:
     assert '#!define TARGET_DST "sip:sip.rtc.elevenlabs.io:5061;transport=tls"' in cfg
     assert "#!define WITH_TLS" in cfg
     assert "#!define WITH_TARGET_AUTH" in cfg
+    assert "#!define WITH_SRTP" in cfg
     assert "server_name = sip.rtc.elevenlabs.io" in (out / "tls.cfg").read_text()
     result = check_config(out)
     assert result.returncode == 0, result.stderr[-2000:]
