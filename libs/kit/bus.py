@@ -8,6 +8,7 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 import nats
+import sqlalchemy.exc
 from faststream import BaseMiddleware, ExceptionMiddleware
 from faststream.middlewares import AckPolicy
 from faststream.nats import JStream, NatsBroker, NatsMessage, NatsRouter, PullSub
@@ -23,6 +24,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from ignis.contracts import subjects
 from ignis.contracts.base import ErrorCode, ErrorReply, Ping, Pong
+from ignis.kit.crypto import DataKeyError
 from ignis.kit.errors import ServiceError, Unavailable
 from ignis.kit.logging import REQUEST_ID, redacted_traceback
 from ignis.kit.settings import Settings
@@ -293,7 +295,7 @@ async def settle(
     except Exception as exc:
         attempt = message.raw_message.metadata.num_delivered
         subject = message.raw_message.subject
-        if attempt < max_deliveries:
+        if attempt < max_deliveries and not deterministic(exc):
             delay = backoff[min(attempt, len(backoff)) - 1]
             logger.warning(
                 "delivery failed; it will come again",
@@ -320,6 +322,25 @@ async def settle(
     if remove:
         await _delete(broker, message)
     await message.ack()
+
+
+# Failures the same message meets every time (it does not read, a value Postgres refuses): redelivering
+# cannot help, so it goes to the dead letters at once, where an operator sees it. Anything else (the
+# database or NATS away, a timeout) is retried.
+DETERMINISTIC: tuple[type[BaseException], ...] = (
+    ValidationError,
+    ValueError,  # UnicodeError and json's errors too
+    TypeError,
+    LookupError,
+    ArithmeticError,
+    sqlalchemy.exc.DataError,
+    sqlalchemy.exc.IntegrityError,
+)
+
+
+def deterministic(exc: BaseException) -> bool:
+    # A data key that does not fit is the configuration's fault: once it is fixed, a redelivery succeeds.
+    return isinstance(exc, DETERMINISTIC) and not isinstance(exc, DataKeyError)
 
 
 async def _delete(broker: NatsBroker, message: NatsMessage) -> None:

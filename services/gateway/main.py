@@ -42,11 +42,8 @@ def create_app(settings: GatewaySettings | None = None, broker: NatsBroker | Non
         await broker.start()
         # Webhooks go to JetStream through a plain client: its publish waits for the stream's ack.
         connection = await nats.connect(settings.nats, max_reconnect_attempts=-1, reconnect_time_wait=1)
-        if settings.webhook_body_limit_bytes > connection.max_payload:
-            logger.warning(
-                "webhook body limit above NATS max_payload: large transcripts would be refused (503)",
-                extra={"limit": settings.webhook_body_limit_bytes, "max_payload": connection.max_payload},
-            )
+        # What one message may hold, less room for its headers (a compressed webhook beyond it is a 413).
+        app.state.jetstream_max_payload = connection.max_payload - 16 * 1024
         app.state.jetstream = connection.jetstream()
         await ensure_stream(app.state.jetstream, subjects.WEBHOOKS_STREAM, settings)
         yield

@@ -30,10 +30,11 @@ class GatewaySettings(Settings):
     # The HTTP edge: nothing big or slow reaches the code before it is authenticated (413 beyond a limit).
     tool_body_limit_bytes: int = Field(default=64 * KIB, ge=1 * KIB)
     staff_body_limit_bytes: int = Field(default=64 * KIB, ge=1 * KIB)
-    # A post-call webhook carries the whole transcript (a long call: a few MB). The body goes to JetStream
-    # as one message, so this stays below NATS' max_payload (8MB = 8 MiB in libs/kit/embedded.py and
-    # deploy/nats-server.conf), with room for the message's headers.
-    webhook_body_limit_bytes: int = Field(default=8_000_000, ge=64 * KIB, le=8 * KIB * KIB - 64 * KIB)
+    # A post-call webhook carries the whole transcript (a long call: a few MB). It goes to JetStream as one
+    # message, compressed above 1 MiB (kit.payload: transcripts shrink about tenfold), so up to this size it
+    # fits NATS' max_payload (8MB in libs/kit/embedded.py and deploy/nats-server.conf); a body that does not
+    # fit even compressed is a 413, never a 503 that ElevenLabs would retry in vain.
+    webhook_body_limit_bytes: int = Field(default=16 * KIB * KIB, ge=64 * KIB, le=64 * KIB * KIB)
     # A signature timestamp may be 30 minutes old (ElevenLabs' retries) but only this far in the future.
     signature_future_skew_seconds: float = Field(default=60, ge=0, le=300)
     # uvicorn: requests served at once (beyond: 503), idle seconds of a kept-alive connection, and the

@@ -15,6 +15,7 @@ from nats.errors import Error as NatsError
 
 from ignis.contracts import subjects
 from ignis.gateway.auth import SignatureError, verify_elevenlabs_signature
+from ignis.kit.payload import pack
 
 logger = logging.getLogger("ignis.gateway.webhooks")
 router = APIRouter(prefix="/webhooks/elevenlabs", tags=["webhooks"])
@@ -53,10 +54,17 @@ async def post_call(request: Request) -> JSONResponse:
     if event_type not in STORED_TYPES:
         logger.info("webhook ignored", extra={"type": event_type, "conversation_id": conversation_id})
         return _answer(200, "ignored")
+    stored = pack(body)
+    if len(stored) > state.jetstream_max_payload:
+        # Even compressed it does not fit one message: a 5xx would only make ElevenLabs retry in vain.
+        logger.error(
+            "webhook too large to store", extra={"conversation_id": conversation_id, "size": len(body)}
+        )
+        return _answer(413, "too_large")
     try:
         ack = await state.jetstream.publish(
             subjects.elevenlabs_webhook(event_type),
-            body,
+            stored,
             stream=subjects.WEBHOOKS_STREAM,
             timeout=PUBLISH_TIMEOUT_SECONDS,
             headers={"Nats-Msg-Id": f"{event_type}:{conversation_id}"},

@@ -87,6 +87,8 @@ class Call(Base):
     transcript: Mapped[list[dict[str, Any]] | None] = mapped_column(Encrypted(as_json=True))
     analysis: Mapped[dict[str, Any] | None] = mapped_column(Encrypted(as_json=True))
     data_collection: Mapped[dict[str, Any] | None] = mapped_column(Encrypted(as_json=True))
+    # The whole event, when part of it did not fit the columns above (services/patients/call_events.py).
+    raw_event: Mapped[str | None] = mapped_column(Encrypted())
     received_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
     retain_until: Mapped[dt.datetime]
 

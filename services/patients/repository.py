@@ -207,12 +207,18 @@ class PatientRepository:
         )
 
     async def add_call(self, call: Call) -> bool:
-        """Store a call record once; a redelivered event for the same conversation changes nothing."""
-        values = {
-            c.key: getattr(call, c.key) for c in Call.__table__.columns if getattr(call, c.key) is not None
-        }
-        statement = (
-            insert(Call).values(**values).on_conflict_do_nothing(index_elements=[Call.conversation_id])
+        """Store a call record once; a redelivered event for the same conversation changes nothing, but a
+        transcription replaces the record of an initiation failure (whichever came first). Whether it
+        wrote."""
+        columns = [c.key for c in Call.__table__.columns if c.key not in ("conversation_id", "received_at")]
+        statement = insert(Call).values(
+            conversation_id=call.conversation_id, **{key: getattr(call, key) for key in columns}
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=[Call.conversation_id],
+            set_={key: statement.excluded[key] for key in columns},
+            where=(Call.kind == "call_initiation_failure")
+            & (statement.excluded.kind == "post_call_transcription"),
         )
         result = await self.session.execute(statement.returning(Call.conversation_id))
         return result.scalar_one_or_none() is not None

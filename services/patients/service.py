@@ -13,7 +13,6 @@ import secrets
 import uuid
 from collections.abc import Callable, Sequence
 
-from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ignis.contracts import subjects
@@ -25,7 +24,6 @@ from ignis.contracts.calls import (
     GetCall,
     ListCalls,
     PatientLink,
-    PostCallEvent,
 )
 from ignis.contracts.notifications import Contact, GetContact, SetSmsConsent, SmsConsentSet
 from ignis.contracts.patients import (
@@ -62,8 +60,9 @@ from ignis.contracts.requests import (
 from ignis.kit.errors import NotFound, NotVerified
 from ignis.kit.outbox import add_event
 from ignis.kit.pagination import decode_cursor, encode_cursor
+from ignis.kit.payload import unpack
 from ignis.kit.phones import is_mobile, to_e164
-from ignis.patients import budget
+from ignis.patients import budget, call_events
 from ignis.patients.errors import (
     CallNotFound,
     InvalidPhone,
@@ -256,45 +255,20 @@ async def seed(repo: PatientRepository, practice: Practice, now: dt.datetime) ->
 async def store_call(
     repo: PatientRepository, settings: PatientsSettings, raw: bytes, now: dt.datetime
 ) -> bool:
-    """Keep one record per conversation from a post-call event; False if it was there already or unreadable.
+    """Keep one record per conversation from a post-call event; False if it was there already.
 
-    The record is linked to the patient verified during that call, so staff see whose call it was.
+    The record is linked to the patient verified during that call, so staff see whose call it was. A
+    transcription that follows an initiation failure of the same conversation replaces that record (it
+    says more). A body that is no event at all raises ValueError: the consumer dead-letters it at once.
     """
-    try:
-        event = PostCallEvent.model_validate_json(raw)
-    except ValidationError:
-        logger.error("post-call event unreadable; dropped")  # the gateway checked type and id already
-        return False
-    data = event.data
-    metadata = data.metadata
-    phone_call = metadata.phone_call if metadata else None
-    variables = (
-        data.conversation_initiation_client_data.dynamic_variables
-        if data.conversation_initiation_client_data
-        else {}
-    )
-    caller = (phone_call.external_number if phone_call else None) or variables.get("system__caller_id")
-    started = metadata.start_time_unix_secs if metadata else None
-    analysis = data.analysis
-    call = Call(
-        conversation_id=data.conversation_id,
-        kind=event.type,
-        patient_id=await repo.patient_of_conversation(data.conversation_id),
-        caller_number=to_e164(caller) if isinstance(caller, str) and caller else None,
-        started_at=dt.datetime.fromtimestamp(started, dt.UTC) if started else None,
-        duration_secs=metadata.call_duration_secs if metadata else None,
-        termination_reason=(metadata.termination_reason or None) if metadata else None,
-        failure_reason=data.failure_reason,
-        call_successful=analysis.call_successful if analysis else None,
-        summary=analysis.transcript_summary if analysis else None,
-        transcript=data.transcript or None,
-        analysis=analysis.model_dump(exclude={"data_collection_results"}) if analysis else None,
-        data_collection=(analysis.data_collection_results or None) if analysis else None,
-        retain_until=now + dt.timedelta(days=settings.call_retention_days),
-    )
+    body = unpack(raw)
+    event = call_events.parse(body)
+    call = call_events.call_record(event, body, now + dt.timedelta(days=settings.call_retention_days))
+    call.patient_id = await repo.patient_of_conversation(call.conversation_id)
     stored = await repo.add_call(call)
     logger.info(
-        "call stored" if stored else "call already stored", extra={"conversation_id": data.conversation_id}
+        "call stored" if stored else "call already stored",
+        extra={"conversation_id": call.conversation_id, "complete": call.raw_event is None},
     )
     return stored
 
@@ -558,7 +532,7 @@ def carries_patient(patient_id: uuid.UUID, conversation_ids: set[str]) -> Callab
         if subject in keep:
             return False
         try:
-            payload = json.loads(data)
+            payload = json.loads(unpack(data))
         except (ValueError, UnicodeDecodeError):
             return False
         if not isinstance(payload, dict):

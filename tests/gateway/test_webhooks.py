@@ -1,6 +1,8 @@
 """The post-call webhook: signature checks, JetStream before 200, dedupe, large bodies, NATS down."""
 
+import base64
 import json
+import os
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -17,6 +19,7 @@ from ignis.gateway.auth import SignatureError, sign_elevenlabs, verify_elevenlab
 from ignis.gateway.main import create_app
 from ignis.gateway.settings import GatewaySettings
 from ignis.kit.embedded import free_port, start_nats
+from ignis.kit.payload import unpack
 from tests.conftest import WEBHOOK_SECRET
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "elevenlabs"
@@ -171,7 +174,21 @@ class TestDelivery:
         message = await webhooks.get_last_msg(
             subjects.WEBHOOKS_STREAM, subjects.elevenlabs_webhook("post_call_transcription")
         )
-        assert len(message.data) == len(body)
+        assert unpack(message.data) == body  # compressed in the stream: it is above 1 MiB
+        assert len(message.data) < len(body) / 10
+
+    async def test_a_body_that_does_not_fit_even_compressed_is_413_not_503(
+        self, gateway: httpx.AsyncClient, gateway_settings: GatewaySettings, webhooks: JetStreamContext
+    ) -> None:
+        """A 503 would make ElevenLabs retry forever; the edge says at once that it is too large."""
+        event = json.loads(official("post_call_transcription", "conv_noise"))
+        noise = base64.b64encode(os.urandom(8_700_000)).decode()  # 11.6 MB, compresses to over 8 MiB
+        event["data"]["transcript"] = [{"role": "user", "message": noise}]
+        body = json.dumps(event).encode()
+        assert len(body) < gateway_settings.webhook_body_limit_bytes  # within the edge's limit
+        response = await deliver(gateway, body, sign_elevenlabs(body, WEBHOOK_SECRET))
+        assert (response.status_code, response.json()["code"]) == (413, "too_large")
+        assert await stored(webhooks, subjects.elevenlabs_webhook("post_call_transcription")) == []
 
     @pytest.mark.parametrize(
         "body",

@@ -33,7 +33,7 @@ class TestMigrateAll:
                 .scalars()
                 .all()
             )
-        assert versions == ["0001_init", "0002_call", "0003_request", "0004_identity_budget", "0005_encrypt"]
+        assert versions[-3:] == ["0004_identity_budget", "0005_encrypt", "0006_call_raw_event"]
         assert {"patient", "verification", "identity_attempt", "schema_migration"} <= set(tables)
 
 
@@ -50,6 +50,7 @@ class TestFreshDatabase:
                     "0003_request",
                     "0004_identity_budget",
                     "0005_encrypt",
+                    "0006_call_raw_event",
                 ],
                 "scheduler": ["0001_init", "0002_encrypt", "0003_version"],
                 "notifier": ["0001_init", "0002_encrypt", "0003_version"],
