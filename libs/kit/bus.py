@@ -144,7 +144,10 @@ def concurrency_limit(limit: int) -> type[BaseMiddleware]:
 
     class ConcurrencyLimit(BaseMiddleware):
         async def consume_scope(self, call_next: Callable[[Any], Awaitable[Any]], msg: Any) -> Any:
-            if msg.raw_message.subject.endswith(".ping"):
+            subject = msg.raw_message.subject
+            # Only a service's own subjects: a reply to a request its handler made (an inbox) must never
+            # wait for a slot that handler holds, and readiness pings are never held back.
+            if not subject.startswith("ignis.") or subject.endswith(".ping"):
                 return await call_next(msg)
             async with semaphore:
                 return await call_next(msg)

@@ -3,6 +3,7 @@ the dead-letter stream once it has failed every attempt."""
 
 import asyncio
 import contextlib
+import json
 import uuid
 from pathlib import Path
 from typing import Any
@@ -187,3 +188,30 @@ async def test_a_service_handles_at_most_its_concurrency_at_once(nats_url: str) 
     finally:
         await broker.stop()
     assert peak == 3
+
+
+async def test_a_handler_at_the_limit_still_gets_the_replies_it_asked_for(nats_url: str) -> None:
+    """Replies to a handler's own requests (scheduler → patients) arrive through the same broker: they
+    must not wait for a slot that the asking handlers hold, or every handler waits for ever."""
+    asking = make_broker(nats_url, f"asking-{uuid.uuid4().hex[:6]}", concurrency=2)
+    answering = make_broker(nats_url, f"answering-{uuid.uuid4().hex[:6]}")
+    subject = f"ignis.test.{uuid.uuid4().hex[:6]}"
+
+    @answering.subscriber(f"{subject}.answer")
+    async def answer(_: Any) -> dict[str, bool]:
+        await asyncio.sleep(0.05)
+        return {"ok": True}
+
+    @asking.subscriber(f"{subject}.ask", max_workers=10)
+    async def ask(_: Any) -> dict[str, bool]:
+        reply = await asking.request({}, f"{subject}.answer", timeout=5)
+        return dict(json.loads(reply.body))
+
+    await answering.start()
+    await asking.start()
+    try:
+        replies = await asyncio.gather(*(asking.request({}, f"{subject}.ask", timeout=10) for _ in range(6)))
+    finally:
+        await asking.stop()
+        await answering.stop()
+    assert [json.loads(reply.body) for reply in replies] == [{"ok": True}] * 6
