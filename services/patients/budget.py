@@ -52,10 +52,12 @@ def caller_key(caller_id: str | None) -> str:
 
 
 def name_codes(last_name: str) -> tuple[str, ...]:
-    """Kölner Phonetik code of each part and of the parts run together (matching accepts both forms)."""
+    """Kölner Phonetik code of each part and of all parts run together, one-letter parts included: matching
+    accepts a name spelt out in any grouping ("Y i l maz" is Yilmaz), so every grouping of the same letters
+    must land in the bucket of the whole name, not in one of its own."""
     codes = set(phonetic(last_name).split())
-    if len(codes) > 1:
-        codes.add(koelner_phonetik("".join(normalise(last_name).split())))
+    if whole := koelner_phonetik("".join(normalise(last_name).split())):
+        codes.add(whole)
     return tuple(sorted(codes)) or (NO_CODE,)
 
 

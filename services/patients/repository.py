@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, delete, exists, func, or_, select, text, tuple_, union
+from sqlalchemy import ColumnElement, Row, and_, delete, func, or_, select, text, tuple_, union
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -88,7 +88,7 @@ class PatientRepository:
               FROM patients.identity_attempt WHERE conversation_id = :conversation AND attempted_at > :since
             UNION ALL
             SELECT 'caller', :caller, count(*), 0 FROM patients.identity_attempt
-             WHERE caller_key = :caller AND kind = 'failed' AND attempted_at > greatest(:since, (
+             WHERE caller_key = :caller AND attempted_at > greatest(:since, (
                    SELECT unlocked_at FROM patients.identity_unlock WHERE scope = 'caller' AND key = :caller))
             UNION ALL
             SELECT 'name', code, count(a.id), 0 FROM unnest(CAST(:codes AS text[])) AS code
@@ -120,11 +120,27 @@ class PatientRepository:
         self.session.add(attempt)
         await self.session.flush()
 
-    async def name_code_in_use(self, code: str) -> bool:
-        """Whether any patient's last name has a part with this Kölner Phonetik code."""
-        parts = func.string_to_array(Patient.last_name_phonetic, " ")
-        statement = select(exists().where(func.array_position(parts, code) > 0))
-        return bool(await self.session.scalar(statement))
+    async def verified_in(self, conversation_id: str) -> Sequence[tuple[str, Patient]]:
+        """(ref, patient) of every patient verified in this conversation."""
+        query = (
+            select(Verification.patient_ref, Patient)
+            .join(Patient, Patient.id == Verification.patient_id)
+            .where(Verification.conversation_id == conversation_id)
+        )
+        return [(ref, patient) for ref, patient in (await self.session.execute(query)).all()]
+
+    async def registered_in(self, conversation_id: str, name_said: str) -> bool:
+        """Whether this conversation registered a new patient of this (normalised) last name."""
+        query = select(IdentityAttempt.id).where(
+            IdentityAttempt.conversation_id == conversation_id,
+            IdentityAttempt.kind == "registered",
+            IdentityAttempt.name_said == name_said,
+        )
+        return await self.session.scalar(query.limit(1)) is not None
+
+    async def last_names(self) -> Sequence[str]:
+        """Every distinct last name (for the rare check whether a locked name is one a patient has)."""
+        return (await self.session.execute(select(Patient.last_name).distinct())).scalars().all()
 
     async def budget_locks(
         self, since: dt.datetime, caller_limit: int, name_limit: int
@@ -141,7 +157,7 @@ class PatientRepository:
                    AS lifting
               FROM patients.identity_attempt a
               LEFT JOIN patients.identity_unlock u ON u.scope = 'caller' AND u.key = a.caller_key
-             WHERE a.kind = 'failed' AND a.attempted_at > greatest(:since, u.unlocked_at)
+             WHERE a.attempted_at > greatest(:since, u.unlocked_at)
              GROUP BY a.caller_key HAVING count(*) >= :caller_limit
             UNION ALL
             SELECT 'name', code, count(*), array_agg(DISTINCT a.name_said),

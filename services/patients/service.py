@@ -155,6 +155,8 @@ async def register(
 
     attempt = budget.Attempt.of(cmd.conversation_id, cmd.caller_id, cmd.last_name)
     verdict = await budget.check(repo, settings, attempt, now)
+    if repeated := await _repeated_registration(repo, cmd, attempt):
+        return repeated  # the gateway asked again after a lost reply: the same answer, not a refusal
     if verdict.locked or verdict.registrations_left <= 0:
         return TOO_MANY_ATTEMPTS
     await repo.lock_birth_date(cmd.birth_date)
@@ -173,6 +175,24 @@ async def register(
     return PatientRegistered(patient_ref=await _issue_ref(repo, settings, cmd.conversation_id, patient, now))
 
 
+async def _repeated_registration(
+    repo: PatientRepository, cmd: RegisterPatient, attempt: budget.Attempt
+) -> PatientRegistered | PatientAlreadyRegistered | None:
+    """The answer already given in this conversation to this registration, if it was given: a patient of
+    this name and birth date verified here (reveals nothing the caller was not told already)."""
+    verified = {patient.id: (ref, patient) for ref, patient in await repo.verified_in(cmd.conversation_id)}
+    same_day = [patient for _, patient in verified.values() if patient.birth_date == cmd.birth_date]
+    matches = find_matches(same_day, cmd.last_name, cmd.first_name)
+    if len(matches) != 1:
+        return None
+    ref, patient = verified[matches[0].id]
+    if await repo.registered_in(cmd.conversation_id, attempt.name_said):
+        return PatientRegistered(patient_ref=ref)
+    return PatientAlreadyRegistered(
+        patient_ref=ref, first_name=patient.first_name, salutation=salutation_of(patient)
+    )
+
+
 async def _count(
     repo: PatientRepository,
     settings: PatientsSettings,
@@ -183,8 +203,12 @@ async def _count(
     now: dt.datetime,
 ) -> None:
     """Count the attempt; when it locks a name that a patient has, tell staff at once (never the dates)."""
-    for code in await budget.count(repo, settings, attempt, verdict, kind, now):
-        if await repo.name_code_in_use(code):
+    locked = await budget.count(repo, settings, attempt, verdict, kind, now)
+    if not locked:
+        return
+    in_use = {code for name in await repo.last_names() for code in budget.name_codes(name)}
+    for code in locked:
+        if code in in_use:
             details = (
                 "Telefonische Identifizierung gesperrt: "
                 f"{settings.max_name_failures} erfolglose Versuche oder Neuanmeldungen in "

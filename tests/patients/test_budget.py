@@ -256,3 +256,50 @@ class TestRepository:
         assert await service.purge_expired_attempts(repo, PatientsSettings(), now) == 1
         rows = (await session.execute(text("SELECT count(*) FROM patients.identity_attempt"))).scalar()
         assert rows == 2
+
+
+@pytest.mark.usefixtures("anna")
+class TestWhatTheReviewFound:
+    async def test_spelling_a_locked_name_out_in_any_grouping_is_refused(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        for n in range(10):
+            await identify(client, wrong_date(n), conversation=new_conversation(), caller=f"+49157{n:08d}")
+        for spelled in ("M ü l l e r", "Mü ller", "Mül l er", "M-ü-l-l-e-r", "MÜL LER"):
+            reply = await identify(
+                client, RIGHT, conversation=new_conversation(), caller="+4915712345678", name=spelled
+            )
+            assert reply["code"] == "too_many_attempts", spelled
+
+    async def test_registrations_count_against_the_caller_number(self, client: httpx.AsyncClient) -> None:
+        caller = "+4915122220000"
+        for n in range(5):
+            body = {
+                "conversation_id": new_conversation(),
+                "caller_id": caller,
+                "first_name": "Max",
+                "last_name": f"Neu{string_of(n)}",
+                "birth_date": "1.2.1990",
+                "insurance": "gesetzlich",
+                "sms_consent": False,
+            }
+            registered = await client.post("/tools/register_patient", json=body, headers=HEADERS)
+            assert registered.json()["code"] == "registered"
+        locked = await identify(client, RIGHT, conversation=new_conversation(), caller=caller)
+        assert locked["code"] == "too_many_attempts"
+
+    async def test_a_repeated_registration_hears_the_same_answer(self, client: httpx.AsyncClient) -> None:
+        """The gateway asks again when a reply was lost: even at the call's limits the repeat is answered
+        as the first call was, with the same ref."""
+        conversation = new_conversation()
+        for n in range(2):
+            await identify(client, wrong_date(n), conversation=conversation, caller="+4930111222")
+        first = await register(client, "3.4.1999", conversation=conversation)
+        again = await register(client, "3.4.1999", conversation=conversation)
+        assert first["code"] == again["code"] == "registered"
+        assert first["patient_ref"] == again["patient_ref"]
+
+
+def string_of(n: int) -> str:
+    """A last name part that sounds different for every n (so no name budget is shared)."""
+    return ["bauer", "koch", "wagner", "becker", "hoffmann"][n]
