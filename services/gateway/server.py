@@ -38,6 +38,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._deadline: asyncio.TimerHandle | None = None
         self._head_bytes = 0
         self._in_head = True
+        self._heads_completed = 0
         self._body_pending = False
         self._lingering = False
         self._raw: asyncio.Transport | None = None
@@ -90,10 +91,13 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self._lingering:
             return  # the rest of a refused body: read and dropped
+        in_head, heads = self._in_head, self._heads_completed
         super().data_received(data)
-        # Counted once parsed, as a read that completes the head may carry the body's first bytes too: a
-        # head is refused beyond MAX_HEAD_BYTES plus at most the one read that would have completed it.
-        if self._in_head and self._raw is not None and not self._raw.is_closing():
+        # Counted once parsed, and only while one head is still unfinished: a read that completes a head
+        # carries the body (and maybe the whole message) too, which is no header. A head is refused beyond
+        # MAX_HEAD_BYTES plus at most the one read that would have completed it.
+        still_in_head = in_head and self._in_head and heads == self._heads_completed
+        if still_in_head and self._raw is not None and not self._raw.is_closing():
             self._head_bytes += len(data)
             if self._head_bytes > MAX_HEAD_BYTES:
                 self._raw.write(_TOO_LARGE)
@@ -106,6 +110,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._arm(self.header_timeout)
 
     def on_headers_complete(self) -> None:
+        self._heads_completed += 1
         self._in_head, self._head_bytes, self._body_pending = False, 0, True
         self._arm(self.body_timeout)
         super().on_headers_complete()

@@ -201,3 +201,21 @@ async def test_twenty_mb_chunked_webhook_is_refused_before_the_end(server: Serve
         assert await response_of(reader) == (413, {"ok": False, "code": "too_large"})
     sending.cancel()
     writer.close()
+
+
+@pytest.mark.parametrize(("path", "size", "status"), [
+    ("/tools/identify_patient", 100_000, 413),  # over the tool limit: too large, not a header problem
+    ("/webhooks/elevenlabs/post-call", 900_000, 401),  # within the limit: read, then the signature
+])  # fmt: skip
+async def test_a_large_body_in_one_write_is_no_oversized_head(
+    server: Server, path: str, size: int, status: int
+) -> None:
+    """A read that completes the head carries the body too; it must not count as header bytes (431)."""
+    body = b'{"x": "' + b"y" * size + b'"}'
+    head = f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    head += f"Content-Length: {len(body)}\r\n"
+    reader, writer = await server.connect()
+    writer.write(head.encode() + b"ElevenLabs-Signature: t=1,v0=" + b"0" * 64 + b"\r\n\r\n" + body)
+    async with asyncio.timeout(10):
+        assert (await response_of(reader))[0] == status
+    writer.close()
