@@ -90,7 +90,13 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _resolve_secrets(self) -> Self:
-        for name in self.secret_fields:
+        # Every class's own: settings that combine several (provision: gateway's and notifier's) need all.
+        classes = type(self).__mro__
+        names = dict.fromkeys(name for cls in classes for name in vars(cls).get("secret_fields", ()))
+        generators = {
+            k: v for cls in reversed(classes) for k, v in vars(cls).get("secret_generators", {}).items()
+        }
+        for name in names:
             value: SecretStr = getattr(self, name)
             if value.get_secret_value() and value.get_secret_value() not in _PLACEHOLDERS:
                 continue
@@ -101,7 +107,7 @@ class Settings(BaseSettings):
             if self.env == "prod":
                 raise ValueError(f"IGNIS_{name.upper()} must be set to a real secret when IGNIS_ENV=prod")
             if not value.get_secret_value():
-                generate = self.secret_generators.get(name, _token)
+                generate = generators.get(name, _token)
                 setattr(self, name, SecretStr(dev_secret(self.home, name, generate)))
         return self
 

@@ -8,9 +8,22 @@ from pydantic import SecretStr, ValidationError
 
 from ignis.gateway.settings import GatewaySettings
 from ignis.kit.settings import Settings
+from ignis.provision.settings import ProvisionSettings
 
 
 class TestSecrets:
+    def test_settings_of_several_processes_resolve_every_secret(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Provision combines the gateway's and the notifier's settings: the notifier's data key is generated
+        and kept like the gateway's secrets (it was refused as empty, so provision and doctor never ran)."""
+        monkeypatch.delenv("IGNIS_DATA_KEYS", raising=False)
+        first = ProvisionSettings(home=tmp_path)
+        again = ProvisionSettings(home=tmp_path)
+        assert first.data_keys.get_secret_value()
+        assert again.data_keys == first.data_keys
+        assert again.tool_secret == first.tool_secret
+
     def test_prod_refuses_an_empty_secret(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv("IGNIS_TOOL_SECRET", raising=False)
         with pytest.raises(ValidationError, match="IGNIS_TOOL_SECRET must be set"):
