@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 import nats
 import nats.errors
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from faststream.nats import NatsBroker
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
@@ -63,6 +64,13 @@ def create_app(settings: GatewaySettings | None = None, broker: NatsBroker | Non
         redoc_url="/redoc" if dev else None,
         openapi_url="/openapi.json" if dev else None,
     )
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        """Field names only: FastAPI's own answer echoes the input (patient data) and fails with a 500 on
+        a lone surrogate it cannot encode."""
+        fields = sorted({".".join(str(part) for part in err["loc"]) for err in exc.errors()})
+        return JSONResponse({"ok": False, "code": "invalid_request", "fields": fields}, status_code=422)
+
     app.add_middleware(
         BodyLimit,
         limits=[

@@ -48,6 +48,8 @@ from ignis.kit.errors import ServiceError
 
 logger = logging.getLogger("ignis.gateway.staff")
 STAFF_TIMEOUT_SECONDS = 5.0
+# A day further away than this (either way) has no appointments worth asking for.
+MAX_DAYS_AWAY = 20 * 366
 _STATUS = {
     ErrorCode.not_found: 404,
     ErrorCode.invalid_request: 400,
@@ -170,7 +172,10 @@ async def day_appointments(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> dict[str, Any]:
     """The booked appointments of one day (default: today), in time order, with the patients' names."""
-    day = date or dt.datetime.now(ZoneInfo(request.app.state.practice.timezone)).date()
+    today = dt.datetime.now(ZoneInfo(request.app.state.practice.timezone)).date()
+    day = date or today
+    if abs((day - today).days) > MAX_DAYS_AWAY:  # the scheduler's calendar arithmetic ends at year 9999
+        raise HTTPException(400, ErrorCode.invalid_request.value)
     page: DayAppointments = await _ask(
         request,
         subjects.SCHEDULER_DAY,
@@ -254,10 +259,16 @@ async def identification_locks(request: Request) -> IdentityLocks:
     return locks
 
 
+class Unlock(WithoutNul):
+    scope: Literal["caller", "name"]
+    key: str = Field(min_length=1, max_length=64, description="as /staff/identification-locks lists it")
+
+
 @router.post("/identification-locks/unlock")
-async def unlock_identification(request: Request, unlock: UnlockIdentity) -> IdentityUnlocked:
+async def unlock_identification(request: Request, unlock: Unlock) -> IdentityUnlocked:
     """Lift a lock (e.g. after calling the patient back): earlier failed attempts no longer count."""
+    command = UnlockIdentity(scope=unlock.scope, key=unlock.key)
     unlocked: IdentityUnlocked = await _ask(
-        request, subjects.PATIENTS_LOCKS_UNLOCK, unlock, TypeAdapter(IdentityUnlocked | ErrorReply)
+        request, subjects.PATIENTS_LOCKS_UNLOCK, command, TypeAdapter(IdentityUnlocked | ErrorReply)
     )
     return unlocked
