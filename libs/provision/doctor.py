@@ -8,6 +8,7 @@ the notifier texts the patient (sipgate token valid, Web SMS booked).
 """
 
 import asyncio
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -16,6 +17,7 @@ from elevenlabs import ElevenLabs
 from elevenlabs.core.api_error import ApiError
 
 from ignis.contracts.tools import TOOL_BODIES
+from ignis.kit.settings import stored_secret
 from ignis.practice.config import Practice
 from ignis.provision import bridge_status, probes
 from ignis.provision.agent import (
@@ -28,6 +30,7 @@ from ignis.provision.agent import (
 from ignis.provision.settings import ProvisionSettings
 from ignis.provision.workspace import (
     POST_CALL_WEBHOOK_NAME,
+    RETRIES_FOR,
     connect,
     e164,
     pages,
@@ -165,15 +168,20 @@ class Doctor:
         same_digits = [
             n.get("phone_number") for n in numbers if _digits(n.get("phone_number")) == _digits(self.number)
         ]
+        to = f"sip:{self.number}@{self.settings.elevenlabs_sip_host}"
         if exact is not None:
             checks.append(
-                Check(f"number {self.number} in ElevenLabs", "pass", "imported, same format as the INVITE")
+                Check(
+                    f"number {self.number} in ElevenLabs",
+                    "pass",
+                    f"imported as the INVITE's To: {to}",
+                )
             )
         elif same_digits:
             checks.append(Check(
                 f"number {self.number} in ElevenLabs",
                 "fail",
-                f"imported as {same_digits[0]!r}, but calls arrive for {self.number!r}",
+                f"imported as {same_digits[0]!r}, but calls arrive for {self.number!r} (To {to})",
                 "the formats must match exactly (leading + included): set IGNIS_SIP_NUMBER to what sipgate "
                 "(or the bridge) sends, then run `ignis provision`",
             ))  # fmt: skip
@@ -190,9 +198,31 @@ class Doctor:
                     provision,
                 )
             )
+            checks += self._trunk_credentials(exact)
         checks += self._tools(client)
         checks += self._webhooks(client)
         return checks
+
+    def _trunk_credentials(self, number: dict[str, Any]) -> list[Check]:
+        """Digest credentials on both sides of the trunk (the API shows whether they are set, never them)."""
+        inbound = number.get("inbound_trunk") or {}
+        outbound = number.get("outbound_trunk") or {}
+        return [
+            _check(
+                "inbound SIP digest authentication",
+                bool(inbound.get("has_auth_credentials")),
+                f"user {inbound.get('username')}" if inbound.get("has_auth_credentials") else "off",
+                "without it anyone who knows the SIP URI reaches the agent: set IGNIS_SIP_USERNAME and "
+                "IGNIS_SIP_PASSWORD (the same in sipgate or the SIP bridge), then run `ignis provision`",
+            ),
+            _check(
+                "outbound trunk credentials (sipgate)",
+                bool(outbound.get("has_auth_credentials")),
+                _outbound(outbound) if outbound.get("has_auth_credentials") else "none",
+                "transfers that are no SIP REFER fail at sipgate: set IGNIS_SIP_REGISTRAR_USERNAME and "
+                "IGNIS_SIP_REGISTRAR_PASSWORD (sipgate trunking), then run `ignis provision`",
+            ),
+        ]
 
     def _tools(self, client: ElevenLabs) -> list[Check]:
         secrets = plain(client.conversational_ai.secrets.list().secrets)
@@ -248,7 +278,43 @@ class Doctor:
             f"calls {init.get('url') or 'nothing'}",
             "run `ignis provision`",
         )
-        return [post_call, init_check]
+        return [post_call, *self._delivery(current), init_check]
+
+    def _delivery(self, hook: dict[str, Any] | None) -> list[Check]:
+        """Whether ElevenLabs still sends to the webhook, and retries what fails: a webhook that keeps failing
+        is auto-disabled, and without retries one failed delivery loses the transcript (until reconciled)."""
+        if hook is None:
+            return []
+        failure = hook.get("most_recent_failure_error_code")
+        last = (
+            f"; last failure: {failure} at {_when(hook.get('most_recent_failure_timestamp'))}"
+            if failure
+            else ""
+        )
+        state = (
+            "auto-disabled after repeated failures"
+            if hook.get("is_auto_disabled")
+            else "disabled"
+            if hook.get("is_disabled")
+            else "enabled"
+        )
+        retries = stored_secret(self.settings.home, RETRIES_FOR) == hook.get("webhook_id")
+        return [
+            _check(
+                "post-call webhook delivering",
+                state == "enabled",
+                state + last,
+                "fix the cause of the failures (the gateway's log, the other checks), then run `ignis "
+                "provision` (it enables the webhook again); `ignis reconcile-calls` fetches what was lost",
+            ),
+            _check(
+                "post-call webhook retries",
+                retries,
+                "turned on by `ignis provision`" if retries else "not turned on for this webhook",
+                "run `ignis provision` (ElevenLabs retries only when retry_enabled is set; the API does not "
+                "show the setting, so IGNIS_HOME remembers it)",
+            ),
+        ]
 
     # ElevenLabs → gateway
 
@@ -336,6 +402,16 @@ class Doctor:
             f"extensions: {', '.join(map(str, ids)) or 'none'}",
             "book Web SMS in sipgate's feature store, and set IGNIS_SIPGATE_SMS_ID to one of the extensions",
         )]  # fmt: skip
+
+
+def _outbound(trunk: dict[str, Any]) -> str:
+    return f"user {trunk.get('username')} at {trunk.get('address')} over {trunk.get('transport')}"
+
+
+def _when(unix: object) -> str:
+    if not isinstance(unix, int):
+        return "unknown time"
+    return f"{dt.datetime.fromtimestamp(unix, dt.UTC):%Y-%m-%d %H:%M} UTC"
 
 
 def _digits(number: object) -> str:
