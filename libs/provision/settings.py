@@ -11,8 +11,6 @@ from ignis.notifier.settings import NotifierSettings
 
 
 class ProvisionSettings(GatewaySettings, NotifierSettings):
-    elevenlabs_api_key: SecretStr | None = None
-    elevenlabs_api_url: str | None = None  # None: the SDK's default (https://api.elevenlabs.io)
     # Where ElevenLabs reaches this gateway, e.g. https://ignis.praxis-weber.de (HTTPS, public).
     public_url: str | None = None
     # The prompt, first message and tool descriptions (default: the ones shipped in ignis/provision/agent).

@@ -30,6 +30,7 @@ from ignis.provision.settings import ProvisionSettings
 T = TypeVar("T")
 TOOL_SECRET_PREFIX = "ignis_tool_secret_"
 POST_CALL_WEBHOOK_NAME = "Ignis post-call"
+AGENT_ID = "elevenlabs_agent_id"  # IGNIS_HOME: read by the patients service's reconciliation
 RETRIES_FOR = "elevenlabs_webhook_retries"  # IGNIS_HOME: the webhook whose retries provision turned on
 NEW = "<new>"  # the id of a resource a dry run would create
 # Agent fields ElevenLabs fills in itself (defaults): compared only where we set them.
@@ -254,8 +255,10 @@ class Workspace:
             self._note("create", resource)
             if self.dry_run:
                 return NEW
-            return str(self._call("create agent", api.create, name=self.agent_name, **wanted).agent_id)
-        agent_id = str(summaries[0]["agent_id"])
+            return self._remember_agent(
+                str(self._call("create agent", api.create, name=self.agent_name, **wanted).agent_id)
+            )
+        agent_id = self._remember_agent(str(summaries[0]["agent_id"]))
         current = plain(self._call("read agent", api.get, agent_id))
         changed = differences(wanted, current)
         if changed:
@@ -264,6 +267,12 @@ class Workspace:
                 self._call("update agent", api.update, agent_id, **wanted)
         else:
             self._note("unchanged", resource)
+        return agent_id
+
+    def _remember_agent(self, agent_id: str) -> str:
+        """The patients service reconciles this agent's conversations (IGNIS_ELEVENLABS_AGENT_ID wins)."""
+        if not self.dry_run:
+            store_secret(self.settings.home, AGENT_ID, agent_id)
         return agent_id
 
     # Webhooks

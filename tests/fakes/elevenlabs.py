@@ -60,6 +60,8 @@ from elevenlabs.types import (
     ConvAiWebhooks,
     ConversationalConfig,
     ConversationInitiationClientDataWebhook,
+    ConversationSummaryResponseModel,
+    GetConversationResponseModel,
     InboundSipTrunkConfigRequestModel,
     OutboundSipTrunkConfigRequestModel,
     WebhookHmacSettings,
@@ -366,6 +368,9 @@ class FakeElevenLabs:
     webhooks: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> incl. webhook_secret
     settings: dict[str, Any] = field(default_factory=lambda: copy.deepcopy(SETTINGS_DEFAULTS))
     phone_numbers: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> incl. passwords
+    # id -> a GetConversationResponseModel as JSON (`add_conversation`); `deleted_conversations` in order
+    conversations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    deleted_conversations: list[str] = field(default_factory=list)
     server_defaults: bool = True
     duplicate_phone_status: int = 409
     # Statuses the next requests get instead of their real answer, in order.
@@ -382,6 +387,8 @@ class FakeElevenLabs:
         self.webhooks.clear()
         self.settings = copy.deepcopy(SETTINGS_DEFAULTS)
         self.phone_numbers.clear()
+        self.conversations.clear()
+        self.deleted_conversations.clear()
         self.failures.clear()
         self.server_defaults = True
         self.duplicate_phone_status = 409
@@ -427,6 +434,9 @@ class FakeElevenLabs:
             route("/v1/workspace/webhooks/{webhook_id}", "DELETE", self.delete_webhook),
             route("/v1/convai/settings", "GET", self.get_settings),
             route("/v1/convai/settings", "PATCH", self.update_settings),
+            route("/v1/convai/conversations", "GET", self.list_conversations),
+            route("/v1/convai/conversations/{conversation_id}", "GET", self.get_conversation),
+            route("/v1/convai/conversations/{conversation_id}", "DELETE", self.delete_conversation),
             route("/v1/convai/phone-numbers", "GET", self.list_phone_numbers),
             route("/v1/convai/phone-numbers", "POST", self.create_phone_number),
             route("/v1/convai/phone-numbers/{phone_number_id}", "GET", self.get_phone_number),
@@ -1023,6 +1033,67 @@ class FakeElevenLabs:
             self.settings["conversation_initiation_client_data_webhook"] = None
         self.settings = deep_merge(self.settings, patch)
         return 200, copy.deepcopy(self.settings)
+
+    # -- conversations -------------------------------------------------------------------------------
+
+    def add_conversation(self, data: dict[str, Any], *, status: str | None = None) -> str:
+        """A conversation ElevenLabs had: `data` as a post-call webhook's `data` carries it (the
+        GetConversationResponseModel), completed with the fields that model requires; `status` wins."""
+        conversation = {
+            "status": "done",
+            "has_audio": False,
+            "has_user_audio": False,
+            "has_response_audio": False,
+            "has_auxiliary_audio": False,
+            "metadata": {"start_time_unix_secs": now(), "call_duration_secs": 0},
+            **copy.deepcopy(data),
+        } | ({"status": status} if status else {})
+        parsed = GetConversationResponseModel.model_validate(conversation)  # a wrong test fails here
+        self.conversations[parsed.conversation_id] = parsed.model_dump(mode="json", by_alias=True)
+        return parsed.conversation_id
+
+    def list_conversations(self, body: Any, query: dict[str, str]) -> tuple[int, Any]:
+        after, before = query.get("call_start_after_unix"), query.get("call_start_before_unix")
+        found = sorted(
+            (
+                c
+                for c in self.conversations.values()
+                if (not query.get("agent_id") or c["agent_id"] == query["agent_id"])
+                and (after is None or c["metadata"]["start_time_unix_secs"] >= int(after))
+                and (before is None or c["metadata"]["start_time_unix_secs"] < int(before))
+            ),
+            key=lambda c: -c["metadata"]["start_time_unix_secs"],  # newest first
+        )
+        page, cursor = self._page(found, query, 30)
+        summaries = [
+            ConversationSummaryResponseModel.model_validate(
+                {
+                    "agent_id": c["agent_id"],
+                    "conversation_id": c["conversation_id"],
+                    "start_time_unix_secs": c["metadata"]["start_time_unix_secs"],
+                    "call_duration_secs": c["metadata"]["call_duration_secs"],
+                    "message_count": len(c["transcript"]),
+                    "status": c["status"],
+                    "call_successful": (c.get("analysis") or {}).get("call_successful") or "unknown",
+                }
+            ).model_dump(mode="json", by_alias=True)
+            for c in page
+        ]
+        return 200, {"conversations": summaries, "next_cursor": cursor, "has_more": cursor is not None}
+
+    def _conversation(self, conversation_id: str) -> dict[str, Any]:
+        if conversation_id not in self.conversations:
+            raise not_found("conversation", conversation_id)
+        return self.conversations[conversation_id]
+
+    def get_conversation(self, body: Any, query: dict[str, str], conversation_id: str) -> tuple[int, Any]:
+        return 200, copy.deepcopy(self._conversation(conversation_id))
+
+    def delete_conversation(self, body: Any, query: dict[str, str], conversation_id: str) -> tuple[int, Any]:
+        self._conversation(conversation_id)
+        del self.conversations[conversation_id]
+        self.deleted_conversations.append(conversation_id)
+        return 200, {}
 
     # -- phone numbers -------------------------------------------------------------------------------
 
