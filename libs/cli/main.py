@@ -199,7 +199,7 @@ def erase_patient(
         typer.confirm(f"Erase patient {key} with calls, requests, appointments and SMS records?", abort=True)
     settings = Settings()  # the database and NATS only: no service's secrets needed
     try:
-        removed = asyncio.run(erase_everywhere(settings.database, settings.nats, key))
+        removed = asyncio.run(erase_everywhere(settings.database, settings.nats, key, elevenlabs=settings))
     except NatsUnreachable as exc:
         typer.echo(f"{exc}; nothing erased. Start NATS (or set IGNIS_NATS_URL) and run it again.", err=True)
         raise typer.Exit(1) from None
@@ -210,13 +210,18 @@ def erase_patient(
     for store, counts in removed.items():
         if counts is None:
             typer.echo(f"  {store}: pending: {store} erases when it is back")
+        elif isinstance(counts, str):
+            typer.echo(f"  {store}: {counts}")
         else:
             typer.echo(f"  {store}: " + ", ".join(f"{name} {count}" for name, count in counts.items()))
 
 
 @app.command("purge-calls")
 def purge_calls() -> None:
-    """Delete call records past their retention date now (the patients service also does so hourly)."""
+    """Delete call records past their retention date now (the patients service also does so hourly), and
+    their conversations at ElevenLabs (with those still pending from before)."""
+    from ignis.cli.erasure import delete_at_elevenlabs
+
     settings = Settings()  # the database only: no service's secrets needed
     purged = asyncio.run(
         in_patients_schema(
@@ -225,6 +230,7 @@ def purge_calls() -> None:
         )
     )
     typer.echo(f"Deleted {purged} expired call records.")
+    typer.echo(f"  elevenlabs: {asyncio.run(delete_at_elevenlabs(settings.database, settings))}")
 
 
 @app.command("reconcile-calls")
