@@ -11,6 +11,7 @@ import asyncio
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import httpx
 from elevenlabs import ElevenLabs
@@ -39,6 +40,7 @@ from ignis.provision.workspace import (
 )
 
 Outcome = Literal["pass", "fail", "skip"]
+DEFAULT_API_URL = "https://api.elevenlabs.io"  # the SDK's default environment
 TIMEOUT = 5.0
 
 
@@ -67,12 +69,28 @@ class Doctor:
         self.number = settings.sip_number or e164(practice.phone)
 
     async def run(self) -> list[Check]:
-        checks = await self.bridge()
+        checks = [self.region(), *await self.bridge()]
         checks += await self.sip_edge()
         checks += await asyncio.to_thread(self.workspace)
         checks += await self.gateway()
         checks += await self.sipgate()
         return checks
+
+    def region(self) -> Check:
+        """EU data residency holds only when the API (agent, transcripts) and the SIP edge (the call's audio)
+        are both in the EU region: a mix sends part of the data elsewhere."""
+        api = urlsplit(self.settings.elevenlabs_api_url or DEFAULT_API_URL).hostname or ""
+        sip = self.settings.elevenlabs_sip_host
+        api_region, sip_region = _region(api), _region(sip)
+        if api_region is None or sip_region is None:
+            return Check("ElevenLabs region", "skip", f"not ElevenLabs' own hosts ({api}, {sip})")
+        return _check(
+            "ElevenLabs region",
+            api_region == sip_region,
+            f"API {api} ({api_region}), SIP {sip} ({sip_region})",
+            "point IGNIS_ELEVENLABS_API_URL and IGNIS_ELEVENLABS_SIP_HOST at the same region (EU data "
+            "residency: https://api.eu.residency.elevenlabs.io and the EU SIP host of your contract)",
+        )
 
     # sipgate → the SIP bridge (where one is needed) → ElevenLabs
 
@@ -402,6 +420,17 @@ class Doctor:
             f"extensions: {', '.join(map(str, ids)) or 'none'}",
             "book Web SMS in sipgate's feature store, and set IGNIS_SIPGATE_SMS_ID to one of the extensions",
         )]  # fmt: skip
+
+
+def _region(host: str) -> str | None:
+    """`eu`, `in`, `sg` for ElevenLabs' residency hosts (`*.eu.residency.elevenlabs.io`), `us` for
+    `*.us.elevenlabs.io`, `global` for the others of elevenlabs.io; None for a host not ElevenLabs'."""
+    labels = host.lower().rstrip(".").split(".")
+    if labels[-2:] != ["elevenlabs", "io"]:
+        return None
+    if "residency" in labels[1:]:
+        return labels[labels.index("residency") - 1]
+    return "us" if labels[-3:-2] == ["us"] else "global"
 
 
 def _outbound(trunk: dict[str, Any]) -> str:

@@ -246,6 +246,7 @@ class Workspace:
             voice_id=self.settings.voice_id,
             llm=self.settings.llm,
             staff_phone=e164(self.practice.staff_phone) if self.practice.staff_phone else None,
+            retention_days=self.settings.call_retention_days,
         )
         summaries = [
             a for a in self._pages("list agents", api.list, "agents") if a.get("name") == self.agent_name

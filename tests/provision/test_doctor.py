@@ -32,7 +32,7 @@ from tests.fakes.sipgate import FakeSipgate
 
 TOOL_SECRET = "doctor-tool-secret-0123456789"
 SIP_PASSWORD = "doctor-sip-password-0123456789"
-CHECKS = 19
+CHECKS = 20
 
 
 @dataclass
@@ -325,3 +325,39 @@ async def test_trunk_credentials_missing(world: World) -> None:
     assert "IGNIS_SIP_USERNAME" in checks["inbound SIP digest authentication"].fix
     assert checks["outbound trunk credentials (sipgate)"].detail == "none"
     assert "IGNIS_SIP_REGISTRAR_USERNAME" in checks["outbound trunk credentials (sipgate)"].fix
+
+
+@pytest.mark.parametrize(
+    ("api_url", "sip_host", "outcome", "detail"),
+    [
+        (
+            None,
+            "sip.rtc.elevenlabs.io",
+            "pass",
+            "API api.elevenlabs.io (global), SIP sip.rtc.elevenlabs.io (global)",
+        ),
+        (
+            "https://api.eu.residency.elevenlabs.io",
+            "sip-static.rtc.eu.residency.elevenlabs.io",
+            "pass",
+            "API api.eu.residency.elevenlabs.io (eu), SIP sip-static.rtc.eu.residency.elevenlabs.io (eu)",
+        ),
+        (
+            "https://api.eu.residency.elevenlabs.io",
+            "sip.rtc.elevenlabs.io",
+            "fail",
+            "API api.eu.residency.elevenlabs.io (eu), SIP sip.rtc.elevenlabs.io (global)",
+        ),
+        ("http://127.0.0.1:8765", "localhost", "skip", "not ElevenLabs' own hosts (127.0.0.1, localhost)"),
+    ],
+)
+def test_api_and_sip_edge_in_one_region(
+    api_url: str | None, sip_host: str, outcome: str, detail: str, tmp_path: Path
+) -> None:
+    settings = ProvisionSettings(
+        home=tmp_path, _env_file=None, elevenlabs_api_url=api_url, elevenlabs_sip_host=sip_host
+    )
+    check = Doctor(settings, load_practice(DEMO_PRACTICE)).region()
+    assert (check.outcome, check.detail) == (outcome, detail)
+    if outcome == "fail":
+        assert "same region" in check.fix

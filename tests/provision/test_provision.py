@@ -118,6 +118,12 @@ class TestFirstRun:
         assert agent["platform_settings"]["overrides"][
             "enable_conversation_initiation_client_data_from_webhook"
         ]
+        # GDPR at ElevenLabs: no audio, the conversation kept no longer than Ignis keeps the call record.
+        assert agent["platform_settings"]["privacy"] == {
+            "retention_days": 90,
+            "record_voice": False,
+            "delete_audio": True,
+        }
 
         webhook = only(elevenlabs.webhooks)
         assert webhook["webhook_url"] == f"{PUBLIC}/webhooks/elevenlabs/post-call"
@@ -278,6 +284,25 @@ class TestVendorRules:
         assert (outbound["address"], outbound["transport"]) == ("sipconnect.sipgate.de", "tcp")
         assert number["inbound_trunk_config"]["credentials"]["username"] == "praxis-weber"
         assert {c.action for c in await provision(sipgate)} == {"unchanged"}
+
+
+class TestPrivacy:
+    async def test_the_practice_file_sets_what_elevenlabs_keeps(
+        self, settings: ProvisionSettings, elevenlabs: FakeElevenLabs, practice_yaml: Path
+    ) -> None:
+        practice = yaml.safe_load(practice_yaml.read_text(encoding="utf-8"))  # noqa: ASYNC240
+        practice["privacy"] = {"retention_days": 30, "record_audio": True, "keep_audio": True}
+        practice_yaml.write_text(yaml.safe_dump(practice, allow_unicode=True), encoding="utf-8")  # noqa: ASYNC240
+        await provision(settings)
+        assert only(elevenlabs.agents)["platform_settings"]["privacy"] == {
+            "retention_days": 30,
+            "record_voice": True,
+            "delete_audio": False,
+        }
+        shorter = settings.model_copy(update={"call_retention_days": 14})  # never longer than Ignis keeps it
+        changes = await provision(shorter)
+        assert [c.action for c in changes if c.resource.startswith("agent ")] == ["update"]
+        assert only(elevenlabs.agents)["platform_settings"]["privacy"]["retention_days"] == 14
 
 
 class TestErrors:
