@@ -12,8 +12,9 @@ Built from the official SDK `elevenlabs` 2.78.0 (paths, methods and bodies from
   rules the API enforces beyond them: webhook-tool properties take exactly one value source, header
   secrets must exist, `prompt.tools` (removed 2025-07-23) is refused, `tool_ids` must exist, a workspace
   webhook URL must be https, a settings `post_call_webhook_id` must exist;
-- answers are shaped by the SDK's response models (a webhook list shows exactly the fields of
-  `WorkspaceWebhookResponseModel`: no `retry_enabled`, which the API does not show);
+- every 2xx answer goes out through the SDK's response model of that call (validated, then
+  `dump(mode="json", by_alias=True)`), so the real SDK parses it and it carries only the published fields
+  (a webhook list: no `retry_enabled`, which the API does not show);
 - a webhook in use (workspace settings or an agent's override) cannot be deleted, as ElevenLabs documents;
 - webhook deliveries: `deliver(webhook_id, status)` records an attempt; non-2xx ones set
   `most_recent_failure_error_code`/`_timestamp`, and 10 consecutive failures without a success in 7 days
@@ -49,7 +50,30 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import pydantic
+from elevenlabs import (
+    ConvAiWorkspaceStoredSecretConfig,
+    CreateAgentResponseModel,
+    CreatePhoneNumberResponseModel,
+    DeleteWorkspaceWebhookResponseModel,
+    GetAgentResponseModel,
+    GetAgentsPageResponseModel,
+    GetConvAiSettingsResponseModel,
+    GetConversationsPageResponseModel,
+    GetWorkspaceSecretsResponseModel,
+    PatchWorkspaceWebhookResponseModel,
+    PostWorkspaceSecretResponseModel,
+    ToolResponseModel,
+    ToolsResponseModel,
+    User,
+    WorkspaceCreateWebhookResponseModel,
+    WorkspaceWebhookListResponseModel,
+)
 from elevenlabs.conversational_ai.agents.client import AgentsClient
+from elevenlabs.conversational_ai.phone_numbers import (
+    PhoneNumbersGetResponse,
+    PhoneNumbersListResponseItem,
+    PhoneNumbersUpdateResponse,
+)
 from elevenlabs.conversational_ai.phone_numbers.client import PhoneNumbersClient
 from elevenlabs.conversational_ai.phone_numbers.types.phone_numbers_create_request_body import (
     PhoneNumbersCreateRequestBody_SipTrunk,
@@ -73,6 +97,7 @@ from elevenlabs.types.tool_request_model_tool_config import (
     ToolRequestModelToolConfig_Webhook,
 )
 from elevenlabs.webhooks.client import WebhooksClient
+from pydantic import TypeAdapter
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -408,39 +433,78 @@ class FakeElevenLabs:
     # -- plumbing ------------------------------------------------------------------------------------
 
     def app(self) -> Starlette:
-        def route(path: str, method: str, handler: Callable[..., Any]) -> Route:
-            return Route(path, self._endpoint(handler), methods=[method])
+        def route(path: str, method: str, handler: Callable[..., Any], answer: Any = None) -> Route:
+            """`answer`: the SDK's response model of that call; None where the SDK ignores the body."""
+            return Route(path, self._endpoint(handler, answer), methods=[method])
 
         routes = [
-            route("/v1/user", "GET", self.get_user),
-            route("/v1/convai/secrets", "GET", self.list_secrets),
-            route("/v1/convai/secrets", "POST", self.create_secret),
-            route("/v1/convai/secrets/{secret_id}", "GET", self.get_secret),
-            route("/v1/convai/secrets/{secret_id}", "PATCH", self.update_secret),
+            route("/v1/user", "GET", self.get_user, User),
+            route("/v1/convai/secrets", "GET", self.list_secrets, GetWorkspaceSecretsResponseModel),
+            route("/v1/convai/secrets", "POST", self.create_secret, PostWorkspaceSecretResponseModel),
+            route(
+                "/v1/convai/secrets/{secret_id}", "GET", self.get_secret, ConvAiWorkspaceStoredSecretConfig
+            ),
+            route(
+                "/v1/convai/secrets/{secret_id}",
+                "PATCH",
+                self.update_secret,
+                PostWorkspaceSecretResponseModel,
+            ),
             route("/v1/convai/secrets/{secret_id}", "DELETE", self.delete_secret),
-            route("/v1/convai/tools", "GET", self.list_tools),
-            route("/v1/convai/tools", "POST", self.create_tool),
-            route("/v1/convai/tools/{tool_id}", "GET", self.get_tool),
-            route("/v1/convai/tools/{tool_id}", "PATCH", self.update_tool),
+            route("/v1/convai/tools", "GET", self.list_tools, ToolsResponseModel),
+            route("/v1/convai/tools", "POST", self.create_tool, ToolResponseModel),
+            route("/v1/convai/tools/{tool_id}", "GET", self.get_tool, ToolResponseModel),
+            route("/v1/convai/tools/{tool_id}", "PATCH", self.update_tool, ToolResponseModel),
             route("/v1/convai/tools/{tool_id}", "DELETE", self.delete_tool),
-            route("/v1/convai/agents/create", "POST", self.create_agent),
-            route("/v1/convai/agents", "GET", self.list_agents),
-            route("/v1/convai/agents/{agent_id}", "GET", self.get_agent),
-            route("/v1/convai/agents/{agent_id}", "PATCH", self.update_agent),
+            route("/v1/convai/agents/create", "POST", self.create_agent, CreateAgentResponseModel),
+            route("/v1/convai/agents", "GET", self.list_agents, GetAgentsPageResponseModel),
+            route("/v1/convai/agents/{agent_id}", "GET", self.get_agent, GetAgentResponseModel),
+            route("/v1/convai/agents/{agent_id}", "PATCH", self.update_agent, GetAgentResponseModel),
             route("/v1/convai/agents/{agent_id}", "DELETE", self.delete_agent),
-            route("/v1/workspace/webhooks", "GET", self.list_webhooks),
-            route("/v1/workspace/webhooks", "POST", self.create_webhook),
-            route("/v1/workspace/webhooks/{webhook_id}", "PATCH", self.update_webhook),
-            route("/v1/workspace/webhooks/{webhook_id}", "DELETE", self.delete_webhook),
-            route("/v1/convai/settings", "GET", self.get_settings),
-            route("/v1/convai/settings", "PATCH", self.update_settings),
-            route("/v1/convai/conversations", "GET", self.list_conversations),
-            route("/v1/convai/conversations/{conversation_id}", "GET", self.get_conversation),
+            route("/v1/workspace/webhooks", "GET", self.list_webhooks, WorkspaceWebhookListResponseModel),
+            route("/v1/workspace/webhooks", "POST", self.create_webhook, WorkspaceCreateWebhookResponseModel),
+            route(
+                "/v1/workspace/webhooks/{webhook_id}",
+                "PATCH",
+                self.update_webhook,
+                PatchWorkspaceWebhookResponseModel,
+            ),
+            route(
+                "/v1/workspace/webhooks/{webhook_id}",
+                "DELETE",
+                self.delete_webhook,
+                DeleteWorkspaceWebhookResponseModel,
+            ),
+            route("/v1/convai/settings", "GET", self.get_settings, GetConvAiSettingsResponseModel),
+            route("/v1/convai/settings", "PATCH", self.update_settings, GetConvAiSettingsResponseModel),
+            route(
+                "/v1/convai/conversations", "GET", self.list_conversations, GetConversationsPageResponseModel
+            ),
+            route(
+                "/v1/convai/conversations/{conversation_id}",
+                "GET",
+                self.get_conversation,
+                GetConversationResponseModel,
+            ),
             route("/v1/convai/conversations/{conversation_id}", "DELETE", self.delete_conversation),
-            route("/v1/convai/phone-numbers", "GET", self.list_phone_numbers),
-            route("/v1/convai/phone-numbers", "POST", self.create_phone_number),
-            route("/v1/convai/phone-numbers/{phone_number_id}", "GET", self.get_phone_number),
-            route("/v1/convai/phone-numbers/{phone_number_id}", "PATCH", self.update_phone_number),
+            route(
+                "/v1/convai/phone-numbers", "GET", self.list_phone_numbers, list[PhoneNumbersListResponseItem]
+            ),
+            route(
+                "/v1/convai/phone-numbers", "POST", self.create_phone_number, CreatePhoneNumberResponseModel
+            ),
+            route(
+                "/v1/convai/phone-numbers/{phone_number_id}",
+                "GET",
+                self.get_phone_number,
+                PhoneNumbersGetResponse,
+            ),
+            route(
+                "/v1/convai/phone-numbers/{phone_number_id}",
+                "PATCH",
+                self.update_phone_number,
+                PhoneNumbersUpdateResponse,
+            ),
             route("/v1/convai/phone-numbers/{phone_number_id}", "DELETE", self.delete_phone_number),
         ]
 
@@ -453,7 +517,9 @@ class FakeElevenLabs:
 
         return Starlette(routes=routes, exception_handlers={HTTPException: http_error})
 
-    def _endpoint(self, handler: Callable[..., Any]) -> Callable[[Request], Any]:
+    def _endpoint(self, handler: Callable[..., Any], answer: Any) -> Callable[[Request], Any]:
+        shape = TypeAdapter(answer) if answer is not None else None
+
         async def endpoint(request: Request) -> Response:
             raw = await request.body()
             try:
@@ -465,6 +531,8 @@ class FakeElevenLabs:
             try:
                 self._gate(request, malformed)
                 status, payload = handler(body=body, query=dict(request.query_params), **request.path_params)
+                if shape is not None:  # every answer is the published response model, as JSON
+                    payload = shape.dump_python(shape.validate_python(payload), mode="json", by_alias=True)
                 headers: dict[str, str] = {}
             except Fault as fault:
                 status, payload, headers = fault.status, {"detail": fault.detail}, fault.headers
