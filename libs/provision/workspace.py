@@ -161,9 +161,10 @@ class Workspace:
         agent_id = self.agent(tool_ids)
         webhook_id = self.post_call_webhook()
         self.convai_settings(webhook_id, secret_id)
-        # Only now: ElevenLabs refuses to delete a webhook the workspace settings still point at.
-        self.retire_old_webhooks(webhook_id)
         self.phone_number(agent_id)
+        # Last: ElevenLabs refuses to delete a webhook the workspace settings still point at, and a webhook
+        # that something else still uses must not keep the rest from being set up.
+        self.retire_old_webhooks(webhook_id)
         return self.changes
 
     # The tool secret: the header value ElevenLabs sends with every tool call and the initiation webhook.
