@@ -33,7 +33,14 @@ class TestMigrateAll:
                 .scalars()
                 .all()
             )
-        assert versions == ["0001_init", "0002_call", "0003_request", "0004_identity_budget", "0005_encrypt"]
+        assert versions == [
+            "0001_init",
+            "0002_call",
+            "0003_request",
+            "0004_identity_budget",
+            "0005_encrypt",
+            "0006_vendor_deletion",
+        ]
         assert {"patient", "verification", "identity_attempt", "schema_migration"} <= set(tables)
 
 
@@ -50,6 +57,7 @@ class TestFreshDatabase:
                     "0003_request",
                     "0004_identity_budget",
                     "0005_encrypt",
+                    "0006_vendor_deletion",
                 ],
                 "scheduler": ["0001_init", "0002_encrypt", "0003_version"],
                 "notifier": ["0001_init", "0002_encrypt", "0003_version"],
