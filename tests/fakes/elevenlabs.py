@@ -19,6 +19,8 @@ Built from the official SDK `elevenlabs` 2.78.0 (paths, methods and bodies from
 - webhook deliveries: `deliver(webhook_id, status)` records an attempt; non-2xx ones set
   `most_recent_failure_error_code`/`_timestamp`, and 10 consecutive failures without a success in 7 days
   auto-disable the webhook (reference §2.4) until an update enables it again;
+- conversations (`add_conversation`) are listed newest first, filtered by `agent_id` and
+  `call_start_after_unix`/`call_start_before_unix`, fetched and deleted (`deleted_conversations`);
 - a non-English agent with an English-only TTS model (the default `eleven_flash_v2`) is a 400
   `invalid_agent_config`, as elevenlabs-python#554 shows;
 - unknown ids in the path are a 404 `{"detail": {"status": "..._not_found", "message"}}`.
