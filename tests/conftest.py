@@ -47,6 +47,7 @@ from ignis.patients.settings import PatientsSettings
 from ignis.scheduler.main import create_app as create_scheduler
 from ignis.scheduler.settings import SchedulerSettings
 from tests.factories import MUELLER, Person, patient
+from tests.fakes.elevenlabs import FakeElevenLabs, running_fake_elevenlabs
 from tests.fakes.sipgate import FakeSipgate, running_fake_sipgate
 from tests.pii import assert_no_pii
 
@@ -148,6 +149,7 @@ async def wipe(engine: AsyncEngine) -> None:
             text(
                 "TRUNCATE patients.patient, patients.verification, patients.identity_attempt, "
                 "patients.identity_unlock, patients.call, patients.request, patients.outbox, "
+                "patients.vendor_deletion, "
                 "scheduler.appointment, scheduler.outbox, notifier.appointment, notifier.message CASCADE"
             )
         )
@@ -316,6 +318,20 @@ async def verified_caller(engine: AsyncEngine, person: Person = MUELLER) -> Call
 @pytest.fixture
 async def client(gateway: httpx.AsyncClient, services: None) -> httpx.AsyncClient:
     return gateway
+
+
+@pytest.fixture(scope="session")
+async def elevenlabs_server() -> AsyncIterator[FakeElevenLabs]:
+    async with running_fake_elevenlabs() as server:
+        yield server
+
+
+@pytest.fixture
+def elevenlabs(elevenlabs_server: FakeElevenLabs) -> Iterator[FakeElevenLabs]:
+    """The ElevenLabs fake, empty: no secrets, tools, agents, webhooks, numbers or conversations."""
+    elevenlabs_server.reset()
+    yield elevenlabs_server
+    elevenlabs_server.reset()
 
 
 @pytest.fixture(scope="session")

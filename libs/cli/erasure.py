@@ -7,12 +7,14 @@ import nats
 from nats.errors import Error as NatsError
 from pydantic import TypeAdapter, ValidationError
 
-from ignis.cli.setup import in_patients_schema
+from ignis.cli.setup import in_patients_schema, with_sessionmaker
 from ignis.contracts import subjects
 from ignis.contracts.base import ErrorReply
 from ignis.contracts.patients import ErasePatient, PatientErasedHere
 from ignis.kit.erasure import delete_from_streams
+from ignis.kit.settings import Settings
 from ignis.patients import service as patients_service
+from ignis.patients import vendor
 from ignis.patients.repository import PatientRepository
 
 # Services with patient data of their own; each also erases on `patient.erased`, whenever it runs.
@@ -30,15 +32,22 @@ class NatsUnreachable(Exception):
     """Nothing was erased: without NATS the copies in its streams could not be found afterwards."""
 
 
-# Per store, what was removed; None: a service that did not answer (it erases on the event once back).
-Removed = dict[str, dict[str, int] | None]
+# Per store, what was removed; None: a service that did not answer (it erases on the event once back); a
+# text: what happened there in words (ElevenLabs).
+Removed = dict[str, dict[str, int] | str | None]
 
 
 async def erase_everywhere(
-    database_url: str, nats_url: str, patient_id: uuid.UUID, answer_within: float = 5.0
+    database_url: str,
+    nats_url: str,
+    patient_id: uuid.UUID,
+    answer_within: float = 5.0,
+    elevenlabs: Settings | None = None,
 ) -> Removed | None:
     """Erase the patient in the patients schema, then every stream message that carries their data, then
-    ask the scheduler and the notifier to erase theirs now. None if there is no such patient."""
+    ask the scheduler and the notifier to erase theirs now, then delete their conversations at ElevenLabs
+    (`elevenlabs`: the settings with its API key; best effort, recorded, retried by the patients service).
+    None if there is no such patient."""
     try:  # nats-py retries a first connection forever: bounded here
         connection = await asyncio.wait_for(
             nats.connect(nats_url, connect_timeout=2, allow_reconnect=False, error_cb=_quiet), 5
@@ -49,7 +58,9 @@ async def erase_everywhere(
 
         async def erase(repo: PatientRepository) -> tuple[set[str], dict[str, int]]:
             conversations = await repo.conversations_of(patient_id)
-            return conversations, await patients_service.erase_patient(repo, patient_id)
+            counts = await patients_service.erase_patient(repo, patient_id)
+            await repo.record_vendor_deletions(conversations, "erasure", patients_service.utcnow())
+            return conversations, counts
 
         conversations, counts = await in_patients_schema(database_url, erase)
         if not counts["patient"]:
@@ -67,6 +78,24 @@ async def erase_everywhere(
             except (NatsError, TimeoutError, ValidationError):
                 reply = None
             removed[service] = reply.counts if isinstance(reply, PatientErasedHere) else None
+        removed["elevenlabs"] = await delete_at_elevenlabs(database_url, elevenlabs, sorted(conversations))
         return removed
     finally:
         await connection.close()
+
+
+async def delete_at_elevenlabs(
+    database_url: str, settings: Settings | None, conversations: list[str] | None = None
+) -> str:
+    """Delete the conversations recorded for deletion (of `conversations`, else all pending) at ElevenLabs,
+    in words. Never blocks an erasure: what fails stays pending for the patients service to retry."""
+    try:
+        deleted = await with_sessionmaker(
+            database_url,
+            lambda sessionmaker: vendor.delete_conversations(
+                sessionmaker, settings or Settings(), conversations
+            ),
+        )
+    except Exception as exc:  # the local deletion is done; say so rather than fail
+        return f"failed ({type(exc).__name__}): pending, the patients service retries"
+    return "not configured" if deleted is None else str(deleted)

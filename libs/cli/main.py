@@ -1,6 +1,7 @@
 """`ignis`: the operator's command line."""
 
 import asyncio
+import datetime as dt
 import os
 import signal
 import sys
@@ -198,7 +199,7 @@ def erase_patient(
         typer.confirm(f"Erase patient {key} with calls, requests, appointments and SMS records?", abort=True)
     settings = Settings()  # the database and NATS only: no service's secrets needed
     try:
-        removed = asyncio.run(erase_everywhere(settings.database, settings.nats, key))
+        removed = asyncio.run(erase_everywhere(settings.database, settings.nats, key, elevenlabs=settings))
     except NatsUnreachable as exc:
         typer.echo(f"{exc}; nothing erased. Start NATS (or set IGNIS_NATS_URL) and run it again.", err=True)
         raise typer.Exit(1) from None
@@ -209,13 +210,18 @@ def erase_patient(
     for store, counts in removed.items():
         if counts is None:
             typer.echo(f"  {store}: pending: {store} erases when it is back")
+        elif isinstance(counts, str):
+            typer.echo(f"  {store}: {counts}")
         else:
             typer.echo(f"  {store}: " + ", ".join(f"{name} {count}" for name, count in counts.items()))
 
 
 @app.command("purge-calls")
 def purge_calls() -> None:
-    """Delete call records past their retention date now (the patients service also does so hourly)."""
+    """Delete call records past their retention date now (the patients service also does so hourly), and
+    their conversations at ElevenLabs (with those still pending from before)."""
+    from ignis.cli.erasure import delete_at_elevenlabs
+
     settings = Settings()  # the database only: no service's secrets needed
     purged = asyncio.run(
         in_patients_schema(
@@ -224,6 +230,61 @@ def purge_calls() -> None:
         )
     )
     typer.echo(f"Deleted {purged} expired call records.")
+    typer.echo(f"  elevenlabs: {asyncio.run(delete_at_elevenlabs(settings.database, settings))}")
+
+
+@app.command("reconcile-calls")
+def reconcile_calls(
+    since: Annotated[
+        str,
+        typer.Option(
+            help="an ISO date or time (2026-11-20, 2026-11-20T08:00+01:00) or a time back from now (36h, 2d)"
+        ),
+    ] = "72h",
+) -> None:
+    """Fetch from ElevenLabs every finished conversation since then that has no call record, and store it
+    (as the patients service does every IGNIS_RECONCILE_EVERY_MINUTES): for a webhook that was down."""
+    from elevenlabs.core.api_error import ApiError
+
+    from ignis.cli.setup import with_sessionmaker
+    from ignis.kit.crypto import use_data_keys
+    from ignis.patients.reconcile import reconcile
+    from ignis.patients.settings import PatientsSettings
+
+    try:
+        start = parse_since(since, patients_service.utcnow())
+    except ValueError:
+        typer.echo(f"--since {since!r}: an ISO date or time, or a duration such as 36h or 2d.", err=True)
+        raise typer.Exit(2) from None
+    settings = PatientsSettings()
+    use_data_keys(settings.data_keys.get_secret_value())  # call records are stored encrypted
+    try:
+        result = asyncio.run(
+            with_sessionmaker(settings.database, lambda made: reconcile(made, settings, start))
+        )
+    except ApiError as exc:
+        typer.echo(
+            f"ElevenLabs answered {exc.status_code}: check IGNIS_ELEVENLABS_API_KEY, then run again.",
+            err=True,
+        )
+        raise typer.Exit(1) from None
+    except (httpx.HTTPError, OSError) as exc:
+        typer.echo(f"ElevenLabs not reachable ({type(exc).__name__}): run again later.", err=True)
+        raise typer.Exit(1) from None
+    if result is None:
+        typer.echo("ElevenLabs is not configured: set IGNIS_ELEVENLABS_API_KEY.", err=True)
+        raise typer.Exit(2)
+    typer.echo(f"Since {start:%Y-%m-%d %H:%M} UTC: {result}.")
+
+
+def parse_since(text: str, now: dt.datetime) -> dt.datetime:
+    """`36h`, `2d`, `90m` back from `now`, or an ISO date (midnight UTC) or time (UTC if it has no zone)."""
+    units = {"m": "minutes", "h": "hours", "d": "days"}
+    value = text.strip().lower()
+    if value[-1:] in units and value[:-1].isdigit():
+        return now - dt.timedelta(**{units[value[-1]]: int(value[:-1])})
+    moment = dt.datetime.fromisoformat(value.upper() if "t" in value else value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 @app.command("rotate-data-key")

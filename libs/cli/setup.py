@@ -5,6 +5,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from ignis.kit.crypto import reencrypt
 from ignis.kit.db import create_engine, make_sessionmaker
 from ignis.kit.migrate import ensure_database, migrate, read_migrations
@@ -62,5 +64,14 @@ async def in_patients_schema(url: str, work: Callable[[PatientRepository], Await
     try:
         async with make_sessionmaker(engine)() as session, session.begin():
             return await work(PatientRepository(session))
+    finally:
+        await engine.dispose()
+
+
+async def with_sessionmaker(url: str, work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]) -> T:
+    """Run work that needs several transactions (e.g. one per call stored) from the command line."""
+    engine = create_engine(url, pool_size=1)
+    try:
+        return await work(make_sessionmaker(engine))
     finally:
         await engine.dispose()

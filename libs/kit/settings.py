@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     event_retention_days: float = Field(default=14, gt=0)
     # Deliveries that failed every attempt (raw, transcripts included): the operator's window to replay.
     dead_letter_retention_days: float = Field(default=14, gt=0)
+    # ElevenLabs' API (provision, doctor; the patients service's reconciliation and deletions there). EU
+    # data residency: https://api.eu.residency.elevenlabs.io (with an EU SIP host, IGNIS_ELEVENLABS_SIP_HOST).
+    elevenlabs_api_key: SecretStr | None = None
+    elevenlabs_api_url: str | None = None  # None: the SDK's default (https://api.elevenlabs.io)
 
     @property
     def nats(self) -> str:

@@ -114,6 +114,18 @@ class BookingPolicy(ConfigModel):
         return self
 
 
+class VendorPrivacy(ConfigModel):
+    """What ElevenLabs keeps of a call: `ignis provision` sets these as the agent's privacy settings."""
+
+    # Days ElevenLabs keeps a conversation; None: as long as Ignis keeps the call record
+    # (IGNIS_CALL_RETENTION_DAYS), and never longer than that.
+    retention_days: int | None = Field(default=None, ge=1)
+    # Whether ElevenLabs records the call's audio, and keeps it with the conversation (else deletes it).
+    # Off: a recording is health data too (GDPR Art. 9) and §201 StGB asks for the caller's consent.
+    record_audio: bool = False
+    keep_audio: bool = False
+
+
 class Practice(ConfigModel):
     name: str
     address: Address
@@ -132,6 +144,7 @@ class Practice(ConfigModel):
     # verification). Off unless the practice decides so: the number may be shared or passed on.
     greet_known_callers: bool = False
     sms: SmsConfig = SmsConfig()
+    privacy: VendorPrivacy = VendorPrivacy()
     demo_patients: list[SeedPatient] = []
 
     @model_validator(mode="after")

@@ -173,8 +173,10 @@ def agent_config(
     voice_id: str | None,
     llm: str | None,
     staff_phone: str | None,
+    retention_days: int,
 ) -> dict[str, Any]:
-    """`conversation_config` and `platform_settings` of the German receptionist."""
+    """`conversation_config` and `platform_settings` of the German receptionist; `retention_days`: how long
+    Ignis keeps call records, the longest ElevenLabs may keep the conversation."""
     prompt: dict[str, Any] = {
         "prompt": texts.prompt,
         "timezone": practice.timezone,
@@ -207,7 +209,19 @@ def agent_config(
         },
         "platform_settings": {
             "overrides": {"enable_conversation_initiation_client_data_from_webhook": True},
+            "privacy": privacy_settings(practice, retention_days),
         },
+    }
+
+
+def privacy_settings(practice: Practice, retention_days: int) -> dict[str, Any]:
+    """The agent's privacy settings at ElevenLabs from the practice file (`privacy:`): by default no audio,
+    and conversations kept no longer than Ignis keeps the call record."""
+    wanted = practice.privacy
+    return {
+        "retention_days": min(wanted.retention_days or retention_days, retention_days),
+        "record_voice": wanted.record_audio,
+        "delete_audio": not (wanted.record_audio and wanted.keep_audio),
     }
 
 

@@ -8,15 +8,18 @@ the notifier texts the patient (sipgate token valid, Web SMS booked).
 """
 
 import asyncio
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import httpx
 from elevenlabs import ElevenLabs
 from elevenlabs.core.api_error import ApiError
 
 from ignis.contracts.tools import TOOL_BODIES
+from ignis.kit.settings import stored_secret
 from ignis.practice.config import Practice
 from ignis.provision import bridge_status, probes
 from ignis.provision.agent import (
@@ -29,6 +32,7 @@ from ignis.provision.agent import (
 from ignis.provision.settings import ProvisionSettings
 from ignis.provision.workspace import (
     POST_CALL_WEBHOOK_NAME,
+    RETRIES_FOR,
     connect,
     e164,
     pages,
@@ -37,6 +41,7 @@ from ignis.provision.workspace import (
 )
 
 Outcome = Literal["pass", "fail", "skip"]
+DEFAULT_API_URL = "https://api.elevenlabs.io"  # the SDK's default environment
 TIMEOUT = 5.0
 
 
@@ -65,12 +70,28 @@ class Doctor:
         self.number = settings.sip_number or e164(practice.phone)
 
     async def run(self) -> list[Check]:
-        checks = await self.bridge()
+        checks = [self.region(), *await self.bridge()]
         checks += await self.sip_edge()
         checks += await asyncio.to_thread(self.workspace)
         checks += await self.gateway()
         checks += await self.sipgate()
         return checks
+
+    def region(self) -> Check:
+        """EU data residency holds only when the API (agent, transcripts) and the SIP edge (the call's audio)
+        are both in the EU region: a mix sends part of the data elsewhere."""
+        api = urlsplit(self.settings.elevenlabs_api_url or DEFAULT_API_URL).hostname or ""
+        sip = self.settings.elevenlabs_sip_host
+        api_region, sip_region = _region(api), _region(sip)
+        if api_region is None or sip_region is None:
+            return Check("ElevenLabs region", "skip", f"not ElevenLabs' own hosts ({api}, {sip})")
+        return _check(
+            "ElevenLabs region",
+            api_region == sip_region,
+            f"API {api} ({api_region}), SIP {sip} ({sip_region})",
+            "point IGNIS_ELEVENLABS_API_URL and IGNIS_ELEVENLABS_SIP_HOST at the same region (EU data "
+            "residency: https://api.eu.residency.elevenlabs.io and the EU SIP host of your contract)",
+        )
 
     # sipgate → the SIP bridge (where one is needed) → ElevenLabs
 
@@ -181,15 +202,20 @@ class Doctor:
         same_digits = [
             n.get("phone_number") for n in numbers if _digits(n.get("phone_number")) == _digits(self.number)
         ]
+        to = f"sip:{self.number}@{self.settings.elevenlabs_sip_host}"
         if exact is not None:
             checks.append(
-                Check(f"number {self.number} in ElevenLabs", "pass", "imported, same format as the INVITE")
+                Check(
+                    f"number {self.number} in ElevenLabs",
+                    "pass",
+                    f"imported as the INVITE's To: {to}",
+                )
             )
         elif same_digits:
             checks.append(Check(
                 f"number {self.number} in ElevenLabs",
                 "fail",
-                f"imported as {same_digits[0]!r}, but calls arrive for {self.number!r}",
+                f"imported as {same_digits[0]!r}, but calls arrive for {self.number!r} (To {to})",
                 "the formats must match exactly (leading + included): set IGNIS_SIP_NUMBER to what sipgate "
                 "(or the bridge) sends, then run `ignis provision`",
             ))  # fmt: skip
@@ -206,9 +232,31 @@ class Doctor:
                     provision,
                 )
             )
+            checks += self._trunk_credentials(exact)
         checks += self._tools(client)
         checks += self._webhooks(client)
         return checks
+
+    def _trunk_credentials(self, number: dict[str, Any]) -> list[Check]:
+        """Digest credentials on both sides of the trunk (the API shows whether they are set, never them)."""
+        inbound = number.get("inbound_trunk") or {}
+        outbound = number.get("outbound_trunk") or {}
+        return [
+            _check(
+                "inbound SIP digest authentication",
+                bool(inbound.get("has_auth_credentials")),
+                f"user {inbound.get('username')}" if inbound.get("has_auth_credentials") else "off",
+                "without it anyone who knows the SIP URI reaches the agent: set IGNIS_SIP_USERNAME and "
+                "IGNIS_SIP_PASSWORD (the same in sipgate or the SIP bridge), then run `ignis provision`",
+            ),
+            _check(
+                "outbound trunk credentials (sipgate)",
+                bool(outbound.get("has_auth_credentials")),
+                _outbound(outbound) if outbound.get("has_auth_credentials") else "none",
+                "transfers that are no SIP REFER fail at sipgate: set IGNIS_SIP_REGISTRAR_USERNAME and "
+                "IGNIS_SIP_REGISTRAR_PASSWORD (sipgate trunking), then run `ignis provision`",
+            ),
+        ]
 
     def _tools(self, client: ElevenLabs) -> list[Check]:
         secrets = plain(client.conversational_ai.secrets.list().secrets)
@@ -264,7 +312,43 @@ class Doctor:
             f"calls {init.get('url') or 'nothing'}",
             "run `ignis provision`",
         )
-        return [post_call, init_check]
+        return [post_call, *self._delivery(current), init_check]
+
+    def _delivery(self, hook: dict[str, Any] | None) -> list[Check]:
+        """Whether ElevenLabs still sends to the webhook, and retries what fails: a webhook that keeps failing
+        is auto-disabled, and without retries one failed delivery loses the transcript (until reconciled)."""
+        if hook is None:
+            return []
+        failure = hook.get("most_recent_failure_error_code")
+        last = (
+            f"; last failure: {failure} at {_when(hook.get('most_recent_failure_timestamp'))}"
+            if failure
+            else ""
+        )
+        state = (
+            "auto-disabled after repeated failures"
+            if hook.get("is_auto_disabled")
+            else "disabled"
+            if hook.get("is_disabled")
+            else "enabled"
+        )
+        retries = stored_secret(self.settings.home, RETRIES_FOR) == hook.get("webhook_id")
+        return [
+            _check(
+                "post-call webhook delivering",
+                state == "enabled",
+                state + last,
+                "fix the cause of the failures (the gateway's log, the other checks), then run `ignis "
+                "provision` (it enables the webhook again); `ignis reconcile-calls` fetches what was lost",
+            ),
+            _check(
+                "post-call webhook retries",
+                retries,
+                "turned on by `ignis provision`" if retries else "not turned on for this webhook",
+                "run `ignis provision` (ElevenLabs retries only when retry_enabled is set; the API does not "
+                "show the setting, so IGNIS_HOME remembers it)",
+            ),
+        ]
 
     # ElevenLabs → gateway
 
@@ -352,6 +436,27 @@ class Doctor:
             f"extensions: {', '.join(map(str, ids)) or 'none'}",
             "book Web SMS in sipgate's feature store, and set IGNIS_SIPGATE_SMS_ID to one of the extensions",
         )]  # fmt: skip
+
+
+def _region(host: str) -> str | None:
+    """`eu`, `in`, `sg` for ElevenLabs' residency hosts (`*.eu.residency.elevenlabs.io`), `us` for
+    `*.us.elevenlabs.io`, `global` for the others of elevenlabs.io; None for a host not ElevenLabs'."""
+    labels = host.lower().rstrip(".").split(".")
+    if labels[-2:] != ["elevenlabs", "io"]:
+        return None
+    if "residency" in labels[1:]:
+        return labels[labels.index("residency") - 1]
+    return "us" if labels[-3:-2] == ["us"] else "global"
+
+
+def _outbound(trunk: dict[str, Any]) -> str:
+    return f"user {trunk.get('username')} at {trunk.get('address')} over {trunk.get('transport')}"
+
+
+def _when(unix: object) -> str:
+    if not isinstance(unix, int):
+        return "unknown time"
+    return f"{dt.datetime.fromtimestamp(unix, dt.UTC):%Y-%m-%d %H:%M} UTC"
 
 
 def _digits(number: object) -> str:

@@ -11,8 +11,6 @@ from ignis.notifier.settings import NotifierSettings
 
 
 class ProvisionSettings(GatewaySettings, NotifierSettings):
-    elevenlabs_api_key: SecretStr | None = None
-    elevenlabs_api_url: str | None = None  # None: the SDK's default (https://api.elevenlabs.io)
     # Where ElevenLabs reaches this gateway, e.g. https://ignis.praxis-weber.de (HTTPS, public).
     public_url: str | None = None
     # The prompt, first message and tool descriptions (default: the ones shipped in ignis/provision/agent).
@@ -27,8 +25,14 @@ class ProvisionSettings(GatewaySettings, NotifierSettings):
     sip_username: str | None = None  # digest credentials ElevenLabs asks of incoming calls
     sip_password: SecretStr | None = None
     sip_media_encryption: Literal["disabled", "allowed", "required"] = "allowed"
-    # Where ElevenLabs sends outgoing SIP (transfers): sipgate trunking, over TLS.
+    # Where ElevenLabs sends outgoing SIP (transfers that are no SIP REFER, outgoing calls): sipgate
+    # trunking, with the practice's sipgate SIP credentials (the ones the SIP bridge registers with).
+    # sipgate trunking is documented (by third parties) on UDP/TCP 5060, not TLS; ElevenLabs' UDP is
+    # experimental, so TCP.
     sip_outbound_address: str = "sipconnect.sipgate.de"
+    sip_outbound_transport: Literal["auto", "udp", "tcp", "tls"] = "tcp"
+    sip_registrar_username: str | None = None
+    sip_registrar_password: SecretStr | None = None
     # The folder deploy/sip-bridge/render.py wrote, when calls come through the SIP bridge on this host:
     # `ignis doctor` then reports whether it is registered at sipgate.
     sip_bridge_dir: Path | None = None

@@ -11,12 +11,13 @@ import hashlib
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import httpx
 from elevenlabs import ElevenLabs
 from elevenlabs.core.api_error import ApiError
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 
 from ignis.contracts.tools import TOOL_BODIES
 from ignis.kit.phones import to_e164
@@ -29,6 +30,8 @@ from ignis.provision.settings import ProvisionSettings
 T = TypeVar("T")
 TOOL_SECRET_PREFIX = "ignis_tool_secret_"
 POST_CALL_WEBHOOK_NAME = "Ignis post-call"
+AGENT_ID = "elevenlabs_agent_id"  # IGNIS_HOME: read by the patients service's reconciliation
+RETRIES_FOR = "elevenlabs_webhook_retries"  # IGNIS_HOME: the webhook whose retries provision turned on
 NEW = "<new>"  # the id of a resource a dry run would create
 # Agent fields ElevenLabs fills in itself (defaults): compared only where we set them.
 Action = Literal["create", "update", "unchanged", "replace"]
@@ -159,6 +162,9 @@ class Workspace:
         webhook_id = self.post_call_webhook()
         self.convai_settings(webhook_id, secret_id)
         self.phone_number(agent_id)
+        # Last: ElevenLabs refuses to delete a webhook the workspace settings still point at, and a webhook
+        # that something else still uses must not keep the rest from being set up.
+        self.retire_old_webhooks(webhook_id)
         return self.changes
 
     # The tool secret: the header value ElevenLabs sends with every tool call and the initiation webhook.
@@ -241,6 +247,7 @@ class Workspace:
             voice_id=self.settings.voice_id,
             llm=self.settings.llm,
             staff_phone=e164(self.practice.staff_phone) if self.practice.staff_phone else None,
+            retention_days=self.settings.call_retention_days,
         )
         summaries = [
             a for a in self._pages("list agents", api.list, "agents") if a.get("name") == self.agent_name
@@ -250,8 +257,10 @@ class Workspace:
             self._note("create", resource)
             if self.dry_run:
                 return NEW
-            return str(self._call("create agent", api.create, name=self.agent_name, **wanted).agent_id)
-        agent_id = str(summaries[0]["agent_id"])
+            return self._remember_agent(
+                str(self._call("create agent", api.create, name=self.agent_name, **wanted).agent_id)
+            )
+        agent_id = self._remember_agent(str(summaries[0]["agent_id"]))
         current = plain(self._call("read agent", api.get, agent_id))
         changed = differences(wanted, current)
         if changed:
@@ -262,30 +271,40 @@ class Workspace:
             self._note("unchanged", resource)
         return agent_id
 
+    def _remember_agent(self, agent_id: str) -> str:
+        """The patients service reconciles this agent's conversations (IGNIS_ELEVENLABS_AGENT_ID wins)."""
+        if not self.dry_run:
+            store_secret(self.settings.home, AGENT_ID, agent_id)
+        return agent_id
+
     # Webhooks
+
+    def _our_webhooks(self) -> list[dict[str, Any]]:
+        api = self.client.webhooks
+        hooks = plain(self._call("list webhooks", api.list).webhooks)
+        return [w for w in hooks if w.get("name") == POST_CALL_WEBHOOK_NAME]
 
     def post_call_webhook(self) -> str:
         """The workspace webhook for transcripts. Its HMAC secret is shown once, when it is created: if the
-        gateway does not hold the secret of the current one, it is replaced by a new one."""
+        gateway does not hold the secret of the current one (or its URL changed), a new one is created; the
+        old one is deleted only after the settings point at the new one (`retire_old_webhooks`)."""
         api = self.client.webhooks
         url = self.public_url + agent.POST_CALL_PATH
         home = self.settings.home
-        webhooks = [
-            w
-            for w in plain(self._call("list webhooks", api.list).webhooks)
-            if w.get("name") == POST_CALL_WEBHOOK_NAME
-        ]
-        current = webhooks[0] if webhooks else None
         known = stored_secret(home, "elevenlabs_webhook_id")
-        if current is not None and current.get("webhook_url") == url and known == current.get("webhook_id"):
-            self._note("unchanged", "post-call webhook")
+        ours = self._our_webhooks()
+        current = next((w for w in ours if w.get("webhook_id") == known), None)
+        if current is not None and current.get("webhook_url") == url:
+            self._keep_delivering(current)
             return str(current["webhook_id"])
-        if current is None:
+        if not ours:
             self._note("create", "post-call webhook", "its HMAC secret goes to IGNIS_HOME/secrets.json")
         else:
-            why = "URL changed" if current.get("webhook_url") != url else "its secret is not in IGNIS_HOME"
+            why = "URL changed" if current is not None else "its secret is not in IGNIS_HOME"
             self._note(
-                "replace", "post-call webhook", f"{why}; a new HMAC secret goes to IGNIS_HOME/secrets.json"
+                "replace",
+                "post-call webhook",
+                f"{why}; a new HMAC secret goes to IGNIS_HOME/secrets.json: restart the gateway",
             )
         if self.dry_run:
             return NEW
@@ -296,9 +315,49 @@ class Workspace:
         )
         store_secret(home, "elevenlabs_webhook_secret", created.webhook_secret)
         store_secret(home, "elevenlabs_webhook_id", created.webhook_id)
-        if current is not None:
-            self._call("delete old post-call webhook", api.delete, current["webhook_id"])
+        self._enable_retries(str(created.webhook_id))
         return str(created.webhook_id)
+
+    def _keep_delivering(self, hook: dict[str, Any]) -> None:
+        """Enabled, and retried on 5xx/429/timeouts: retries are off by default, and a webhook that keeps
+        failing is auto-disabled until someone enables it again. The API does not show `retry_enabled`, so
+        the webhook it was last turned on for is remembered in IGNIS_HOME."""
+        webhook_id = str(hook["webhook_id"])
+        problems = [
+            reason
+            for reason, present in (
+                ("disabled", hook.get("is_disabled")),
+                ("auto-disabled after repeated failures", hook.get("is_auto_disabled")),
+                ("retries not turned on", stored_secret(self.settings.home, RETRIES_FOR) != webhook_id),
+            )
+            if present
+        ]
+        if not problems:
+            self._note("unchanged", "post-call webhook")
+            return
+        self._note("update", "post-call webhook", "; ".join(problems) + ": enabled with retries")
+        if not self.dry_run:
+            self._enable_retries(webhook_id)
+
+    def _enable_retries(self, webhook_id: str) -> None:
+        self._call(
+            "enable post-call webhook retries",
+            self.client.webhooks.update,
+            webhook_id,
+            is_disabled=False,
+            name=POST_CALL_WEBHOOK_NAME,
+            retry_enabled=True,
+        )
+        store_secret(self.settings.home, RETRIES_FOR, webhook_id)
+
+    def retire_old_webhooks(self, webhook_id: str) -> None:
+        """Delete our post-call webhooks other than the current one (the settings no longer use them)."""
+        if self.dry_run:
+            return
+        for hook in self._our_webhooks():
+            if hook.get("webhook_id") != webhook_id:
+                self._note("replace", "old post-call webhook", "deleted")
+                self._call("delete old post-call webhook", self.client.webhooks.delete, hook["webhook_id"])
 
     def convai_settings(self, webhook_id: str, secret_id: str) -> None:
         api = self.client.conversational_ai.settings
@@ -324,79 +383,124 @@ class Workspace:
 
     def phone_number(self, agent_id: str) -> None:
         number = self.settings.sip_number or e164(self.practice.phone)
-        username = self.settings.sip_username
-        password = self.settings.sip_password.get_secret_value() if self.settings.sip_password else None
-        if bool(username) != bool(password):
-            raise ProvisionError("set both IGNIS_SIP_USERNAME and IGNIS_SIP_PASSWORD, or neither")
         encryption = self.settings.sip_media_encryption
-        inbound: dict[str, Any] = {"media_encryption": encryption}
-        outbound: dict[str, Any] = {
-            "address": self.settings.sip_outbound_address,
-            "transport": "tls",
-            "media_encryption": encryption,
-        }
+        # Inbound: the digest credentials ElevenLabs asks of sipgate (or the bridge). Outbound (transfers
+        # that are not a SIP REFER, outgoing calls): sipgate's own SIP credentials and transport.
+        inbound = _Trunk(
+            "inbound",
+            {"media_encryption": encryption},
+            self.settings.sip_username,
+            self.settings.sip_password,
+            "IGNIS_SIP_USERNAME and IGNIS_SIP_PASSWORD",
+        )
+        outbound = _Trunk(
+            "outbound",
+            {
+                "address": self.settings.sip_outbound_address,
+                "transport": self.settings.sip_outbound_transport,
+                "media_encryption": encryption,
+            },
+            self.settings.sip_registrar_username,
+            self.settings.sip_registrar_password,
+            "IGNIS_SIP_REGISTRAR_USERNAME and IGNIS_SIP_REGISTRAR_PASSWORD",
+        )
         label = f"{self.practice.name} (Ignis)"
         api = self.client.conversational_ai.phone_numbers
         resource = f"phone number {number}"
         existing = [
             p for p in plain(self._call("list phone numbers", api.list)) if p.get("phone_number") == number
         ]
-        secret_name = "sip_password_fingerprint"
-        password_changed = bool(password) and stored_secret(self.settings.home, secret_name) != fingerprint(
-            password or ""
-        )
+        home = self.settings.home
         if not existing:
-            self._note("create", resource, "SIP trunk, TLS, agent assigned")
+            transport = outbound.config["transport"]
+            self._note("create", resource, f"SIP trunk, outbound over {transport}, agent assigned")
             if self.dry_run:
                 return
             body: dict[str, Any] = {"provider": "sip_trunk", "phone_number": number, "label": label}
-            body["inbound_trunk_config"] = inbound | _credentials(username, password)
-            body["outbound_trunk_config"] = outbound | _credentials(username, password)
+            body["inbound_trunk_config"] = inbound.body(with_password=True)
+            body["outbound_trunk_config"] = outbound.body(with_password=True)
             if agent_id != NEW:
                 body["agent_id"] = agent_id
             self._call("import phone number", api.create, request=body)
-            self._remember_password(password)
+            inbound.remember(home)
+            outbound.remember(home)
             return
         current = existing[0]
         wanted = {
             "label": label,
             "assigned_agent": {"agent_id": agent_id},
-            "inbound_trunk": inbound | ({"username": username} if username else {}),
-            "outbound_trunk": outbound | ({"username": username} if username else {}),
+            "inbound_trunk": inbound.shown(),
+            "outbound_trunk": outbound.shown(),
         }
-        changed = differences(wanted, current) + (["credentials.password"] if password_changed else [])
+        new_passwords = [t for t in (inbound, outbound) if t.password_changed(home)]
+        changed = differences(wanted, current) + [f"{t.side}_trunk.password" for t in new_passwords]
         if not changed:
             self._note("unchanged", resource)
             return
         self._note("update", resource, _summarise(changed))
         if self.dry_run:
             return
-        credentials = (
-            _credentials(username, password)
-            if password_changed or any("username" in c for c in changed)
-            else {}
-        )
+        # Every update sends the trunk blocks with the username: without `credentials` an update may switch
+        # digest authentication off, and the password stays unchanged only when the username is sent.
         self._call(
             "update phone number",
             api.update,
             current["phone_number_id"],
             agent_id=agent_id,
             label=label,
-            inbound_trunk_config=inbound | credentials,
-            outbound_trunk_config=outbound | credentials,
+            inbound_trunk_config=inbound.body(with_password=inbound in new_passwords),
+            outbound_trunk_config=outbound.body(with_password=outbound in new_passwords),
         )
-        self._remember_password(password)
-
-    def _remember_password(self, password: str | None) -> None:
-        if password:
-            store_secret(self.settings.home, "sip_password_fingerprint", fingerprint(password))
+        inbound.remember(home)
+        outbound.remember(home)
 
     def _pages(self, what: str, operation: Callable[..., Any], field: str) -> Iterator[dict[str, Any]]:
         return pages(lambda **cursor: self._call(what, operation, **cursor), field)
 
 
-def _credentials(username: str | None, password: str | None) -> dict[str, Any]:
-    return {"credentials": {"username": username, "password": password}} if username and password else {}
+@dataclass(frozen=True)
+class _Trunk:
+    """One side of the SIP trunk: its settings and the digest credentials it carries, if any."""
+
+    side: Literal["inbound", "outbound"]
+    config: dict[str, Any]
+    username: str | None
+    secret: SecretStr | None
+    names: str  # the settings, for the error message
+
+    def __post_init__(self) -> None:
+        if bool(self.username) != bool(self.password):
+            raise ProvisionError(f"set both {self.names}, or neither")
+
+    @property
+    def password(self) -> str | None:
+        return self.secret.get_secret_value() if self.secret else None
+
+    @property
+    def _fingerprint_name(self) -> str:
+        # the inbound name is the one stored before outbound credentials existed
+        return "sip_password_fingerprint" if self.side == "inbound" else "sip_outbound_password_fingerprint"
+
+    def body(self, *, with_password: bool) -> dict[str, Any]:
+        if not self.username:
+            return dict(self.config)
+        credentials = {"username": self.username} | ({"password": self.password} if with_password else {})
+        return self.config | {"credentials": credentials}
+
+    def shown(self) -> dict[str, Any]:
+        """What the API shows of this side when it holds what we want (passwords are never shown)."""
+        if not self.username:
+            return dict(self.config)
+        return self.config | {"has_auth_credentials": True, "username": self.username}
+
+    def password_changed(self, home: Path) -> bool:
+        return bool(self.password) and stored_secret(home, self._fingerprint_name) != fingerprint(
+            self.password or ""
+        )
+
+    def remember(self, home: Path) -> None:
+        if self.password:
+            store_secret(home, self._fingerprint_name, fingerprint(self.password))
 
 
 def e164(number: str) -> str:

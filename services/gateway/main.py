@@ -64,6 +64,7 @@ def create_app(settings: GatewaySettings | None = None, broker: NatsBroker | Non
         redoc_url="/redoc" if dev else None,
         openapi_url="/openapi.json" if dev else None,
     )
+
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
         """Field names only: FastAPI's own answer echoes the input (patient data) and fails with a 500 on

@@ -5,7 +5,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ignis.contracts import subjects
 from ignis.kit.service import create_service
-from ignis.patients import handlers, service
+from ignis.patients import handlers, reconcile, service
 from ignis.patients.settings import PatientsSettings
 
 
@@ -20,10 +20,14 @@ def create_app(
         handlers.router,
         sessionmaker=sessionmaker,
         outbox=sessionmaker is None,
-        background=[purge_expired_calls] if sessionmaker is None else [],
+        background=[purge_expired_calls, reconcile_calls] if sessionmaker is None else [],
         consumers={subjects.PATIENTS_CALLS_CONSUMER: subjects.WEBHOOKS_STREAM},
     )
 
 
 async def purge_expired_calls(app: FastStream) -> None:
     await service.purge_forever(app.context.get("sessionmaker"), app.context.get("settings"))
+
+
+async def reconcile_calls(app: FastStream) -> None:
+    await reconcile.reconcile_forever(app.context.get("sessionmaker"), app.context.get("settings"))

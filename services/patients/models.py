@@ -93,6 +93,18 @@ class Call(Base):
     retain_until: Mapped[dt.datetime]
 
 
+class VendorDeletion(Base):
+    """A conversation to delete at ElevenLabs too; `deleted_at` None while that is pending."""
+
+    __tablename__ = "vendor_deletion"
+
+    conversation_id: Mapped[str] = mapped_column(primary_key=True)
+    reason: Mapped[str]
+    requested_at: Mapped[dt.datetime]
+    deleted_at: Mapped[dt.datetime | None]
+    attempts: Mapped[int] = mapped_column(default=0)
+
+
 class Request(Base):
     __tablename__ = "request"
 

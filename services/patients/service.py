@@ -492,7 +492,9 @@ PURGE_EVERY_SECONDS = 3600.0
 
 
 async def purge_expired_calls(repo: PatientRepository, now: dt.datetime) -> int:
-    """Delete call records past their retention date (transcripts are health data: kept no longer)."""
+    """Delete call records past their retention date (transcripts are health data: kept no longer); their
+    conversations are recorded for deletion at ElevenLabs too (`vendor.delete_conversations`)."""
+    await repo.record_vendor_deletions(await repo.expired_conversations(now), "retention", now)
     purged = await repo.purge_calls(now)
     if purged:
         logger.info("expired call records deleted", extra={"count": purged})

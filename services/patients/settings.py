@@ -18,3 +18,11 @@ class PatientsSettings(DataSettings):
     budget_window_hours: int = Field(default=24, ge=1)
     # `call_retention_days` (how long call records are kept) is a setting of every process: it bounds
     # the retention of the streams, which all of them declare (kit.settings).
+    # ElevenLabs, for what the post-call webhook cannot guarantee: the reconciliation fetches every recent
+    # conversation of the agent that has no call record (a webhook that was down, auto-disabled or refused),
+    # and erasure and retention delete the conversations there too. Both off without
+    # IGNIS_ELEVENLABS_API_KEY (a setting of every process: kit.settings).
+    elevenlabs_agent_id: str | None = None  # None: the agent `ignis provision` made (kept in IGNIS_HOME)
+    reconcile_every_minutes: int = Field(default=15, ge=1)
+    # How far back each periodic round looks: a webhook down for a day or a weekend is caught up.
+    reconcile_lookback_hours: int = Field(default=72, ge=1)

@@ -5,10 +5,22 @@ Built from the official SDK `elevenlabs` 2.78.0 (paths, methods and bodies from
 ../shared/reference/elevenlabs.md §1, 2.5, 3, 4.2, 5, 6, 7. Strict where the API is known to be:
 
 - every request needs the header `xi-api-key` (else 401 `invalid_api_key` / `needs_authorization`);
-- bodies are checked against the SDK's own request models (422, FastAPI-like `{"detail": [{loc, msg,
-  type}]}`), plus the rules the API enforces beyond them: webhook-tool properties take exactly one value
-  source, header secrets must exist, `prompt.tools` (removed 2025-07-23) is refused, `tool_ids` must exist,
-  a workspace webhook URL must be https, a settings `post_call_webhook_id` must exist;
+- bodies are checked against the SDK's own request models, and fields those models do not define are a
+  422 `extra_forbidden` as the API's FastAPI models answer (the SDK's models allow extras only to stay
+  tolerant of newer answers); bodies without a model of their own may carry only the keyword arguments
+  of the SDK method that sends them. Errors are FastAPI-like `{"detail": [{loc, msg, type}]}`. Plus the
+  rules the API enforces beyond them: webhook-tool properties take exactly one value source, header
+  secrets must exist, `prompt.tools` (removed 2025-07-23) is refused, `tool_ids` must exist, a workspace
+  webhook URL must be https, a settings `post_call_webhook_id` must exist;
+- every 2xx answer goes out through the SDK's response model of that call (validated, then
+  `dump(mode="json", by_alias=True)`), so the real SDK parses it and it carries only the published fields
+  (a webhook list: no `retry_enabled`, which the API does not show);
+- a webhook in use (workspace settings or an agent's override) cannot be deleted, as ElevenLabs documents;
+- webhook deliveries: `deliver(webhook_id, status)` records an attempt; non-2xx ones set
+  `most_recent_failure_error_code`/`_timestamp`, and 10 consecutive failures without a success in 7 days
+  auto-disable the webhook (reference §2.4) until an update enables it again;
+- conversations (`add_conversation`) are listed newest first, filtered by `agent_id` and
+  `call_start_after_unix`/`call_start_before_unix`, fetched and deleted (`deleted_conversations`);
 - a non-English agent with an English-only TTS model (the default `eleven_flash_v2`) is a 400
   `invalid_agent_config`, as elevenlabs-python#554 shows;
 - unknown ids in the path are a 404 `{"detail": {"status": "..._not_found", "message"}}`.
@@ -20,14 +32,17 @@ production; set `server_defaults = False` to get back exactly what was stored. S
 passwords are stored (tests may inspect them) but never returned.
 
 Not documented anywhere we could check, so chosen here: a duplicate SIP `phone_number` answers
-`duplicate_phone_status` (409, which the SDK retries twice on its own); deleting a secret or tool still
-in use is a 400; a PATCH of a phone number's trunk config replaces that block (keeping an unsent
-password); a referenced id in a body (tool id, secret id, webhook id, agent id) that does not exist is a
-422.
+`duplicate_phone_status` (409, which the SDK retries twice on its own); deleting a secret, tool or webhook
+still in use is a 400 (`..._in_use`); a PATCH of a phone number changes only the fields sent, but a trunk
+config block that is sent replaces the stored one (the strict reading: sent without `credentials`, digest
+authentication is off), keeping the password only where `credentials.username` comes without a password
+(as the SDK's `SipTrunkCredentialsRequestModel` documents); a referenced id in a body (tool id, secret
+id, webhook id, agent id) that does not exist is a 422.
 """
 
 import contextlib
 import copy
+import inspect
 import json
 import secrets
 import string
@@ -37,23 +52,54 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import pydantic
+from elevenlabs import (
+    ConvAiWorkspaceStoredSecretConfig,
+    CreateAgentResponseModel,
+    CreatePhoneNumberResponseModel,
+    DeleteWorkspaceWebhookResponseModel,
+    GetAgentResponseModel,
+    GetAgentsPageResponseModel,
+    GetConvAiSettingsResponseModel,
+    GetConversationsPageResponseModel,
+    GetWorkspaceSecretsResponseModel,
+    PatchWorkspaceWebhookResponseModel,
+    PostWorkspaceSecretResponseModel,
+    ToolResponseModel,
+    ToolsResponseModel,
+    User,
+    WorkspaceCreateWebhookResponseModel,
+    WorkspaceWebhookListResponseModel,
+)
+from elevenlabs.conversational_ai.agents.client import AgentsClient
+from elevenlabs.conversational_ai.phone_numbers import (
+    PhoneNumbersGetResponse,
+    PhoneNumbersListResponseItem,
+    PhoneNumbersUpdateResponse,
+)
+from elevenlabs.conversational_ai.phone_numbers.client import PhoneNumbersClient
 from elevenlabs.conversational_ai.phone_numbers.types.phone_numbers_create_request_body import (
     PhoneNumbersCreateRequestBody_SipTrunk,
 )
+from elevenlabs.conversational_ai.settings.client import SettingsClient
 from elevenlabs.types import (
     AgentPlatformSettingsRequestModel,
     ConvAiWebhooks,
     ConversationalConfig,
     ConversationInitiationClientDataWebhook,
+    ConversationSummaryResponseModel,
+    GetConversationResponseModel,
     InboundSipTrunkConfigRequestModel,
     OutboundSipTrunkConfigRequestModel,
     WebhookHmacSettings,
+    WorkspaceWebhookResponseModel,
 )
 from elevenlabs.types.tool_request_model_tool_config import (
     ToolRequestModelToolConfig_Client,
     ToolRequestModelToolConfig_System,
     ToolRequestModelToolConfig_Webhook,
 )
+from elevenlabs.webhooks.client import WebhooksClient
+from pydantic import TypeAdapter
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -80,6 +126,7 @@ BUILT_IN_TOOLS = frozenset(
         "voicemail_detection",
     }
 )
+AUTO_DISABLE_AFTER = 10  # consecutive failed deliveries (and no success in 7 days): reference §2.4
 POST_CALL_EVENTS = frozenset(
     {
         "transcript",
@@ -251,9 +298,11 @@ def now() -> int:
 
 
 def check_model(model: type[pydantic.BaseModel], value: Any, loc: Loc) -> None:
-    """Validate `value` like the API's own pydantic model would (the SDK's model is the best copy we have)."""
+    """Validate `value` like the API's own pydantic model would (the SDK's model is the best copy we have),
+    and refuse fields the model does not define, as the API's FastAPI models do (422 `extra_forbidden`):
+    the SDK's models allow extras only to stay tolerant of newer answers."""
     try:
-        model.model_validate(value)
+        parsed = model.model_validate(value)
     except pydantic.ValidationError as error:
         raise Fault(
             422,
@@ -262,6 +311,51 @@ def check_model(model: type[pydantic.BaseModel], value: Any, loc: Loc) -> None:
                 for e in error.errors(include_url=False, include_context=False, include_input=False)
             ],
         ) from None
+    if extra := _extra_fields(parsed, loc):
+        raise Fault(
+            422,
+            [
+                {"loc": ["body", *path], "msg": "Extra inputs are not permitted", "type": "extra_forbidden"}
+                for path in extra
+            ],
+        )
+
+
+def _extra_fields(value: Any, loc: Loc) -> list[Loc]:
+    """Where a validated SDK model kept fields it does not define (its `model_extra`), recursively."""
+    if isinstance(value, pydantic.BaseModel):
+        found: list[Loc] = [(*loc, key) for key in (value.model_extra or {})]
+        for name, info in type(value).model_fields.items():
+            found += _extra_fields(getattr(value, name), (*loc, info.alias or name))
+        return found
+    if isinstance(value, list | tuple):
+        return [path for i, item in enumerate(value) for path in _extra_fields(item, (*loc, i))]
+    if isinstance(value, dict):
+        return [path for key, item in value.items() for path in _extra_fields(item, (*loc, key))]
+    return []
+
+
+def check_keys(body: dict[str, Any], operation: Callable[..., Any], loc: Loc = (), *extra: str) -> None:
+    """Refuse top-level body fields the SDK's method for this operation does not send (for bodies that
+    have no request model of their own); `extra` names what the SDK adds itself (e.g. a `type` tag)."""
+    allowed = {
+        name
+        for name, parameter in inspect.signature(operation).parameters.items()
+        if parameter.kind is inspect.Parameter.KEYWORD_ONLY and name != "request_options"
+    } | set(extra)  # path parameters come before the `*`, the body's fields after it
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise Fault(
+            422,
+            [
+                {
+                    "loc": ["body", *loc, key],
+                    "msg": "Extra inputs are not permitted",
+                    "type": "extra_forbidden",
+                }
+                for key in unknown
+            ],
+        )
 
 
 def obj(value: Any, loc: Loc, *, required: bool = True) -> dict[str, Any]:
@@ -301,6 +395,9 @@ class FakeElevenLabs:
     webhooks: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> incl. webhook_secret
     settings: dict[str, Any] = field(default_factory=lambda: copy.deepcopy(SETTINGS_DEFAULTS))
     phone_numbers: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> incl. passwords
+    # id -> a GetConversationResponseModel as JSON (`add_conversation`); `deleted_conversations` in order
+    conversations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    deleted_conversations: list[str] = field(default_factory=list)
     server_defaults: bool = True
     duplicate_phone_status: int = 409
     # Statuses the next requests get instead of their real answer, in order.
@@ -317,6 +414,8 @@ class FakeElevenLabs:
         self.webhooks.clear()
         self.settings = copy.deepcopy(SETTINGS_DEFAULTS)
         self.phone_numbers.clear()
+        self.conversations.clear()
+        self.deleted_conversations.clear()
         self.failures.clear()
         self.server_defaults = True
         self.duplicate_phone_status = 409
@@ -336,36 +435,78 @@ class FakeElevenLabs:
     # -- plumbing ------------------------------------------------------------------------------------
 
     def app(self) -> Starlette:
-        def route(path: str, method: str, handler: Callable[..., Any]) -> Route:
-            return Route(path, self._endpoint(handler), methods=[method])
+        def route(path: str, method: str, handler: Callable[..., Any], answer: Any = None) -> Route:
+            """`answer`: the SDK's response model of that call; None where the SDK ignores the body."""
+            return Route(path, self._endpoint(handler, answer), methods=[method])
 
         routes = [
-            route("/v1/user", "GET", self.get_user),
-            route("/v1/convai/secrets", "GET", self.list_secrets),
-            route("/v1/convai/secrets", "POST", self.create_secret),
-            route("/v1/convai/secrets/{secret_id}", "GET", self.get_secret),
-            route("/v1/convai/secrets/{secret_id}", "PATCH", self.update_secret),
+            route("/v1/user", "GET", self.get_user, User),
+            route("/v1/convai/secrets", "GET", self.list_secrets, GetWorkspaceSecretsResponseModel),
+            route("/v1/convai/secrets", "POST", self.create_secret, PostWorkspaceSecretResponseModel),
+            route(
+                "/v1/convai/secrets/{secret_id}", "GET", self.get_secret, ConvAiWorkspaceStoredSecretConfig
+            ),
+            route(
+                "/v1/convai/secrets/{secret_id}",
+                "PATCH",
+                self.update_secret,
+                PostWorkspaceSecretResponseModel,
+            ),
             route("/v1/convai/secrets/{secret_id}", "DELETE", self.delete_secret),
-            route("/v1/convai/tools", "GET", self.list_tools),
-            route("/v1/convai/tools", "POST", self.create_tool),
-            route("/v1/convai/tools/{tool_id}", "GET", self.get_tool),
-            route("/v1/convai/tools/{tool_id}", "PATCH", self.update_tool),
+            route("/v1/convai/tools", "GET", self.list_tools, ToolsResponseModel),
+            route("/v1/convai/tools", "POST", self.create_tool, ToolResponseModel),
+            route("/v1/convai/tools/{tool_id}", "GET", self.get_tool, ToolResponseModel),
+            route("/v1/convai/tools/{tool_id}", "PATCH", self.update_tool, ToolResponseModel),
             route("/v1/convai/tools/{tool_id}", "DELETE", self.delete_tool),
-            route("/v1/convai/agents/create", "POST", self.create_agent),
-            route("/v1/convai/agents", "GET", self.list_agents),
-            route("/v1/convai/agents/{agent_id}", "GET", self.get_agent),
-            route("/v1/convai/agents/{agent_id}", "PATCH", self.update_agent),
+            route("/v1/convai/agents/create", "POST", self.create_agent, CreateAgentResponseModel),
+            route("/v1/convai/agents", "GET", self.list_agents, GetAgentsPageResponseModel),
+            route("/v1/convai/agents/{agent_id}", "GET", self.get_agent, GetAgentResponseModel),
+            route("/v1/convai/agents/{agent_id}", "PATCH", self.update_agent, GetAgentResponseModel),
             route("/v1/convai/agents/{agent_id}", "DELETE", self.delete_agent),
-            route("/v1/workspace/webhooks", "GET", self.list_webhooks),
-            route("/v1/workspace/webhooks", "POST", self.create_webhook),
-            route("/v1/workspace/webhooks/{webhook_id}", "PATCH", self.update_webhook),
-            route("/v1/workspace/webhooks/{webhook_id}", "DELETE", self.delete_webhook),
-            route("/v1/convai/settings", "GET", self.get_settings),
-            route("/v1/convai/settings", "PATCH", self.update_settings),
-            route("/v1/convai/phone-numbers", "GET", self.list_phone_numbers),
-            route("/v1/convai/phone-numbers", "POST", self.create_phone_number),
-            route("/v1/convai/phone-numbers/{phone_number_id}", "GET", self.get_phone_number),
-            route("/v1/convai/phone-numbers/{phone_number_id}", "PATCH", self.update_phone_number),
+            route("/v1/workspace/webhooks", "GET", self.list_webhooks, WorkspaceWebhookListResponseModel),
+            route("/v1/workspace/webhooks", "POST", self.create_webhook, WorkspaceCreateWebhookResponseModel),
+            route(
+                "/v1/workspace/webhooks/{webhook_id}",
+                "PATCH",
+                self.update_webhook,
+                PatchWorkspaceWebhookResponseModel,
+            ),
+            route(
+                "/v1/workspace/webhooks/{webhook_id}",
+                "DELETE",
+                self.delete_webhook,
+                DeleteWorkspaceWebhookResponseModel,
+            ),
+            route("/v1/convai/settings", "GET", self.get_settings, GetConvAiSettingsResponseModel),
+            route("/v1/convai/settings", "PATCH", self.update_settings, GetConvAiSettingsResponseModel),
+            route(
+                "/v1/convai/conversations", "GET", self.list_conversations, GetConversationsPageResponseModel
+            ),
+            route(
+                "/v1/convai/conversations/{conversation_id}",
+                "GET",
+                self.get_conversation,
+                GetConversationResponseModel,
+            ),
+            route("/v1/convai/conversations/{conversation_id}", "DELETE", self.delete_conversation),
+            route(
+                "/v1/convai/phone-numbers", "GET", self.list_phone_numbers, list[PhoneNumbersListResponseItem]
+            ),
+            route(
+                "/v1/convai/phone-numbers", "POST", self.create_phone_number, CreatePhoneNumberResponseModel
+            ),
+            route(
+                "/v1/convai/phone-numbers/{phone_number_id}",
+                "GET",
+                self.get_phone_number,
+                PhoneNumbersGetResponse,
+            ),
+            route(
+                "/v1/convai/phone-numbers/{phone_number_id}",
+                "PATCH",
+                self.update_phone_number,
+                PhoneNumbersUpdateResponse,
+            ),
             route("/v1/convai/phone-numbers/{phone_number_id}", "DELETE", self.delete_phone_number),
         ]
 
@@ -378,7 +519,9 @@ class FakeElevenLabs:
 
         return Starlette(routes=routes, exception_handlers={HTTPException: http_error})
 
-    def _endpoint(self, handler: Callable[..., Any]) -> Callable[[Request], Any]:
+    def _endpoint(self, handler: Callable[..., Any], answer: Any) -> Callable[[Request], Any]:
+        shape = TypeAdapter(answer) if answer is not None else None
+
         async def endpoint(request: Request) -> Response:
             raw = await request.body()
             try:
@@ -390,6 +533,8 @@ class FakeElevenLabs:
             try:
                 self._gate(request, malformed)
                 status, payload = handler(body=body, query=dict(request.query_params), **request.path_params)
+                if shape is not None:  # every answer is the published response model, as JSON
+                    payload = shape.dump_python(shape.validate_python(payload), mode="json", by_alias=True)
                 headers: dict[str, str] = {}
             except Fault as fault:
                 status, payload, headers = fault.status, {"detail": fault.detail}, fault.headers
@@ -778,6 +923,7 @@ class FakeElevenLabs:
 
     def create_agent(self, body: Any, query: dict[str, str]) -> tuple[int, Any]:
         body = obj(body, ())
+        check_keys(body, AgentsClient.create)
         if "conversation_config" not in body:
             raise invalid(("conversation_config",), "Field required", "missing")
         agent = {
@@ -802,6 +948,7 @@ class FakeElevenLabs:
 
     def update_agent(self, body: Any, query: dict[str, str], agent_id: str) -> tuple[int, Any]:
         agent = self._agent(agent_id)
+        check_keys(obj(body, ()), AgentsClient.update)
         patch = {
             k: v
             for k, v in obj(body, ()).items()
@@ -828,15 +975,11 @@ class FakeElevenLabs:
         out = {
             k: copy.deepcopy(v)
             for k, v in hook.items()
-            if k not in ("webhook_secret", "request_headers", "retry_enabled")
+            if k in WorkspaceWebhookResponseModel.model_fields and k not in ("usage", "events")
         }
-        if usages:
-            used = []
-            if (self.settings.get("webhooks") or {}).get("post_call_webhook_id") == hook["webhook_id"]:
-                used.append({"usage_type": "ConvAI Settings"})
-            if any(_agent_webhook(a) == hook["webhook_id"] for a in self.agents.values()):
-                used.append({"usage_type": "ConvAI Agent Settings"})
-            out["usage"] = used
+        if usages:  # `events` too: "Only populated when usages are requested"
+            out["usage"] = [{"usage_type": u} for u in self._webhook_users(hook["webhook_id"])]
+            out["events"] = list(hook.get("events") or [])
         return out
 
     def list_webhooks(self, body: Any, query: dict[str, str]) -> tuple[int, Any]:
@@ -844,6 +987,7 @@ class FakeElevenLabs:
         return 200, {"webhooks": [self._webhook_out(h, usages) for h in self.webhooks.values()]}
 
     def create_webhook(self, body: Any, query: dict[str, str]) -> tuple[int, Any]:
+        check_keys(obj(body, ()), WebhooksClient.create)
         settings = obj(obj(body, ()).get("settings"), ("settings",))
         if settings.get("auth_type") != "hmac":
             raise invalid(("settings", "auth_type"), "Input should be 'hmac'", "literal_error")
@@ -875,22 +1019,55 @@ class FakeElevenLabs:
     def update_webhook(self, body: Any, query: dict[str, str], webhook_id: str) -> tuple[int, Any]:
         hook = self._webhook(webhook_id)
         body = obj(body, ())
+        check_keys(body, WebhooksClient.update)
         if not isinstance(body.get("is_disabled"), bool):
             raise invalid(("is_disabled",), "Field required", "missing")
         hook["name"] = text(body, "name", ())
         hook["is_disabled"] = body["is_disabled"]
+        if not body["is_disabled"]:  # enabling again is how an auto-disabled webhook comes back
+            hook["is_auto_disabled"] = False
+            hook["consecutive_failures"] = 0
         for key in ("retry_enabled", "request_headers", "events"):
             if body.get(key) is not None:
                 hook[key] = copy.deepcopy(body[key])
         return 200, {"status": "ok"}
 
+    def _webhook_users(self, webhook_id: str) -> list[str]:
+        users = []
+        if (self.settings.get("webhooks") or {}).get("post_call_webhook_id") == webhook_id:
+            users.append("ConvAI Settings")
+        if any(_agent_webhook(a) == webhook_id for a in self.agents.values()):
+            users.append("ConvAI Agent Settings")
+        return users
+
     def delete_webhook(self, body: Any, query: dict[str, str], webhook_id: str) -> tuple[int, Any]:
         self._webhook(webhook_id)
+        if users := self._webhook_users(webhook_id):
+            raise Fault(
+                400,
+                {
+                    "status": "webhook_in_use",
+                    "message": f"The webhook is in use ({', '.join(users)}) and cannot be deleted.",
+                },
+            )
         del self.webhooks[webhook_id]
-        hooks = self.settings.get("webhooks") or {}
-        if hooks.get("post_call_webhook_id") == webhook_id:
-            hooks["post_call_webhook_id"] = None
         return 200, {"status": "ok"}
+
+    def deliver(self, webhook_id: str, status: int) -> None:
+        """Record one delivery attempt answered `status`, as ElevenLabs' dispatcher would: a non-2xx is a
+        failure (code and time kept), and after `AUTO_DISABLE_AFTER` consecutive ones without a success in
+        the last 7 days the webhook is auto-disabled (reference §2.4)."""
+        hook = self._webhook(webhook_id)
+        if 200 <= status < 300:
+            hook["consecutive_failures"] = 0
+            hook["last_success_unix"] = now()
+            return
+        hook["consecutive_failures"] = hook.get("consecutive_failures", 0) + 1
+        hook["most_recent_failure_error_code"] = status
+        hook["most_recent_failure_timestamp"] = now()
+        recent_success = now() - hook.get("last_success_unix", 0) < 7 * 24 * 3600
+        if hook["consecutive_failures"] >= AUTO_DISABLE_AFTER and not recent_success:
+            hook["is_auto_disabled"] = True
 
     # -- ConvAI workspace settings -------------------------------------------------------------------
 
@@ -899,6 +1076,7 @@ class FakeElevenLabs:
 
     def update_settings(self, body: Any, query: dict[str, str]) -> tuple[int, Any]:
         body = obj(body, ())
+        check_keys(body, SettingsClient.update)
         initiation = body.get("conversation_initiation_client_data_webhook")
         if initiation is not None:
             check_model(
@@ -925,6 +1103,67 @@ class FakeElevenLabs:
             self.settings["conversation_initiation_client_data_webhook"] = None
         self.settings = deep_merge(self.settings, patch)
         return 200, copy.deepcopy(self.settings)
+
+    # -- conversations -------------------------------------------------------------------------------
+
+    def add_conversation(self, data: dict[str, Any], *, status: str | None = None) -> str:
+        """A conversation ElevenLabs had: `data` as a post-call webhook's `data` carries it (the
+        GetConversationResponseModel), completed with the fields that model requires; `status` wins."""
+        conversation = {
+            "status": "done",
+            "has_audio": False,
+            "has_user_audio": False,
+            "has_response_audio": False,
+            "has_auxiliary_audio": False,
+            "metadata": {"start_time_unix_secs": now(), "call_duration_secs": 0},
+            **copy.deepcopy(data),
+        } | ({"status": status} if status else {})
+        parsed = GetConversationResponseModel.model_validate(conversation)  # a wrong test fails here
+        self.conversations[parsed.conversation_id] = parsed.model_dump(mode="json", by_alias=True)
+        return parsed.conversation_id
+
+    def list_conversations(self, body: Any, query: dict[str, str]) -> tuple[int, Any]:
+        after, before = query.get("call_start_after_unix"), query.get("call_start_before_unix")
+        found = sorted(
+            (
+                c
+                for c in self.conversations.values()
+                if (not query.get("agent_id") or c["agent_id"] == query["agent_id"])
+                and (after is None or c["metadata"]["start_time_unix_secs"] >= int(after))
+                and (before is None or c["metadata"]["start_time_unix_secs"] < int(before))
+            ),
+            key=lambda c: -c["metadata"]["start_time_unix_secs"],  # newest first
+        )
+        page, cursor = self._page(found, query, 30)
+        summaries = [
+            ConversationSummaryResponseModel.model_validate(
+                {
+                    "agent_id": c["agent_id"],
+                    "conversation_id": c["conversation_id"],
+                    "start_time_unix_secs": c["metadata"]["start_time_unix_secs"],
+                    "call_duration_secs": c["metadata"]["call_duration_secs"],
+                    "message_count": len(c["transcript"]),
+                    "status": c["status"],
+                    "call_successful": (c.get("analysis") or {}).get("call_successful") or "unknown",
+                }
+            ).model_dump(mode="json", by_alias=True)
+            for c in page
+        ]
+        return 200, {"conversations": summaries, "next_cursor": cursor, "has_more": cursor is not None}
+
+    def _conversation(self, conversation_id: str) -> dict[str, Any]:
+        if conversation_id not in self.conversations:
+            raise not_found("conversation", conversation_id)
+        return self.conversations[conversation_id]
+
+    def get_conversation(self, body: Any, query: dict[str, str], conversation_id: str) -> tuple[int, Any]:
+        return 200, copy.deepcopy(self._conversation(conversation_id))
+
+    def delete_conversation(self, body: Any, query: dict[str, str], conversation_id: str) -> tuple[int, Any]:
+        self._conversation(conversation_id)
+        del self.conversations[conversation_id]
+        self.deleted_conversations.append(conversation_id)
+        return 200, {}
 
     # -- phone numbers -------------------------------------------------------------------------------
 
@@ -1049,6 +1288,7 @@ class FakeElevenLabs:
     def update_phone_number(self, body: Any, query: dict[str, str], phone_number_id: str) -> tuple[int, Any]:
         phone = self._phone(phone_number_id)
         body = obj(body, ())
+        check_keys(body, PhoneNumbersClient.update)
         if "label" in body and body["label"] is not None:
             text(body, "label", ())
         one_of(body, "livekit_stack", frozenset({"standard", "static"}), ())

@@ -33,7 +33,7 @@ class TestMigrateAll:
                 .scalars()
                 .all()
             )
-        assert versions[-3:] == ["0004_identity_budget", "0005_encrypt", "0006_call_raw_event"]
+        assert versions[-3:] == ["0005_encrypt", "0006_call_raw_event", "0007_vendor_deletion"]
         assert {"patient", "verification", "identity_attempt", "schema_migration"} <= set(tables)
 
 
@@ -51,6 +51,7 @@ class TestFreshDatabase:
                     "0004_identity_budget",
                     "0005_encrypt",
                     "0006_call_raw_event",
+                    "0007_vendor_deletion",
                 ],
                 "scheduler": ["0001_init", "0002_encrypt", "0003_version"],
                 "notifier": ["0001_init", "0002_encrypt", "0003_version"],

@@ -219,6 +219,7 @@ class TestErasePatient:
                 "  nats: IGNIS_WEBHOOKS 2, IGNIS_DEAD_LETTERS 1, IGNIS_EVENTS 1",
                 "  scheduler: appointments 1, events 1",
                 "  notifier: pending: notifier erases when it is back",
+                "  elevenlabs: not configured",
             ]
             for stream, sequence in gone:
                 with pytest.raises(nats.js.errors.NotFoundError):

@@ -1,27 +1,12 @@
 """What `ignis provision` and `ignis doctor` talk to, faked: the ElevenLabs API, a CA, an HTTPS gateway."""
 
 import ssl
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 import trustme
 
-from tests.fakes.elevenlabs import FakeElevenLabs, running_fake_elevenlabs
 from tests.fakes.network import Gateway, https_gateway
-
-
-@pytest.fixture(scope="session")
-async def elevenlabs_server() -> AsyncIterator[FakeElevenLabs]:
-    async with running_fake_elevenlabs() as server:
-        yield server
-
-
-@pytest.fixture
-def elevenlabs(elevenlabs_server: FakeElevenLabs) -> Iterator[FakeElevenLabs]:
-    """The fake, empty: no secrets, tools, agents, webhooks or numbers; default settings; no requests."""
-    elevenlabs_server.reset()
-    yield elevenlabs_server
-    elevenlabs_server.reset()
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@ ElevenLabs' SIP edge), the ElevenLabs API fake provisioned by `ignis provision`,
 /readyz and the sipgate fake. All pass; then each check is broken on its own and must fail with its fix."""
 
 import asyncio
+import json
 import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from ignis.practice.config import DEMO_PRACTICE, load_practice
 from ignis.provision.agent import render_texts
 from ignis.provision.doctor import Check, Doctor
 from ignis.provision.settings import ProvisionSettings
-from ignis.provision.workspace import Workspace, connect
+from ignis.provision.workspace import RETRIES_FOR, Workspace, connect
 from tests.fakes import serving
 from tests.fakes import sipgate as sipgate_fake
 from tests.fakes.elevenlabs import FakeElevenLabs
@@ -30,6 +31,8 @@ from tests.fakes.network import Gateway, listening, sip_peer
 from tests.fakes.sipgate import FakeSipgate
 
 TOOL_SECRET = "doctor-tool-secret-0123456789"
+SIP_PASSWORD = "doctor-sip-password-0123456789"
+CHECKS = 20
 
 
 @dataclass
@@ -95,6 +98,10 @@ async def world(
             sipgate_api_url=sipgate.url,
             sipgate_token_id=sipgate_fake.TOKEN_ID,
             sipgate_token=SecretStr(sipgate_fake.TOKEN),
+            sip_username="praxis-weber",
+            sip_password=SecretStr(SIP_PASSWORD),
+            sip_registrar_username="1234567t0",
+            sip_registrar_password=SecretStr("sipgate-sip-password"),
         )
         await asyncio.to_thread(_provision, settings)
         yield World(settings, elevenlabs, sipgate, public_gateway, ready)
@@ -127,15 +134,27 @@ def failed(checks: dict[str, Check]) -> dict[str, Check]:
 async def test_everything_passes(world: World) -> None:
     checks = await diagnose(world.settings)
     assert failed(checks) == {}
-    assert len(checks) == 15
+    assert len(checks) == CHECKS
     assert checks["SIP OPTIONS to sip:+49301234567@localhost over TLS"].detail == "SIP/2.0 200 OK"
-    assert checks["number +49301234567 in ElevenLabs"].detail == "imported, same format as the INVITE"
+    assert (
+        checks["number +49301234567 in ElevenLabs"].detail
+        == "imported as the INVITE's To: sip:+49301234567@localhost"
+    )
+    assert checks["inbound SIP digest authentication"].detail == "user praxis-weber"
+    assert (
+        checks["outbound trunk credentials (sipgate)"].detail
+        == "user 1234567t0 at sipconnect.sipgate.de over tcp"
+    )
+    assert checks["post-call webhook delivering"].detail == "enabled"
+    assert checks["post-call webhook retries"].detail == "turned on by `ignis provision`"
 
 
 async def test_number_format_differs(world: World) -> None:
     checks = await diagnose(world.settings.model_copy(update={"sip_number": "49301234567"}))
     check = failed(checks)["number 49301234567 in ElevenLabs"]
-    assert check.detail == "imported as '+49301234567', but calls arrive for '49301234567'"
+    assert check.detail == (
+        "imported as '+49301234567', but calls arrive for '49301234567' (To sip:49301234567@localhost)"
+    )
     assert "formats must match exactly" in check.fix
 
 
@@ -254,13 +273,15 @@ async def test_command_exit_codes(world: World) -> None:
         "IGNIS_SIPGATE_API_URL": world.sipgate.url,
         "IGNIS_SIPGATE_TOKEN_ID": sipgate_fake.TOKEN_ID,
         "IGNIS_SIPGATE_TOKEN": sipgate_fake.TOKEN,
+        "IGNIS_SIP_USERNAME": "praxis-weber",
+        "IGNIS_SIP_PASSWORD": SIP_PASSWORD,
     }
     runner = CliRunner()
     good = await asyncio.to_thread(
         runner.invoke, app, ["doctor", "--public-url", world.public_gateway.url], env=env
     )
     assert good.exit_code == 0, good.output
-    assert "All 15 checks passed." in good.output
+    assert f"All {CHECKS} checks passed." in good.output
     assert "✓ local services ready" in good.output
     assert TOOL_SECRET not in good.output
     world.ready.status = 503
@@ -270,7 +291,7 @@ async def test_command_exit_codes(world: World) -> None:
     assert bad.exit_code == 1
     assert "✗ local services ready" in bad.output
     assert "fix: see which service is down" in bad.output
-    assert "1 of 15 checks failed." in bad.output
+    assert f"1 of {CHECKS} checks failed." in bad.output
 
 
 async def test_sip_host_does_not_resolve(world: World) -> None:
@@ -280,3 +301,63 @@ async def test_sip_host_does_not_resolve(world: World) -> None:
     dns = checks["DNS of sip.nowhere.invalid"]
     assert dns.detail.startswith("does not resolve")
     assert dns.fix == "check the DNS resolver of this machine"
+
+
+async def test_an_auto_disabled_webhook_and_retries_off(world: World) -> None:
+    [webhook_id] = world.elevenlabs.webhooks
+    for _ in range(10):
+        world.elevenlabs.deliver(webhook_id, 401)
+    home = world.settings.home / "secrets.json"
+    home.write_text(json.dumps(json.loads(home.read_text()) | {RETRIES_FOR: "another webhook"}))
+    checks = failed(await diagnose(world.settings))
+    delivering = checks["post-call webhook delivering"]
+    assert delivering.detail.startswith("auto-disabled after repeated failures; last failure: 401 at ")
+    assert "ignis reconcile-calls" in delivering.fix
+    assert checks["post-call webhook retries"].detail == "not turned on for this webhook"
+
+
+async def test_trunk_credentials_missing(world: World) -> None:
+    number = next(iter(world.elevenlabs.phone_numbers.values()))
+    number["inbound_trunk_config"].pop("credentials")
+    number["outbound_trunk_config"].pop("credentials")
+    checks = failed(await diagnose(world.settings))
+    assert checks["inbound SIP digest authentication"].detail == "off"
+    assert "IGNIS_SIP_USERNAME" in checks["inbound SIP digest authentication"].fix
+    assert checks["outbound trunk credentials (sipgate)"].detail == "none"
+    assert "IGNIS_SIP_REGISTRAR_USERNAME" in checks["outbound trunk credentials (sipgate)"].fix
+
+
+@pytest.mark.parametrize(
+    ("api_url", "sip_host", "outcome", "detail"),
+    [
+        (
+            None,
+            "sip.rtc.elevenlabs.io",
+            "pass",
+            "API api.elevenlabs.io (global), SIP sip.rtc.elevenlabs.io (global)",
+        ),
+        (
+            "https://api.eu.residency.elevenlabs.io",
+            "sip-static.rtc.eu.residency.elevenlabs.io",
+            "pass",
+            "API api.eu.residency.elevenlabs.io (eu), SIP sip-static.rtc.eu.residency.elevenlabs.io (eu)",
+        ),
+        (
+            "https://api.eu.residency.elevenlabs.io",
+            "sip.rtc.elevenlabs.io",
+            "fail",
+            "API api.eu.residency.elevenlabs.io (eu), SIP sip.rtc.elevenlabs.io (global)",
+        ),
+        ("http://127.0.0.1:8765", "localhost", "skip", "not ElevenLabs' own hosts (127.0.0.1, localhost)"),
+    ],
+)
+def test_api_and_sip_edge_in_one_region(
+    api_url: str | None, sip_host: str, outcome: str, detail: str, tmp_path: Path
+) -> None:
+    settings = ProvisionSettings(
+        home=tmp_path, _env_file=None, elevenlabs_api_url=api_url, elevenlabs_sip_host=sip_host
+    )
+    check = Doctor(settings, load_practice(DEMO_PRACTICE)).region()
+    assert (check.outcome, check.detail) == (outcome, detail)
+    if outcome == "fail":
+        assert "same region" in check.fix

@@ -432,8 +432,54 @@ async def test_workspace_webhooks_and_settings(client: AsyncElevenLabs, elevenla
             settings=WebhookHmacSettings(name="x", webhook_url="http://plain.example.de")
         )
 
+    with pytest.raises(ApiError) as raised:  # in use by the settings
+        await client.webhooks.delete(created.webhook_id, request_options=NO_RETRY)
+    assert (raised.value.status_code, detail(raised.value)["status"]) == (400, "webhook_in_use")
+    other = await client.webhooks.create(
+        settings=WebhookHmacSettings(name="ignis-new", webhook_url="https://ignis.example.de/new")
+    )
+    await client.conversational_ai.settings.update(webhooks={"post_call_webhook_id": other.webhook_id})
     assert (await client.webhooks.delete(created.webhook_id)).status == "ok"
-    assert elevenlabs.webhooks == {}
+    assert list(elevenlabs.webhooks) == [other.webhook_id]
+
+
+async def test_unknown_fields_are_422(client: AsyncElevenLabs, elevenlabs: FakeElevenLabs) -> None:
+    with pytest.raises(UnprocessableEntityError) as raised:
+        await client.conversational_ai.settings.update(webhooks={"events": ["transcript"], "retry": True})
+    assert detail(raised.value) == [
+        {
+            "loc": ["body", "webhooks", "retry"],
+            "msg": "Extra inputs are not permitted",
+            "type": "extra_forbidden",
+        }
+    ]
+    async with httpx.AsyncClient() as http:
+        response = await http.patch(
+            f"{elevenlabs.url}/v1/convai/settings",
+            headers={"xi-api-key": elevenlabs.api_key},
+            json={"post_call_webhook_id": "x"},
+        )
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "post_call_webhook_id"]
+
+
+async def test_repeated_delivery_failures_auto_disable_a_webhook(
+    client: AsyncElevenLabs, elevenlabs: FakeElevenLabs
+) -> None:
+    created = await client.webhooks.create(
+        settings=WebhookHmacSettings(name="ignis", webhook_url="https://ignis.example.de/el/post-call")
+    )
+    for _ in range(9):
+        elevenlabs.deliver(created.webhook_id, 503)
+    [hook] = (await client.webhooks.list()).webhooks
+    assert (hook.is_auto_disabled, hook.most_recent_failure_error_code) == (False, 503)
+    elevenlabs.deliver(created.webhook_id, 401)
+    [hook] = (await client.webhooks.list()).webhooks
+    assert (hook.is_auto_disabled, hook.most_recent_failure_error_code) == (True, 401)
+    await client.webhooks.update(created.webhook_id, is_disabled=False, name="ignis", retry_enabled=True)
+    [hook] = (await client.webhooks.list()).webhooks
+    assert hook.is_auto_disabled is False
+    assert elevenlabs.webhooks[created.webhook_id]["retry_enabled"] is True
 
 
 SIP_NUMBER = {
@@ -486,6 +532,18 @@ async def test_phone_numbers_round_trip(client: AsyncElevenLabs, elevenlabs: Fak
     )
     assert (updated.label, updated.inbound_trunk.media_encryption) == ("Neu", "required")
     assert elevenlabs.phone_numbers[phone_id]["inbound_trunk_config"]["credentials"]["password"] == "pw-in"
+
+    label_only = await client.conversational_ai.phone_numbers.update(phone_id, label="Nur das Label")
+    assert label_only.inbound_trunk.username == "ignis"  # what was not sent stays
+    assert label_only.assigned_agent.agent_id == agent.agent_id
+    with pytest.raises(UnprocessableEntityError):  # the SDK: username required, password optional
+        await client.conversational_ai.phone_numbers.update(
+            phone_id, inbound_trunk_config={"credentials": {"password": "pw-new"}}
+        )
+    no_credentials = await client.conversational_ai.phone_numbers.update(
+        phone_id, inbound_trunk_config={"media_encryption": "allowed"}
+    )
+    assert no_credentials.inbound_trunk.has_auth_credentials is False  # a trunk block is replaced
 
     unassigned = await client.conversational_ai.phone_numbers.update(phone_id, agent_id=None)
     assert unassigned.assigned_agent is None

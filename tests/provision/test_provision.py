@@ -118,6 +118,12 @@ class TestFirstRun:
         assert agent["platform_settings"]["overrides"][
             "enable_conversation_initiation_client_data_from_webhook"
         ]
+        # GDPR at ElevenLabs: no audio, the conversation kept no longer than Ignis keeps the call record.
+        assert agent["platform_settings"]["privacy"] == {
+            "retention_days": 90,
+            "record_voice": False,
+            "delete_audio": True,
+        }
 
         webhook = only(elevenlabs.webhooks)
         assert webhook["webhook_url"] == f"{PUBLIC}/webhooks/elevenlabs/post-call"
@@ -132,7 +138,7 @@ class TestFirstRun:
         assert number["provider"] == "sip_trunk"
         assert number["phone_number"] == "+49301234567"
         assert number["agent_id"] == agent["agent_id"]
-        assert number["outbound_trunk_config"]["transport"] == "tls"
+        assert number["outbound_trunk_config"]["transport"] == "tcp"  # sipgate: UDP/TCP 5060, no TLS
         assert number["inbound_trunk_config"]["credentials"] == {
             "username": "praxis-weber",
             "password": SIP_PASSWORD,
@@ -214,6 +220,89 @@ class TestSecondRun:
             "phone number +49301234567": "update"
         }
         assert {c.action for c in await provision(changed)} == {"unchanged"}
+
+
+class TestVendorRules:
+    """Issue 14: what the real ElevenLabs does that our first fake did not."""
+
+    async def test_a_lost_secrets_file_replaces_the_webhook_without_breaking_it(
+        self, settings: ProvisionSettings, elevenlabs: FakeElevenLabs
+    ) -> None:
+        await provision(settings)
+        (settings.home / "secrets.json").unlink()
+        changes = await provision(settings)  # ElevenLabs refuses to delete the webhook still in use
+        assert actions(changes)["post-call webhook"] == "replace"
+        webhook = only(elevenlabs.webhooks)  # the old one deleted once nothing used it
+        assert elevenlabs.settings["webhooks"]["post_call_webhook_id"] == webhook["webhook_id"]
+        gateway = GatewaySettings(home=settings.home, _env_file=None)
+        assert gateway.elevenlabs_webhook_secret.get_secret_value() == webhook["webhook_secret"]
+        assert {c.action for c in await provision(settings)} == {"unchanged"}
+        assert len(elevenlabs.webhooks) == 1
+
+    async def test_webhook_retries_are_on_and_an_auto_disabled_webhook_is_enabled_again(
+        self, settings: ProvisionSettings, elevenlabs: FakeElevenLabs
+    ) -> None:
+        await provision(settings)
+        webhook = only(elevenlabs.webhooks)
+        assert webhook["retry_enabled"] is True
+        assert webhook["is_disabled"] is False
+        for _ in range(10):
+            elevenlabs.deliver(webhook["webhook_id"], 503)
+        assert webhook["is_auto_disabled"] is True
+        changes = await provision(settings)
+        assert actions(changes)["post-call webhook"] == "update"
+        assert (webhook["is_auto_disabled"], webhook["retry_enabled"]) == (False, True)
+
+    async def test_a_new_label_keeps_inbound_digest_authentication(
+        self, settings: ProvisionSettings, elevenlabs: FakeElevenLabs, practice_yaml: Path
+    ) -> None:
+        await provision(settings)
+        practice = yaml.safe_load(practice_yaml.read_text(encoding="utf-8"))  # noqa: ASYNC240
+        practice["name"] = "Praxis am Markt"
+        practice_yaml.write_text(yaml.safe_dump(practice, allow_unicode=True), encoding="utf-8")  # noqa: ASYNC240
+        changes = await provision(settings)
+        assert actions(changes)["phone number +49301234567"] == "update"
+        number = only(elevenlabs.phone_numbers)
+        assert number["label"] == "Praxis am Markt (Ignis)"
+        assert number["inbound_trunk_config"]["credentials"] == {
+            "username": "praxis-weber",
+            "password": SIP_PASSWORD,
+        }
+        [update] = [c for c in elevenlabs.writes() if c.path.startswith("/v1/convai/phone-numbers/")]
+        assert "password" not in update.body["inbound_trunk_config"]["credentials"]  # unchanged: not sent
+
+    async def test_the_outbound_trunk_uses_the_sipgate_credentials(
+        self, settings: ProvisionSettings, elevenlabs: FakeElevenLabs
+    ) -> None:
+        sipgate = settings.model_copy(
+            update={"sip_registrar_username": "1234567t0", "sip_registrar_password": SecretStr("sipgate-pw")}
+        )
+        await provision(sipgate)
+        number = only(elevenlabs.phone_numbers)
+        outbound = number["outbound_trunk_config"]
+        assert outbound["credentials"] == {"username": "1234567t0", "password": "sipgate-pw"}
+        assert (outbound["address"], outbound["transport"]) == ("sipconnect.sipgate.de", "tcp")
+        assert number["inbound_trunk_config"]["credentials"]["username"] == "praxis-weber"
+        assert {c.action for c in await provision(sipgate)} == {"unchanged"}
+
+
+class TestPrivacy:
+    async def test_the_practice_file_sets_what_elevenlabs_keeps(
+        self, settings: ProvisionSettings, elevenlabs: FakeElevenLabs, practice_yaml: Path
+    ) -> None:
+        practice = yaml.safe_load(practice_yaml.read_text(encoding="utf-8"))  # noqa: ASYNC240
+        practice["privacy"] = {"retention_days": 30, "record_audio": True, "keep_audio": True}
+        practice_yaml.write_text(yaml.safe_dump(practice, allow_unicode=True), encoding="utf-8")  # noqa: ASYNC240
+        await provision(settings)
+        assert only(elevenlabs.agents)["platform_settings"]["privacy"] == {
+            "retention_days": 30,
+            "record_voice": True,
+            "delete_audio": False,
+        }
+        shorter = settings.model_copy(update={"call_retention_days": 14})  # never longer than Ignis keeps it
+        changes = await provision(shorter)
+        assert [c.action for c in changes if c.resource.startswith("agent ")] == ["update"]
+        assert only(elevenlabs.agents)["platform_settings"]["privacy"]["retention_days"] == 14
 
 
 class TestErrors:
