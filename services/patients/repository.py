@@ -340,6 +340,8 @@ class PatientRepository:
             ("calls", Call, calls),
             ("requests", Request, requests),
             ("verifications", Verification, Verification.patient_id == patient_id),
+            # Identification attempts from their number (kept for the budgets' window only).
+            ("identity_attempts", IdentityAttempt, IdentityAttempt.caller_key == (phone or "")),
             ("patient", Patient, Patient.id == patient_id),
         ):
             result = await self.session.execute(delete(model).where(where))

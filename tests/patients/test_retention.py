@@ -21,7 +21,7 @@ from ignis.kit.bus import ensure_streams
 from ignis.kit.embedded import free_port
 from ignis.kit.settings import Settings
 from ignis.patients.main import create_app
-from ignis.patients.models import Call, Patient, Request, Verification
+from ignis.patients.models import Call, IdentityAttempt, Patient, Request, Verification
 from ignis.patients.repository import PatientRepository
 from ignis.patients.service import purge_expired_calls, utcnow
 from ignis.patients.settings import PatientsSettings
@@ -135,6 +135,16 @@ class TestErasePatient:
                 )
             )
             await repo.add_request(request(None, f"callback-{tag}", callback=MUELLER.phone))
+            await repo.add_attempt(  # a failed identification from her number: its caller key is her phone
+                IdentityAttempt(
+                    conversation_id=f"guess-{tag}",
+                    kind="failed",
+                    caller_key=MUELLER.phone,
+                    name_codes=["657"],
+                    name_said="muller",
+                    attempted_at=utcnow(),
+                )
+            )
             await repo.add_request(request(None, f"other-{tag}", callback="+4930999999"))
         async with engine.begin() as conn:
             for who, practitioner in ((anna, "weber"), (juergen, "yilmaz")):
@@ -215,7 +225,7 @@ class TestErasePatient:
                 )
             assert done.returncode == 0, done.stderr
             assert done.stdout.splitlines()[1:] == [
-                "  patients: calls 2, requests 2, verifications 1, patient 1",
+                "  patients: calls 2, requests 2, verifications 1, identity_attempts 1, patient 1",
                 "  nats: IGNIS_WEBHOOKS 2, IGNIS_DEAD_LETTERS 1, IGNIS_EVENTS 1",
                 "  scheduler: appointments 1, events 1",
                 "  notifier: pending: notifier erases when it is back",

@@ -85,7 +85,13 @@ class TestErasure:
         elevenlabs.fail_next(503)
         _, removed = await self.erase(engine, database_url, nats_url, settings)
         assert removed is not None
-        assert removed["patients"] == {"calls": 2, "requests": 0, "verifications": 1, "patient": 1}
+        assert removed["patients"] == {
+            "calls": 2,
+            "requests": 0,
+            "verifications": 1,
+            "identity_attempts": 0,
+            "patient": 1,
+        }
         assert removed["elevenlabs"] == "1 deleted, 1 failed/pending"
         async with AsyncSession(engine) as session:
             assert len(await PatientRepository(session).pending_vendor_deletions()) == 1
