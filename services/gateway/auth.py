@@ -45,6 +45,17 @@ def verify_elevenlabs_signature(
     """
     if not secret:
         raise SignatureError("webhook secret not configured")
+    timestamp, candidates = signature_header(header, now, future_skew_seconds)
+    expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    if not any(hmac.compare_digest(expected, candidate) for candidate in candidates):
+        raise SignatureError("signature does not match")
+
+
+def signature_header(
+    header: str | None, now: float | None = None, future_skew_seconds: float = DEFAULT_FUTURE_SKEW_SECONDS
+) -> tuple[str, list[str]]:
+    """The timestamp and digests of a well-formed header within the time window; checked before the body
+    is read, so a request that cannot be ElevenLabs' costs no upload."""
     if not header:
         raise SignatureError("signature header missing")
     parts = header.split(",", MAX_SIGNATURE_PARTS)
@@ -62,9 +73,7 @@ def verify_elevenlabs_signature(
     age = (now if now is not None else time.time()) - int(timestamp)
     if age > SIGNATURE_TOLERANCE_SECONDS or -age > future_skew_seconds:
         raise SignatureError("signature timestamp outside the tolerance")
-    expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    if not any(hmac.compare_digest(expected, candidate) for candidate in candidates):
-        raise SignatureError("signature does not match")
+    return timestamp, candidates
 
 
 def sign_elevenlabs(body: bytes, secret: str, timestamp: int | None = None) -> str:

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from nats.errors import Error as NatsError
 
 from ignis.contracts import subjects
-from ignis.gateway.auth import SignatureError, verify_elevenlabs_signature
+from ignis.gateway.auth import SignatureError, signature_header, verify_elevenlabs_signature
 from ignis.kit.payload import pack
 
 logger = logging.getLogger("ignis.gateway.webhooks")
@@ -36,6 +36,14 @@ def _answer(status: int, code: str) -> JSONResponse:
 @router.post("/post-call")
 async def post_call(request: Request) -> JSONResponse:
     state = request.app.state
+    try:
+        # The header first: without a plausible signature the body (up to 16 MiB) is not even read.
+        signature_header(
+            request.headers.get("elevenlabs-signature"), None, state.settings.signature_future_skew_seconds
+        )
+    except SignatureError as exc:
+        logger.warning("webhook refused", extra={"reason": str(exc)})
+        return _answer(401, "invalid_signature")
     body = await request.body()
     try:
         verify_elevenlabs_signature(

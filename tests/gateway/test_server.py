@@ -174,7 +174,8 @@ async def test_twenty_mb_webhook_by_content_length_is_refused_unread(server: Ser
     reader, writer = await server.connect()
     writer.write(
         b"POST /webhooks/elevenlabs/post-call HTTP/1.1\r\nHost: x\r\n"
-        b"ElevenLabs-Signature: t=1,v0=00\r\nContent-Length: %d\r\n\r\n" % TWENTY_MB
+        b"ElevenLabs-Signature: t=%d,v0=%s\r\nContent-Length: %d\r\n\r\n"
+        % (int(time.time()), b"0" * 64, TWENTY_MB)  # a plausible (if wrong) signature: the size decides
     )
     async with asyncio.timeout(5):  # not one byte of the body was sent: it is refused on its length
         assert await response_of(reader) == (413, {"ok": False, "code": "too_large"})
@@ -186,7 +187,8 @@ async def test_twenty_mb_chunked_webhook_is_refused_before_the_end(server: Serve
     """No length to go by, and the body never ends (no last chunk): a 413 can only come from counting."""
     reader, writer = await server.connect()
     writer.write(
-        b"POST /webhooks/elevenlabs/post-call HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"POST /webhooks/elevenlabs/post-call HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+        b"ElevenLabs-Signature: t=%d,v0=%s\r\n\r\n" % (int(time.time()), b"0" * 64)  # plausible: read on
     )
     chunk = b"%x\r\n%s\r\n" % (65536, b"x" * 65536)
 
@@ -219,3 +221,17 @@ async def test_a_large_body_in_one_write_is_no_oversized_head(
     async with asyncio.timeout(10):
         assert (await response_of(reader))[0] == status
     writer.close()
+
+
+async def test_a_webhook_without_a_plausible_signature_is_refused_before_its_body(server: Server) -> None:
+    """An attacker cannot make the gateway read megabytes: no signature (or an old one), no upload."""
+    for signature in (b"", b"ElevenLabs-Signature: t=1,v0=" + b"0" * 64 + b"\r\n"):
+        reader, writer = await server.connect()
+        writer.write(
+            b"POST /webhooks/elevenlabs/post-call HTTP/1.1\r\nHost: x\r\n"
+            + signature
+            + b"Content-Length: 4000000\r\n\r\n"
+        )
+        async with asyncio.timeout(5):  # not one byte of the body was sent
+            assert await response_of(reader) == (401, {"ok": False, "code": "invalid_signature"})
+        writer.close()
