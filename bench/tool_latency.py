@@ -13,10 +13,7 @@ floor that HTTP and the bus add to.
 import argparse
 import asyncio
 import datetime as dt
-import gc
 import itertools
-import secrets
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,22 +22,22 @@ from typing import Any
 from harness import (
     LATENCY_HEADER,
     Run,
-    System,
+    Started,
     ToolClient,
+    at_rates,
+    bench_parser,
     closed_loop,
     fictitious_patients,
-    http_runner,
+    http_client,
     latency_row,
     measure,
-    open_loop,
     percentile,
     report_cpu,
     report_system,
     run_notes,
+    running,
     start_system,
-    stop_and_clean,
     table,
-    tool_client,
 )
 from sqlalchemy import insert, text
 
@@ -107,12 +104,12 @@ async def prepare_database(url: str, patients: int) -> None:
         await engine.dispose()
 
 
-def start(args: argparse.Namespace, secret: str) -> tuple[System, str, str]:
+def start(args: argparse.Namespace) -> Started:
     async def setup(_home: Path, database_url: str) -> dict[str, str]:
         await prepare_database(database_url, args.patients)
         return {}
 
-    return start_system(secret, setup)
+    return start_system(setup)
 
 
 # --- callers ---------------------------------------------------------------------------------------------
@@ -157,32 +154,23 @@ class InProcess:
         await self.engine.dispose()
 
 
-def run_http(system: System, base: str, secret: str, args: argparse.Namespace) -> tuple[list[Run], str]:
-    runs: list[Run] = []
-    with http_runner() as runner:
-        client = runner.run(tool_client(base, secret, connections=max(1000, 2 * args.concurrency)))
+def run_http(started: Started, args: argparse.Namespace) -> tuple[list[Run], str]:
+    with http_client(started, connections=max(1000, 2 * args.concurrency)) as (runner, client):
         call = Identify(client)
-        try:
-            runner.run(closed_loop(call, 20, seconds=60, limit=WARMUP_CALLS))
-            for rate in args.rates:
-                label = f"http open {rate:g}/s"
-                work = open_loop(call, rate, args.seconds)
-                runs.append(measure(system, runner, label, work, IDENTIFIED, rate))
-                runner.run(asyncio.sleep(0.5))  # let stragglers and the pool settle
-            label = f"http closed c={args.concurrency}"
-            work = closed_loop(call, args.concurrency, args.seconds)
-            runs.append(measure(system, runner, label, work, IDENTIFIED))
-            metrics = runner.run(client.get("/metrics"))
-        finally:
-            runner.run(client.close())
-    return runs, metrics
+        runner.run(closed_loop(call, 20, seconds=60, limit=WARMUP_CALLS))
+        runs = at_rates(started, runner, "http open", call, args.rates, args.seconds, IDENTIFIED)
+        label = f"http closed c={args.concurrency}"
+        work = closed_loop(call, args.concurrency, args.seconds)
+        runs.append(measure(started.system, runner, label, work, IDENTIFIED))
+        return runs, runner.run(client.get("/metrics"))
 
 
-def run_in_process(system: System, database_url: str, args: argparse.Namespace) -> list[Run]:
+def run_in_process(started: Started, args: argparse.Namespace) -> list[Run]:
     """On the default asyncio loop, as the patients service runs (`asyncio.run`, no uvloop)."""
     runs: list[Run] = []
+    system = started.system
     with asyncio.Runner() as runner:
-        local = InProcess(database_url, system.home)
+        local = InProcess(started.database_url, system.home)
         try:
             runner.run(closed_loop(local.identify, 10, seconds=60, limit=WARMUP_CALLS))
             work = closed_loop(local.identify, 1, args.seconds)
@@ -221,42 +209,28 @@ def report(runs: list[Run]) -> None:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--seconds", type=float, default=10.0, help="duration of each measured run")
-    parser.add_argument(
-        "--rates",
-        type=lambda s: [float(r) for r in s.split(",") if r.strip()],
-        default=[50.0, 200.0, 500.0],
-        help="open-loop rates in calls/s, comma-separated",
+    parser = bench_parser(
+        __doc__,
+        seconds="duration of each measured run",
+        rates=[50.0, 200.0, 500.0],
+        rates_help="open-loop rates in calls/s, comma-separated",
     )
     parser.add_argument("--concurrency", type=int, default=50, help="callers of the closed-loop runs")
     parser.add_argument(
         "--patients", type=int, default=10_000, help="fictitious patients besides the demo ones"
     )
-    parser.add_argument("--keep", action="store_true", help="keep the temporary IGNIS_HOME (data and logs)")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    began = time.monotonic()
-    secret = secrets.token_urlsafe(24)
-    print(f"Starting the system with {args.patients} extra patients …", flush=True)
-    system, base, database_url = start(args, secret)
-    gc.freeze()  # the set-up's objects are permanent: no full collection of them stalls the generator
-    try:
-        print(
-            f"Ready after {time.monotonic() - began:.1f} s at {base}; measuring {args.seconds:g} s per run:"
-        )
-        runs, metrics = run_http(system, base, secret, args)
-        runs += run_in_process(system, database_url, args)
+    announce = f"Starting the system with {args.patients} extra patients …"
+    with running(announce, lambda: start(args), args.keep) as started:
+        started.ready(f"measuring {args.seconds:g} s per run:")
+        runs, metrics = run_http(started, args)
+        runs += run_in_process(started, args)
         report(runs)
-        report_system(system, metrics)
-    finally:
-        stop_and_clean(system, args.keep)
-    print(f"\nDone in {time.monotonic() - began:.0f} s.")
+        report_system(started.system, metrics)
 
 
 if __name__ == "__main__":
