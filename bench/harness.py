@@ -34,6 +34,7 @@ from typing import Any
 
 import aiohttp
 
+from ignis.kit.db import create_engine, make_sessionmaker
 from ignis.kit.embedded import EmbeddedPostgres, free_port, start_nats
 from ignis.patients.matching import normalise, phonetic
 
@@ -416,6 +417,29 @@ def bench_parser(doc: str, seconds: str, rates: list[float], rates_help: str) ->
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary IGNIS_HOME (data and logs)")
     return parser
+
+
+class InProcess:
+    """A service's own function as a caller, with neither HTTP nor the bus: a unit of work per call, like
+    its handler, on a pool of the service's size."""
+
+    def __init__(self, database_url: str) -> None:
+        self.engine = create_engine(database_url)
+        self.sessionmaker = make_sessionmaker(self.engine)
+        self.ids = itertools.count()  # each call in a conversation of its own
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+@contextlib.contextmanager
+def in_process(local: InProcess) -> Iterator[asyncio.Runner]:
+    """A loop for `local`, closed with it: asyncio's default, as the services run theirs (no uvloop)."""
+    with asyncio.Runner() as runner:
+        try:
+            yield runner
+        finally:
+            runner.run(local.close())
 
 
 def at_rates(

@@ -20,7 +20,6 @@ appointments, seeds patients whose callers are already verified, and then:
 """
 
 import argparse
-import asyncio
 import collections
 import datetime as dt
 import itertools
@@ -37,6 +36,7 @@ from typing import Any
 import yaml
 from harness import (
     LATENCY_HEADER,
+    InProcess,
     Outcome,
     Run,
     Started,
@@ -46,6 +46,7 @@ from harness import (
     closed_loop,
     fictitious_patients,
     http_client,
+    in_process,
     latency_row,
     measure,
     open_loop,
@@ -63,7 +64,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ignis.cli.setup import migrate_all, seed_all
 from ignis.contracts.base import ErrorReply
 from ignis.contracts.scheduling import FindSlots
-from ignis.kit.db import create_engine, make_sessionmaker
+from ignis.kit.db import create_engine
 from ignis.patients.models import Patient, Verification
 from ignis.practice.config import WEEKDAYS, load_practice
 from ignis.scheduler.calendar import Calendar
@@ -445,15 +446,13 @@ class TimedRepository(AppointmentRepository):
             self.seconds += time.perf_counter() - began
 
 
-class InProcessFind:
-    """`service.find_slots` with neither HTTP nor the bus: a unit of work per call, like the handler."""
+class InProcessFind(InProcess):
+    """`service.find_slots` in this process, as the scheduler handler calls it."""
 
     def __init__(self, database_url: str, calendar: Calendar, wishes: Wishes) -> None:
-        self.engine = create_engine(database_url)  # the service's own pool size
-        self.sessionmaker = make_sessionmaker(self.engine)
+        super().__init__(database_url)
         self.calendar = calendar
         self.wishes = wishes
-        self.ids = itertools.count()
         self.reads: dict[str, list[tuple[int, float]]] = collections.defaultdict(list)  # (reads, seconds)
 
     async def __call__(self) -> Outcome:
@@ -465,9 +464,6 @@ class InProcessFind:
         self.reads[variant].append((repo.reads, repo.seconds))
         code = reply.code.value if isinstance(reply, ErrorReply) else reply.kind
         return variant, code
-
-    async def close(self) -> None:
-        await self.engine.dispose()
 
 
 # --- runs ------------------------------------------------------------------------------------------------
@@ -508,17 +504,13 @@ def run_mixed(started: Started, args: argparse.Namespace, seeded: Seeded, result
 
 
 def run_in_process(started: Started, calendar: Calendar, args: argparse.Namespace, results: Results) -> None:
-    """On the default asyncio loop, as the scheduler service runs (`asyncio.run`, no uvloop)."""
-    with asyncio.Runner() as runner:
-        local = InProcessFind(started.database_url, calendar, Wishes(results.today, args.seed))
-        try:
-            runner.run(closed_loop(local, 1, seconds=60, limit=WARMUP_CALLS // 3))
-            local.reads.clear()
-            work = closed_loop(local, 1, args.seconds)
-            results.local = measure(started.system, runner, "in-process sequential", work, FOUND)
-            results.in_process = local
-        finally:
-            runner.run(local.close())
+    local = InProcessFind(started.database_url, calendar, Wishes(results.today, args.seed))
+    with in_process(local) as runner:
+        runner.run(closed_loop(local, 1, seconds=60, limit=WARMUP_CALLS // 3))
+        local.reads.clear()
+        work = closed_loop(local, 1, args.seconds)
+        results.local = measure(started.system, runner, "in-process sequential", work, FOUND)
+        results.in_process = local
 
 
 # --- report ----------------------------------------------------------------------------------------------

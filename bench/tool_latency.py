@@ -11,7 +11,6 @@ floor that HTTP and the bus add to.
 """
 
 import argparse
-import asyncio
 import datetime as dt
 import itertools
 import uuid
@@ -21,6 +20,7 @@ from typing import Any
 
 from harness import (
     LATENCY_HEADER,
+    InProcess,
     Run,
     Started,
     ToolClient,
@@ -29,6 +29,7 @@ from harness import (
     closed_loop,
     fictitious_patients,
     http_client,
+    in_process,
     latency_row,
     measure,
     percentile,
@@ -43,7 +44,7 @@ from sqlalchemy import insert, text
 
 from ignis.cli.setup import migrate_all, seed_all
 from ignis.contracts.patients import IdentifyPatient, PatientIdentified
-from ignis.kit.db import create_engine, make_sessionmaker
+from ignis.kit.db import create_engine
 from ignis.patients.matching import NameMatch, match_name, normalise, phonetic
 from ignis.patients.models import Patient
 from ignis.patients.repository import PatientRepository
@@ -133,14 +134,12 @@ class Identify:
         return code
 
 
-class InProcess:
-    """The same lookup with neither HTTP nor the bus: a unit of work per call, like the patients handler."""
+class InProcessIdentify(InProcess):
+    """The same lookup in this process: `service.identify`, as the patients handler calls it."""
 
     def __init__(self, database_url: str, home: Path) -> None:
-        self.engine = create_engine(database_url)  # the service's own pool size
-        self.sessionmaker = make_sessionmaker(self.engine)
+        super().__init__(database_url)
         self.settings = PatientsSettings(_env_file=None, home=home, database_url=database_url)
-        self.ids = itertools.count()
 
     async def identify(self) -> str:
         cmd = IdentifyPatient(
@@ -149,9 +148,6 @@ class InProcess:
         async with self.sessionmaker() as session, session.begin():
             reply = await identify(PatientRepository(session), self.settings, cmd, utcnow())
         return "identified" if isinstance(reply, PatientIdentified) else reply.code.value
-
-    async def close(self) -> None:
-        await self.engine.dispose()
 
 
 def run_http(started: Started, args: argparse.Namespace) -> tuple[list[Run], str]:
@@ -166,21 +162,16 @@ def run_http(started: Started, args: argparse.Namespace) -> tuple[list[Run], str
 
 
 def run_in_process(started: Started, args: argparse.Namespace) -> list[Run]:
-    """On the default asyncio loop, as the patients service runs (`asyncio.run`, no uvloop)."""
-    runs: list[Run] = []
     system = started.system
-    with asyncio.Runner() as runner:
-        local = InProcess(started.database_url, system.home)
-        try:
-            runner.run(closed_loop(local.identify, 10, seconds=60, limit=WARMUP_CALLS))
-            work = closed_loop(local.identify, 1, args.seconds)
-            runs.append(measure(system, runner, "in-process sequential", work, IDENTIFIED))
-            label = f"in-process c={args.concurrency}"
-            work = closed_loop(local.identify, args.concurrency, args.seconds)
-            runs.append(measure(system, runner, label, work, IDENTIFIED))
-        finally:
-            runner.run(local.close())
-    return runs
+    local = InProcessIdentify(started.database_url, system.home)
+    with in_process(local) as runner:
+        runner.run(closed_loop(local.identify, 10, seconds=60, limit=WARMUP_CALLS))
+        work = closed_loop(local.identify, 1, args.seconds)
+        runs = [measure(system, runner, "in-process sequential", work, IDENTIFIED)]
+        label = f"in-process c={args.concurrency}"
+        work = closed_loop(local.identify, args.concurrency, args.seconds)
+        runs.append(measure(system, runner, label, work, IDENTIFIED))
+        return runs
 
 
 # --- report ----------------------------------------------------------------------------------------------
