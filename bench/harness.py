@@ -5,15 +5,18 @@ Not a benchmark itself; `tool_latency.py` and `scheduler_latency.py` import it (
 Python puts their directory, `bench/`, on the path).
 """
 
+import argparse
 import asyncio
 import contextlib
 import datetime as dt
+import gc
 import itertools
 import json
 import math
 import os
 import random
 import re
+import secrets
 import shutil
 import signal
 import subprocess
@@ -31,6 +34,7 @@ from typing import Any
 
 import aiohttp
 
+from ignis.kit.db import create_engine, make_sessionmaker
 from ignis.kit.embedded import EmbeddedPostgres, free_port, start_nats
 from ignis.patients.matching import normalise, phonetic
 
@@ -301,13 +305,23 @@ class System:
 Setup = Callable[[Path, str], Coroutine[Any, Any, dict[str, str]]]
 
 
-def start_system(
-    secret: str, setup: Setup, roles: tuple[str, ...] = ("gateway", "patients")
-) -> tuple[System, str, str]:
-    """Embedded NATS and Postgres of our own (so an in-process reference shares the DB), then `ignis up`.
+@dataclass
+class Started:
+    """A running system under test, as a benchmark reaches it."""
 
-    Returns the system, the gateway's base URL and the database URL.
-    """
+    system: System
+    base: str  # the gateway's URL
+    database_url: str
+    secret: str  # the tool secret, also the metrics token
+    began: float = field(default_factory=time.monotonic)
+
+    def ready(self, what: str) -> None:
+        print(f"Ready after {time.monotonic() - self.began:.1f} s at {self.base}; {what}")
+
+
+def start_system(setup: Setup, roles: tuple[str, ...] = ("gateway", "patients")) -> Started:
+    """Embedded NATS and Postgres of our own (so an in-process reference shares the DB), then `ignis up`."""
+    secret = secrets.token_urlsafe(24)
     home = Path(tempfile.mkdtemp(prefix="ignis-bench-"))
     system = System(home, roles)
     try:
@@ -343,7 +357,7 @@ def start_system(
             )
         base = f"http://127.0.0.1:{port}"
         wait_ready(base, system.up)
-        return system, base, database_url
+        return Started(system, base, database_url, secret)
     except BaseException:
         stop_and_clean(system, keep=False)
         raise
@@ -373,6 +387,77 @@ def stop_and_clean(system: System, keep: bool) -> None:
             print(f"\nData and logs kept in {system.home}")
         else:
             shutil.rmtree(system.home, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def running(announce: str, start: Callable[[], Started], keep: bool) -> Iterator[Started]:
+    """The system started by `start` for the benchmark's body, stopped (and its data removed unless
+    `keep`) afterwards; says how long it all took."""
+    began = time.monotonic()
+    print(announce, flush=True)
+    started = start()
+    started.began = began
+    gc.freeze()  # the set-up's objects are permanent: no full collection of them stalls the generator
+    try:
+        yield started
+    finally:
+        stop_and_clean(started.system, keep)
+    print(f"\nDone in {time.monotonic() - began:.0f} s.")
+
+
+def bench_parser(doc: str, seconds: str, rates: list[float], rates_help: str) -> argparse.ArgumentParser:
+    """The options of every latency benchmark: run length, open-loop rates, and --keep."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=10.0, help=seconds)
+    parser.add_argument(
+        "--rates",
+        type=lambda s: [float(r) for r in s.split(",") if r.strip()],
+        default=rates,
+        help=rates_help,
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the temporary IGNIS_HOME (data and logs)")
+    return parser
+
+
+class InProcess:
+    """A service's own function as a caller, with neither HTTP nor the bus: a unit of work per call, like
+    its handler, on a pool of the service's size."""
+
+    def __init__(self, database_url: str) -> None:
+        self.engine = create_engine(database_url)
+        self.sessionmaker = make_sessionmaker(self.engine)
+        self.ids = itertools.count()  # each call in a conversation of its own
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+@contextlib.contextmanager
+def in_process(local: InProcess) -> Iterator[asyncio.Runner]:
+    """A loop for `local`, closed with it: asyncio's default, as the services run theirs (no uvloop)."""
+    with asyncio.Runner() as runner:
+        try:
+            yield runner
+        finally:
+            runner.run(local.close())
+
+
+def at_rates(
+    started: Started,
+    runner: asyncio.Runner,
+    label: str,
+    call: Call,
+    rates: list[float],
+    seconds: float,
+    valid: frozenset[str],
+) -> list[Run]:
+    """`call` open loop at each of `rates` in turn, for `seconds` each."""
+    runs = []
+    for rate in rates:
+        work = open_loop(call, rate, seconds)
+        runs.append(measure(started.system, runner, f"{label} {rate:g}/s", work, valid, rate))
+        runner.run(asyncio.sleep(0.5))  # let stragglers and the pool settle
+    return runs
 
 
 def measure(
@@ -466,6 +551,17 @@ class ToolClient:
 
 async def tool_client(base: str, secret: str, connections: int) -> ToolClient:
     return ToolClient(base, secret, connections)  # an aiohttp session must be made inside its loop
+
+
+@contextlib.contextmanager
+def http_client(started: Started, connections: int = 1000) -> Iterator[tuple[asyncio.Runner, ToolClient]]:
+    """A load generator's loop and a client of the gateway's tools on it, closed afterwards."""
+    with http_runner() as runner:
+        client = runner.run(tool_client(started.base, started.secret, connections))
+        try:
+            yield runner, client
+        finally:
+            runner.run(client.close())
 
 
 # --- report ----------------------------------------------------------------------------------------------

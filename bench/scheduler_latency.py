@@ -20,14 +20,11 @@ appointments, seeds patients whose callers are already verified, and then:
 """
 
 import argparse
-import asyncio
 import collections
 import datetime as dt
-import gc
 import itertools
 import json
 import random
-import secrets
 import statistics
 import time
 import uuid
@@ -39,13 +36,17 @@ from typing import Any
 import yaml
 from harness import (
     LATENCY_HEADER,
+    InProcess,
     Outcome,
     Run,
-    System,
+    Started,
     ToolClient,
+    at_rates,
+    bench_parser,
     closed_loop,
     fictitious_patients,
-    http_runner,
+    http_client,
+    in_process,
     latency_row,
     measure,
     open_loop,
@@ -53,10 +54,9 @@ from harness import (
     report_cpu,
     report_system,
     run_notes,
+    running,
     start_system,
-    stop_and_clean,
     table,
-    tool_client,
 )
 from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -64,7 +64,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ignis.cli.setup import migrate_all, seed_all
 from ignis.contracts.base import ErrorReply
 from ignis.contracts.scheduling import FindSlots
-from ignis.kit.db import create_engine, make_sessionmaker
+from ignis.kit.db import create_engine
 from ignis.patients.models import Patient, Verification
 from ignis.practice.config import WEEKDAYS, load_practice
 from ignis.scheduler.calendar import Calendar
@@ -323,11 +323,13 @@ async def prepare_database(url: str, practice_file: Path, args: argparse.Namespa
     seeded.seconds = time.perf_counter() - began
 
 
-def start(args: argparse.Namespace, secret: str, seeded: Seeded) -> tuple[System, str, str, Path]:
-    holder: dict[str, Path] = {}
+def practice_file_of(home: Path) -> Path:
+    return home / "bench-practice.yaml"
 
+
+def start(args: argparse.Namespace, seeded: Seeded) -> Started:
     async def setup(home: Path, database_url: str) -> dict[str, str]:
-        practice_file = holder["practice"] = home / "bench-practice.yaml"
+        practice_file = practice_file_of(home)
         practice_file.write_text(
             yaml.safe_dump(BENCH_PRACTICE, allow_unicode=True, sort_keys=False), encoding="utf-8"
         )
@@ -335,8 +337,7 @@ def start(args: argparse.Namespace, secret: str, seeded: Seeded) -> tuple[System
         replicas = json.dumps({"scheduler": args.scheduler_replicas})
         return {"IGNIS_PRACTICE_FILE": str(practice_file), "IGNIS_REPLICAS": replicas}
 
-    system, base, database_url = start_system(secret, setup, roles=("gateway", "patients", "scheduler"))
-    return system, base, database_url, holder["practice"]
+    return start_system(setup, roles=("gateway", "patients", "scheduler"))
 
 
 # --- callers ---------------------------------------------------------------------------------------------
@@ -445,15 +446,13 @@ class TimedRepository(AppointmentRepository):
             self.seconds += time.perf_counter() - began
 
 
-class InProcessFind:
-    """`service.find_slots` with neither HTTP nor the bus: a unit of work per call, like the handler."""
+class InProcessFind(InProcess):
+    """`service.find_slots` in this process, as the scheduler handler calls it."""
 
     def __init__(self, database_url: str, calendar: Calendar, wishes: Wishes) -> None:
-        self.engine = create_engine(database_url)  # the service's own pool size
-        self.sessionmaker = make_sessionmaker(self.engine)
+        super().__init__(database_url)
         self.calendar = calendar
         self.wishes = wishes
-        self.ids = itertools.count()
         self.reads: dict[str, list[tuple[int, float]]] = collections.defaultdict(list)  # (reads, seconds)
 
     async def __call__(self) -> Outcome:
@@ -465,9 +464,6 @@ class InProcessFind:
         self.reads[variant].append((repo.reads, repo.seconds))
         code = reply.code.value if isinstance(reply, ErrorReply) else reply.kind
         return variant, code
-
-    async def close(self) -> None:
-        await self.engine.dispose()
 
 
 # --- runs ------------------------------------------------------------------------------------------------
@@ -485,55 +481,36 @@ class Results:
     metrics: str = ""
 
 
-def run_finds(system: System, base: str, secret: str, args: argparse.Namespace, results: Results) -> None:
+def run_finds(started: Started, args: argparse.Namespace, results: Results) -> None:
     """find_slots alone at each rate: the calendar stays as seeded, since nothing books."""
-    with http_runner() as runner:
-        client = runner.run(tool_client(base, secret, connections=1000))
-        try:
-            find = results.find = Find(client, Wishes(results.today, args.seed))
-            runner.run(closed_loop(find, 10, seconds=60, limit=WARMUP_CALLS))
-            find.reach.clear()
-            for rate in args.rates:
-                work = open_loop(find, rate, args.seconds)
-                results.finds.append(measure(system, runner, f"find {rate:g}/s", work, FOUND, rate))
-                runner.run(asyncio.sleep(0.5))  # let stragglers and the pool settle
-        finally:
-            runner.run(client.close())
+    with http_client(started) as (runner, client):
+        find = results.find = Find(client, Wishes(results.today, args.seed))
+        runner.run(closed_loop(find, 10, seconds=60, limit=WARMUP_CALLS))
+        find.reach.clear()
+        results.finds += at_rates(started, runner, "find", find, args.rates, args.seconds, FOUND)
 
 
-def run_mixed(
-    system: System, base: str, secret: str, args: argparse.Namespace, seeded: Seeded, results: Results
-) -> None:
+def run_mixed(started: Started, args: argparse.Namespace, seeded: Seeded, results: Results) -> None:
     """The mixed workload, last: its bookings change the calendar the other runs measure."""
-    with http_runner() as runner:
-        client = runner.run(tool_client(base, secret, connections=1000))
-        try:
-            wishes = Wishes(results.today, args.seed + 1)
-            mix = results.mix = Mixed(client, seeded.callers, wishes, args.seed)
-            runner.run(closed_loop(mix, 10, seconds=60, limit=WARMUP_CALLS))
-            mix.unfed = 0
-            rate = args.mixed_rate
-            work = open_loop(mix, rate, args.mixed_seconds)
-            results.mixed = measure(system, runner, f"mixed {rate:g}/s", work, ANSWERS, rate)
-            results.metrics = runner.run(client.get("/metrics"))
-        finally:
-            runner.run(client.close())
+    with http_client(started) as (runner, client):
+        wishes = Wishes(results.today, args.seed + 1)
+        mix = results.mix = Mixed(client, seeded.callers, wishes, args.seed)
+        runner.run(closed_loop(mix, 10, seconds=60, limit=WARMUP_CALLS))
+        mix.unfed = 0
+        rate = args.mixed_rate
+        work = open_loop(mix, rate, args.mixed_seconds)
+        results.mixed = measure(started.system, runner, f"mixed {rate:g}/s", work, ANSWERS, rate)
+        results.metrics = runner.run(client.get("/metrics"))
 
 
-def run_in_process(
-    system: System, database_url: str, calendar: Calendar, args: argparse.Namespace, results: Results
-) -> None:
-    """On the default asyncio loop, as the scheduler service runs (`asyncio.run`, no uvloop)."""
-    with asyncio.Runner() as runner:
-        local = InProcessFind(database_url, calendar, Wishes(results.today, args.seed))
-        try:
-            runner.run(closed_loop(local, 1, seconds=60, limit=WARMUP_CALLS // 3))
-            local.reads.clear()
-            work = closed_loop(local, 1, args.seconds)
-            results.local = measure(system, runner, "in-process sequential", work, FOUND)
-            results.in_process = local
-        finally:
-            runner.run(local.close())
+def run_in_process(started: Started, calendar: Calendar, args: argparse.Namespace, results: Results) -> None:
+    local = InProcessFind(started.database_url, calendar, Wishes(results.today, args.seed))
+    with in_process(local) as runner:
+        runner.run(closed_loop(local, 1, seconds=60, limit=WARMUP_CALLS // 3))
+        local.reads.clear()
+        work = closed_loop(local, 1, args.seconds)
+        results.local = measure(started.system, runner, "in-process sequential", work, FOUND)
+        results.in_process = local
 
 
 # --- report ----------------------------------------------------------------------------------------------
@@ -633,15 +610,11 @@ def report(results: Results) -> None:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--seconds", type=float, default=10.0, help="duration of each find_slots run")
-    parser.add_argument(
-        "--rates",
-        type=lambda s: [float(r) for r in s.split(",") if r.strip()],
-        default=[50.0, 200.0],
-        help="open-loop rates of the find_slots runs in calls/s, comma-separated",
+    parser = bench_parser(
+        __doc__,
+        seconds="duration of each find_slots run",
+        rates=[50.0, 200.0],
+        rates_help="open-loop rates of the find_slots runs in calls/s, comma-separated",
     )
     parser.add_argument("--mixed-rate", type=float, default=200.0, help="calls/s of the mixed workload")
     parser.add_argument("--mixed-seconds", type=float, default=20.0, help="duration of the mixed workload")
@@ -660,24 +633,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=1,
         help="scheduler processes (they share one NATS queue group)",
     )
-    parser.add_argument("--keep", action="store_true", help="keep the temporary IGNIS_HOME (data and logs)")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    began = time.monotonic()
-    secret = secrets.token_urlsafe(24)
     seeded = Seeded()
-    print(
+    announce = (
         f"Starting the system: {len(DOCTORS)} practitioners, {args.booked:.0%} of 90 days booked, "
-        f"{args.callers} verified callers …",
-        flush=True,
+        f"{args.callers} verified callers …"
     )
-    system, base, database_url, practice_file = start(args, secret, seeded)
-    calendar = Calendar(load_practice(practice_file))
-    gc.freeze()  # the set-up's objects are permanent: no full collection of them stalls the generator
-    try:
+    with running(announce, lambda: start(args, seeded), args.keep) as started:
+        calendar = Calendar(load_practice(practice_file_of(started.system.home)))
         identifiable = sum(c.unique for c in seeded.callers)
         print(
             f"Seeded in {seeded.seconds:.1f} s: {seeded.appointments} appointments "
@@ -686,16 +653,13 @@ def main(argv: list[str] | None = None) -> None:
             f"({identifiable} identifiable by name and birth date)"
             + (f"; {seeded.history} past appointments" if seeded.history else "")
         )
-        print(f"Ready after {time.monotonic() - began:.1f} s at {base}; measuring:")
+        started.ready("measuring:")
         results = Results(today=utcnow().astimezone(calendar.zone).date())
-        run_finds(system, base, secret, args, results)
-        run_in_process(system, database_url, calendar, args, results)
-        run_mixed(system, base, secret, args, seeded, results)
+        run_finds(started, args, results)
+        run_in_process(started, calendar, args, results)
+        run_mixed(started, args, seeded, results)
         report(results)
-        report_system(system, results.metrics)
-    finally:
-        stop_and_clean(system, args.keep)
-    print(f"\nDone in {time.monotonic() - began:.0f} s.")
+        report_system(started.system, results.metrics)
 
 
 if __name__ == "__main__":

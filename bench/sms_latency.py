@@ -114,7 +114,8 @@ def main() -> None:
         patients.extend(await seed(database_url, args.events))
         return {"IGNIS_SMS_PROVIDER": "log"}
 
-    system, _, database_url = start_system("bench-secret", setup, roles=("patients", "notifier"))
+    up = start_system(setup, roles=("patients", "notifier"))
+    system, database_url = up.system, up.database_url
     try:
         sent: dict[uuid.UUID, dt.datetime] = {}
         started = time.time()

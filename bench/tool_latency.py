@@ -11,12 +11,8 @@ floor that HTTP and the bus add to.
 """
 
 import argparse
-import asyncio
 import datetime as dt
-import gc
 import itertools
-import secrets
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,29 +20,31 @@ from typing import Any
 
 from harness import (
     LATENCY_HEADER,
+    InProcess,
     Run,
-    System,
+    Started,
     ToolClient,
+    at_rates,
+    bench_parser,
     closed_loop,
     fictitious_patients,
-    http_runner,
+    http_client,
+    in_process,
     latency_row,
     measure,
-    open_loop,
     percentile,
     report_cpu,
     report_system,
     run_notes,
+    running,
     start_system,
-    stop_and_clean,
     table,
-    tool_client,
 )
 from sqlalchemy import insert, text
 
 from ignis.cli.setup import migrate_all, seed_all
 from ignis.contracts.patients import IdentifyPatient, PatientIdentified
-from ignis.kit.db import create_engine, make_sessionmaker
+from ignis.kit.db import create_engine
 from ignis.patients.matching import NameMatch, match_name, normalise, phonetic
 from ignis.patients.models import Patient
 from ignis.patients.repository import PatientRepository
@@ -107,12 +105,12 @@ async def prepare_database(url: str, patients: int) -> None:
         await engine.dispose()
 
 
-def start(args: argparse.Namespace, secret: str) -> tuple[System, str, str]:
+def start(args: argparse.Namespace) -> Started:
     async def setup(_home: Path, database_url: str) -> dict[str, str]:
         await prepare_database(database_url, args.patients)
         return {}
 
-    return start_system(secret, setup)
+    return start_system(setup)
 
 
 # --- callers ---------------------------------------------------------------------------------------------
@@ -136,14 +134,12 @@ class Identify:
         return code
 
 
-class InProcess:
-    """The same lookup with neither HTTP nor the bus: a unit of work per call, like the patients handler."""
+class InProcessIdentify(InProcess):
+    """The same lookup in this process: `service.identify`, as the patients handler calls it."""
 
     def __init__(self, database_url: str, home: Path) -> None:
-        self.engine = create_engine(database_url)  # the service's own pool size
-        self.sessionmaker = make_sessionmaker(self.engine)
+        super().__init__(database_url)
         self.settings = PatientsSettings(_env_file=None, home=home, database_url=database_url)
-        self.ids = itertools.count()
 
     async def identify(self) -> str:
         cmd = IdentifyPatient(
@@ -153,46 +149,29 @@ class InProcess:
             reply = await identify(PatientRepository(session), self.settings, cmd, utcnow())
         return "identified" if isinstance(reply, PatientIdentified) else reply.code.value
 
-    async def close(self) -> None:
-        await self.engine.dispose()
 
-
-def run_http(system: System, base: str, secret: str, args: argparse.Namespace) -> tuple[list[Run], str]:
-    runs: list[Run] = []
-    with http_runner() as runner:
-        client = runner.run(tool_client(base, secret, connections=max(1000, 2 * args.concurrency)))
+def run_http(started: Started, args: argparse.Namespace) -> tuple[list[Run], str]:
+    with http_client(started, connections=max(1000, 2 * args.concurrency)) as (runner, client):
         call = Identify(client)
-        try:
-            runner.run(closed_loop(call, 20, seconds=60, limit=WARMUP_CALLS))
-            for rate in args.rates:
-                label = f"http open {rate:g}/s"
-                work = open_loop(call, rate, args.seconds)
-                runs.append(measure(system, runner, label, work, IDENTIFIED, rate))
-                runner.run(asyncio.sleep(0.5))  # let stragglers and the pool settle
-            label = f"http closed c={args.concurrency}"
-            work = closed_loop(call, args.concurrency, args.seconds)
-            runs.append(measure(system, runner, label, work, IDENTIFIED))
-            metrics = runner.run(client.get("/metrics"))
-        finally:
-            runner.run(client.close())
-    return runs, metrics
+        runner.run(closed_loop(call, 20, seconds=60, limit=WARMUP_CALLS))
+        runs = at_rates(started, runner, "http open", call, args.rates, args.seconds, IDENTIFIED)
+        label = f"http closed c={args.concurrency}"
+        work = closed_loop(call, args.concurrency, args.seconds)
+        runs.append(measure(started.system, runner, label, work, IDENTIFIED))
+        return runs, runner.run(client.get("/metrics"))
 
 
-def run_in_process(system: System, database_url: str, args: argparse.Namespace) -> list[Run]:
-    """On the default asyncio loop, as the patients service runs (`asyncio.run`, no uvloop)."""
-    runs: list[Run] = []
-    with asyncio.Runner() as runner:
-        local = InProcess(database_url, system.home)
-        try:
-            runner.run(closed_loop(local.identify, 10, seconds=60, limit=WARMUP_CALLS))
-            work = closed_loop(local.identify, 1, args.seconds)
-            runs.append(measure(system, runner, "in-process sequential", work, IDENTIFIED))
-            label = f"in-process c={args.concurrency}"
-            work = closed_loop(local.identify, args.concurrency, args.seconds)
-            runs.append(measure(system, runner, label, work, IDENTIFIED))
-        finally:
-            runner.run(local.close())
-    return runs
+def run_in_process(started: Started, args: argparse.Namespace) -> list[Run]:
+    system = started.system
+    local = InProcessIdentify(started.database_url, system.home)
+    with in_process(local) as runner:
+        runner.run(closed_loop(local.identify, 10, seconds=60, limit=WARMUP_CALLS))
+        work = closed_loop(local.identify, 1, args.seconds)
+        runs = [measure(system, runner, "in-process sequential", work, IDENTIFIED)]
+        label = f"in-process c={args.concurrency}"
+        work = closed_loop(local.identify, args.concurrency, args.seconds)
+        runs.append(measure(system, runner, label, work, IDENTIFIED))
+        return runs
 
 
 # --- report ----------------------------------------------------------------------------------------------
@@ -221,42 +200,28 @@ def report(runs: list[Run]) -> None:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--seconds", type=float, default=10.0, help="duration of each measured run")
-    parser.add_argument(
-        "--rates",
-        type=lambda s: [float(r) for r in s.split(",") if r.strip()],
-        default=[50.0, 200.0, 500.0],
-        help="open-loop rates in calls/s, comma-separated",
+    parser = bench_parser(
+        __doc__,
+        seconds="duration of each measured run",
+        rates=[50.0, 200.0, 500.0],
+        rates_help="open-loop rates in calls/s, comma-separated",
     )
     parser.add_argument("--concurrency", type=int, default=50, help="callers of the closed-loop runs")
     parser.add_argument(
         "--patients", type=int, default=10_000, help="fictitious patients besides the demo ones"
     )
-    parser.add_argument("--keep", action="store_true", help="keep the temporary IGNIS_HOME (data and logs)")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    began = time.monotonic()
-    secret = secrets.token_urlsafe(24)
-    print(f"Starting the system with {args.patients} extra patients …", flush=True)
-    system, base, database_url = start(args, secret)
-    gc.freeze()  # the set-up's objects are permanent: no full collection of them stalls the generator
-    try:
-        print(
-            f"Ready after {time.monotonic() - began:.1f} s at {base}; measuring {args.seconds:g} s per run:"
-        )
-        runs, metrics = run_http(system, base, secret, args)
-        runs += run_in_process(system, database_url, args)
+    announce = f"Starting the system with {args.patients} extra patients …"
+    with running(announce, lambda: start(args), args.keep) as started:
+        started.ready(f"measuring {args.seconds:g} s per run:")
+        runs, metrics = run_http(started, args)
+        runs += run_in_process(started, args)
         report(runs)
-        report_system(system, metrics)
-    finally:
-        stop_and_clean(system, args.keep)
-    print(f"\nDone in {time.monotonic() - began:.0f} s.")
+        report_system(started.system, metrics)
 
 
 if __name__ == "__main__":

@@ -1,13 +1,13 @@
-"""A service's own small HTTP endpoint, per replica: `/healthz` (alive), `/readyz` (NATS and database
-answer) and `/metrics` (Prometheus). A NATS ping goes to a queue group, so any replica may answer it; a
-probe of a pod must ask that pod. Plain asyncio: the service has no web framework, and needs none for this.
+"""A service's own HTTP endpoint, per replica: `/healthz` (alive), `/readyz` (NATS and database answer) and
+`/metrics` (Prometheus), as FastStream ASGI routes that uvicorn serves beside the broker (kit.service). A NATS
+ping goes to a queue group, so any replica may answer it; a probe of a pod must ask that pod.
 """
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
+from faststream.asgi import AsgiResponse, HttpHandler, get
+from faststream.asgi.types import Scope
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Gauge, generate_latest
 
 logger = logging.getLogger("ignis.health")
@@ -20,55 +20,28 @@ CONSUMER_ACK_PENDING = Gauge(
 )
 
 Check = Callable[[], Awaitable[str | None]]  # None when fine, else what is wrong
+TEXT = {"Content-Type": "text/plain; charset=utf-8"}
 
 
-class HealthServer:
-    def __init__(self, host: str, port: int, ready: Check, refresh: Callable[[], Awaitable[None]]) -> None:
-        self.host, self.port = host, port
-        self.ready = ready
-        self.refresh = refresh  # updates gauges that are read on demand (e.g. consumer pending)
-        self._server: asyncio.Server | None = None
+def health_routes(ready: Check, refresh: Callable[[], Awaitable[None]]) -> list[tuple[str, HttpHandler]]:
+    """The three routes; `refresh` updates the gauges that are read on demand (e.g. consumer pending)."""
 
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._handle, self.host, self.port)
+    @get(include_in_schema=False)
+    async def healthz(scope: Scope) -> AsgiResponse:  # noqa: ARG001
+        return AsgiResponse(b"ok\n", 200, TEXT)
 
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
+    @get(include_in_schema=False)
+    async def readyz(scope: Scope) -> AsgiResponse:  # noqa: ARG001
+        if problem := await ready():
+            return AsgiResponse(f"not ready: {problem}\n".encode(), 503, TEXT)
+        return AsgiResponse(b"ready\n", 200, TEXT)
 
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    @get(include_in_schema=False)
+    async def metrics(scope: Scope) -> AsgiResponse:  # noqa: ARG001
         try:
-            request = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
-            method, path, *_ = request.decode("latin-1").split(" ", 2)
-            status, content_type, body = await self._answer(method, path.split("?")[0])
-            head = (
-                f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\n"
-                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
-            )
-            writer.write(head.encode() + body)
-            await writer.drain()
-        except (TimeoutError, ValueError, ConnectionError, asyncio.IncompleteReadError):
-            pass  # a client that sent no proper request gets nothing
-        finally:
-            writer.close()
-            with contextlib.suppress(ConnectionError):
-                await writer.wait_closed()
+            await refresh()
+        except Exception:  # a metric that cannot be read now must not hide the others
+            logger.warning("metrics refresh failed", exc_info=True)
+        return AsgiResponse(generate_latest(REGISTRY), 200, {"Content-Type": CONTENT_TYPE_LATEST})
 
-    async def _answer(self, method: str, path: str) -> tuple[str, str, bytes]:
-        if method != "GET":
-            return "405 Method Not Allowed", "text/plain", b"GET only\n"
-        if path == "/healthz":
-            return "200 OK", "text/plain", b"ok\n"
-        if path == "/readyz":
-            problem = await self.ready()
-            if problem:
-                return "503 Service Unavailable", "text/plain", f"not ready: {problem}\n".encode()
-            return "200 OK", "text/plain", b"ready\n"
-        if path == "/metrics":
-            try:
-                await self.refresh()
-            except Exception:  # a metric that cannot be read now must not hide the others
-                logger.warning("metrics refresh failed", exc_info=True)
-            return "200 OK", CONTENT_TYPE_LATEST, generate_latest(REGISTRY)
-        return "404 Not Found", "text/plain", b"/healthz, /readyz or /metrics\n"
+    return [("/healthz", healthz), ("/readyz", readyz), ("/metrics", metrics)]

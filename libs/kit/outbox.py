@@ -8,10 +8,13 @@ Each service keeps the table `<schema>.outbox` (see its migrations).
 """
 
 import asyncio
+import contextlib
 import logging
+import uuid
 
 import nats
 from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
 from prometheus_client import Gauge
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -61,7 +64,13 @@ def has_new_events(session: AsyncSession) -> bool:
 
 class OutboxRelay:
     """Publishes a schema's pending outbox rows in commit order; one relay per service process is enough,
-    and several are safe (rows are claimed with SKIP LOCKED)."""
+    and several are safe: each may publish a row another one is publishing too, and JetStream keeps the
+    first copy (the event id is the `Nats-Msg-Id`).
+
+    No transaction is open while publishing: the pending rows are read, published, then marked in a short
+    transaction of their own, so a slow or unreachable NATS holds neither row locks nor a transaction
+    (which would stall the handlers and erasures touching those rows, and vacuum).
+    """
 
     def __init__(
         self,
@@ -90,34 +99,56 @@ class OutboxRelay:
             await self._nc.drain()
 
     async def publish_pending(self) -> int:
-        """Publish one batch; returns how many events went out."""
+        """Publish one batch; returns how many events went out.
+
+        What went out is marked even when a later publish fails, so that only the rest goes out again.
+        """
         assert self._js is not None, "connect() first"
-        async with self.sessionmaker() as session, session.begin():
+        async with self.sessionmaker() as session:
             rows = (
                 await session.execute(
                     text(
                         f'SELECT event_id, subject, payload FROM "{self.schema}".outbox '
-                        "WHERE published_at IS NULL ORDER BY created_at, event_id "
-                        "LIMIT :batch FOR UPDATE SKIP LOCKED"
+                        "WHERE published_at IS NULL ORDER BY created_at, event_id LIMIT :batch"
                     ),
                     {"batch": self.batch},
                 )
             ).all()
+        sequences: dict[uuid.UUID, int] = {}
+        try:
             for event_id, subject, payload in rows:
-                await self._js.publish(
+                ack = await self._js.publish(
                     subject,
                     bytes(payload),
                     stream=subjects.EVENTS_STREAM,
                     headers={"Nats-Msg-Id": str(event_id)},
                 )
-                await self.mark_published(session, event_id)
+                sequences[event_id] = ack.seq
+        finally:
+            if sequences:
+                await self.mark_published(sequences)
         return len(rows)
 
-    async def mark_published(self, session: AsyncSession, event_id: object) -> None:
-        await session.execute(
-            text(f'UPDATE "{self.schema}".outbox SET published_at = now() WHERE event_id = :id'),
-            {"id": event_id},
-        )
+    async def mark_published(self, sequences: dict[uuid.UUID, int]) -> None:
+        """Mark the published events (event id → stream sequence). One whose row is gone was erased
+        (`forget_events`) while it was being published: its copy leaves the stream again."""
+        assert self._js is not None, "connect() first"
+        async with self.sessionmaker() as session, session.begin():
+            kept = set(
+                (
+                    await session.execute(
+                        text(
+                            f'UPDATE "{self.schema}".outbox SET published_at = coalesce(published_at, now()) '
+                            "WHERE event_id = ANY(:ids) RETURNING event_id"
+                        ),
+                        {"ids": list(sequences)},
+                    )
+                ).scalars()
+            )
+        for event_id, sequence in sequences.items():
+            if event_id not in kept:
+                with contextlib.suppress(NotFoundError):  # already deleted, e.g. by `ignis erase-patient`
+                    await self._js.delete_msg(subjects.EVENTS_STREAM, sequence)
 
     async def prune(self) -> int:
         """Delete published events older than the event stream keeps them (`IGNIS_EVENT_RETENTION_DAYS`): they

@@ -3,10 +3,8 @@
 import datetime as dt
 from collections.abc import Callable
 
-from faststream import FastStream
-
 from ignis.contracts import subjects
-from ignis.kit.service import create_service
+from ignis.kit.service import Service, create_service
 from ignis.notifier import handlers, service
 from ignis.notifier.dispatcher import Dispatcher
 from ignis.notifier.providers import SmsProvider, make_provider
@@ -19,7 +17,7 @@ def create_app(
     provider: SmsProvider | None = None,
     clock: Callable[[], dt.datetime] = service.utcnow,
     poll_seconds: float = 1.0,
-) -> FastStream:
+) -> Service:
     """A practice file with an error (an SMS template too long, say) stops the start here.
 
     Tests pass a `clock` to let reminders come due.
@@ -27,7 +25,7 @@ def create_app(
     settings = settings or NotifierSettings()
     practice = load_practice(settings.practice_file)
 
-    async def send_sms(app: FastStream) -> None:
+    async def send_sms(app: Service) -> None:
         sms = provider or make_provider(settings)
         dispatcher = Dispatcher(
             app.context.get("sessionmaker"),

@@ -1,17 +1,16 @@
 """Factory of the patients service: `faststream run ignis.patients.main:create_app --factory`."""
 
-from faststream import FastStream
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ignis.contracts import subjects
-from ignis.kit.service import create_service
+from ignis.kit.service import Service, create_service
 from ignis.patients import handlers, reconcile, service
 from ignis.patients.settings import PatientsSettings
 
 
 def create_app(
     settings: PatientsSettings | None = None, sessionmaker: async_sessionmaker[AsyncSession] | None = None
-) -> FastStream:
+) -> Service:
     """`sessionmaker`: tests bind the service to a connection they roll back; the outbox relay, which
     would share that connection, then stays off."""
     return create_service(
@@ -25,9 +24,9 @@ def create_app(
     )
 
 
-async def purge_expired_calls(app: FastStream) -> None:
+async def purge_expired_calls(app: Service) -> None:
     await service.purge_forever(app.context.get("sessionmaker"), app.context.get("settings"))
 
 
-async def reconcile_calls(app: FastStream) -> None:
+async def reconcile_calls(app: Service) -> None:
     await reconcile.reconcile_forever(app.context.get("sessionmaker"), app.context.get("settings"))

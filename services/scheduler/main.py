@@ -1,10 +1,9 @@
 """Factory of the scheduler service: `faststream run ignis.scheduler.main:create_app --factory`."""
 
-from faststream import FastStream
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ignis.contracts import subjects
-from ignis.kit.service import create_service
+from ignis.kit.service import Service, create_service
 from ignis.practice.config import load_practice
 from ignis.scheduler import handlers
 from ignis.scheduler.calendar import Calendar
@@ -15,7 +14,7 @@ def create_app(
     settings: SchedulerSettings | None = None,
     sessionmaker: async_sessionmaker[AsyncSession] | None = None,
     outbox: bool = True,
-) -> FastStream:
+) -> Service:
     """A practice file with an error stops the start here, naming the file, the key and the problem."""
     settings = settings or SchedulerSettings()
     calendar = Calendar(load_practice(settings.practice_file))

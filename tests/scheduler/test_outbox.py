@@ -1,9 +1,11 @@
 """The transactional outbox: events only for committed changes, and exactly once even when the relay
 dies between publishing and marking."""
 
+import asyncio
 import datetime as dt
 import json
 import uuid
+from typing import Any
 
 import pytest
 from nats.js import JetStreamContext
@@ -13,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from ignis.contracts import subjects
 from ignis.contracts.scheduling import AppointmentBooked
 from ignis.kit.db import make_sessionmaker
-from ignis.kit.outbox import OutboxRelay, add_event
+from ignis.kit.outbox import OutboxRelay, add_event, forget_events
 from ignis.kit.settings import Settings
 from tests.conftest import received
 
@@ -34,8 +36,8 @@ def booked_event() -> AppointmentBooked:
     )
 
 
-async def relay(engine: AsyncEngine, nats_url: str) -> OutboxRelay:
-    started = OutboxRelay(make_sessionmaker(engine), "scheduler", Settings(nats_url=nats_url))
+async def relay(engine: AsyncEngine, nats_url: str, batch: int = 100) -> OutboxRelay:
+    started = OutboxRelay(make_sessionmaker(engine), "scheduler", Settings(nats_url=nats_url), batch=batch)
     await started.connect()
     return started
 
@@ -98,6 +100,95 @@ class TestOutbox:
         await running.close()
         messages = await received(events, expected=5)
         assert [json.loads(m.data)["event_id"] for m in messages] == [str(e.event_id) for e in sent]
+
+    async def test_no_transaction_is_open_while_publishing(
+        self, engine: AsyncEngine, nats_url: str, events: JetStreamContext, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A slow NATS must not hold row locks or a transaction: handlers and erasures touch those rows."""
+        event = booked_event()
+        async with AsyncSession(engine) as session, session.begin():
+            await add_event(session, "scheduler", subjects.APPOINTMENT_BOOKED, event)
+        publish = JetStreamContext.publish
+        open_elsewhere: list[int] = []
+
+        async def slow_publish(js: JetStreamContext, *args: Any, **kwargs: Any) -> Any:
+            async with engine.connect() as conn:
+                await conn.execute(text("SET LOCAL lock_timeout = '200ms'"))
+                # Waits for (and here fails on) a row lock the relay would hold across this round trip.
+                await conn.execute(
+                    text("UPDATE scheduler.outbox SET subject = subject WHERE event_id = :id"),
+                    {"id": event.event_id},
+                )
+                open_elsewhere.append(
+                    int(
+                        await conn.scalar(
+                            text(
+                                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                "AND pid <> pg_backend_pid() AND xact_start IS NOT NULL"
+                            )
+                        )
+                        or 0
+                    )
+                )
+                await conn.rollback()
+            return await publish(js, *args, **kwargs)
+
+        monkeypatch.setattr(JetStreamContext, "publish", slow_publish)
+        running = await relay(engine, nats_url)
+        try:
+            assert await running.publish_pending() == 1
+        finally:
+            await running.close()
+        assert open_elsewhere == [0], "no transaction is open while the event is published"
+        assert await pending(engine) == 0
+        assert len(await received(events, expected=2, within_seconds=1.5)) == 1
+
+    async def test_event_erased_while_being_published_leaves_the_stream(
+        self, engine: AsyncEngine, nats_url: str, events: JetStreamContext, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The erasure no longer waits for the relay, so the relay takes back what it published meanwhile."""
+        event = booked_event()
+        async with AsyncSession(engine) as session, session.begin():
+            await add_event(session, "scheduler", subjects.APPOINTMENT_BOOKED, event)
+        publish = JetStreamContext.publish
+
+        async def erased_meanwhile(js: JetStreamContext, *args: Any, **kwargs: Any) -> Any:
+            ack = await publish(js, *args, **kwargs)
+            async with AsyncSession(engine) as session, session.begin():
+                await forget_events(session, "scheduler", "patient_id", str(event.patient_id))
+            return ack
+
+        monkeypatch.setattr(JetStreamContext, "publish", erased_meanwhile)
+        running = await relay(engine, nats_url)
+        try:
+            assert await running.publish_pending() == 1
+        finally:
+            await running.close()
+        assert await received(events, expected=1, within_seconds=0.5) == []
+
+    async def test_two_relays_at_once_publish_every_event_exactly_once(
+        self, engine: AsyncEngine, nats_url: str, events: JetStreamContext
+    ) -> None:
+        """Several replicas run a relay each: none loses an event, and the stream holds each once."""
+        sent = [booked_event() for _ in range(40)]
+        async with AsyncSession(engine) as session, session.begin():
+            for event in sent:
+                await add_event(session, "scheduler", subjects.APPOINTMENT_BOOKED, event)
+        relays = [await relay(engine, nats_url, batch=7) for _ in range(2)]
+
+        async def publish_all(running: OutboxRelay) -> None:
+            while await running.publish_pending():
+                pass
+
+        try:
+            await asyncio.gather(*(publish_all(running) for running in relays))
+        finally:
+            for running in relays:
+                await running.close()
+        assert await pending(engine) == 0
+        messages = await received(events, expected=len(sent) + 1, within_seconds=1.5)
+        published = sorted(json.loads(m.data)["event_id"] for m in messages)
+        assert published == sorted(str(e.event_id) for e in sent)
 
 
 async def test_published_events_leave_the_outbox_with_the_event_retention(
