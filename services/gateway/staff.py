@@ -48,8 +48,8 @@ from ignis.kit.errors import ServiceError
 
 logger = logging.getLogger("ignis.gateway.staff")
 STAFF_TIMEOUT_SECONDS = 5.0
-# A day further away than this (either way) has no appointments worth asking for.
-MAX_DAYS_AWAY = 20 * 366
+# A day further away than this (either way) has no appointments worth asking for (a century).
+MAX_DAYS_AWAY = 100 * 366
 _STATUS = {
     ErrorCode.not_found: 404,
     ErrorCode.invalid_request: 400,

@@ -6,6 +6,7 @@ import asyncio
 import json
 import random
 import string
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
@@ -99,47 +100,48 @@ class TestEverySignedWebhookBecomesARecord:
         patients_service: Service,
         dead_letters: Callable[[], Any],
     ) -> None:
-        before = await dead_letters()
+        before, run = await dead_letters(), uuid.uuid4().hex[:8]
         async with patients_service():
             for number, (change, _) in enumerate(SHAPES.values()):
-                body = shaped(f"conv_shape_{number}", change)
+                body = shaped(f"conv_shape_{number}_{run}", change)
                 # json.dumps escapes the surrogate and NUL as the wire would carry them.
                 await deliver(gateway, body)
             records = {record.conversation_id: record for record in await calls(engine, len(SHAPES))}
         assert len(records) == len(SHAPES)
         for number, (name, (_, holds)) in enumerate(SHAPES.items()):
-            record = records[f"conv_shape_{number}"]
+            record = records[f"conv_shape_{number}_{run}"]
             assert holds(record), name
             if name == "caller number as an integer":
                 assert record.raw_event is None  # read completely: nothing to keep besides the record
                 continue
             assert record.raw_event is not None, name  # the whole event kept, as it was signed
-            assert json.loads(record.raw_event)["data"]["conversation_id"] == f"conv_shape_{number}"
+            assert json.loads(record.raw_event)["data"]["conversation_id"] == f"conv_shape_{number}_{run}"
         assert await dead_letters() == before
 
     async def test_a_complete_event_keeps_no_raw_copy(
         self, gateway: httpx.AsyncClient, engine: AsyncEngine, patients_service: Service
     ) -> None:
         async with patients_service():
-            await deliver(gateway, event("post_call_transcription", "conv_complete"))
+            await deliver(gateway, event("post_call_transcription", f"conv_complete_{uuid.uuid4().hex[:8]}"))
             [record] = await calls(engine, 1)
         assert record.raw_event is None
 
     async def test_a_transcription_after_an_initiation_failure_replaces_it(
         self, gateway: httpx.AsyncClient, engine: AsyncEngine, patients_service: Service
     ) -> None:
+        late = f"conv_late_{uuid.uuid4().hex[:8]}"
         async with patients_service():
-            await deliver(gateway, event("call_initiation_failure", "conv_late"))
+            await deliver(gateway, event("call_initiation_failure", late))
             [failure] = await calls(engine, 1)
             assert failure.kind == "call_initiation_failure"
-            await deliver(gateway, event("post_call_transcription", "conv_late"))
+            await deliver(gateway, event("post_call_transcription", late))
             for _ in range(50):
                 [record] = await calls(engine, 1)
                 if record.kind == "post_call_transcription":
                     break
                 await asyncio.sleep(0.1)
             # And a late initiation failure changes nothing of the richer record.
-            await deliver(gateway, event("call_initiation_failure", "conv_late"))
+            await deliver(gateway, event("call_initiation_failure", late))
             await asyncio.sleep(0.5)
             [record] = await calls(engine, 1)
         assert record.kind == "post_call_transcription"
@@ -155,7 +157,8 @@ class TestEverySignedWebhookBecomesARecord:
             {"role": "user" if n % 2 else "agent", "message": " ".join(random.choices(words, k=40))}
             for n in range(42_000)
         ]
-        body = shaped("conv_long", _set("transcript", turns))
+        # A conversation id of its own: JetStream drops a second event with the same id within an hour.
+        body = shaped(f"conv_long_{uuid.uuid4().hex[:8]}", _set("transcript", turns))
         assert len(body) > 12 * 1024 * 1024 > COMPRESS_ABOVE
         async with patients_service():
             await deliver(gateway, body)
