@@ -31,6 +31,7 @@ sip-tools:
 
 test: $(STAMP) sip-tools
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
