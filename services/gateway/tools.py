@@ -74,6 +74,11 @@ class Tool:
     subject: str
     reply: TypeAdapter[Any]
     to_command: Callable[[Any], Contract]
+    # It changes something. Its service recognises a repeated command (booking: conversation and slot;
+    # requests: conversation, kind and details; cancel and move: the appointment's state), so a command
+    # whose reply was lost (a replica died, a reply timed out) is asked again, and the caller hears what
+    # happened rather than a failure for a booking that was made.
+    acting: bool = False
 
     @property
     def body(self) -> type[ToolBody]:
@@ -162,6 +167,7 @@ TOOLS: dict[str, Tool] = {
             subjects.PATIENTS_REGISTER,
             TypeAdapter(PatientRegistered | PatientAlreadyRegistered | ErrorReply),
             _register,
+            acting=True,
         ),
         Tool(
             "find_slots",
@@ -174,6 +180,7 @@ TOOLS: dict[str, Tool] = {
             subjects.SCHEDULER_BOOK,
             TypeAdapter(AppointmentConfirmed | SlotTaken | ErrorReply),
             lambda body: BookAppointment(**body.model_dump()),
+            acting=True,
         ),
         Tool(
             "list_appointments",
@@ -186,12 +193,14 @@ TOOLS: dict[str, Tool] = {
             subjects.SCHEDULER_CANCEL,
             TypeAdapter(CancellationConfirmed | ErrorReply),
             lambda body: CancelAppointment(**body.model_dump()),
+            acting=True,
         ),
         Tool(
             "reschedule_appointment",
             subjects.SCHEDULER_RESCHEDULE,
             TypeAdapter(RescheduleConfirmed | SlotTaken | ErrorReply),
             lambda body: RescheduleAppointment(**body.model_dump()),
+            acting=True,
         ),
         Tool(
             "create_request",
@@ -200,6 +209,7 @@ TOOLS: dict[str, Tool] = {
             lambda body: CreateRequest(
                 **body.model_dump(exclude={"caller_id"}), caller_id=body.caller_id or None
             ),
+            acting=True,
         ),
         Tool(
             "practice_info",
@@ -251,13 +261,6 @@ async def call_tool(request: Request, tool: Tool) -> JSONResponse:
         state.metrics.tool_latency.labels(tool.name).observe(elapsed)
 
 
-# Tools that change something. Their services recognise a repeated command (booking: conversation and
-# slot; requests: conversation, kind and details; cancel and move: the appointment's state), so a command
-# whose reply was lost (a replica died, a reply timed out) is asked again, and the caller hears what
-# happened rather than a failure for a booking that was made.
-ACTING = frozenset(
-    {"book_appointment", "reschedule_appointment", "cancel_appointment", "register_patient", "create_request"}
-)
 # Pause before asking again when no replica answered at once (one may be restarting).
 RETRY_PAUSE_SECONDS = 0.25
 
@@ -268,8 +271,8 @@ async def ask(request: Request, tool: Tool, command: BaseModel) -> dict[str, Any
     context = {"tool": tool.name, "conversation_id": conversation_id}
     settings = state.settings
     loop = asyncio.get_running_loop()
-    acting = tool.name in ACTING
-    deadline = loop.time() + (settings.acting_tool_budget_seconds if acting else settings.tool_budget_seconds)
+    budget = settings.acting_tool_budget_seconds if tool.acting else settings.tool_budget_seconds
+    deadline = loop.time() + budget
     attempt = 0
     while True:
         attempt += 1
@@ -288,7 +291,7 @@ async def ask(request: Request, tool: Tool, command: BaseModel) -> dict[str, Any
             logger.warning(
                 "service unavailable", extra={**context, "reason": exc.message, "attempt": attempt}
             )
-            if not acting or deadline - loop.time() < 0.1:
+            if not tool.acting or deadline - loop.time() < 0.1:
                 return failure(exc.code, tool.name)
             if loop.time() - started < RETRY_PAUSE_SECONDS:  # no responders: give a restart a moment
                 await asyncio.sleep(min(RETRY_PAUSE_SECONDS, max(0.0, deadline - loop.time() - 0.1)))
