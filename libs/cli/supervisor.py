@@ -105,10 +105,7 @@ class Supervisor:
             code = child.process.poll()
             if code is None:
                 continue
-            # A process that ran a while before it died is restarted at once; only one that keeps dying
-            # right after its start (a crash loop) is restarted ever more slowly.
-            child.crashes = 1 if now - child.started_at > HEALTHY_AFTER_SECONDS else child.crashes + 1
-            delay = min(MAX_BACKOFF_SECONDS, 0.25 * 2 ** (child.crashes - 1))
+            child.crashes, delay = _after_crash(child.crashes, now - child.started_at)
             logger.warning(
                 "process exited, restarting",
                 extra={"child": child.name, "exit_code": code, "restart_in_s": delay},
@@ -119,12 +116,11 @@ class Supervisor:
     def _check_server(self, watched: Watched, now: float) -> None:
         if now < watched.restart_at or watched.server.alive():
             return
-        watched.crashes = 1 if now - watched.up_since > HEALTHY_AFTER_SECONDS else watched.crashes + 1
+        watched.crashes, delay = _after_crash(watched.crashes, now - watched.up_since)
         logger.warning("server stopped, restarting", extra={"server": watched.server.name})
         try:
             watched.server.restart()
         except Exception as exc:  # try again after a pause that grows while it keeps failing
-            delay = min(MAX_BACKOFF_SECONDS, 0.25 * 2 ** (watched.crashes - 1))
             watched.restart_at = now + delay
             logger.error(
                 "server did not start, trying again",
@@ -149,3 +145,10 @@ class Supervisor:
                 process.wait()
         for child in self.children:
             child.process = None
+
+
+def _after_crash(crashes: int, ran_seconds: float) -> tuple[int, float]:
+    """The crash count and restart delay after a death: a process that ran a while is restarted at once;
+    only one that keeps dying right after its start (a crash loop) is restarted ever more slowly."""
+    crashes = 1 if ran_seconds > HEALTHY_AFTER_SECONDS else crashes + 1
+    return crashes, min(MAX_BACKOFF_SECONDS, 0.25 * 2 ** (crashes - 1))

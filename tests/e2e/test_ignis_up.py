@@ -124,23 +124,7 @@ def after_the_call(running: Running, patient_ref: str) -> None:
         },
     )
     assert request["code"] == "request_created"
-    event = {
-        "type": "post_call_transcription",
-        "event_timestamp": 0,
-        "data": {
-            "conversation_id": "e2e-1",
-            "transcript": [{"role": "user", "message": "Danke"}],
-            "analysis": {"transcript_summary": "Rezept bestellt"},
-        },
-    }
-    body = json.dumps(event).encode()
-    stored = httpx.post(
-        f"{running.base_url}/webhooks/elevenlabs/post-call",
-        content=body,
-        headers={"ElevenLabs-Signature": sign_elevenlabs(body, WEBHOOK_SECRET)},
-        timeout=15,
-    )
-    assert stored.json()["code"] == "stored"
+    assert post_call(running, "e2e-1", "Rezept bestellt", [{"role": "user", "message": "Danke"}]) == "stored"
     staff = {"Authorization": f"Bearer {STAFF_TOKEN}"}
     requests = httpx.get(f"{running.base_url}/staff/requests", headers=staff, timeout=15).json()["items"]
     assert [(r["request_kind"], r["patient"]["name"]) for r in requests] == [("rezept", "Anna Müller")]
@@ -150,6 +134,29 @@ def after_the_call(running: Running, patient_ref: str) -> None:
         return [(c["summary"], c["patient"]["name"]) for c in calls] == [("Rezept bestellt", "Anna Müller")]
 
     wait_for(call_listed)
+
+
+def post_call(
+    running: Running, conversation_id: str, summary: str, transcript: list[dict[str, str]] | None = None
+) -> str:
+    """ElevenLabs' post-call webhook, signed as it signs it; the gateway's answer code."""
+    event = {
+        "type": "post_call_transcription",
+        "event_timestamp": 0,
+        "data": {
+            "conversation_id": conversation_id,
+            "transcript": transcript or [],
+            "analysis": {"transcript_summary": summary},
+        },
+    }
+    body = json.dumps(event).encode()
+    stored = httpx.post(
+        f"{running.base_url}/webhooks/elevenlabs/post-call",
+        content=body,
+        headers={"ElevenLabs-Signature": sign_elevenlabs(body, WEBHOOK_SECRET)},
+        timeout=15,
+    )
+    return str(stored.json()["code"])
 
 
 def demo_call(running: Running, env: dict[str, str]) -> None:
@@ -257,17 +264,7 @@ class TestEmbeddedServersRecover:
         env = ignis_env(home)
         with ignis_up(env, tmp_path / "ignis.log") as running:
             assert tool(running, "register_patient", REGISTER)["code"] == "registered"
-            event = {"type": "post_call_transcription", "event_timestamp": 0,
-                     "data": {"conversation_id": "e2e-kill", "transcript": [],
-                              "analysis": {"transcript_summary": "vor dem Absturz"}}}  # fmt: skip
-            body = json.dumps(event).encode()
-            stored = httpx.post(
-                f"{running.base_url}/webhooks/elevenlabs/post-call",
-                content=body,
-                headers={"ElevenLabs-Signature": sign_elevenlabs(body, WEBHOOK_SECRET)},
-                timeout=15,
-            )
-            assert stored.json()["code"] == "stored"
+            assert post_call(running, "e2e-kill", "vor dem Absturz") == "stored"
 
             nats = [p for p in psutil.process_iter(["name", "cmdline"]) if p.info["name"] == "nats-server"
                     and any(str(home) in part for part in p.info["cmdline"] or [])]  # fmt: skip
