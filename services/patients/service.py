@@ -228,7 +228,7 @@ async def _count(
                 idempotency_key=f"identity-lock:{code}:{now.isoformat()}",
             )
             await _file_request(repo, request, now)
-            logger.warning("identification locked for a name in use", extra={"name_code": code})
+            logger.warning("identification locked for a name in use")  # no code: it derives from a name
             return
 
 
