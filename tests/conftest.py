@@ -165,7 +165,7 @@ async def wipe(engine: AsyncEngine) -> None:
             text(
                 "TRUNCATE patients.patient, patients.verification, patients.identity_attempt, "
                 "patients.identity_unlock, patients.call, patients.request, patients.outbox, "
-                "patients.vendor_deletion, "
+                "patients.vendor_deletion, patients.fhir_patient, "
                 "scheduler.appointment, scheduler.outbox, notifier.appointment, notifier.message CASCADE"
             )
         )

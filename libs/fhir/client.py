@@ -19,7 +19,9 @@ from urllib.parse import urlencode
 
 import httpx
 
+from ignis.contracts.base import ErrorCode
 from ignis.fhir.settings import FhirAuth, FhirSettings
+from ignis.kit.errors import ServiceError
 
 logger = logging.getLogger("ignis.fhir")
 
@@ -53,15 +55,16 @@ def parse_outcome(body: object) -> list[Issue]:
     return issues
 
 
-class FhirError(Exception):
-    """A FHIR interaction that failed. The text names the interaction, status and issue codes only."""
+class FhirError(ServiceError):
+    """A FHIR interaction that failed. The text names the interaction, status and issue codes only, so a
+    handler that lets it through answers with a typed error (`internal`, or `unavailable` below)."""
 
     def __init__(self, interaction: str, status: int | None = None, issues: Sequence[Issue] = ()) -> None:
         self.interaction = interaction
         self.status = status
         self.issues = list(issues)
         codes = ",".join(issue.code for issue in self.issues)
-        super().__init__(f"{interaction}: {status or 'no response'}{f' ({codes})' if codes else ''}")
+        super().__init__(f"FHIR {interaction}: {status or 'no response'}{f' ({codes})' if codes else ''}")
 
 
 class FhirNotFound(FhirError):
@@ -89,7 +92,9 @@ class FhirIncomplete(FhirError):
 
 
 class FhirUnavailable(FhirError):
-    """5xx, a timeout or no connection: the server is away for now; the caller may try again later."""
+    """5xx, 429, a timeout or no connection: the server is away for now; the caller may try again later."""
+
+    code = ErrorCode.unavailable
 
 
 _BY_STATUS: dict[int, type[FhirError]] = {
@@ -128,9 +133,9 @@ def reference(resource_type: str, resource_id: str) -> dict[str, str]:
     return {"reference": f"{resource_type}/{resource_id}"}
 
 
-def identifier_token(system: str, value: str) -> str:
-    """A token search value (`system|value`), for `identifier=` searches and `If-None-Exist`."""
-    return f"{system}|{value}"
+def token(system: str, code: str) -> str:
+    """A token search value (`system|code`): `identifier=`, `category=`, and `If-None-Exist`."""
+    return f"{system}|{code}"
 
 
 @dataclass
@@ -263,6 +268,12 @@ class FhirClient:
             if len(found) >= MAX_SEARCH_RESULTS:
                 raise FhirIncomplete(f"search {resource_type}", 200)
             bundle = await self._send("search", resource_type, "GET", following)
+
+    async def count(self, resource_type: str, params: SearchParams) -> int:
+        """How many match (`_summary=count`: the server counts, nothing is sent back)."""
+        query = [*_pairs(params), ("_summary", "count")]
+        bundle = await self._send("search", resource_type, "GET", resource_type, params=query)
+        return int(bundle.get("total") or 0)
 
     async def create(self, resource: Resource, *, if_none_exist: SearchParams | None = None) -> Created:
         """Create; with `if_none_exist` (a search, e.g. {"identifier": "system|value"}) the server returns the

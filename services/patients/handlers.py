@@ -36,8 +36,10 @@ from ignis.contracts.requests import (
     RequestPage,
     RequestUpdated,
 )
+from ignis.fhir.client import FhirClient
 from ignis.kit.bus import HANDLER_CONCURRENCY, durable_subscriber, settle
 from ignis.kit.db import Session
+from ignis.patients import fhir_records as records
 from ignis.patients import service
 from ignis.patients.repository import PatientRepository
 from ignis.patients.settings import PatientsSettings
@@ -46,8 +48,10 @@ router = NatsRouter()
 QUEUE = subjects.queue("patients")
 
 
-def get_repository(session: Session) -> PatientRepository:
-    return PatientRepository(session)
+def get_repository(
+    session: Session, fhir: FhirClient | None = Context("fhir", default=None)
+) -> PatientRepository:
+    return records.repository(session, fhir)
 
 
 Repository = Annotated[PatientRepository, Depends(get_repository)]

@@ -3,6 +3,7 @@
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ignis.contracts import subjects
+from ignis.fhir.client import FhirClient
 from ignis.kit.service import Service, create_service
 from ignis.patients import handlers, reconcile, service
 from ignis.patients.settings import PatientsSettings
@@ -13,14 +14,17 @@ def create_app(
 ) -> Service:
     """`sessionmaker`: tests bind the service to a connection they roll back; the outbox relay, which
     would share that connection, then stays off."""
+    settings = settings or PatientsSettings()
     return create_service(
         "patients",
-        settings or PatientsSettings(),
+        settings,
         handlers.router,
         sessionmaker=sessionmaker,
         outbox=sessionmaker is None,
         background=[purge_expired_calls, reconcile_calls] if sessionmaker is None else [],
         consumers={subjects.PATIENTS_CALLS_CONSUMER: subjects.WEBHOOKS_STREAM},
+        # IGNIS_RECORDS=fhir: the patients are on the practice's FHIR server (one pooled client per process).
+        resources={"fhir": lambda: FhirClient.from_settings(settings)} if settings.records == "fhir" else {},
     )
 
 

@@ -36,6 +36,15 @@ class Patient(Base):
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
 
 
+class FhirPatient(Base):
+    """FHIR record mode: which FHIR Patient (logical id on the practice's server) an Ignis id stands for."""
+
+    __tablename__ = "fhir_patient"
+
+    patient_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    fhir_id: Mapped[str]
+
+
 class Verification(Base):
     __tablename__ = "verification"
 

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ignis.patients.models import (
     Call,
+    FhirPatient,
     IdentityAttempt,
     IdentityUnlock,
     Patient,
@@ -31,6 +32,7 @@ from ignis.patients.models import (
     VendorDeletion,
     Verification,
 )
+from ignis.patients.records import PatientRecords
 
 
 @dataclass
@@ -44,8 +46,17 @@ class BudgetUsage:
 
 
 class PatientRepository:
+    """Ignis' own rows of the patients service, and (in the default record mode) the patients themselves:
+    `records` is where the patients are, this repository itself unless the FHIR server holds them."""
+
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self.records: PatientRecords = self
+
+    async def _patients(self, patient_ids: Iterable[uuid.UUID | None]) -> dict[uuid.UUID, Patient]:
+        """The patients of these ids, wherever the records are (rows here link to them by id only)."""
+        patients = await self.records.by_ids(list({i for i in patient_ids if i is not None}))
+        return {patient.id: patient for patient in patients}
 
     async def by_birth_date(self, birth_date: dt.date) -> Sequence[Patient]:
         result = await self.session.execute(select(Patient).where(Patient.birth_date == birth_date))
@@ -135,12 +146,12 @@ class PatientRepository:
 
     async def verified_in(self, conversation_id: str) -> Sequence[tuple[str, Patient]]:
         """(ref, patient) of every patient verified in this conversation."""
-        query = (
-            select(Verification.patient_ref, Patient)
-            .join(Patient, Patient.id == Verification.patient_id)
-            .where(Verification.conversation_id == conversation_id)
+        query = select(Verification.patient_ref, Verification.patient_id).where(
+            Verification.conversation_id == conversation_id
         )
-        return [(ref, patient) for ref, patient in (await self.session.execute(query)).all()]
+        rows = (await self.session.execute(query)).all()
+        patients = await self._patients(patient_id for _, patient_id in rows)
+        return [(ref, patients[patient_id]) for ref, patient_id in rows if patient_id in patients]
 
     async def registered_in(self, conversation_id: str, name_said: str) -> bool:
         """Whether this conversation registered a new patient of this (normalised) last name."""
@@ -151,9 +162,28 @@ class PatientRepository:
         )
         return await self.session.scalar(query.limit(1)) is not None
 
-    async def last_names(self) -> Sequence[str]:
+    async def last_names(self) -> Sequence[str] | None:
         """Every distinct last name (for the rare check whether a locked name is one a patient has)."""
         return (await self.session.execute(select(Patient.last_name).distinct())).scalars().all()
+
+    async def set_sms_consent(self, patient: Patient, consent: bool, now: dt.datetime) -> None:
+        patient.sms_consent = consent
+        patient.sms_consent_at = now if consent else None
+        await self.session.flush()
+
+    async def link_fhir_patients(self, links: dict[uuid.UUID, str]) -> None:
+        """FHIR record mode: remember which FHIR Patient each Ignis patient id stands for."""
+        if links:
+            rows = [{"patient_id": key, "fhir_id": fhir_id} for key, fhir_id in links.items()]
+            await self.session.execute(insert(FhirPatient).values(rows).on_conflict_do_nothing())
+
+    async def fhir_ids(self, patient_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
+        if not patient_ids:
+            return {}
+        query = select(FhirPatient.patient_id, FhirPatient.fhir_id).where(
+            FhirPatient.patient_id.in_(patient_ids)
+        )
+        return {row.patient_id: row.fhir_id for row in (await self.session.execute(query)).all()}
 
     async def budget_locks(
         self, since: dt.datetime, caller_limit: int, name_limit: int
@@ -259,11 +289,13 @@ class PatientRepository:
         self, limit: int, before: tuple[dt.datetime, str] | None
     ) -> Sequence[tuple[Call, Patient | None]]:
         """Newest first, after the keyset `before` (received_at, conversation_id) of the previous page."""
-        query = select(Call, Patient).outerjoin(Patient, Patient.id == Call.patient_id)
+        query = select(Call)
         if before is not None:
             query = query.where(tuple_(Call.received_at, Call.conversation_id) < tuple_(*before))
         query = query.order_by(Call.received_at.desc(), Call.conversation_id.desc()).limit(limit)
-        return [(call, patient) for call, patient in (await self.session.execute(query)).all()]
+        calls = (await self.session.scalars(query)).all()
+        patients = await self._patients(call.patient_id for call in calls)
+        return [(call, patients.get(call.patient_id) if call.patient_id else None) for call in calls]
 
     async def request_by_key(self, key: str) -> Request | None:
         return await self.session.scalar(select(Request).where(Request.idempotency_key == key))
@@ -285,7 +317,7 @@ class PatientRepository:
         after: tuple[bool, dt.datetime, uuid.UUID] | None,
     ) -> Sequence[tuple[Request, Patient | None]]:
         """The queue in working order: urgent first, then oldest first; keyset `after` for the next page."""
-        query = select(Request, Patient).outerjoin(Patient, Patient.id == Request.patient_id)
+        query = select(Request)
         if status is not None:
             query = query.where(Request.status == status)
         if kind is not None:
@@ -301,7 +333,9 @@ class PatientRepository:
             )
             query = query.where(or_(later, Request.urgent.is_(False)) if was_urgent else later)
         query = query.order_by(Request.urgent.desc(), Request.created_at, Request.id).limit(limit)
-        return [(request, patient) for request, patient in (await self.session.execute(query)).all()]
+        requests = (await self.session.scalars(query)).all()
+        patients = await self._patients(request.patient_id for request in requests)
+        return [(r, patients.get(r.patient_id) if r.patient_id else None) for r in requests]
 
     async def patient_of(self, patient_id: uuid.UUID | None) -> Patient | None:
         return await self.session.get(Patient, patient_id) if patient_id else None
@@ -322,7 +356,7 @@ class PatientRepository:
 
     async def conversations_of(self, patient_id: uuid.UUID) -> set[str]:
         """Every conversation that carries the patient's data: copies elsewhere (NATS) are found by these."""
-        phone = await self.session.scalar(select(Patient.phone).where(Patient.id == patient_id))
+        phone = await self._phone(patient_id)
         calls, requests = self._left_by(patient_id, phone)
         query = union(
             select(Call.conversation_id).where(calls),
@@ -332,8 +366,9 @@ class PatientRepository:
         return set((await self.session.scalars(query)).all())
 
     async def erase(self, patient_id: uuid.UUID) -> dict[str, int]:
-        """Delete everything this service keeps about one patient."""
-        phone = await self.session.scalar(select(Patient.phone).where(Patient.id == patient_id))
+        """Delete everything this service keeps about one patient (in FHIR record mode: Ignis' link to the
+        FHIR Patient; the practice's own record there is the practice's to erase)."""
+        phone = await self._phone(patient_id)
         calls, requests = self._left_by(patient_id, phone)
         counts = {}
         for name, model, where in (
@@ -343,10 +378,15 @@ class PatientRepository:
             # Identification attempts from their number (kept for the budgets' window only).
             ("identity_attempts", IdentityAttempt, IdentityAttempt.caller_key == (phone or "")),
             ("patient", Patient, Patient.id == patient_id),
+            ("patient", FhirPatient, FhirPatient.patient_id == patient_id),
         ):
             result = await self.session.execute(delete(model).where(where))
-            counts[name] = int(result.rowcount or 0)  # type: ignore[attr-defined]
+            counts[name] = counts.get(name, 0) + int(result.rowcount or 0)  # type: ignore[attr-defined]
         return counts
+
+    async def _phone(self, patient_id: uuid.UUID) -> str | None:
+        patient = await self.records.get(patient_id)
+        return patient.phone if patient else None
 
     # Conversations at ElevenLabs: reconciliation and deletion there
 

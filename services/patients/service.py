@@ -124,7 +124,7 @@ async def identify(
     verdict = await budget.check(repo, settings, attempt, now)
     if verdict.locked:
         return TOO_MANY_ATTEMPTS
-    matches = find_matches(await repo.by_birth_date(cmd.birth_date), cmd.last_name, cmd.first_name)
+    matches = find_matches(await repo.records.by_birth_date(cmd.birth_date), cmd.last_name, cmd.first_name)
     if len(matches) == 1:
         patient = matches[0]
         ref = await _issue_ref(repo, settings, cmd.conversation_id, patient, now)
@@ -160,7 +160,7 @@ async def register(
     if verdict.locked or verdict.registrations_left <= 0:
         return TOO_MANY_ATTEMPTS
     await repo.lock_birth_date(cmd.birth_date)
-    matches = find_matches(await repo.by_birth_date(cmd.birth_date), cmd.last_name, cmd.first_name)
+    matches = find_matches(await repo.records.by_birth_date(cmd.birth_date), cmd.last_name, cmd.first_name)
     if len(matches) > 1:
         return ErrorReply(code=ErrorCode.already_registered, message="several existing records match")
     if matches:
@@ -171,7 +171,7 @@ async def register(
         )
 
     await _count(repo, settings, attempt, verdict, "registered", cmd.last_name, now)
-    patient = await repo.add(new_patient(cmd, phone, now))
+    patient = await repo.records.add(new_patient(cmd, phone, now))
     return PatientRegistered(patient_ref=await _issue_ref(repo, settings, cmd.conversation_id, patient, now))
 
 
@@ -206,9 +206,10 @@ async def _count(
     locked = await budget.count(repo, settings, attempt, verdict, kind, now)
     if not locked:
         return
-    in_use = {code for name in await repo.last_names() for code in budget.name_codes(name)}
+    names = await repo.records.last_names()  # None: too many to tell, so the name counts as in use
+    in_use = None if names is None else {code for name in names for code in budget.name_codes(name)}
     for code in locked:
-        if code in in_use:
+        if in_use is None or code in in_use:
             details = (
                 "Telefonische Identifizierung gesperrt: "
                 f"{settings.max_name_failures} erfolglose Versuche oder Neuanmeldungen in "
@@ -260,7 +261,7 @@ async def resolve_ref(
 
 async def seed(repo: PatientRepository, practice: Practice, now: dt.datetime) -> int:
     """Load the practice file's demo patients into an empty database; returns how many were added."""
-    if await repo.count():
+    if await repo.records.count():
         return 0
     for entry in practice.demo_patients:
         cmd = RegisterPatient(
@@ -272,7 +273,7 @@ async def seed(repo: PatientRepository, practice: Practice, now: dt.datetime) ->
             sms_consent=entry.sms_consent,
             salutation=entry.salutation,
         )
-        await repo.add(new_patient(cmd, to_e164(entry.phone) if entry.phone else None, now))
+        await repo.records.add(new_patient(cmd, to_e164(entry.phone) if entry.phone else None, now))
     return len(practice.demo_patients)
 
 
@@ -338,7 +339,7 @@ async def get_call(repo: PatientRepository, query: GetCall) -> CallDetail:
     call = await repo.get_call(query.conversation_id)
     if call is None:
         raise CallNotFound("no such call")
-    patient = await repo.get(call.patient_id) if call.patient_id else None
+    patient = await repo.records.get(call.patient_id) if call.patient_id else None
     return CallDetail(
         **_summary_fields(call, patient),
         caller_number=call.caller_number,
@@ -354,7 +355,7 @@ async def get_call(repo: PatientRepository, query: GetCall) -> CallDetail:
 async def lookup_caller(repo: PatientRepository, query: LookupCaller) -> CallerLookedUp:
     """Known only when the number belongs to exactly one patient; a shared number stays anonymous."""
     phone = to_e164(query.caller_id)
-    matches = await repo.by_phone(phone) if phone else []
+    matches = await repo.records.by_phone(phone) if phone else []
     if len(matches) != 1:
         return CallerLookedUp(known=False)
     return CallerLookedUp(known=True, first_name=matches[0].first_name)
@@ -474,7 +475,7 @@ async def claim_request(repo: PatientRepository, cmd: ClaimRequest, now: dt.date
     if request.status == "done" or (request.status == "claimed" and request.claimed_by != cmd.by):
         raise RequestConflict("already claimed or done")
     request.status, request.claimed_by, request.claimed_at = "claimed", cmd.by, request.claimed_at or now
-    return RequestUpdated(request=_request_item(request, await repo.patient_of(request.patient_id)))
+    return RequestUpdated(request=_request_item(request, await repo.records.patient_of(request.patient_id)))
 
 
 async def complete_request(repo: PatientRepository, cmd: CompleteRequest, now: dt.datetime) -> RequestUpdated:
@@ -484,7 +485,7 @@ async def complete_request(repo: PatientRepository, cmd: CompleteRequest, now: d
     if request.status != "done":
         request.status, request.completed_at, request.completion_note = "done", now, cmd.note
         request.claimed_by = request.claimed_by or cmd.by
-    return RequestUpdated(request=_request_item(request, await repo.patient_of(request.patient_id)))
+    return RequestUpdated(request=_request_item(request, await repo.records.patient_of(request.patient_id)))
 
 
 # How often expired call records are looked for; retention is counted in days, so hourly is plenty.
@@ -590,12 +591,12 @@ async def patient_names(repo: PatientRepository, query: GetPatientNames) -> Pati
             ids.append(uuid.UUID(text))
         except ValueError:
             continue  # an id this service never issued simply has no name
-    patients = await repo.by_ids(ids)
+    patients = await repo.records.by_ids(ids)
     return PatientNames(names={str(p.id): f"{p.first_name} {p.last_name}" for p in patients})
 
 
 async def contact(repo: PatientRepository, query: GetContact) -> Contact:
-    patient = await repo.get(query.patient_id)
+    patient = await repo.records.get(query.patient_id)
     if patient is None:
         raise NotFound("no such patient")
     return Contact(
@@ -606,12 +607,11 @@ async def contact(repo: PatientRepository, query: GetContact) -> Contact:
 
 
 async def set_sms_consent(repo: PatientRepository, cmd: SetSmsConsent, now: dt.datetime) -> SmsConsentSet:
-    patient = await repo.get(cmd.patient_id)
+    patient = await repo.records.get(cmd.patient_id)
     if patient is None:
         raise NotFound("no such patient")
     if patient.sms_consent != cmd.sms_consent:
-        patient.sms_consent = cmd.sms_consent
-        patient.sms_consent_at = now if cmd.sms_consent else None
+        await repo.records.set_sms_consent(patient, cmd.sms_consent, now)
         logger.info(
             "SMS consent changed", extra={"patient_id": str(patient.id), "sms_consent": cmd.sms_consent}
         )

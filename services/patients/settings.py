@@ -2,10 +2,12 @@
 
 from pydantic import Field
 
+from ignis.fhir.settings import FhirSettings
 from ignis.kit.settings import DataSettings
 
 
-class PatientsSettings(DataSettings):
+class PatientsSettings(DataSettings, FhirSettings):
+    # IGNIS_RECORDS=fhir: the patients are on the practice's FHIR server (FhirSettings, README "FHIR").
     # A verified caller's ref lives for the call; two hours covers the longest call with margin.
     ref_ttl_minutes: int = 120
     # Identification budgets (README "Security and privacy"): failed identifications allowed per

@@ -2,7 +2,6 @@
 transactions, the server's auth, and errors that say what happened without quoting patient data."""
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 from pydantic import SecretStr, ValidationError
@@ -15,8 +14,8 @@ from ignis.fhir.client import (
     FhirRejected,
     FhirUnauthorized,
     FhirUnavailable,
-    identifier_token,
     reference,
+    token,
     version_of,
 )
 from ignis.fhir.settings import FhirSettings
@@ -36,22 +35,12 @@ def patient_resource(key: str) -> dict[str, object]:
     }
 
 
-@pytest.fixture
-async def fhir(fhir_url: str) -> AsyncIterator[FhirClient]:
-    async with FhirClient(fhir_url) as client:
-        yield client
-
-
 async def test_conditional_create_makes_one_resource_however_often_it_is_sent(fhir: FhirClient) -> None:
-    first = await fhir.create(
-        patient_resource("a"), if_none_exist={"identifier": identifier_token(SYSTEM, "a")}
-    )
-    again = await fhir.create(
-        patient_resource("a"), if_none_exist={"identifier": identifier_token(SYSTEM, "a")}
-    )
+    first = await fhir.create(patient_resource("a"), if_none_exist={"identifier": token(SYSTEM, "a")})
+    again = await fhir.create(patient_resource("a"), if_none_exist={"identifier": token(SYSTEM, "a")})
     together = await asyncio.gather(
         *(
-            fhir.create(patient_resource("b"), if_none_exist={"identifier": identifier_token(SYSTEM, "b")})
+            fhir.create(patient_resource("b"), if_none_exist={"identifier": token(SYSTEM, "b")})
             for _ in range(8)
         )
     )
