@@ -333,9 +333,8 @@ class FhirClient:
                     **(headers or {}),
                     **await self._credentials.headers(self._http),
                 }
-                response = await self._http.request(
-                    method, url, headers=all_headers, json=json, params=params
-                )
+                query = tuple(params) if params else None
+                response = await self._http.request(method, url, headers=all_headers, json=json, params=query)
             except httpx.TimeoutException:
                 logger.warning("FHIR timed out", extra={"interaction": name})
                 raise FhirUnavailable(name) from None  # httpx' text names the URL, which may carry a search

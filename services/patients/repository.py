@@ -370,7 +370,7 @@ class PatientRepository:
         FHIR Patient; the practice's own record there is the practice's to erase)."""
         phone = await self._phone(patient_id)
         calls, requests = self._left_by(patient_id, phone)
-        counts = {}
+        counts: dict[str, int] = {}
         for name, model, where in (
             ("calls", Call, calls),
             ("requests", Request, requests),
