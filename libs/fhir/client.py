@@ -297,6 +297,13 @@ class FhirClient:
             "update", kind, "PUT", f"{kind}/{resource['id']}", json=resource, headers=headers
         )
 
+    async def upsert(self, resource: Resource, match: SearchParams) -> Resource:
+        """Conditional update: replace the one resource `match` finds (e.g. by an identifier Ignis assigned),
+        or create it when there is none. Writing the same state twice is harmless."""
+        kind = resource["resourceType"]
+        query = tuple(_pairs(match))
+        return await self._send("upsert", kind, "PUT", kind, json=resource, params=query)
+
     async def transaction(self, entries: Sequence[Resource]) -> list[Resource]:
         """A transaction bundle: all entries or none. Returns the response entries, in order."""
         bundle = {"resourceType": "Bundle", "type": "transaction", "entry": list(entries)}

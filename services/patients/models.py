@@ -100,6 +100,8 @@ class Call(Base):
     raw_event: Mapped[str | None] = mapped_column(Encrypted())
     received_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
     retain_until: Mapped[dt.datetime]
+    # FHIR record mode: the kind last written to the patient's Communication (None: not yet).
+    fhir_kind: Mapped[str | None] = mapped_column(default=None)
 
 
 class VendorDeletion(Base):
@@ -131,3 +133,5 @@ class Request(Base):
     claimed_at: Mapped[dt.datetime | None]
     completed_at: Mapped[dt.datetime | None]
     completion_note: Mapped[str | None] = mapped_column(Encrypted())
+    # FHIR record mode: the status last written to the request's Task (None: not yet).
+    fhir_status: Mapped[str | None] = mapped_column(default=None)

@@ -185,6 +185,23 @@ class PatientRepository:
         )
         return {row.patient_id: row.fhir_id for row in (await self.session.execute(query)).all()}
 
+    async def requests_behind_fhir(self, limit: int) -> Sequence[Request]:
+        """FHIR record mode: requests whose Task does not show their status yet, oldest first."""
+        query = select(Request).where(Request.fhir_status.is_distinct_from(Request.status))
+        return (await self.session.scalars(query.order_by(Request.created_at).limit(limit))).all()
+
+    async def request_in_fhir(self, request_id: uuid.UUID, status: str) -> None:
+        await self.session.execute(update(Request).where(Request.id == request_id).values(fhir_status=status))
+
+    async def calls_behind_fhir(self, limit: int) -> Sequence[Call]:
+        """FHIR record mode: calls of a verified patient whose Communication is not written (or outdated)."""
+        query = select(Call).where(Call.patient_id.is_not(None), Call.fhir_kind.is_distinct_from(Call.kind))
+        return (await self.session.scalars(query.order_by(Call.received_at).limit(limit))).all()
+
+    async def call_in_fhir(self, conversation_id: str, kind: str) -> None:
+        statement = update(Call).where(Call.conversation_id == conversation_id).values(fhir_kind=kind)
+        await self.session.execute(statement)
+
     async def budget_locks(
         self, since: dt.datetime, caller_limit: int, name_limit: int
     ) -> Sequence[Row[Any]]:
