@@ -21,3 +21,12 @@ PATIENT_CONSENT = "59284-0"  # LOINC: Patient Consent (Consent.category)
 PARTICIPATION_MODE = "http://terminology.hl7.org/CodeSystem/v3-ParticipationMode"  # Communication.medium
 PHONE = "PHONE"  # ParticipationMode: telephone (a call)
 SMS = "SMSWRIT"  # ParticipationMode: SMS
+
+# Scheduling (gematik ISiK Terminplanung: Appointment, Schedule, Slot, HealthcareService).
+IGNIS_APPOINTMENT = "urn:ignis:appointment"  # Appointment: its id in Ignis (the caller's appointment_id)
+IGNIS_BOOKING = "urn:ignis:booking"  # Appointment: one booking call (conversation + slot); dropped on cancel
+IGNIS_PRACTITIONER = "urn:ignis:practitioner"  # Practitioner: its id in the practice file
+IGNIS_SCHEDULE = "urn:ignis:schedule"  # Schedule: the calendar of one practitioner of the practice file
+IGNIS_VISIT_TYPE = "urn:ignis:visit-type"  # HealthcareService.identifier, Appointment.serviceType: visit type
+IGNIS_BOOKING_LOCK = "urn:ignis:booking-lock"  # Schedule.extension: bumped by every booking (If-Match)
+IGNIS_CHANGE = "urn:ignis:change"  # Appointment.extension: Ignis' own change counter (the events' version)

@@ -19,13 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ignis.contracts.patients import Insurance
 from ignis.fhir import codes
 from ignis.fhir.client import FhirClient, FhirIncomplete, Resource, reference, token, version_of
+from ignis.fhir.ids import PATIENT_NAMESPACE, patient_id_of
 from ignis.kit.phones import is_mobile
 from ignis.patients.matching import normalise, phonetic
 from ignis.patients.models import Patient
 from ignis.patients.repository import PatientRepository
 
-# Ignis ids of FHIR patients: uuid5 of the logical id in this namespace (stable across replicas and restarts).
-PATIENT_NAMESPACE = uuid.UUID("0b3f1c52-55d4-4f0c-9d8e-7f1a2c6e9b41")
 INSURANCE_TYPE = {
     Insurance.gesetzlich.value: "GKV",
     Insurance.privat.value: "PKV",
@@ -34,10 +33,6 @@ INSURANCE_TYPE = {
 GENDER = {"Frau": "female", "Herr": "male"}
 SALUTATION = {gender: salutation for salutation, gender in GENDER.items()}
 SMS_CATEGORY = {"system": codes.IGNIS_CONSENT, "code": "sms", "display": "Terminerinnerungen per SMS"}
-
-
-def patient_id_of(fhir_id: str) -> uuid.UUID:
-    return uuid.uuid5(PATIENT_NAMESPACE, f"Patient/{fhir_id}")
 
 
 def registration_key(patient: Patient) -> str:

@@ -327,11 +327,7 @@ async def cancel(
     if appointment.status == "cancelled":
         return CancellationConfirmed(appointment_id=str(appointment.id))  # cancelled already, e.g. a retry
     _changeable(calendar, appointment, now)
-    appointment.status = "cancelled"
-    appointment.version += 1  # under the row lock of `_own_appointment`
-    appointment.cancelled_at = now
-    appointment.updated_at = now
-    appointment.idempotency_key = None  # the slot may be booked again, by this caller too
+    await repo.cancel(appointment, now)
     await add_event(
         repo.session,
         SCHEMA,
@@ -365,7 +361,6 @@ async def reschedule(
         await repo.move(appointment, slot.practitioner_id, slot.visit_type_id, slot.start, slot.end)
     except SlotAlreadyTaken:
         return await _alternatives(repo, calendar, slot, now)
-    await repo.session.refresh(appointment)
     event = AppointmentRescheduled(
         **_event_fields(appointment, now),
         previous_practitioner_id=previous[0],
