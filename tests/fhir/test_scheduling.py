@@ -47,6 +47,8 @@ async def fhir_services(
         "log_format": "text",
         "records": "fhir",
         "fhir_url": fhir_url,
+        # The engine serves one request at a time: under the concurrency tests a request queues for seconds.
+        "fhir_timeout_seconds": 20.0,
     }
     patients = create_patients(PatientsSettings(**common))
     scheduler = create_scheduler(SchedulerSettings(**common, practice_file=practice_file))
@@ -63,7 +65,11 @@ async def client(gateway: httpx.AsyncClient, fhir_services: None) -> httpx.Async
 
 @pytest.fixture
 def gateway_settings(gateway_settings: Any) -> Any:
-    return gateway_settings.model_copy(update={"tool_budget_seconds": 8.0})
+    """Every caller of the concurrency tests waits for their answer (the engine serves one request at a time,
+    on a box shared by many test runs); the budget is not what these tests are about."""
+    return gateway_settings.model_copy(
+        update={"tool_budget_seconds": 20.0, "acting_tool_budget_seconds": 20.0}
+    )
 
 
 async def fhir_caller(engine: AsyncEngine, fhir: FhirClient, person: Person = MUELLER) -> Caller:
@@ -236,6 +242,11 @@ class TestWhatThePracticeWritesCounts:
         assert freed[0]["slot_id"] == slot["slot_id"]
 
 
+# Fewer than the 100 of Ignis' own record mode: every loser makes a few round trips to the one-at-a-time
+# engine, which on a loaded test box takes seconds; the race is the same with 20.
+CALLERS = 20
+
+
 class TestConcurrency:
     async def test_many_callers_one_slot_one_winner(
         self, client: httpx.AsyncClient, caller: Caller, engine: AsyncEngine, fhir: FhirClient
@@ -244,7 +255,7 @@ class TestConcurrency:
             await fhir_caller(
                 engine, fhir, Person("Test", f"Person{i}", dt.date(1970, 1, 1) + dt.timedelta(days=i))
             )
-            for i in range(30)
+            for i in range(CALLERS)
         ]
         slot = (await offered(client, caller))[0]
 
@@ -254,7 +265,7 @@ class TestConcurrency:
 
         codes_heard = sorted(r["code"] for r in replies)
         assert codes_heard.count("booked") == 1
-        assert codes_heard.count("slot_taken") == 29
+        assert codes_heard.count("slot_taken") == CALLERS - 1
         booked = await fhir.search("Appointment", {"status": "booked"})
         assert [moment(a["start"]) for a in booked] == [moment(slot["start"])]
 
