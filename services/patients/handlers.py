@@ -41,6 +41,7 @@ from ignis.kit.bus import HANDLER_CONCURRENCY, durable_subscriber, settle
 from ignis.kit.db import Session
 from ignis.patients import fhir_records as records
 from ignis.patients import service
+from ignis.patients.fhir_index import PatientIndex
 from ignis.patients.repository import PatientRepository
 from ignis.patients.settings import PatientsSettings
 
@@ -49,9 +50,11 @@ QUEUE = subjects.queue("patients")
 
 
 def get_repository(
-    session: Session, fhir: FhirClient | None = Context("fhir", default=None)
+    session: Session,
+    fhir: FhirClient | None = Context("fhir", default=None),
+    index: PatientIndex | None = Context("patient_index", default=None),
 ) -> PatientRepository:
-    return records.repository(session, fhir)
+    return records.repository(session, fhir, index)
 
 
 Repository = Annotated[PatientRepository, Depends(get_repository)]

@@ -52,13 +52,14 @@ class PatientRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
         self.records: PatientRecords = self
+        self.cached = False
 
     async def _patients(self, patient_ids: Iterable[uuid.UUID | None]) -> dict[uuid.UUID, Patient]:
         """The patients of these ids, wherever the records are (rows here link to them by id only)."""
         patients = await self.records.by_ids(list({i for i in patient_ids if i is not None}))
         return {patient.id: patient for patient in patients}
 
-    async def by_birth_date(self, birth_date: dt.date) -> Sequence[Patient]:
+    async def by_birth_date(self, birth_date: dt.date, fresh: bool = False) -> Sequence[Patient]:
         result = await self.session.execute(select(Patient).where(Patient.birth_date == birth_date))
         return result.scalars().all()
 

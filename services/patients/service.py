@@ -125,6 +125,9 @@ async def identify(
     if verdict.locked:
         return TOO_MANY_ATTEMPTS
     matches = find_matches(await repo.records.by_birth_date(cmd.birth_date), cmd.last_name, cmd.first_name)
+    if not matches and repo.records.cached:  # a patient entered a moment ago: ask the records themselves
+        fresh = await repo.records.by_birth_date(cmd.birth_date, fresh=True)
+        matches = find_matches(fresh, cmd.last_name, cmd.first_name)
     if len(matches) == 1:
         patient = matches[0]
         ref = await _issue_ref(repo, settings, cmd.conversation_id, patient, now)
@@ -160,7 +163,8 @@ async def register(
     if verdict.locked or verdict.registrations_left <= 0:
         return TOO_MANY_ATTEMPTS
     await repo.lock_birth_date(cmd.birth_date)
-    matches = find_matches(await repo.records.by_birth_date(cmd.birth_date), cmd.last_name, cmd.first_name)
+    candidates = await repo.records.by_birth_date(cmd.birth_date, fresh=True)
+    matches = find_matches(candidates, cmd.last_name, cmd.first_name)
     if len(matches) > 1:
         return ErrorReply(code=ErrorCode.already_registered, message="several existing records match")
     if matches:
