@@ -24,6 +24,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from ignis.contracts import subjects
 from ignis.contracts.base import ErrorCode, ErrorReply, Ping, Pong
+from ignis.kit.clock import utcnow
 from ignis.kit.crypto import DataKeyError
 from ignis.kit.errors import ServiceError, Unavailable
 from ignis.kit.logging import REQUEST_ID, redacted_traceback
@@ -317,7 +318,7 @@ async def settle(
             headers={
                 "Ignis-Original-Subject": subject,
                 "Ignis-Error": type(exc).__name__,
-                "Ignis-Failed-At": dt.datetime.now(dt.UTC).isoformat(),
+                "Ignis-Failed-At": utcnow().isoformat(),
             },
             stream=subjects.DEAD_LETTER_STREAM,
         )

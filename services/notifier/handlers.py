@@ -12,6 +12,7 @@ from ignis.contracts import subjects
 from ignis.contracts.notifications import ListMessages, MessagePage, MessageRetried, RetryMessage
 from ignis.contracts.scheduling import AppointmentBooked, AppointmentCancelled, AppointmentRescheduled
 from ignis.kit.bus import HANDLER_CONCURRENCY, durable_subscriber, settle
+from ignis.kit.clock import utcnow
 from ignis.kit.db import Session
 from ignis.kit.erasure import subscribe_erasures
 from ignis.notifier import service
@@ -49,7 +50,7 @@ async def list_messages(query: ListMessages, repo: Repository) -> MessagePage:
 @router.subscriber(subjects.NOTIFIER_MESSAGE_RETRY, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
 async def retry_message(cmd: RetryMessage, repo: Repository) -> MessageRetried:
     """Committed when it returns; the dispatcher's next round (within a second) sends it."""
-    return await service.retry_message(repo, cmd, service.utcnow())
+    return await service.retry_message(repo, cmd, utcnow())
 
 
 @durable_subscriber(
@@ -73,7 +74,7 @@ async def on_appointment_event(
     async def work() -> None:
         event = _EVENTS[subject].validate_json(message.body)
         async with sessionmaker() as session, session.begin():
-            await service.plan(NotifierRepository(session), practice, subject, event, service.utcnow())
+            await service.plan(NotifierRepository(session), practice, subject, event, utcnow())
         if dispatcher is not None:
             dispatcher.wake.set()
 

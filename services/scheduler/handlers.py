@@ -32,6 +32,7 @@ from ignis.contracts.scheduling import (
     VisitTypeUnknown,
 )
 from ignis.kit.bus import HANDLER_CONCURRENCY, ask
+from ignis.kit.clock import utcnow
 from ignis.kit.db import Session
 from ignis.kit.erasure import subscribe_erasures
 from ignis.kit.errors import NotVerified, Unavailable
@@ -73,7 +74,7 @@ async def verified_patient(cmd: PatientCommand, broker: NatsBroker) -> uuid.UUID
 async def find_slots(
     cmd: FindSlots, repo: Repository, calendar: CalendarDep
 ) -> SlotsOffered | NoSlotsFound | VisitTypeUnknown | ErrorReply:
-    return await service.find_slots(repo, calendar, cmd, service.utcnow())
+    return await service.find_slots(repo, calendar, cmd, utcnow())
 
 
 @router.subscriber(subjects.SCHEDULER_BOOK, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
@@ -81,7 +82,7 @@ async def book_appointment(
     cmd: BookAppointment, repo: Repository, calendar: CalendarDep, broker: Broker
 ) -> AppointmentConfirmed | SlotTaken:
     patient_id = await verified_patient(cmd, broker)
-    return await service.book(repo, calendar, cmd, patient_id, service.utcnow())
+    return await service.book(repo, calendar, cmd, patient_id, utcnow())
 
 
 @router.subscriber(subjects.SCHEDULER_LIST, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
@@ -89,7 +90,7 @@ async def list_appointments(
     cmd: ListAppointments, repo: Repository, calendar: CalendarDep, broker: Broker
 ) -> AppointmentList:
     patient_id = await verified_patient(cmd, broker)
-    return await service.list_appointments(repo, calendar, patient_id, service.utcnow())
+    return await service.list_appointments(repo, calendar, patient_id, utcnow())
 
 
 @router.subscriber(subjects.SCHEDULER_CANCEL, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
@@ -97,7 +98,7 @@ async def cancel_appointment(
     cmd: CancelAppointment, repo: Repository, calendar: CalendarDep, broker: Broker
 ) -> CancellationConfirmed:
     patient_id = await verified_patient(cmd, broker)
-    return await service.cancel(repo, calendar, cmd, patient_id, service.utcnow())
+    return await service.cancel(repo, calendar, cmd, patient_id, utcnow())
 
 
 @router.subscriber(subjects.SCHEDULER_RESCHEDULE, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
@@ -105,12 +106,12 @@ async def reschedule_appointment(
     cmd: RescheduleAppointment, repo: Repository, calendar: CalendarDep, broker: Broker
 ) -> RescheduleConfirmed | SlotTaken:
     patient_id = await verified_patient(cmd, broker)
-    return await service.reschedule(repo, calendar, cmd, patient_id, service.utcnow())
+    return await service.reschedule(repo, calendar, cmd, patient_id, utcnow())
 
 
 @router.subscriber(subjects.SCHEDULER_PRACTICE_INFO, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
 async def practice_info(cmd: GetPracticeInfo, calendar: CalendarDep) -> PracticeInfo:
-    return service.practice_info(calendar, cmd, service.utcnow())
+    return service.practice_info(calendar, cmd, utcnow())
 
 
 @router.subscriber(subjects.SCHEDULER_DAY, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)

@@ -60,10 +60,6 @@ FIRST_CHUNK, LARGEST_CHUNK = dt.timedelta(days=1), dt.timedelta(days=14)
 EMERGENCY = {"notruf": "112", "aerztlicher_bereitschaftsdienst": "116117"}
 
 
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 def _key(text: str) -> str:
     """Case, accents and umlaut spellings folded, so "Erstgespraech" finds "Erstgespräch"."""
     text = text.lower().replace("ä", "ae").replace("ö", "oe").replace("ü", "ue").replace("ß", "ss")
