@@ -32,7 +32,7 @@ from ignis.contracts.requests import (
     CompleteRequest,
     CreateRequest,
     ListRequests,
-    RequestCreated,
+    RequestFiled,
     RequestPage,
     RequestUpdated,
 )
@@ -76,7 +76,7 @@ async def resolve_patient_ref(cmd: ResolvePatientRef, repo: Repository) -> Patie
 
 
 @router.subscriber(subjects.PATIENTS_REQUEST_CREATE, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
-async def create_request(cmd: CreateRequest, repo: Repository) -> RequestCreated:
+async def create_request(cmd: CreateRequest, repo: Repository) -> RequestFiled:
     return await service.create_request(repo, cmd, service.utcnow())
 
 

@@ -51,7 +51,7 @@ from ignis.contracts.requests import (
     CreateRequest,
     ListRequests,
     RequestCreated,
-    RequestCreatedEvent,
+    RequestFiled,
     RequestItem,
     RequestKind,
     RequestPage,
@@ -369,7 +369,7 @@ WHAT_NEXT = {
 }
 
 
-async def create_request(repo: PatientRepository, cmd: CreateRequest, now: dt.datetime) -> RequestCreated:
+async def create_request(repo: PatientRepository, cmd: CreateRequest, now: dt.datetime) -> RequestFiled:
     patient_id = None
     if cmd.patient_ref:
         resolved = await resolve_ref(
@@ -401,13 +401,13 @@ async def create_request(repo: PatientRepository, cmd: CreateRequest, now: dt.da
             ),
             now,
         )
-    return RequestCreated(request_id=str(request.id), what_next=WHAT_NEXT[cmd.kind])
+    return RequestFiled(request_id=str(request.id), what_next=WHAT_NEXT[cmd.kind])
 
 
 async def _file_request(repo: PatientRepository, request: Request, now: dt.datetime) -> Request:
     """Put a request in the staff queue and announce it (`request.created`, through the outbox)."""
     request = await repo.add_request(request)
-    event = RequestCreatedEvent(
+    event = RequestCreated(
         event_id=uuid.uuid4(),
         occurred_at=now,
         request_id=str(request.id),
