@@ -58,7 +58,6 @@ from ignis.contracts.requests import (
     RequestUpdated,
 )
 from ignis.kit.errors import NotFound, NotVerified
-from ignis.kit.outbox import add_event
 from ignis.kit.pagination import decode_cursor, encode_cursor
 from ignis.kit.payload import unpack
 from ignis.kit.phones import is_mobile, to_e164
@@ -414,7 +413,7 @@ async def _file_request(repo: PatientRepository, request: Request, now: dt.datet
         request_kind=RequestKind(request.kind),
         urgent=request.urgent,
     )
-    await add_event(repo.session, "patients", subjects.REQUEST_CREATED, event)
+    await repo.add_event(subjects.REQUEST_CREATED, event)
     return request
 
 
@@ -542,7 +541,7 @@ async def erase_patient(repo: PatientRepository, patient_id: uuid.UUID) -> dict[
     counts = await repo.erase(patient_id)
     if counts["patient"]:
         event = PatientErased(event_id=uuid.uuid4(), occurred_at=utcnow(), patient_id=patient_id)
-        await add_event(repo.session, "patients", subjects.PATIENT_ERASED, event)
+        await repo.add_event(subjects.PATIENT_ERASED, event)
     logger.info("patient erased", extra={"patient_id": str(patient_id), **counts})
     return counts
 
