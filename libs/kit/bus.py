@@ -53,6 +53,20 @@ MAX_DELIVERIES = 20
 ACK_WAIT_SECONDS = 60.0
 
 
+Handler = Callable[..., Awaitable[Any]]
+
+
+def responder(router: NatsRouter, service: str) -> Callable[[str], Callable[[Handler], Any]]:
+    """The decorator of a service's request-reply handlers: `@responds(subject)` subscribes one in the
+    service's queue group (replicas share the requests) with `HANDLER_CONCURRENCY` workers."""
+    queue = subjects.queue(service)
+
+    def responds(subject: str) -> Callable[[Handler], Any]:
+        return router.subscriber(subject, queue=queue, max_workers=HANDLER_CONCURRENCY)
+
+    return responds
+
+
 def durable_subscriber(
     router: NatsRouter, subject: str, *, stream: str, durable: str, batch_size: int = 1
 ) -> Callable[[Callable[..., Awaitable[None]]], Any]:

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ignis.contracts import subjects
 from ignis.contracts.notifications import ListMessages, MessagePage, MessageRetried, RetryMessage
 from ignis.contracts.scheduling import AppointmentBooked, AppointmentCancelled, AppointmentRescheduled
-from ignis.kit.bus import HANDLER_CONCURRENCY, durable_subscriber, settle
+from ignis.kit.bus import durable_subscriber, responder, settle
 from ignis.kit.clock import utcnow
 from ignis.kit.db import Session
 from ignis.kit.erasure import subscribe_erasures
@@ -21,7 +21,7 @@ from ignis.notifier.repository import NotifierRepository
 from ignis.practice.config import Practice
 
 router = NatsRouter()
-QUEUE = subjects.queue("notifier")
+responds = responder(router, "notifier")
 
 Sessionmaker = Annotated[async_sessionmaker[AsyncSession], Context("sessionmaker")]
 Broker = Annotated[NatsBroker, Context("broker")]
@@ -35,19 +35,19 @@ _EVENTS = {
 }
 
 
-def get_repository(session: Session) -> NotifierRepository:
+async def get_repository(session: Session) -> NotifierRepository:
     return NotifierRepository(session)
 
 
 Repository = Annotated[NotifierRepository, Depends(get_repository)]
 
 
-@router.subscriber(subjects.NOTIFIER_MESSAGES_LIST, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+@responds(subjects.NOTIFIER_MESSAGES_LIST)
 async def list_messages(query: ListMessages, repo: Repository) -> MessagePage:
     return await service.list_messages(repo, query)
 
 
-@router.subscriber(subjects.NOTIFIER_MESSAGE_RETRY, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+@responds(subjects.NOTIFIER_MESSAGE_RETRY)
 async def retry_message(cmd: RetryMessage, repo: Repository) -> MessageRetried:
     """Committed when it returns; the dispatcher's next round (within a second) sends it."""
     return await service.retry_message(repo, cmd, utcnow())

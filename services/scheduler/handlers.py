@@ -31,7 +31,7 @@ from ignis.contracts.scheduling import (
     SlotTaken,
     VisitTypeUnknown,
 )
-from ignis.kit.bus import HANDLER_CONCURRENCY, ask
+from ignis.kit.bus import ask, responder
 from ignis.kit.clock import utcnow
 from ignis.kit.db import Session
 from ignis.kit.erasure import subscribe_erasures
@@ -41,13 +41,13 @@ from ignis.scheduler.calendar import Calendar
 from ignis.scheduler.repository import AppointmentRepository
 
 router = NatsRouter()
-QUEUE = subjects.queue("scheduler")
+responds = responder(router, "scheduler")
 # Well inside the gateway's budget, so the caller hears `unavailable` rather than the gateway timing out.
 PATIENTS_TIMEOUT_SECONDS = 2.0
 _RESOLVED: TypeAdapter[PatientRefResolved | ErrorReply] = TypeAdapter(PatientRefResolved | ErrorReply)
 
 
-def get_repository(session: Session) -> AppointmentRepository:
+async def get_repository(session: Session) -> AppointmentRepository:
     return AppointmentRepository(session)
 
 
@@ -70,14 +70,14 @@ async def verified_patient(cmd: PatientCommand, broker: NatsBroker) -> uuid.UUID
     raise Unavailable("patients service failed")
 
 
-@router.subscriber(subjects.SCHEDULER_FIND_SLOTS, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+@responds(subjects.SCHEDULER_FIND_SLOTS)
 async def find_slots(
     cmd: FindSlots, repo: Repository, calendar: CalendarDep
 ) -> SlotsOffered | NoSlotsFound | VisitTypeUnknown | ErrorReply:
     return await service.find_slots(repo, calendar, cmd, utcnow())
 
 
-@router.subscriber(subjects.SCHEDULER_BOOK, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+@responds(subjects.SCHEDULER_BOOK)
 async def book_appointment(
     cmd: BookAppointment, repo: Repository, calendar: CalendarDep, broker: Broker
 ) -> AppointmentConfirmed | SlotTaken:
@@ -85,7 +85,7 @@ async def book_appointment(
     return await service.book(repo, calendar, cmd, patient_id, utcnow())
 
 
-@router.subscriber(subjects.SCHEDULER_LIST, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+@responds(subjects.SCHEDULER_LIST)
 async def list_appointments(
     cmd: ListAppointments, repo: Repository, calendar: CalendarDep, broker: Broker
 ) -> AppointmentList:
@@ -93,7 +93,7 @@ async def list_appointments(
     return await service.list_appointments(repo, calendar, patient_id, utcnow())
 
 
-@router.subscriber(subjects.SCHEDULER_CANCEL, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+@responds(subjects.SCHEDULER_CANCEL)
 async def cancel_appointment(
     cmd: CancelAppointment, repo: Repository, calendar: CalendarDep, broker: Broker
 ) -> CancellationConfirmed:
@@ -101,7 +101,7 @@ async def cancel_appointment(
     return await service.cancel(repo, calendar, cmd, patient_id, utcnow())
 
 
-@router.subscriber(subjects.SCHEDULER_RESCHEDULE, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+@responds(subjects.SCHEDULER_RESCHEDULE)
 async def reschedule_appointment(
     cmd: RescheduleAppointment, repo: Repository, calendar: CalendarDep, broker: Broker
 ) -> RescheduleConfirmed | SlotTaken:
@@ -109,12 +109,12 @@ async def reschedule_appointment(
     return await service.reschedule(repo, calendar, cmd, patient_id, utcnow())
 
 
-@router.subscriber(subjects.SCHEDULER_PRACTICE_INFO, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+@responds(subjects.SCHEDULER_PRACTICE_INFO)
 async def practice_info(cmd: GetPracticeInfo, calendar: CalendarDep) -> PracticeInfo:
     return service.practice_info(calendar, cmd, utcnow())
 
 
-@router.subscriber(subjects.SCHEDULER_DAY, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+@responds(subjects.SCHEDULER_DAY)
 async def day_appointments(
     query: ListDayAppointments, repo: Repository, calendar: CalendarDep
 ) -> DayAppointments:
