@@ -21,7 +21,7 @@ from ignis.gateway.settings import GatewaySettings
 from ignis.notifier.main import create_app as create_notifier
 from ignis.notifier.settings import NotifierSettings
 from ignis.patients.repository import PatientRepository
-from ignis.patients.service import erase_patient
+from ignis.patients.retention import erase_patient
 from ignis.practice.sms import gsm7_length
 from tests.conftest import HEADERS, Caller, verified_caller
 from tests.factories import GROSS, MUELLER, WEIZSAECKER, Person, patient

@@ -288,7 +288,7 @@ class TestFailuresAlwaysGetAReply:
         async def explode(*_: object) -> None:
             raise RuntimeError(f"database said: Key (phone)=({MUELLER.phone}) already exists")
 
-        monkeypatch.setattr("ignis.patients.service.identify", explode)
+        monkeypatch.setattr("ignis.patients.identity.identify", explode)
         started = time.monotonic()
         reply = await ask(
             client, subjects.PATIENTS_IDENTIFY, identify("c", "Müller", MUELLER.birth_date), IDENTIFY
