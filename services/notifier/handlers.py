@@ -5,12 +5,16 @@ from typing import Annotated, Any
 
 from faststream import Context, Depends
 from faststream.nats import NatsBroker, NatsMessage, NatsRouter
-from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ignis.contracts import subjects
 from ignis.contracts.notifications import ListMessages, MessagePage, MessageRetried, RetryMessage
-from ignis.contracts.scheduling import AppointmentBooked, AppointmentCancelled, AppointmentRescheduled
+from ignis.contracts.scheduling import (
+    AppointmentBooked,
+    AppointmentCancelled,
+    AppointmentEvent,
+    AppointmentRescheduled,
+)
 from ignis.kit.bus import durable_subscriber, responder, settle
 from ignis.kit.clock import utcnow
 from ignis.kit.db import Session
@@ -28,10 +32,10 @@ Broker = Annotated[NatsBroker, Context("broker")]
 PracticeConfig = Annotated[Practice, Context("practice")]
 Sender = Annotated[Dispatcher | None, Context("dispatcher", default=None)]
 
-_EVENTS = {
-    subjects.APPOINTMENT_BOOKED: TypeAdapter(AppointmentBooked),
-    subjects.APPOINTMENT_RESCHEDULED: TypeAdapter(AppointmentRescheduled),
-    subjects.APPOINTMENT_CANCELLED: TypeAdapter(AppointmentCancelled),
+_EVENTS: dict[str, type[AppointmentEvent]] = {
+    subjects.APPOINTMENT_BOOKED: AppointmentBooked,
+    subjects.APPOINTMENT_RESCHEDULED: AppointmentRescheduled,
+    subjects.APPOINTMENT_CANCELLED: AppointmentCancelled,
 }
 
 
@@ -72,7 +76,7 @@ async def on_appointment_event(
     subject = message.raw_message.subject
 
     async def work() -> None:
-        event = _EVENTS[subject].validate_json(message.body)
+        event = _EVENTS[subject].model_validate_json(message.body)
         async with sessionmaker() as session, session.begin():
             await service.plan(NotifierRepository(session), practice, subject, event, utcnow())
         if dispatcher is not None:

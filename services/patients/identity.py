@@ -126,13 +126,13 @@ async def identity_locks(
     return IdentityLocks(
         items=[
             IdentityLock(
-                scope=scope,
-                key=key,
-                failures=failures,
-                names_said=sorted(names),
-                locked_until=lifting + window,
+                scope=row.scope,
+                key=row.key,
+                failures=row.failures,
+                names_said=sorted(row.names),
+                locked_until=row.lifting + window,
             )
-            for scope, key, failures, names, lifting in rows
+            for row in rows
         ]
     )
 
