@@ -53,12 +53,13 @@ from sqlalchemy import insert, text
 from ignis.cli.setup import migrate_all, seed_all
 from ignis.contracts.patients import IdentifyPatient, PatientIdentified
 from ignis.fhir.client import FhirClient, Resource
+from ignis.kit.clock import utcnow
 from ignis.kit.db import create_engine
 from ignis.patients.fhir_records import patient_resource, repository
+from ignis.patients.identity import identify
 from ignis.patients.matching import NameMatch, match_name, normalise, phonetic
 from ignis.patients.models import Patient
 from ignis.patients.repository import PatientRepository
-from ignis.patients.service import identify, utcnow
 from ignis.patients.settings import PatientsSettings
 from ignis.practice.config import load_practice
 

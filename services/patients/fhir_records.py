@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ignis.contracts.patients import Insurance
 from ignis.fhir import codes
 from ignis.fhir.client import FhirClient, FhirIncomplete, Resource, reference, token, version_of
+from ignis.kit.clock import utcnow
 from ignis.kit.phones import is_mobile
 from ignis.patients.fhir_index import PatientIndex
 from ignis.patients.matching import normalise, phonetic
@@ -226,7 +227,7 @@ class FhirPatientRecords:
         ]
         if patient.sms_consent:
             entries.append(
-                _entry(consent_resource(True, patient.sms_consent_at or _now(), key, subject), key)
+                _entry(consent_resource(True, patient.sms_consent_at or utcnow(), key, subject), key)
             )
         answers = await self.fhir.transaction(entries)
         stored = answers[0].get("resource") or {}
@@ -283,6 +284,3 @@ def repository(
         repo.records = FhirPatientRecords(fhir, repo, index)
     return repo
 
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)

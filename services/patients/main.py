@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ignis.contracts import subjects
 from ignis.fhir.client import FhirClient
 from ignis.kit.service import Service, create_service
-from ignis.patients import fhir_index, fhir_sync, handlers, reconcile, service
+from ignis.patients import fhir_index, fhir_sync, handlers, reconcile, retention
 from ignis.patients.settings import PatientsSettings
 
 
@@ -41,7 +41,7 @@ def create_app(
 
 
 async def purge_expired_calls(app: Service) -> None:
-    await service.purge_forever(app.context.get("sessionmaker"), app.context.get("settings"))
+    await retention.purge_forever(app.context.get("sessionmaker"), app.context.get("settings"))
 
 
 async def reconcile_calls(app: Service) -> None:

@@ -22,7 +22,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ignis.kit.db import Repository
 from ignis.patients.models import (
+    SCHEMA,
     Call,
     FhirPatient,
     IdentityAttempt,
@@ -45,12 +47,14 @@ class BudgetUsage:
     names: dict[str, int] = field(default_factory=dict)
 
 
-class PatientRepository:
+class PatientRepository(Repository):
     """Ignis' own rows of the patients service, and (in the default record mode) the patients themselves:
     `records` is where the patients are, this repository itself unless the FHIR server holds them."""
 
+    schema = SCHEMA
+
     def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+        super().__init__(session)
         self.records: PatientRecords = self
         self.cached = False
 

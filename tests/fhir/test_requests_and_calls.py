@@ -25,7 +25,8 @@ from ignis.contracts.requests import (
 )
 from ignis.fhir import codes
 from ignis.fhir.client import FhirClient, FhirUnavailable, Resource
-from ignis.patients import fhir_sync, service
+from ignis.kit.clock import utcnow
+from ignis.patients import calls, fhir_sync
 from ignis.patients.fhir_records import repository
 from ignis.patients.settings import PatientsSettings
 from tests.factories import MUELLER
@@ -138,7 +139,7 @@ async def test_the_call_of_a_verified_patient_is_a_communication(
     payload["data"]["conversation_id"] = "conv_anna"
     async with sessionmaker() as session, session.begin():
         repo = repository(session, fhir)
-        await service.store_call(repo, fhir_patients_settings, json.dumps(payload).encode(), service.utcnow())
+        await calls.store_call(repo, fhir_patients_settings, json.dumps(payload).encode(), utcnow())
 
     assert await fhir_sync.sync_once(sessionmaker, fhir) == 1
     [communication] = await fhir.search("Communication", {"subject": f"Patient/{anna['id']}"})
