@@ -19,7 +19,7 @@ from ignis.contracts.requests import (
     ClaimRequest,
     CompleteRequest,
     CreateRequest,
-    RequestCreated,
+    RequestFiled,
     RequestKind,
     RequestUpdated,
 )
@@ -36,7 +36,7 @@ from tests.fhir_engine.engine import FhirEngine
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "elevenlabs"
 Reply = TypeAdapter[Any]
 IDENTIFY: Reply = TypeAdapter(PatientIdentified | ErrorReply)
-CREATED: Reply = TypeAdapter(RequestCreated | ErrorReply)
+CREATED: Reply = TypeAdapter(RequestFiled | ErrorReply)
 UPDATED: Reply = TypeAdapter(RequestUpdated | ErrorReply)
 
 
@@ -118,7 +118,7 @@ async def test_a_server_that_is_away_delays_the_task_and_loses_nothing(
         finally:
             fhir_engine.process.send_signal(signal.SIGCONT)
 
-        assert isinstance(created, RequestCreated)  # the caller heard their request was taken
+        assert isinstance(created, RequestFiled)  # the caller heard their request was taken
         assert failed is not None
         assert await fhir_sync.sync_once(sessionmaker, writer) == 1
         assert await fhir_sync.sync_once(sessionmaker, writer) == 0  # written once, then nothing left
