@@ -39,7 +39,7 @@ $(FHIR_ENGINE)/node_modules/.package-lock.json: $(FHIR_ENGINE)/package-lock.json
 	cd $(FHIR_ENGINE) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-test: $(STAMP) sip-tools fhir-engine
+test: $(STAMP) sip-tools fhir-engine typecheck
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest

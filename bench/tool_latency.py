@@ -8,11 +8,19 @@ closed-loop concurrent callers, and runs `service.identify` directly against the
 floor that HTTP and the bus add to.
 
     python bench/tool_latency.py [--seconds 10] [--rates 50,200,500] [--concurrency 50] [--patients 10000]
+                                 [--records ignis|fhir]
+
+`--records fhir` puts the patients on Medplum's FHIR engine (tests/fhir_engine, in memory, `npm ci` there
+first) and runs the patients service in FHIR record mode: each identification is one FHIR search by birth
+date. The engine keeps its resources in a JavaScript map and scans it per search, so its numbers bound what a
+FHIR round trip costs from above; an indexed server (Aidbox, HAPI) answers a birth-date search in a few ms.
 """
 
 import argparse
+import contextlib
 import datetime as dt
 import itertools
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -44,12 +52,16 @@ from sqlalchemy import insert, text
 
 from ignis.cli.setup import migrate_all, seed_all
 from ignis.contracts.patients import IdentifyPatient, PatientIdentified
+from ignis.fhir.client import FhirClient, Resource
+from ignis.kit.clock import utcnow
 from ignis.kit.db import create_engine
+from ignis.patients.fhir_records import patient_resource, repository
+from ignis.patients.identity import identify
 from ignis.patients.matching import NameMatch, match_name, normalise, phonetic
 from ignis.patients.models import Patient
 from ignis.patients.repository import PatientRepository
-from ignis.patients.service import identify, utcnow
 from ignis.patients.settings import PatientsSettings
+from ignis.practice.config import load_practice
 
 # The demo practice's Anna Müller, as the agent would pass her (umlaut spelled out, German date).
 LAST_NAME, BIRTH_DATE, BIRTH_DATE_TEXT = "Mueller", dt.date(1980, 3, 12), "12.03.1980"
@@ -105,12 +117,45 @@ async def prepare_database(url: str, patients: int) -> None:
         await engine.dispose()
 
 
-def start(args: argparse.Namespace) -> Started:
+async def prepare_fhir(fhir_url: str, patients: int) -> None:
+    """The demo practice's patients and `patients` fictitious ones as Patients on the FHIR server."""
+    demo = [
+        {**_neighbour(p.first_name, p.last_name), "birth_date": p.birth_date, "salutation": p.salutation}
+        for p in load_practice(None).demo_patients
+    ]
+    rows = demo + (list(patients_around_mueller(patients)) if patients else [])
+    resources: list[Resource] = [patient_resource(Patient(**row), str(n)) for n, row in enumerate(rows)]
+    async with FhirClient(fhir_url, timeout_seconds=60) as fhir:
+        for i in range(0, len(resources), 500):
+            batch = [
+                {"resource": r, "request": {"method": "POST", "url": "Patient"}}
+                for r in resources[i : i + 500]
+            ]
+            await fhir.transaction(batch)
+
+
+def start(args: argparse.Namespace, fhir_url: str | None) -> Started:
     async def setup(_home: Path, database_url: str) -> dict[str, str]:
-        await prepare_database(database_url, args.patients)
-        return {}
+        await prepare_database(database_url, 0 if fhir_url else args.patients)
+        if fhir_url is None:
+            return {}
+        await prepare_fhir(fhir_url, args.patients)
+        return {"IGNIS_RECORDS": "fhir", "IGNIS_FHIR_URL": fhir_url}
 
     return start_system(setup)
+
+
+@contextlib.contextmanager
+def fhir_engine(records: str) -> Iterator[str | None]:
+    """Medplum's FHIR engine of the test suite for `--records fhir`, stopped afterwards."""
+    if records != "fhir":
+        yield None
+        return
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository: tests/fhir_engine
+    from tests.fhir_engine.engine import running_engine
+
+    with running_engine() as engine:
+        yield engine.base_url
 
 
 # --- callers ---------------------------------------------------------------------------------------------
@@ -137,17 +182,24 @@ class Identify:
 class InProcessIdentify(InProcess):
     """The same lookup in this process: `service.identify`, as the patients handler calls it."""
 
-    def __init__(self, database_url: str, home: Path) -> None:
+    def __init__(self, database_url: str, home: Path, fhir_url: str | None) -> None:
         super().__init__(database_url)
         self.settings = PatientsSettings(_env_file=None, home=home, database_url=database_url)
+        self.fhir = FhirClient(fhir_url) if fhir_url else None
 
     async def identify(self) -> str:
         cmd = IdentifyPatient(
             conversation_id=f"bench-local-{next(self.ids)}", last_name=LAST_NAME, birth_date=BIRTH_DATE
         )
         async with self.sessionmaker() as session, session.begin():
-            reply = await identify(PatientRepository(session), self.settings, cmd, utcnow())
+            repo = repository(session, self.fhir) if self.fhir else PatientRepository(session)
+            reply = await identify(repo, self.settings, cmd, utcnow())
         return "identified" if isinstance(reply, PatientIdentified) else reply.code.value
+
+    async def close(self) -> None:
+        if self.fhir is not None:
+            await self.fhir.aclose()
+        await super().close()
 
 
 def run_http(started: Started, args: argparse.Namespace) -> tuple[list[Run], str]:
@@ -161,9 +213,9 @@ def run_http(started: Started, args: argparse.Namespace) -> tuple[list[Run], str
         return runs, runner.run(client.get("/metrics"))
 
 
-def run_in_process(started: Started, args: argparse.Namespace) -> list[Run]:
+def run_in_process(started: Started, args: argparse.Namespace, fhir_url: str | None) -> list[Run]:
     system = started.system
-    local = InProcessIdentify(started.database_url, system.home)
+    local = InProcessIdentify(started.database_url, system.home, fhir_url)
     with in_process(local) as runner:
         runner.run(closed_loop(local.identify, 10, seconds=60, limit=WARMUP_CALLS))
         work = closed_loop(local.identify, 1, args.seconds)
@@ -210,16 +262,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--patients", type=int, default=10_000, help="fictitious patients besides the demo ones"
     )
+    parser.add_argument(
+        "--records", choices=["ignis", "fhir"], default="ignis", help="where the patients are (README: FHIR)"
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    announce = f"Starting the system with {args.patients} extra patients …"
-    with running(announce, lambda: start(args), args.keep) as started:
+    announce = f"Starting the system with {args.patients} extra patients ({args.records} records) …"
+    with (
+        fhir_engine(args.records) as fhir_url,
+        running(announce, lambda: start(args, fhir_url), args.keep) as started,
+    ):
         started.ready(f"measuring {args.seconds:g} s per run:")
         runs, metrics = run_http(started, args)
-        runs += run_in_process(started, args)
+        runs += run_in_process(started, args, fhir_url)
         report(runs)
         report_system(started.system, metrics)
 

@@ -269,6 +269,15 @@ class FhirClient:
                 raise FhirIncomplete(f"search {resource_type}", 200)
             bundle = await self._send("search", resource_type, "GET", following)
 
+    async def page(self, resource_type: str, params: SearchParams, *, count: int) -> list[Resource]:
+        """One page of a search (at most `count`), for callers that page by a watermark of their own."""
+        query = [*_pairs(params), ("_count", str(count))]
+        bundle = await self._send("search", resource_type, "GET", resource_type, params=query)
+        entries = bundle.get("entry") or []
+        return [
+            e["resource"] for e in entries if (e.get("resource") or {}).get("resourceType") == resource_type
+        ]
+
     async def count(self, resource_type: str, params: SearchParams) -> int:
         """How many match (`_summary=count`: the server counts, nothing is sent back)."""
         query = [*_pairs(params), ("_summary", "count")]

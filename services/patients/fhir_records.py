@@ -20,7 +20,9 @@ from ignis.contracts.patients import Insurance
 from ignis.fhir import codes
 from ignis.fhir.client import FhirClient, FhirIncomplete, Resource, reference, token, version_of
 from ignis.fhir.ids import PATIENT_NAMESPACE, patient_id_of
+from ignis.kit.clock import utcnow
 from ignis.kit.phones import is_mobile
+from ignis.patients.fhir_index import PatientIndex
 from ignis.patients.matching import normalise, phonetic
 from ignis.patients.models import Patient
 from ignis.patients.repository import PatientRepository
@@ -162,9 +164,11 @@ def _entry(resource: Resource, key: str, full_url: str | None = None) -> Resourc
 class FhirPatientRecords:
     """`PatientRecords` on the FHIR server; the link table (Ignis id → FHIR id) through the repository."""
 
-    def __init__(self, fhir: FhirClient, repo: PatientRepository) -> None:
+    def __init__(self, fhir: FhirClient, repo: PatientRepository, index: PatientIndex | None = None) -> None:
         self.fhir = fhir
         self.repo = repo
+        self.index = index
+        self.cached = index is not None
 
     async def _seen(self, resources: Iterable[Resource]) -> list[Patient]:
         """The identifiable patients among these resources, their Ignis ids remembered for later reads."""
@@ -173,8 +177,12 @@ class FhirPatientRecords:
         await self.repo.link_fhir_patients({patient.id: fhir_id for fhir_id, patient in patients})
         return [patient for _, patient in patients]
 
-    async def by_birth_date(self, birth_date: dt.date) -> Sequence[Patient]:
-        return await self._seen(await self.fhir.search("Patient", {"birthdate": birth_date.isoformat()}))
+    async def by_birth_date(self, birth_date: dt.date, fresh: bool = False) -> Sequence[Patient]:
+        """From this process's index of the patients (fhir_index) unless `fresh` or not filled yet."""
+        known = None if fresh or self.index is None else self.index.candidates(birth_date)
+        if known is None:
+            known = await self.fhir.search("Patient", {"birthdate": birth_date.isoformat()})
+        return await self._seen(known)
 
     async def by_phone(self, phone: str, limit: int = 2) -> Sequence[Patient]:
         # Exact match on the number as stored: a practice that keeps "030 1234567" is not found by +4930….
@@ -214,7 +222,7 @@ class FhirPatientRecords:
         ]
         if patient.sms_consent:
             entries.append(
-                _entry(consent_resource(True, patient.sms_consent_at or _now(), key, subject), key)
+                _entry(consent_resource(True, patient.sms_consent_at or utcnow(), key, subject), key)
             )
         answers = await self.fhir.transaction(entries)
         stored = answers[0].get("resource") or {}
@@ -262,13 +270,11 @@ class FhirPatientRecords:
         return max(found, key=lambda c: str(c.get("dateTime") or ""), default=None)
 
 
-def repository(session: AsyncSession, fhir: FhirClient | None) -> PatientRepository:
+def repository(
+    session: AsyncSession, fhir: FhirClient | None, index: PatientIndex | None = None
+) -> PatientRepository:
     """The unit of work's repository, its patients on the FHIR server when the service runs with one."""
     repo = PatientRepository(session)
     if fhir is not None:
-        repo.records = FhirPatientRecords(fhir, repo)
+        repo.records = FhirPatientRecords(fhir, repo, index)
     return repo
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)

@@ -14,7 +14,10 @@ from ignis.patients.models import Patient
 
 
 class PatientRecords(Protocol):
-    async def by_birth_date(self, birth_date: dt.date) -> Sequence[Patient]: ...
+    # Whether `by_birth_date` may answer from a copy that lags the records (then `fresh=True` asks them).
+    cached: bool
+
+    async def by_birth_date(self, birth_date: dt.date, fresh: bool = False) -> Sequence[Patient]: ...
 
     async def by_phone(self, phone: str, limit: int = 2) -> Sequence[Patient]: ...
 

@@ -22,7 +22,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ignis.kit.db import Repository
 from ignis.patients.models import (
+    SCHEMA,
     Call,
     FhirPatient,
     IdentityAttempt,
@@ -45,20 +47,23 @@ class BudgetUsage:
     names: dict[str, int] = field(default_factory=dict)
 
 
-class PatientRepository:
+class PatientRepository(Repository):
     """Ignis' own rows of the patients service, and (in the default record mode) the patients themselves:
     `records` is where the patients are, this repository itself unless the FHIR server holds them."""
 
+    schema = SCHEMA
+
     def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+        super().__init__(session)
         self.records: PatientRecords = self
+        self.cached = False
 
     async def _patients(self, patient_ids: Iterable[uuid.UUID | None]) -> dict[uuid.UUID, Patient]:
         """The patients of these ids, wherever the records are (rows here link to them by id only)."""
         patients = await self.records.by_ids(list({i for i in patient_ids if i is not None}))
         return {patient.id: patient for patient in patients}
 
-    async def by_birth_date(self, birth_date: dt.date) -> Sequence[Patient]:
+    async def by_birth_date(self, birth_date: dt.date, fresh: bool = False) -> Sequence[Patient]:
         result = await self.session.execute(select(Patient).where(Patient.birth_date == birth_date))
         return result.scalars().all()
 

@@ -19,13 +19,14 @@ from ignis.contracts.requests import (
     ClaimRequest,
     CompleteRequest,
     CreateRequest,
-    RequestCreated,
+    RequestFiled,
     RequestKind,
     RequestUpdated,
 )
 from ignis.fhir import codes
 from ignis.fhir.client import FhirClient, FhirUnavailable, Resource
-from ignis.patients import fhir_sync, service
+from ignis.kit.clock import utcnow
+from ignis.patients import calls, fhir_sync
 from ignis.patients.fhir_records import repository
 from ignis.patients.settings import PatientsSettings
 from tests.factories import MUELLER
@@ -35,7 +36,7 @@ from tests.fhir_engine.engine import FhirEngine
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "elevenlabs"
 Reply = TypeAdapter[Any]
 IDENTIFY: Reply = TypeAdapter(PatientIdentified | ErrorReply)
-CREATED: Reply = TypeAdapter(RequestCreated | ErrorReply)
+CREATED: Reply = TypeAdapter(RequestFiled | ErrorReply)
 UPDATED: Reply = TypeAdapter(RequestUpdated | ErrorReply)
 
 
@@ -117,7 +118,7 @@ async def test_a_server_that_is_away_delays_the_task_and_loses_nothing(
         finally:
             fhir_engine.process.send_signal(signal.SIGCONT)
 
-        assert isinstance(created, RequestCreated)  # the caller heard their request was taken
+        assert isinstance(created, RequestFiled)  # the caller heard their request was taken
         assert failed is not None
         assert await fhir_sync.sync_once(sessionmaker, writer) == 1
         assert await fhir_sync.sync_once(sessionmaker, writer) == 0  # written once, then nothing left
@@ -138,7 +139,7 @@ async def test_the_call_of_a_verified_patient_is_a_communication(
     payload["data"]["conversation_id"] = "conv_anna"
     async with sessionmaker() as session, session.begin():
         repo = repository(session, fhir)
-        await service.store_call(repo, fhir_patients_settings, json.dumps(payload).encode(), service.utcnow())
+        await calls.store_call(repo, fhir_patients_settings, json.dumps(payload).encode(), utcnow())
 
     assert await fhir_sync.sync_once(sessionmaker, fhir) == 1
     [communication] = await fhir.search("Communication", {"subject": f"Patient/{anna['id']}"})

@@ -33,7 +33,7 @@ class TestMigrateAll:
                 .scalars()
                 .all()
             )
-        assert versions[-3:] == ["0005_encrypt", "0006_call_raw_event", "0007_vendor_deletion"]
+        assert versions[-3:] == ["0007_vendor_deletion", "0008_fhir_patient", "0009_fhir_sync"]
         assert {"patient", "verification", "identity_attempt", "schema_migration"} <= set(tables)
 
 
