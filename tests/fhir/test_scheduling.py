@@ -304,3 +304,46 @@ class TestConcurrency:
             (kept["appointment_id"], kept["spoken"])
         ]
         assert len(await fhir.search("Appointment", {"status": "booked"})) == 2
+
+
+async def test_the_whole_call_through_the_gateway(
+    client: httpx.AsyncClient, fhir: FhirClient, fhir_services: None
+) -> None:
+    """Register a new caller, identify them in a later call, then find, book, move and cancel: every record on
+    the practice's server."""
+    registered = await tool(
+        client,
+        "register_patient",
+        {
+            "conversation_id": "conv-register",
+            "first_name": GROSS.first_name,
+            "last_name": GROSS.last_name,
+            "birth_date": GROSS.birth_date.isoformat(),
+            "phone": "0160 9876543",
+            "insurance": "privat",
+            "sms_consent": True,
+        },
+    )
+    identified = await tool(
+        client,
+        "identify_patient",
+        {"conversation_id": "conv-later", "last_name": "Gross", "birth_date": GROSS.birth_date.isoformat()},
+    )
+    caller = Caller("conv-later", str(identified["patient_ref"]), uuid.uuid4())
+    first, second = (await offered(client, caller, earliest=in_three_days()))[:2]
+    booked = await tool(client, "book_appointment", caller.body(slot_id=first["slot_id"]))
+    appointment_id = booked["appointment"]["appointment_id"]
+    moved = await tool(
+        client,
+        "reschedule_appointment",
+        caller.body(appointment_id=appointment_id, new_slot_id=second["slot_id"]),
+    )
+    on_server = await ignis_appointment(fhir, appointment_id)
+    cancelled = await tool(client, "cancel_appointment", caller.body(appointment_id=appointment_id))
+
+    assert (registered["code"], identified["code"]) == ("registered", "identified")
+    assert (booked["code"], moved["code"], cancelled["code"]) == ("booked", "rescheduled", "cancelled")
+    [patient] = await fhir.search("Patient", {"birthdate": GROSS.birth_date.isoformat()})
+    assert {p["actor"]["reference"] for p in on_server["participant"]} >= {f"Patient/{patient['id']}"}
+    assert moment(on_server["start"]) == moment(second["start"])
+    assert (await ignis_appointment(fhir, appointment_id))["status"] == "cancelled"
