@@ -65,9 +65,11 @@ class Sample:
 
 
 def error_kind(exc: Exception) -> str:
+    """`timeout` for the generator's own timeouts, else the exception's name with its library's."""
     if isinstance(exc, TimeoutError):  # aiohttp's timeouts are TimeoutErrors too
         return "timeout"
-    return f"HTTP {exc.status}" if isinstance(exc, aiohttp.ClientResponseError) else type(exc).__name__
+    library = type(exc).__module__.split(".")[0]
+    return type(exc).__name__ if library == "builtins" else f"{library} {type(exc).__name__}"
 
 
 async def timed(call: Call, scheduled: float) -> Sample:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 import psutil
-from harness import table
+from harness import markdown
 
 from ignis.kit.embedded import free_port
 
@@ -76,13 +76,16 @@ def main() -> None:
                 started = time.monotonic()
                 until(answers, 120)
                 seconds.append(time.monotonic() - started)
+            low, median, high = min(seconds), statistics.median(seconds), max(seconds)
             rows.append(
-                [
-                    name,
-                    *(f"{value:.2f}" for value in (min(seconds), statistics.median(seconds), max(seconds))),
-                ]
+                {
+                    "kill -9 of": name,
+                    "min s": f"{low:.2f}",
+                    "median s": f"{median:.2f}",
+                    "max s": f"{high:.2f}",
+                }
             )
-        print(table(["kill -9 of", "min s", "median s", "max s"], rows))
+        print(markdown(rows))
     finally:
         up.send_signal(signal.SIGTERM)
         up.wait(60)
