@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import httpx
@@ -118,7 +118,7 @@ def ready(base: str) -> bool:
     return False
 
 
-def tool(base: str, name: str, body: dict[str, object]) -> str:
+def tool(base: str, name: str, body: Mapping[str, object]) -> str:
     with contextlib.suppress(httpx.HTTPError):
         response = httpx.post(
             f"{base}/tools/{name}", json=body, headers={"X-Ignis-Tool-Secret": SECRET}, timeout=5

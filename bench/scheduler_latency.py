@@ -242,7 +242,7 @@ async def prepare_database(
             raw = (await conn.get_raw_connection()).driver_connection
             await raw.copy_records_to_table(
                 "appointment", schema_name="scheduler", records=rows, columns=columns
-            )  # type: ignore[union-attr]
+            )
         async with engine.begin() as conn:
             for table in ("patients.patient", "patients.verification", "scheduler.appointment"):
                 await conn.execute(text(f"ANALYZE {table}"))
