@@ -260,6 +260,16 @@ class System:
                 used[process.pid] = times.user + times.system
         return used
 
+    def settle(self, within: float = 60.0) -> None:
+        """Wait until the system is about idle: a backlog a run left (requests its callers gave up on) would
+        otherwise land on the next run."""
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            before = sum(self.cpu_seconds().values())
+            time.sleep(1.0)
+            if sum(self.cpu_seconds().values()) - before < 0.2:  # 20 % of one core
+                return
+
     def stop(self) -> None:
         for process in reversed(self.processes):  # ignis up and the floor before NATS
             if process.poll() is None:
@@ -350,7 +360,9 @@ def measure(
     valid: frozenset[str],
     paced: bool,
 ) -> Run:
-    """Run `work` on `runner`, counting this process's full collections and everyone's CPU meanwhile."""
+    """Run `work` on `runner` once the system is idle, counting this process's full collections and
+    everyone's CPU meanwhile."""
+    sut.settle()
     cpu, box, wall = sut.cpu_seconds(), psutil.cpu_times(), time.perf_counter()
     with GcPauses() as pauses:
         samples = runner.run(work)
