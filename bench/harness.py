@@ -72,6 +72,14 @@ def error_kind(exc: Exception) -> str:
     return type(exc).__name__ if library == "builtins" else f"{library} {type(exc).__name__}"
 
 
+async def tagged(tool: str, call: Awaitable[str]) -> tuple[str, str]:
+    """(tool, the call's outcome or its error's kind): a call that failed still counts for its tool."""
+    try:
+        return tool, await call
+    except Exception as exc:
+        return tool, error_kind(exc)
+
+
 async def timed(call: Call, scheduled: float) -> Sample:
     started = time.perf_counter()
     try:

@@ -262,9 +262,12 @@ class Find:
 
     async def __call__(self) -> Outcome:
         kind, wish = self.wishes.draw()
-        return kind, (
-            await self.client.post("find_slots", {"conversation_id": f"bench-find-{next(self.ids)}", **wish})
-        )[0]
+        return await harness.tagged(
+            kind, self.find({"conversation_id": f"bench-find-{next(self.ids)}", **wish})
+        )
+
+    async def find(self, body: dict[str, Any]) -> str:
+        return (await self.client.post("find_slots", body))[0]
 
 
 class Mixed:
@@ -281,10 +284,7 @@ class Mixed:
         tool = self.rng.choices(list(MIX), weights=list(MIX.values()))[0]
         if tool == "book_appointment" and not self.offers:
             tool = "find_slots"  # nothing offered yet to book
-        try:
-            return tool, await getattr(self, tool)()
-        except Exception as exc:  # tagged with its tool, unlike the harness's fallback
-            return tool, harness.error_kind(exc)
+        return await harness.tagged(tool, getattr(self, tool)())
 
     async def identify_patient(self) -> str:
         caller = self.rng.choice(self.identifiable)
