@@ -21,7 +21,7 @@ from ignis.contracts.patients import CallerLookedUp, LookupCaller
 from ignis.contracts.scheduling import GetPracticeInfo, PracticeInfo
 from ignis.gateway.auth import secret_matches
 from ignis.kit.bus import ask
-from ignis.kit.dates import spoken_date
+from ignis.language.spoken import spoken_date
 
 logger = logging.getLogger("ignis.gateway.initiation")
 router = APIRouter(prefix="/webhooks/elevenlabs", tags=["webhooks"])

@@ -54,8 +54,8 @@ from ignis.contracts.tools import (
 from ignis.gateway.auth import secret_matches
 from ignis.gateway.replies import envelope, failure
 from ignis.kit import bus
-from ignis.kit.dates import DateParseError, parse_birth_date, parse_date
 from ignis.kit.errors import ServiceError
+from ignis.language.dates import DateParseError, parse_birth_date, parse_date
 
 logger = logging.getLogger("ignis.gateway.tools")
 
