@@ -54,7 +54,7 @@ from ignis.gateway.asking import ask_service
 from ignis.gateway.auth import secret_matches
 from ignis.gateway.replies import envelope, failure
 from ignis.language import answers
-from ignis.language.dates import DateParseError, parse_birth_date, parse_date
+from ignis.language.dates import DateParseError, parse_birth_date, parse_day
 
 
 class ToolInputError(Exception):
@@ -102,7 +102,6 @@ def _birth_date(text: str) -> Any:
 
 # Callers say "morgen"; which day that is depends on the practice's clock (German practices: Berlin).
 PRACTICE_ZONE = ZoneInfo("Europe/Berlin")
-_RELATIVE_DAYS = {"heute": 0, "morgen": 1, "uebermorgen": 2, "übermorgen": 2}
 # No caller means a day years away ("31.12.9999" would overflow the scheduler's date arithmetic).
 _FARTHEST_DAYS = 3 * 366
 
@@ -111,11 +110,8 @@ def _day(text: str | None) -> dt.date | None:
     if not text:
         return None
     today = dt.datetime.now(PRACTICE_ZONE).date()
-    offset = _RELATIVE_DAYS.get(text.strip().lower())
-    if offset is not None:
-        return today + dt.timedelta(days=offset)
     try:
-        day = parse_date(text, today=today)
+        day = parse_day(text, today=today)
     except DateParseError:
         raise ToolInputError(ErrorCode.invalid_date) from None
     if abs((day - today).days) > _FARTHEST_DAYS:
