@@ -7,6 +7,7 @@ patients service (who is calling); whatever did not answer in time falls back to
 
 import asyncio
 import datetime as dt
+from collections.abc import Awaitable
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -71,17 +72,14 @@ async def dynamic_variables(request: Request, call: InitiationRequest) -> dict[s
     practice_info = GetPracticeInfo(
         conversation_id=call.conversation_id or "unknown", topic="oeffnungszeiten"
     )
-    asks = [ask_service(request, subjects.SCHEDULER_PRACTICE_INFO, practice_info, _HOURS, BUDGET_SECONDS)]
+    hours_asked = ask_service(
+        request, subjects.SCHEDULER_PRACTICE_INFO, practice_info, _HOURS, BUDGET_SECONDS
+    )
+    asks: list[Awaitable[object]] = [hours_asked]
     if wants_caller:
-        asks.append(
-            ask_service(
-                request,
-                subjects.PATIENTS_LOOKUP_CALLER,
-                LookupCaller(caller_id=call.caller_id or ""),
-                _CALLER,
-                BUDGET_SECONDS,
-            )
-        )
+        lookup = LookupCaller(caller_id=call.caller_id or "")
+        caller_asked = ask_service(request, subjects.PATIENTS_LOOKUP_CALLER, lookup, _CALLER, BUDGET_SECONDS)
+        asks.append(caller_asked)
     # Whatever failed or did not answer in time is an ErrorReply: those values stay practice-only.
     hours, *caller = await asyncio.gather(*asks)
     if isinstance(hours, PracticeInfo):

@@ -86,7 +86,7 @@ class Tool:
     @cached_property
     def reader(self) -> type[ToolBody]:
         """The contracted body, with `words` applied to its fields first (errors name the same fields)."""
-        understood = {
+        understood: dict[str, Callable[..., Any]] = {
             f"_understand_{name}": field_validator(name, mode="before")(staticmethod(understand))
             for name, understand in self.words.items()
         }
