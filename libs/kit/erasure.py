@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ignis.contracts import subjects
-from ignis.kit.bus import HANDLER_CONCURRENCY, durable_subscriber, settle
+from ignis.kit.bus import durable_subscriber, settle
 
 logger = logging.getLogger("ignis.erasure")
 # Deletes this service's rows of the person the message names; returns counts per kind of record.
@@ -31,12 +31,13 @@ def subscribe_erasures(
     event: tuple[str, type[BaseModel]],
     durable: str,
     command: tuple[str, type[BaseModel]],
-    queue: str,
+    responds: Callable[[str], Callable[[Callable[..., Any]], Any]],
     reply: type[BaseModel],
     erase: Erase,
 ) -> None:
     """Erase on the `(subject, model)` `event` (durable consumer `durable` of the events stream) and on the
-    `command` (queue group `queue`), which is answered with `reply` (a model whose one field is `counts`).
+    `command` (subscribed with the service's `responds`, see `kit.bus.responder`), which is answered with
+    `reply` (a model whose one field is `counts`).
 
     `erase(session, message)` deletes the rows of the person the event or command names and must be
     idempotent: a redelivery, or the event after the command, finds nothing left. Counts only are logged.
@@ -59,7 +60,7 @@ def subscribe_erasures(
 
         await settle(message, broker, work)
 
-    @router.subscriber(command_subject, queue=queue, max_workers=HANDLER_CONCURRENCY)
+    @responds(command_subject)
     async def erase_now(
         _: Any,
         message: NatsMessage,
