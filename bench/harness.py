@@ -36,6 +36,7 @@ import aiohttp
 import psutil
 import uvloop
 
+from ignis.kit.clock import utcnow
 from ignis.kit.embedded import EmbeddedPostgres, free_port, start_nats
 from ignis.patients.matching import normalise, phonetic
 
@@ -497,7 +498,7 @@ def fictitious_patients(
             "phone": f"+49151{rng.randrange(10**8):08d}",
             "insurance": rng.choice(("gesetzlich", "gesetzlich", "privat", "selbstzahler")),
             "sms_consent": consent,
-            "sms_consent_at": dt.datetime.now(dt.UTC) if consent else None,
+            "sms_consent_at": utcnow() if consent else None,
         }
 
 

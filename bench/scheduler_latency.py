@@ -34,6 +34,7 @@ from harness import Outcome, Run, System, ToolClient, closed_loop, closed_run, o
 from sqlalchemy import insert, text
 
 from ignis.cli.setup import migrate_all, seed_all
+from ignis.kit.clock import utcnow
 from ignis.kit.db import create_engine
 from ignis.patients.models import Patient, Verification
 from ignis.practice.config import WEEKDAYS, load_practice
@@ -135,7 +136,7 @@ class Wishes:
     """Draws wishes in the proportions of WISHES, at random with a fixed seed."""
 
     def __init__(self, horizon: int, seed: int) -> None:
-        self.today, self.horizon, self.rng = dt.date.today(), horizon, random.Random(seed)
+        self.today, self.horizon, self.rng = utcnow().date(), horizon, random.Random(seed)
 
     def draw(self) -> tuple[str, dict[str, Any]]:
         kind = self.rng.choices(list(WISHES), [share for share, _ in WISHES.values()])[0]
@@ -164,7 +165,7 @@ def appointments(
 ) -> list[tuple[Any, ...]]:
     """`booked` of every practitioner's bookable 10-minute blocks within the horizon, as COPY rows."""
     policy = calendar.practice.booking
-    now = dt.datetime.now(dt.UTC)
+    now = utcnow()
     start, end = (
         now + dt.timedelta(minutes=policy.min_notice_minutes),
         now + dt.timedelta(days=policy.horizon_days),

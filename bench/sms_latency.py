@@ -28,6 +28,7 @@ from sqlalchemy import insert, text
 from ignis.cli.setup import migrate_all
 from ignis.contracts import subjects
 from ignis.contracts.scheduling import AppointmentBooked
+from ignis.kit.clock import utcnow
 from ignis.kit.db import create_engine
 from ignis.patients.models import Patient
 
@@ -37,7 +38,7 @@ SENT = frozenset({"sent"})
 
 async def seed(database_url: str, count: int) -> list[uuid.UUID]:
     await migrate_all(database_url)
-    now = dt.datetime.now(dt.UTC)
+    now = utcnow()
     rows = [row | {"sms_consent": True, "sms_consent_at": now} for row in harness.fictitious_patients(count)]
     engine = create_engine(database_url, pool_size=1)
     try:
@@ -49,10 +50,10 @@ async def seed(database_url: str, count: int) -> list[uuid.UUID]:
 
 
 def booked(index: int, patient_id: uuid.UUID) -> AppointmentBooked:
-    start = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=3, minutes=index)
+    start = utcnow().replace(microsecond=0) + dt.timedelta(days=3, minutes=index)
     return AppointmentBooked(
         event_id=uuid.uuid4(),
-        occurred_at=dt.datetime.now(dt.UTC),
+        occurred_at=utcnow(),
         appointment_id=uuid.uuid4(),
         patient_id=patient_id,
         practitioner_id="weber",
