@@ -283,4 +283,3 @@ def repository(
     if fhir is not None:
         repo.records = FhirPatientRecords(fhir, repo, index)
     return repo
-
