@@ -52,6 +52,8 @@ class TestFreshDatabase:
                     "0005_encrypt",
                     "0006_call_raw_event",
                     "0007_vendor_deletion",
+                    "0008_fhir_patient",
+                    "0009_fhir_sync",
                 ],
                 "scheduler": ["0001_init", "0002_encrypt", "0003_version"],
                 "notifier": ["0001_init", "0002_encrypt", "0003_version"],
