@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean sip-tools
+.PHONY: run test lint bench clean sip-tools browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,14 @@ sip-tools:
 	  || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends $(SIP_PACKAGES) >/dev/null; }; } \
 	|| echo "Could not install $(SIP_PACKAGES) (apt-get); the SIP bridge tests will say so." >&2
 
-test: $(STAMP) sip-tools
+# The staff app's browser tests drive Debian's Chromium through Playwright (never `playwright install`).
+browser:
+	@command -v chromium >/dev/null 2>&1 \
+	|| { $(SUDO) apt-get install -y -qq --no-install-recommends chromium >/dev/null \
+	  || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends chromium >/dev/null; }; } \
+	|| echo "Could not install chromium (apt-get); the staff app's browser tests will fail and say so." >&2
+
+test: $(STAMP) sip-tools browser
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
