@@ -24,18 +24,20 @@ def repo(session: AsyncSession) -> StaffRepository:
     return StaffRepository(session)
 
 
-async def ready_account(repo: StaffRepository, name: str = "Sabine", password: str = "richtig-lang-1") -> None:
+async def ready_account(repo: StaffRepository, name: str = "Sabine", password: str = "richtig-1234") -> None:
     _, token = await accounts.add_account(repo, name, Role.staff, NOW, POLICY)
     assert await accounts.set_password(repo, token, password, NOW) is not None
 
 
 class TestSetUp:
-    async def test_the_link_sets_a_password_once_and_only_its_hash_is_kept(self, repo: StaffRepository) -> None:
+    async def test_the_link_sets_a_password_once_keeping_hashes_only(self, repo: StaffRepository) -> None:
         account, token = await accounts.add_account(repo, "Sabine", Role.admin, NOW, POLICY)
-        assert account.setup_token_hash != token and token not in (account.setup_token_hash or "")
-        assert await accounts.set_password(repo, token, "richtig-lang-1", NOW) is not None
-        assert account.password_hash is not None and account.password_hash.startswith("$argon2id$")
-        assert "richtig-lang-1" not in account.password_hash
+        assert account.setup_token_hash != token
+        assert token not in (account.setup_token_hash or "")
+        assert await accounts.set_password(repo, token, "richtig-1234", NOW) is not None
+        assert account.password_hash is not None
+        assert account.password_hash.startswith("$argon2id$")
+        assert "richtig-1234" not in account.password_hash
         assert await accounts.set_password(repo, token, "noch-ein-anderes", NOW) is None  # spent
 
     async def test_an_expired_link_is_refused(self, repo: StaffRepository) -> None:
@@ -49,10 +51,10 @@ class TestSetUp:
 
 
 class TestSignIn:
-    async def test_right_password_signs_in_wrong_one_and_unknown_name_do_not(self, repo: StaffRepository) -> None:
+    async def test_only_the_right_name_and_password_sign_in(self, repo: StaffRepository) -> None:
         await ready_account(repo)
-        assert (await accounts.sign_in(repo, "sabine", "richtig-lang-1", NOW, POLICY)).name == "Sabine"
-        for name, password in (("Sabine", "falsch-falsch"), ("Niemand", "richtig-lang-1")):
+        assert (await accounts.sign_in(repo, "sabine", "richtig-1234", NOW, POLICY)).name == "Sabine"
+        for name, password in (("Sabine", "falsch-falsch"), ("Niemand", "richtig-1234")):
             with pytest.raises(SignInRefused) as refused:
                 await accounts.sign_in(repo, name, password, NOW, POLICY)
             assert not refused.value.locked
@@ -63,16 +65,16 @@ class TestSignIn:
             with pytest.raises(SignInRefused):
                 await accounts.sign_in(repo, "Sabine", "falsch-falsch", NOW, POLICY)
         with pytest.raises(SignInRefused) as refused:  # even the right password, while locked
-            await accounts.sign_in(repo, "Sabine", "richtig-lang-1", NOW + dt.timedelta(minutes=14), POLICY)
+            await accounts.sign_in(repo, "Sabine", "richtig-1234", NOW + dt.timedelta(minutes=14), POLICY)
         assert refused.value.locked
         later = NOW + dt.timedelta(minutes=16)
-        assert await accounts.sign_in(repo, "Sabine", "richtig-lang-1", later, POLICY)
+        assert await accounts.sign_in(repo, "Sabine", "richtig-1234", later, POLICY)
 
 
 class TestSessions:
     async def test_a_session_ends_when_idle_too_long_or_too_old(self, repo: StaffRepository) -> None:
         await ready_account(repo)
-        account = await accounts.sign_in(repo, "Sabine", "richtig-lang-1", NOW, POLICY)
+        account = await accounts.sign_in(repo, "Sabine", "richtig-1234", NOW, POLICY)
         token, _ = await accounts.open_session(repo, account, NOW, POLICY)
         step = dt.timedelta(minutes=29)
         moment = NOW
@@ -87,7 +89,7 @@ class TestSessions:
 
     async def test_signing_out_ends_the_session(self, repo: StaffRepository) -> None:
         await ready_account(repo)
-        account = await accounts.sign_in(repo, "Sabine", "richtig-lang-1", NOW, POLICY)
+        account = await accounts.sign_in(repo, "Sabine", "richtig-1234", NOW, POLICY)
         token, _ = await accounts.open_session(repo, account, NOW, POLICY)
         await accounts.sign_out(repo, token)
         assert await accounts.current_session(repo, token, NOW, POLICY) is None
