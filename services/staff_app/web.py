@@ -81,12 +81,12 @@ def backend(request: Request) -> Backend:
     return request.app.state.backend  # type: ignore[no-any-return]
 
 
-def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
     templates: Jinja2Templates = request.app.state.templates
     staff = getattr(request.state, "staff", None)
     return templates.TemplateResponse(
         request,
-        name,
+        template,
         {
             "base": base_path(request),
             "staff": staff,
@@ -136,20 +136,23 @@ async def sign_in(
     if not expected or not accounts.secrets.compare_digest(csrf.encode(), expected.encode()):
         return render(request, "error.html", status=403, message="Sicherheitsprüfung fehlgeschlagen.")
     policy = request.app.state.policy
-    try:
-        async with unit_of_work(request) as repo:
+    refused: accounts.SignInRefused | None = None
+    async with unit_of_work(request) as repo:  # a refusal commits too: it counts towards the lock-out
+        try:
             account = await accounts.sign_in(repo, name.strip(), password, utcnow(), policy)
+        except accounts.SignInRefused as exc:
+            refused = exc
+        else:
             token, _ = await accounts.open_session(repo, account, utcnow(), policy)
             await accounts.record(repo, account, "anmeldung", utcnow())
-    except accounts.SignInRefused as refused:
+    if refused is not None:
         logger.info("staff sign-in refused", extra={"locked": refused.locked})
         message = (
             "Zu viele Fehlversuche: Das Konto ist vorübergehend gesperrt."
             if refused.locked
             else "Name oder Passwort falsch."
         )
-        response = render(request, "sign_in.html", status=401, pre_csrf=expected, message=message)
-        return response
+        return render(request, "sign_in.html", status=401, pre_csrf=expected, message=message)
     response = see_other(request, "/")
     set_cookie(request, response, SESSION_COOKIE, token, max_age=int(policy.session_max.total_seconds()))
     clear_cookie(request, response, PRE_SESSION_COOKIE)
