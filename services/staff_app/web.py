@@ -8,9 +8,10 @@ birth ever is.
 import asyncio
 import datetime as dt
 import logging
+import secrets
 import uuid
 from collections.abc import Awaitable
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -67,6 +68,32 @@ TEMPLATES = {
     "cancellation": "Terminabsage",
     "reminder": "Terminerinnerung",
 }
+# The notifier's reasons are written for the operator (English); the desk reads them in German. Matched by a
+# part of the text; an unknown reason is shown as it is.
+REASONS = (
+    ("(402)", "sipgate-Guthaben aufgebraucht: Konto aufladen, dann erneut senden"),
+    ("(401)", "sipgate lehnt die Zugangsdaten ab: Einstellungen prüfen"),
+    ("(403)", "sipgate erlaubt diese SMS-Absenderkennung nicht: Web-SMS buchen, Einstellungen prüfen"),
+    ("gave up after", "mehrmals vergeblich versucht"),
+    ("no answer from sipgate", "keine Antwort von sipgate: vielleicht angekommen"),
+    ("whether the SMS went out is unknown", "unklar, ob sie hinausging"),
+    ("whether it sent is unknown", "unklar, ob sie hinausging"),
+    ("the appointment has begun", "der Termin hatte schon begonnen"),
+    ("quiet hours", "fiel in die Ruhezeit"),
+    ("no SMS consent", "keine SMS-Einwilligung"),
+    ("no mobile number", "keine Mobilnummer"),
+    ("patient no longer exists", "Patient gelöscht"),
+    ("cancelled", "Termin abgesagt"),
+    ("moved", "Termin verlegt"),
+)
+
+
+def reason_in_german(reason: str | None) -> str:
+    if not reason:
+        return "–"
+    return next((german for part, german in REASONS if part in reason), reason)
+
+
 OUTCOMES = {"success": "erfolgreich", "failure": "nicht erfolgreich", "unknown": "unklar"}
 # What a service's error means for the person at the desk, and the page's status.
 ERRORS: dict[ErrorCode, tuple[int, str]] = {
@@ -119,7 +146,7 @@ def see_other(request: Request, path: str) -> RedirectResponse:
 
 @router.get("/anmelden", response_class=HTMLResponse)
 async def sign_in_form(request: Request) -> Response:
-    token = accounts.secrets.token_urlsafe(32)
+    token = secrets.token_urlsafe(32)
     response = render(request, "sign_in.html", pre_csrf=token)
     set_cookie(request, response, PRE_SESSION_COOKIE, token, max_age=3600)
     return response
@@ -133,7 +160,7 @@ async def sign_in(
     csrf: Annotated[str, Form(alias=CSRF_FIELD, max_length=200)] = "",
 ) -> Response:
     expected = request.cookies.get(PRE_SESSION_COOKIE, "")
-    if not expected or not accounts.secrets.compare_digest(csrf.encode(), expected.encode()):
+    if not expected or not secrets.compare_digest(csrf.encode(), expected.encode()):
         return render(request, "error.html", status=403, message="Sicherheitsprüfung fehlgeschlagen.")
     policy = request.app.state.policy
     refused: accounts.SignInRefused | None = None
@@ -188,7 +215,7 @@ async def set_up(
     csrf: Annotated[str, Form(alias=CSRF_FIELD, max_length=200)] = "",
 ) -> Response:
     # The link's own token is the form's CSRF token: only who holds the link can post it.
-    if not accounts.secrets.compare_digest(csrf.encode(), token.encode()):
+    if not secrets.compare_digest(csrf.encode(), token.encode()):
         return render(request, "error.html", status=403, message="Sicherheitsprüfung fehlgeschlagen.")
     async with unit_of_work(request) as repo:
         account = await accounts.account_to_set_up(repo, token, utcnow())
@@ -320,7 +347,13 @@ async def sms(request: Request, _staff: SignedIn) -> Response:
     except BackendError as exc:
         return error_page(request, exc)
     return render(
-        request, "sms.html", messages=messages, names=names, statuses=MESSAGE_STATUS, templates=TEMPLATES
+        request,
+        "sms.html",
+        messages=messages,
+        names=names,
+        statuses=MESSAGE_STATUS,
+        templates=TEMPLATES,
+        reason=reason_in_german,
     )
 
 
@@ -438,11 +471,9 @@ async def system(request: Request, _staff: Admin) -> Response:
 async def unlock(
     request: Request,
     staff: Annotated[Staff, Depends(admin), Depends(csrf_checked)],
-    scope: Annotated[str, Form(max_length=10)],
+    scope: Annotated[Literal["caller", "name"], Form()],
     key: Annotated[str, Form(max_length=64)],
 ) -> Response:
-    if scope not in ("caller", "name"):
-        return render(request, "error.html", status=400, message="Ungültige Eingabe.")
     try:
         await backend(request).unlock(scope, key)
     except BackendError as exc:

@@ -3,6 +3,7 @@
 import asyncio
 import datetime as dt
 import re
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -201,7 +202,7 @@ async def test_a_failed_sms_is_sent_again_consent_is_toggled_and_the_day_shows_t
         await asyncio.sleep(0.5)
         await page.reload()
     await expect(failed).to_have_count(1)
-    await expect(failed).to_contain_text("402")
+    await expect(failed).to_contain_text("sipgate-Guthaben aufgebraucht")
     await expect(failed).to_contain_text("Terminbestätigung")
     await screenshot(page, "sms_fehlgeschlagen")
     await failed.get_by_role("button", name="Erneut senden").click()
@@ -222,6 +223,8 @@ async def test_a_failed_sms_is_sent_again_consent_is_toggled_and_the_day_shows_t
     await screenshot(page, "patient")
     await page.get_by_role("button", name="Einwilligung eintragen").click()
     await expect(page.locator("#einwilligung")).to_have_text("erteilt")
+    today = dt.datetime.now(ZoneInfo("Europe/Berlin")).date()
+    await expect(page.locator("dd", has_text="erteilt")).to_contain_text(f"seit {today:%d.%m.%Y}")
 
     day = dt.datetime.fromisoformat(slot["start"]).date()
     await page.goto(f"{praxis.url}/tag?datum={day.isoformat()}")
@@ -230,15 +233,31 @@ async def test_a_failed_sms_is_sent_again_consent_is_toggled_and_the_day_shows_t
     await screenshot(page, "tag")
 
 
-async def test_system_page_for_admins_only(
+async def test_system_page_for_admins_only_shows_and_lifts_an_identification_lock(
     praxis: Praxis, context: BrowserContext, browser_context_2: BrowserContext
 ) -> None:
+    for attempt in range(5):  # five wrong birth dates from one number lock that number
+        await ask_tool(
+            praxis,
+            "identify_patient",
+            {**IDENTIFY_DEMO, "conversation_id": f"praxis-lock-{attempt}", "caller_id": "+4915799990000",
+             "birth_date": f"0{attempt + 1}.01.1990"},
+        )  # fmt: skip
     page = await context.new_page()
-    await page.goto(praxis.url + "/system")
-    await sign_in(page, "Sabine")
+    await open_app(praxis, page, "Sabine")
     await page.get_by_role("link", name="System").click()
-    await expect(page.get_by_role("heading", name="Gesperrte Identifizierungen")).to_be_visible()
+    lock = page.locator("tr", has_text="Anrufernummer")
+    await expect(lock).to_have_count(1)
+    await expect(lock).to_contain_text("5")
     await screenshot(page, "system")
+    await lock.get_by_role("button", name="Entsperren").click()
+    await expect(page.get_by_text("Keine Sperren.")).to_be_visible()
+    unlocked = await ask_tool(
+        praxis,
+        "identify_patient",
+        {**IDENTIFY_DEMO, "conversation_id": "praxis-lock-9", "caller_id": "+4915799990000"},
+    )
+    assert unlocked["code"] == "identified"
 
     tom = await browser_context_2.new_page()
     await open_app(praxis, tom, "Tom")
