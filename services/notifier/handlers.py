@@ -1,5 +1,6 @@
 """Bus entry points of the notifier: translation and dependency injection only."""
 
+import logging
 import uuid
 from typing import Annotated, Any
 
@@ -10,15 +11,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ignis.contracts import subjects
 from ignis.contracts.notifications import ListMessages, MessagePage, MessageRetried, RetryMessage
+from ignis.contracts.requests import RequestCreatedEvent
 from ignis.contracts.scheduling import AppointmentBooked, AppointmentCancelled, AppointmentRescheduled
 from ignis.kit.bus import HANDLER_CONCURRENCY, durable_subscriber, settle
 from ignis.kit.db import Session
 from ignis.kit.erasure import subscribe_erasures
-from ignis.notifier import service
+from ignis.notifier import alerts, service
 from ignis.notifier.dispatcher import Dispatcher
 from ignis.notifier.repository import NotifierRepository
 from ignis.practice.config import Practice
 
+logger = logging.getLogger("ignis.notifier")
 router = NatsRouter()
 QUEUE = subjects.queue("notifier")
 
@@ -76,6 +79,35 @@ async def on_appointment_event(
             await service.plan(NotifierRepository(session), practice, subject, event, service.utcnow())
         if dispatcher is not None:
             dispatcher.wake.set()
+
+    await settle(message, broker, work)
+
+
+@durable_subscriber(
+    router,
+    subjects.REQUEST_CREATED,
+    stream=subjects.EVENTS_STREAM,
+    durable=subjects.NOTIFIER_REQUESTS_CONSUMER,
+)
+async def on_request_created(
+    _: Any,
+    message: NatsMessage,
+    sessionmaker: Sessionmaker,
+    practice: PracticeConfig,
+    broker: Broker,
+    dispatcher: Sender,
+) -> None:
+    """An urgent request: an SMS to the staff mobile (once; acknowledged after it is recorded)."""
+
+    async def work() -> None:
+        if dispatcher is None:
+            return
+        event = RequestCreatedEvent.model_validate_json(message.body)
+        async with sessionmaker() as session, session.begin():
+            outcome = await alerts.alert_staff(
+                NotifierRepository(session), dispatcher.provider, practice, event, dispatcher.clock()
+            )
+        logger.info("staff alert", extra={"request_id": event.request_id, "outcome": outcome})
 
     await settle(message, broker, work)
 

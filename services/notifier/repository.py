@@ -10,7 +10,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ignis.contracts.notifications import MessageStatus
-from ignis.notifier.models import Appointment, Message
+from ignis.notifier.models import Appointment, Message, StaffAlert
 
 Status = MessageStatus
 
@@ -44,6 +44,21 @@ class NotifierRepository:
             .returning(Message.id)
         )
         return result.scalar() is not None
+
+    async def add_staff_alert(self, request_id: str, now: dt.datetime) -> bool:
+        """Record the alert of a request before it is sent, unless it exists; whether it was new."""
+        result = await self.session.execute(
+            insert(StaffAlert)
+            .values(request_id=request_id, created_at=now, status="sending")
+            .on_conflict_do_nothing(index_elements=[StaffAlert.request_id])
+            .returning(StaffAlert.request_id)
+        )
+        return result.scalar() is not None
+
+    async def finish_staff_alert(self, request_id: str, status: str, reason: str | None) -> None:
+        await self.session.execute(
+            update(StaffAlert).where(StaffAlert.request_id == request_id).values(status=status, reason=reason)
+        )
 
     async def withdraw_reminders(self, appointment_id: uuid.UUID, keep_event: uuid.UUID, reason: str) -> int:
         """Withdraw the appointment's pending reminders but the one planned by `keep_event`."""
