@@ -12,6 +12,7 @@ from ignis.contracts.calls import CallDetail, CallPage, GetCall, ListCalls
 from ignis.contracts.notifications import Contact, GetContact, SetSmsConsent, SmsConsentSet
 from ignis.contracts.patients import (
     CallerLookedUp,
+    ErasePatient,
     GetPatientNames,
     IdentifyPatient,
     IdentityLocks,
@@ -19,6 +20,7 @@ from ignis.contracts.patients import (
     ListIdentityLocks,
     LookupCaller,
     PatientAlreadyRegistered,
+    PatientErasedHere,
     PatientIdentified,
     PatientNames,
     PatientRefResolved,
@@ -118,6 +120,13 @@ async def get_call(query: GetCall, repo: Repository) -> CallDetail:
 @router.subscriber(subjects.PATIENTS_SMS_CONSENT, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
 async def set_sms_consent(cmd: SetSmsConsent, repo: Repository) -> SmsConsentSet:
     return await service.set_sms_consent(repo, cmd, service.utcnow())
+
+
+@router.subscriber(subjects.erase_patient("patients"), queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+async def erase_patient(cmd: ErasePatient, repo: Repository, settings: Settings) -> PatientErasedHere:
+    """GDPR Art. 17 from the staff app; `ignis erase-patient` does the same from the command line."""
+    counts = await service.erase_everywhere_here(repo, settings.nats, cmd.patient_id)
+    return PatientErasedHere(counts=counts)
 
 
 @router.subscriber(subjects.PATIENTS_CONTACT, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)

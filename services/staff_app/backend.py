@@ -22,10 +22,12 @@ from ignis.contracts.notifications import (
     SmsConsentSet,
 )
 from ignis.contracts.patients import (
+    ErasePatient,
     GetPatientNames,
     IdentityLocks,
     IdentityUnlocked,
     ListIdentityLocks,
+    PatientErasedHere,
     PatientNames,
     UnlockIdentity,
 )
@@ -44,6 +46,9 @@ from ignis.kit.errors import ServiceError
 
 T = TypeVar("T")
 # Built once: a TypeAdapter compiles its validator.
+_PATIENT_ERASED_HERE: TypeAdapter[PatientErasedHere | ErrorReply] = TypeAdapter(
+    PatientErasedHere | ErrorReply
+)
 _REQUEST_PAGE: TypeAdapter[RequestPage | ErrorReply] = TypeAdapter(RequestPage | ErrorReply)
 _REQUEST_UPDATED: TypeAdapter[RequestUpdated | ErrorReply] = TypeAdapter(RequestUpdated | ErrorReply)
 _CALL_PAGE: TypeAdapter[CallPage | ErrorReply] = TypeAdapter(CallPage | ErrorReply)
@@ -150,3 +155,8 @@ class Backend:
     async def unlock(self, scope: Literal["caller", "name"], key: str) -> IdentityUnlocked:
         command = UnlockIdentity(scope=scope, key=key)
         return await self._ask(subjects.PATIENTS_LOCKS_UNLOCK, command, _IDENTITY_UNLOCKED)
+
+    async def erase(self, patient_id: uuid.UUID) -> dict[str, int]:
+        """GDPR Art. 17 in the patients service (the others follow its `patient.erased`); what it removed."""
+        command = ErasePatient(patient_id=patient_id)
+        return (await self._ask(subjects.erase_patient("patients"), command, _PATIENT_ERASED_HERE)).counts

@@ -417,6 +417,44 @@ async def sms_consent(
     return see_other(request, f"/patienten/{patient_id}")
 
 
+@router.get("/patienten/{patient_id}/loeschen", response_class=HTMLResponse)
+async def erase_form(request: Request, patient_id: uuid.UUID, _staff: Admin) -> Response:
+    """The confirmation names the patient and everything that goes with them."""
+    try:
+        names, messages, calls, requests = await asyncio.gather(
+            backend(request).names({str(patient_id)}),
+            backend(request).messages(patient_id=patient_id, limit=100),
+            backend(request).calls(limit=100),
+            backend(request).requests(None),
+        )
+    except BackendError as exc:
+        return error_page(request, exc)
+    if str(patient_id) not in names:
+        return render(request, "error.html", status=404, message=ERRORS[ErrorCode.not_found][1])
+    mine = str(patient_id)
+    return render(
+        request,
+        "erase.html",
+        patient_id=patient_id,
+        name=names[mine],
+        calls=sum(1 for c in calls.items if c.patient and c.patient.patient_id == mine),
+        requests=sum(1 for r in requests if r.patient and r.patient.patient_id == mine),
+        messages=len(messages),
+    )
+
+
+@router.post("/patienten/{patient_id}/loeschen", response_class=HTMLResponse)
+async def erase(
+    request: Request, patient_id: uuid.UUID, staff: Annotated[Staff, Depends(admin), Depends(csrf_checked)]
+) -> Response:
+    try:
+        counts = await backend(request).erase(patient_id)
+    except BackendError as exc:
+        return error_page(request, exc)
+    await audit(request, staff, "patient gelöscht", patient_id)
+    return render(request, "erased.html", counts=counts)
+
+
 @router.get("/patienten/{patient_id}/protokoll", response_class=HTMLResponse)
 async def patient_audit(request: Request, patient_id: uuid.UUID, staff: Admin) -> Response:
     async with unit_of_work(request) as repo:

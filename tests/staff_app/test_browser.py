@@ -267,6 +267,48 @@ async def test_system_page_for_admins_only_shows_and_lifts_an_identification_loc
     assert answer.status == 403
 
 
+async def test_an_admin_erases_a_patient_after_a_confirmation_naming_what_goes(
+    praxis: Praxis, context: BrowserContext, browser_context_2: BrowserContext
+) -> None:
+    me = {"conversation_id": "praxis-erase", "caller_id": "+4917611122233"}
+    identified = await ask_tool(
+        praxis, "identify_patient", {**me, "last_name": "Yılmaz", "birth_date": "15.01.1971"}
+    )
+    assert identified["code"] == "identified"
+    request = {**me, "kind": "rueckruf", "details": "Bitte Laborwerte besprechen"}
+    created = await ask_tool(praxis, "create_request", {**request, "patient_ref": identified["patient_ref"]})
+    assert created["code"] == "request_created"
+
+    tom = await browser_context_2.new_page()
+    await open_app(praxis, tom, "Tom")
+    await tom.get_by_role("link", name="Mehmet Yılmaz").click()
+    await expect(tom.get_by_role("heading", name="Mehmet Yılmaz")).to_be_visible()
+    await expect(tom.get_by_role("link", name="Patient löschen …")).to_have_count(0)
+    patient_url = tom.url
+    refused = await tom.goto(patient_url + "/loeschen")
+    assert refused is not None
+    assert refused.status == 403
+
+    page = await context.new_page()
+    await open_app(praxis, page, "Sabine")
+    await page.goto(patient_url)
+    await page.get_by_role("link", name="Patient löschen …").click()
+    await expect(page.get_by_role("heading", name="Mehmet Yılmaz endgültig löschen?")).to_be_visible()
+    await expect(page.locator("main")).to_contain_text("alle Anfragen (1 offen oder in Arbeit)")
+    await expect(page.locator("main")).to_contain_text("Transkripten")
+    await screenshot(page, "patient_loeschen")
+    await page.get_by_role("button", name="Mehmet Yılmaz endgültig löschen").click()
+    await expect(page.get_by_role("heading", name="Patient gelöscht")).to_be_visible()
+    await expect(page.locator("main")).to_contain_text("1 Stammdatensatz")
+    await expect(page.locator("main")).to_contain_text("1 Anfragen")
+    await screenshot(page, "patient_geloescht")
+    gone = await page.goto(patient_url)
+    assert gone is not None
+    assert gone.status == 404
+    await page.goto(praxis.url + "/")
+    await expect(page.get_by_text("Bitte Laborwerte besprechen")).to_have_count(0)
+
+
 async def test_csrf_expiry_sign_out_and_lock_out_are_refused(praxis: Praxis, context: BrowserContext) -> None:
     page = await context.new_page()
     await open_app(praxis, page, "Sabine")
