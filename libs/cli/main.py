@@ -386,9 +386,7 @@ def staff_add(
         typer.echo(f"An account named {name.strip()!r} exists already.", err=True)
         raise typer.Exit(1) from None
     gateway = GatewaySettings()
-    base = (
-        url or os.environ.get("IGNIS_PUBLIC_URL") or f"http://{gateway.gateway_host}:{gateway.gateway_port}"
-    )
+    base = url or settings.public_url or f"http://{gateway.gateway_host}:{gateway.gateway_port}"
     typer.echo(
         f"Account {name.strip()!r} ({role}) created. Its one-time set-up link, valid for "
         f"{settings.staff_setup_hours} hours:\n{base.rstrip('/')}{STAFF_APP_PATH}/einrichten/{token}"

@@ -93,13 +93,19 @@ async def csrf_checked(request: Request) -> Staff:
     return staff
 
 
+def secure(request: Request) -> bool:
+    """Whether the browser reached the app over HTTPS (directly, or by the configured public URL)."""
+    public_url = request.app.state.settings.public_url or ""
+    return request.url.scheme == "https" or public_url.startswith("https://")
+
+
 def set_cookie(request: Request, response: Response, name: str, value: str, max_age: int | None) -> None:
     response.set_cookie(
         name,
         value,
         max_age=max_age,
         path=base_path(request) or "/",
-        secure=request.url.scheme == "https",
+        secure=secure(request),
         httponly=True,
         samesite="strict",
     )
@@ -109,7 +115,7 @@ def clear_cookie(request: Request, response: Response, name: str) -> None:
     response.delete_cookie(
         name,
         path=base_path(request) or "/",
-        secure=request.url.scheme == "https",
+        secure=secure(request),
         httponly=True,
         samesite="strict",
     )

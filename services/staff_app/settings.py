@@ -6,6 +6,9 @@ from ignis.kit.settings import Settings
 
 
 class StaffAppSettings(Settings):
+    # The gateway's public address (IGNIS_PUBLIC_URL, as for `ignis provision`): behind a TLS proxy whose
+    # forwarded headers uvicorn does not trust, https here still makes the session cookie Secure.
+    public_url: str | None = None
     # A session ends after this long without a request, and in any case this long after sign-in.
     staff_session_idle_minutes: int = Field(default=60, ge=1)
     staff_session_max_hours: int = Field(default=12, ge=1)

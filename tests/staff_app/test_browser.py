@@ -312,7 +312,10 @@ async def test_an_admin_erases_a_patient_after_a_confirmation_naming_what_goes(
 async def test_csrf_expiry_sign_out_and_lock_out_are_refused(praxis: Praxis, context: BrowserContext) -> None:
     page = await context.new_page()
     await open_app(praxis, page, "Sabine")
-    await expect(page.get_by_role("heading", name="Eingang: Anfragen")).to_be_visible()
+    await page.keyboard.press("Tab")  # keyboard first: the skip link, then the navigation
+    await expect(page.get_by_role("link", name="Zum Inhalt springen")).to_be_focused()
+    await page.keyboard.press("Tab")
+    await expect(page.get_by_role("link", name="Eingang")).to_be_focused()
     await new_request(praxis, "praxis-csrf", "Bitte Befund faxen", urgent=False)
     await expect(page.get_by_text("Bitte Befund faxen")).to_be_visible(timeout=WAIT_MS)
     action = (
