@@ -36,7 +36,7 @@ browser:
 	  || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends chromium >/dev/null; }; } \
 	|| echo "Could not install chromium (apt-get); the staff app's browser tests will fail and say so." >&2
 
-test: $(STAMP) sip-tools browser
+test: $(STAMP) sip-tools browser typecheck
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest

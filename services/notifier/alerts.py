@@ -6,7 +6,7 @@ import datetime as dt
 import logging
 from zoneinfo import ZoneInfo
 
-from ignis.contracts.requests import RequestCreatedEvent
+from ignis.contracts.requests import RequestCreated
 from ignis.kit.phones import to_e164
 from ignis.notifier.providers import Outcome, SmsProvider
 from ignis.notifier.repository import NotifierRepository
@@ -32,7 +32,7 @@ async def alert_staff(
     repo: NotifierRepository,
     provider: SmsProvider,
     practice: Practice,
-    event: RequestCreatedEvent,
+    event: RequestCreated,
     now: dt.datetime,
 ) -> str:
     """Send the alert of an urgent request once; what happened, for the log."""

@@ -11,7 +11,7 @@ import yaml
 from nats.js import JetStreamContext
 
 from ignis.contracts import subjects
-from ignis.contracts.requests import RequestCreatedEvent, RequestKind
+from ignis.contracts.requests import RequestCreated, RequestKind
 from tests.conftest import TEST_PRACTICE
 from tests.fakes.sipgate import FakeSipgate
 from tests.notifier.conftest import Clock
@@ -29,8 +29,8 @@ def practice_file(tmp_path: Path) -> Path:
     return path
 
 
-def created(urgent: bool, kind: RequestKind = RequestKind.rueckruf) -> RequestCreatedEvent:
-    return RequestCreatedEvent(
+def created(urgent: bool, kind: RequestKind = RequestKind.rueckruf) -> RequestCreated:
+    return RequestCreated(
         event_id=uuid.uuid4(),
         occurred_at=NOON,
         request_id=str(uuid.uuid4()),
@@ -39,7 +39,7 @@ def created(urgent: bool, kind: RequestKind = RequestKind.rueckruf) -> RequestCr
     )
 
 
-async def publish(js: JetStreamContext, event: RequestCreatedEvent, msg_id: str | None = None) -> None:
+async def publish(js: JetStreamContext, event: RequestCreated, msg_id: str | None = None) -> None:
     """As the patients service's outbox relay does (another `msg_id`: a copy JetStream does not dedupe)."""
     await js.publish(
         subjects.REQUEST_CREATED,
