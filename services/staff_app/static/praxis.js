@@ -58,6 +58,10 @@
     document.body.addEventListener("htmx:beforeRequest", function (event) {
       if (event.detail.elt.id === "inbox-rows" && busy()) { event.preventDefault(); }
     });
+    // A poll already under way when someone started working in the list is not swapped in either.
+    document.body.addEventListener("htmx:beforeSwap", function (event) {
+      if (event.detail.elt.id === "inbox-rows" && busy()) { event.detail.shouldSwap = false; }
+    });
     var ok = document.getElementById("alarm-ok");
     if (ok) {
       ok.addEventListener("click", function () {
