@@ -6,18 +6,19 @@ asks each service directly, to print what it removed, and deletes the copies hel
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Annotated, Any
+from typing import Any
 
 import nats
-from faststream import Context
-from faststream.nats import NatsBroker, NatsMessage, NatsRouter
+from faststream.nats import NatsRouter
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ignis.contracts import subjects
 from ignis.contracts.patients import ErasePatient, PatientErased, PatientErasedHere
 from ignis.kit.bus import HANDLER_CONCURRENCY, durable_subscriber, settle
+from ignis.kit.context import Broker, Message
+from ignis.kit.db import Sessionmaker
 
 logger = logging.getLogger("ignis.erasure")
 Erase = Callable[[AsyncSession, uuid.UUID], Awaitable[dict[str, int]]]
@@ -37,9 +38,9 @@ def subscribe_erasures(router: NatsRouter, service: str, durable: str, erase: Er
     )
     async def on_patient_erased(
         _: Any,
-        message: NatsMessage,
-        sessionmaker: Annotated[async_sessionmaker[AsyncSession], Context("sessionmaker")],
-        broker: Annotated[NatsBroker, Context("broker")],
+        message: Message,
+        sessionmaker: Sessionmaker,
+        broker: Broker,
     ) -> None:
         async def work() -> None:
             event = PatientErased.model_validate_json(message.body)
@@ -54,7 +55,7 @@ def subscribe_erasures(router: NatsRouter, service: str, durable: str, erase: Er
     )
     async def erase_now(
         cmd: ErasePatient,
-        sessionmaker: Annotated[async_sessionmaker[AsyncSession], Context("sessionmaker")],
+        sessionmaker: Sessionmaker,
     ) -> PatientErasedHere:
         async with sessionmaker() as session, session.begin():
             counts = await erase(session, cmd.patient_id)

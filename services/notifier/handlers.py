@@ -3,16 +3,17 @@
 import uuid
 from typing import Annotated, Any
 
-from faststream import Context, Depends
-from faststream.nats import NatsBroker, NatsMessage, NatsRouter
+from faststream import Depends
+from faststream.nats import NatsRouter
 from pydantic import TypeAdapter
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ignis.contracts import subjects
 from ignis.contracts.notifications import ListMessages, MessagePage, MessageRetried, RetryMessage
 from ignis.contracts.scheduling import AppointmentBooked, AppointmentCancelled, AppointmentRescheduled
 from ignis.kit.bus import HANDLER_CONCURRENCY, durable_subscriber, settle
-from ignis.kit.db import Session
+from ignis.kit.context import Broker, Context, Message
+from ignis.kit.db import Session, Sessionmaker
 from ignis.kit.erasure import subscribe_erasures
 from ignis.notifier import service
 from ignis.notifier.dispatcher import Dispatcher
@@ -22,8 +23,6 @@ from ignis.practice.config import Practice
 router = NatsRouter()
 QUEUE = subjects.queue("notifier")
 
-Sessionmaker = Annotated[async_sessionmaker[AsyncSession], Context("sessionmaker")]
-Broker = Annotated[NatsBroker, Context("broker")]
 PracticeConfig = Annotated[Practice, Context("practice")]
 Sender = Annotated[Dispatcher | None, Context("dispatcher", default=None)]
 
@@ -34,7 +33,7 @@ _EVENTS = {
 }
 
 
-def get_repository(session: Session) -> NotifierRepository:
+async def get_repository(session: Session) -> NotifierRepository:
     return NotifierRepository(session)
 
 
@@ -61,7 +60,7 @@ async def retry_message(cmd: RetryMessage, repo: Repository) -> MessageRetried:
 )
 async def on_appointment_event(
     _: Any,
-    message: NatsMessage,
+    message: Message,
     sessionmaker: Sessionmaker,
     practice: PracticeConfig,
     broker: Broker,

@@ -3,7 +3,7 @@
 import uuid
 from typing import Annotated
 
-from faststream import Context, Depends
+from faststream import Depends
 from faststream.nats import NatsBroker, NatsRouter
 from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,6 +32,7 @@ from ignis.contracts.scheduling import (
     VisitTypeUnknown,
 )
 from ignis.kit.bus import HANDLER_CONCURRENCY, ask
+from ignis.kit.context import Broker, Context
 from ignis.kit.db import Session
 from ignis.kit.erasure import subscribe_erasures
 from ignis.kit.errors import NotVerified, Unavailable
@@ -46,13 +47,12 @@ PATIENTS_TIMEOUT_SECONDS = 2.0
 _RESOLVED: TypeAdapter[PatientRefResolved | ErrorReply] = TypeAdapter(PatientRefResolved | ErrorReply)
 
 
-def get_repository(session: Session) -> AppointmentRepository:
+async def get_repository(session: Session) -> AppointmentRepository:
     return AppointmentRepository(session)
 
 
 Repository = Annotated[AppointmentRepository, Depends(get_repository)]
 CalendarDep = Annotated[Calendar, Context("calendar")]
-Broker = Annotated[NatsBroker, Context("broker")]
 
 
 async def verified_patient(cmd: PatientCommand, broker: NatsBroker) -> uuid.UUID:

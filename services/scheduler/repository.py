@@ -2,11 +2,11 @@
 
 import datetime as dt
 import uuid
-from collections import defaultdict
 from collections.abc import Collection, Sequence
 
 from asyncpg.exceptions import ExclusionViolationError, UniqueViolationError
-from sqlalchemy import ColumnElement, and_, delete, func, select, text, tuple_
+from sqlalchemy import BigInteger, ColumnElement, and_, delete, func, select, text, tuple_
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,17 +21,22 @@ class AppointmentRepository:
 
     async def busy(
         self, practitioner_ids: Collection[str], start: dt.datetime, end: dt.datetime
-    ) -> dict[str, list[tuple[dt.datetime, dt.datetime]]]:
-        """Booked time of these practitioners that overlaps [start, end)."""
+    ) -> dict[str, list[tuple[int, int]]]:
+        """Booked time of these practitioners that overlaps [start, end), as [start, end) in whole seconds
+        since the epoch (rounded outwards). One row per practitioner with two integer arrays: the driver
+        decodes those in C, where a row and two aware datetimes per appointment cost more than the query."""
+        starts = func.floor(func.extract("epoch", Appointment.start_at)).cast(BigInteger)
+        ends = func.ceil(func.extract("epoch", Appointment.end_at)).cast(BigInteger)
         rows = await self.session.execute(
-            select(Appointment.practitioner_id, Appointment.start_at, Appointment.end_at)
+            select(
+                Appointment.practitioner_id,
+                func.array_agg(aggregate_order_by(starts, Appointment.start_at)),
+                func.array_agg(aggregate_order_by(ends, Appointment.start_at)),
+            )
             .where(Appointment.practitioner_id.in_(practitioner_ids), _overlapping(start, end))
-            .order_by(Appointment.start_at)
+            .group_by(Appointment.practitioner_id)
         )
-        busy: dict[str, list[tuple[dt.datetime, dt.datetime]]] = defaultdict(list)
-        for practitioner_id, start_at, end_at in rows:
-            busy[practitioner_id].append((start_at, end_at))
-        return dict(busy)
+        return {practitioner_id: list(zip(lo, hi, strict=True)) for practitioner_id, lo, hi in rows}
 
     async def is_free(
         self, practitioner_id: str, start: dt.datetime, end: dt.datetime, ignore: uuid.UUID | None = None

@@ -1,0 +1,24 @@
+"""Values of a service's context (settings, sessionmaker, broker, the message) for handlers' parameters,
+resolved on the event loop.
+
+FastDepends runs a sync `CustomField.use` through `anyio.to_thread`, so FastStream's own `Context` costs a
+worker-thread hop per parameter per message (measured: +0.5 ms p50 and a third fewer messages/s). This one
+is FastStream's, with an async `use`: the same lookup, awaited in place. Handlers using it must be async,
+as all of Ignis' are.
+"""
+
+from typing import Annotated, Any
+
+# The class behind `faststream.Context` (which is a function returning one).
+from faststream._internal.context import Context as _FastStreamContext
+from faststream.nats import NatsBroker
+from faststream.nats.message import NatsMessage as _NatsMessage
+
+
+class Context(_FastStreamContext):
+    async def use(self, /, **kwargs: Any) -> dict[str, Any]:  # type: ignore[override]
+        return super().use(**kwargs)
+
+
+Broker = Annotated[NatsBroker, Context("broker")]
+Message = Annotated[_NatsMessage, Context("message")]
