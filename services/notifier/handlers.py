@@ -57,6 +57,8 @@ async def retry_message(cmd: RetryMessage, repo: Repository) -> MessageRetried:
     stream=subjects.EVENTS_STREAM,
     durable=subjects.NOTIFIER_APPOINTMENTS_CONSUMER,
     batch_size=10,
+    # Order does not matter: an appointment's state is kept by version, whichever event commits first.
+    max_workers=HANDLER_CONCURRENCY,
 )
 async def on_appointment_event(
     _: Any,

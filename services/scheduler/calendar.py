@@ -26,10 +26,12 @@ from ignis.kit.dates import spoken_date, spoken_time
 from ignis.practice.config import WEEKDAYS, Practice, Practitioner, VisitType
 
 __all__ = [
+    "Booked",
     "Busy",
     "Calendar",
     "PartOfDay",
     "Slot",
+    "merge_busy",
     "parse_slot_id",
     "slot_id",
     "spoken_slot",
@@ -41,9 +43,16 @@ Seconds = int  # since the epoch (UTC)
 # Practitioner id -> booked [start, end) intervals: aware datetimes, or seconds (what the repository reads).
 Busy = Mapping[str, Sequence[Interval] | Sequence[tuple[Seconds, Seconds]]]
 
+
+class Booked(dict[str, list[tuple[Seconds, Seconds]]]):
+    """Busy intervals in seconds, sorted and merged (`merge_busy`): `free_slots` takes them as they are, so a
+    search that looks at the same booked time chunk after chunk merges it once."""
+
+
 _NOON = time(12, 0)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SECOND = timedelta(seconds=1)
+_LATEST = 2**62  # seconds: later than any end
 _MAX_CLOSURE_RUN = 400  # days; bounds the walk to a closure's real start/end in next_closures
 
 
@@ -233,7 +242,7 @@ class Calendar:
             for p in self.practice.offering(visit_type)
             if practitioner_ids is None or p.id in practitioner_ids
         ]
-        booked = {p.id: _merged(busy.get(p.id, ())) for p in people}
+        booked = busy if isinstance(busy, Booked) else merge_busy(busy)
         duration = visit_type.minutes * 60
         grid = self.practice.booking.grid_minutes * 60
         step = -(-duration // grid) * grid
@@ -247,7 +256,7 @@ class Calendar:
                 order = self._order[person.id]
                 count = 0
                 for start in self._starts(
-                    work_day, booked[person.id], window_start, window_end, duration, step
+                    work_day, booked.get(person.id, []), window_start, window_end, duration, step
                 ):
                     if part_of_day != "egal" and (start < work_day.noon) != (part_of_day == "vormittag"):
                         continue
@@ -275,8 +284,10 @@ class Calendar:
         """Slot starts of one practitioner on one day, ascending: grid-aligned, one visit length apart."""
         for working in work_day.ranges:
             for free_start, free_end in _free(working, booked):
-                start = self._ceil_to_grid(max(free_start, window_start), working)
-                stop = min(free_end, window_end)
+                start, stop = max(free_start, window_start), min(free_end, window_end)
+                if stop - start < duration:
+                    continue  # too short for the visit, whatever the grid
+                start = self._ceil_to_grid(start, working)
                 while start + duration <= stop:
                     yield start
                     start += step
@@ -320,17 +331,19 @@ class Calendar:
         return window is not None and window[0] <= start and end <= window[1]
 
 
+def merge_busy(busy: Busy) -> Booked:
+    return Booked({practitioner_id: _merged(intervals) for practitioner_id, intervals in busy.items()})
+
+
 def _merged(
     intervals: Sequence[Interval] | Sequence[tuple[Seconds, Seconds]],
 ) -> list[tuple[Seconds, Seconds]]:
     """Busy intervals in seconds (rounded outwards), sorted and with overlaps joined, so their ends ascend
     for bisect."""
     merged: list[tuple[Seconds, Seconds]] = []
-    as_seconds = (
-        (s, e) if isinstance(s, int) else (_seconds(s), _seconds(e, up=True))  # type: ignore[arg-type]
-        for s, e in intervals
-    )
-    for start, end in sorted(as_seconds):
+    if intervals and not isinstance(intervals[0][0], int):
+        intervals = [(_seconds(s), _seconds(e, up=True)) for s, e in intervals]  # type: ignore[arg-type]
+    for start, end in sorted(intervals):
         if end <= start:
             continue
         if merged and start <= merged[-1][1]:
@@ -344,7 +357,11 @@ def _merged(
 def _free(working: _Range, booked: list[tuple[Seconds, Seconds]]) -> Iterator[tuple[Seconds, Seconds]]:
     """A working range minus the (merged, sorted) busy intervals."""
     cursor, range_end = working.start, working.end
-    first = bisect.bisect_right(booked, cursor, key=lambda interval: interval[1])
+    # The first interval ending after the range starts: the one before the first that starts after it,
+    # or that one (merged intervals are disjoint, so their ends ascend with their starts).
+    first = bisect.bisect_right(booked, (cursor, _LATEST))
+    if first and booked[first - 1][1] > cursor:
+        first -= 1
     for index in range(first, len(booked)):
         busy_start, busy_end = booked[index]
         if busy_start >= range_end:

@@ -43,7 +43,7 @@ from ignis.kit.dates import spoken_date, spoken_ranges
 from ignis.kit.outbox import add_event
 from ignis.kit.pagination import decode_cursor, encode_cursor
 from ignis.practice.config import Practitioner, VisitType
-from ignis.scheduler.calendar import Busy, Calendar, Slot, parse_slot_id, slot_id, spoken_slot
+from ignis.scheduler.calendar import Booked, Calendar, Slot, merge_busy, parse_slot_id, slot_id, spoken_slot
 from ignis.scheduler.errors import (
     AppointmentNotFound,
     DuplicateBooking,
@@ -122,25 +122,26 @@ def _local_day_start(calendar: Calendar, day: dt.date) -> dt.datetime:
 
 
 class BookedTime:
-    """Booked time of the practitioners a request searches, read once: each read continues where the last
-    one ended, so a find_slots that searches again from the same start (its fallback) reads only what it
-    has not read yet."""
+    """Booked time of the practitioners a request searches, read once and merged once: each read continues
+    where the last one ended, so a find_slots that searches again from the same start (its fallback) reads
+    only what it has not read yet."""
 
     def __init__(self, repo: AppointmentRepository) -> None:
         self.repo = repo
         self.ids: list[str] = []
         self.start = self.end = dt.datetime.min.replace(tzinfo=dt.UTC)
-        self.intervals: dict[str, list[tuple[int, int]]] = {}
+        self.booked = Booked()
 
-    async def covering(self, ids: list[str], start: dt.datetime, end: dt.datetime) -> Busy:
+    async def covering(self, ids: list[str], start: dt.datetime, end: dt.datetime) -> Booked:
         """Booked time of `ids` over at least [start, end)."""
         if ids != self.ids or not self.start <= start <= self.end:
-            self.ids, self.start, self.end, self.intervals = ids, start, start, {}
+            self.ids, self.start, self.end, self.booked = ids, start, start, Booked()
         if end > self.end:
-            for practitioner_id, intervals in (await self.repo.busy(ids, self.end, end)).items():
-                self.intervals.setdefault(practitioner_id, []).extend(intervals)
+            read = await self.repo.busy(ids, self.end, end)
+            known = {pid: [*self.booked.get(pid, []), *intervals] for pid, intervals in read.items()}
+            self.booked.update(merge_busy(known))
             self.end = end
-        return self.intervals
+        return self.booked
 
 
 async def search(
