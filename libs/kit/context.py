@@ -9,15 +9,22 @@ as all of Ignis' are.
 
 from typing import Annotated, Any
 
+from faststream._internal.constants import EMPTY
+
 # The class behind `faststream.Context` (which is a function returning one).
 from faststream._internal.context import Context as _FastStreamContext
 from faststream.nats import NatsBroker
 from faststream.nats.message import NatsMessage as _NatsMessage
 
 
-class Context(_FastStreamContext):
+class _AsyncContext(_FastStreamContext):
     async def use(self, /, **kwargs: Any) -> dict[str, Any]:  # type: ignore[override]
         return super().use(**kwargs)
+
+
+def Context(name: str, *, default: Any = EMPTY) -> Any:
+    """`faststream.Context(name)`, resolved on the event loop."""
+    return _AsyncContext(name, default=default)
 
 
 Broker = Annotated[NatsBroker, Context("broker")]

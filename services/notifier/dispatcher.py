@@ -118,7 +118,7 @@ class Dispatcher:
         if not messages:
             return 0
         decided = await asyncio.gather(*(self._decide(m, current) for m in messages), return_exceptions=True)
-        steps = [(m, step) for m, step in zip(messages, decided, strict=True) if _succeeded(m, step)]
+        steps = [(m, step) for m, step in zip(messages, decided, strict=True) if _succeeded(step, m)]
         outgoing = [(m, step.send) for m, step in await self._apply(steps, claim) if step.send is not None]
         results = await asyncio.gather(
             *(self.provider.send(phone, text, str(m.id)) for m, (phone, text) in outgoing),
@@ -127,7 +127,7 @@ class Dispatcher:
         outcomes = [
             (m, self._outcome(m, result))
             for (m, _), result in zip(outgoing, results, strict=True)
-            if _succeeded(m, result)
+            if _succeeded(result, m)
         ]
         await self._apply(outcomes, claim)
         return len(messages)
@@ -247,7 +247,7 @@ class _Step:
     send: tuple[str, str] | None = None
 
 
-def _succeeded(message: Message, done: "T | BaseException") -> TypeGuard[T]:
+def _succeeded(done: "T | BaseException", message: Message) -> TypeGuard[T]:
     """Whether a message's step ran; one that raised leaves the message claimed (nothing left yet: recovery
     releases it after the lease) or sending (recovery makes it unknown), as for a sender that stopped."""
     if isinstance(done, Exception):

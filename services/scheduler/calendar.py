@@ -17,7 +17,7 @@ import re
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Literal
+from typing import Literal, cast
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -110,6 +110,12 @@ class Calendar:
         self._holidays: dict[int, dict[date, str]] = {}
         self._order = {p.id: index for index, p in enumerate(practice.practitioners)}
         self._days: dict[tuple[str, date], _WorkDay] = {}
+
+    def prepare(self, today: date) -> None:
+        """Load this year's and next year's public holidays now: the first load takes about a second (the
+        holidays package builds its tables), which the first caller's find_slots would otherwise wait for."""
+        for year in (today.year, today.year + 1):
+            self.holiday(date(year, 1, 1))
 
     # -- days ---------------------------------------------------------------------------------------------
 
@@ -341,9 +347,9 @@ def _merged(
     """Busy intervals in seconds (rounded outwards), sorted and with overlaps joined, so their ends ascend
     for bisect."""
     merged: list[tuple[Seconds, Seconds]] = []
-    if intervals and not isinstance(intervals[0][0], int):
-        intervals = [(_seconds(s), _seconds(e, up=True)) for s, e in intervals]  # type: ignore[arg-type]
-    for start, end in sorted(intervals):
+    if intervals and isinstance(intervals[0][0], datetime):
+        intervals = [(_seconds(s), _seconds(e, up=True)) for s, e in cast(Sequence[Interval], intervals)]
+    for start, end in sorted(cast(Sequence[tuple[Seconds, Seconds]], intervals)):
         if end <= start:
             continue
         if merged and start <= merged[-1][1]:
