@@ -41,7 +41,8 @@ T = TypeVar("T")
 Status = MessageStatus
 
 CONTACT_TIMEOUT_SECONDS = 2.0
-BATCH = 50  # messages sent at once; a hanging provider holds up no more than these
+BATCH = 10  # messages sent at once; a hanging provider holds up no more than these (and the patients service
+# answers this many contact requests at once: 50 timed out on a busy box, postponing those SMS by 30 s)
 RETRY_BACKOFF = [dt.timedelta(seconds=s) for s in (30, 120, 600, 1800, 3600)]
 MAX_ATTEMPTS = len(RETRY_BACKOFF) + 1
 # A claim older than this belongs to a sender that stopped: nothing was sent yet, it is released.
