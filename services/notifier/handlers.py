@@ -1,17 +1,22 @@
 """Bus entry points of the notifier: translation and dependency injection only."""
 
-import uuid
 from typing import Annotated, Any
 
 from faststream import Depends
 from faststream.nats import NatsRouter
-from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ignis.contracts import subjects
 from ignis.contracts.notifications import ListMessages, MessagePage, MessageRetried, RetryMessage
-from ignis.contracts.scheduling import AppointmentBooked, AppointmentCancelled, AppointmentRescheduled
-from ignis.kit.bus import HANDLER_CONCURRENCY, durable_subscriber, settle
+from ignis.contracts.patients import ErasePatient, PatientErased, PatientErasedHere
+from ignis.contracts.scheduling import (
+    AppointmentBooked,
+    AppointmentCancelled,
+    AppointmentEvent,
+    AppointmentRescheduled,
+)
+from ignis.kit.bus import HANDLER_CONCURRENCY, durable_subscriber, responder, settle
+from ignis.kit.clock import utcnow
 from ignis.kit.context import Broker, Context, Message
 from ignis.kit.db import Session, Sessionmaker
 from ignis.kit.erasure import subscribe_erasures
@@ -21,15 +26,15 @@ from ignis.notifier.repository import NotifierRepository
 from ignis.practice.config import Practice
 
 router = NatsRouter()
-QUEUE = subjects.queue("notifier")
+responds = responder(router, "notifier")
 
 PracticeConfig = Annotated[Practice, Context("practice")]
 Sender = Annotated[Dispatcher | None, Context("dispatcher", default=None)]
 
-_EVENTS = {
-    subjects.APPOINTMENT_BOOKED: TypeAdapter(AppointmentBooked),
-    subjects.APPOINTMENT_RESCHEDULED: TypeAdapter(AppointmentRescheduled),
-    subjects.APPOINTMENT_CANCELLED: TypeAdapter(AppointmentCancelled),
+_EVENTS: dict[str, type[AppointmentEvent]] = {
+    subjects.APPOINTMENT_BOOKED: AppointmentBooked,
+    subjects.APPOINTMENT_RESCHEDULED: AppointmentRescheduled,
+    subjects.APPOINTMENT_CANCELLED: AppointmentCancelled,
 }
 
 
@@ -40,15 +45,15 @@ async def get_repository(session: Session) -> NotifierRepository:
 Repository = Annotated[NotifierRepository, Depends(get_repository)]
 
 
-@router.subscriber(subjects.NOTIFIER_MESSAGES_LIST, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+@responds(subjects.NOTIFIER_MESSAGES_LIST)
 async def list_messages(query: ListMessages, repo: Repository) -> MessagePage:
     return await service.list_messages(repo, query)
 
 
-@router.subscriber(subjects.NOTIFIER_MESSAGE_RETRY, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+@responds(subjects.NOTIFIER_MESSAGE_RETRY)
 async def retry_message(cmd: RetryMessage, repo: Repository) -> MessageRetried:
     """Committed when it returns; the dispatcher's next round (within a second) sends it."""
-    return await service.retry_message(repo, cmd, service.utcnow())
+    return await service.retry_message(repo, cmd, utcnow())
 
 
 @durable_subscriber(
@@ -72,17 +77,25 @@ async def on_appointment_event(
     subject = message.raw_message.subject
 
     async def work() -> None:
-        event = _EVENTS[subject].validate_json(message.body)
+        event = _EVENTS[subject].model_validate_json(message.body)
         async with sessionmaker() as session, session.begin():
-            await service.plan(NotifierRepository(session), practice, subject, event, service.utcnow())
+            await service.plan(NotifierRepository(session), practice, subject, event, utcnow())
         if dispatcher is not None:
             dispatcher.wake.set()
 
     await settle(message, broker, work)
 
 
-async def _erase(session: AsyncSession, patient_id: uuid.UUID) -> dict[str, int]:
-    return await NotifierRepository(session).erase_patient(patient_id)
+async def _erase(session: AsyncSession, erasure: PatientErased | ErasePatient) -> dict[str, int]:
+    return await NotifierRepository(session).erase_patient(erasure.patient_id)
 
 
-subscribe_erasures(router, "notifier", subjects.NOTIFIER_ERASURES_CONSUMER, _erase)
+subscribe_erasures(
+    router,
+    event=(subjects.PATIENT_ERASED, PatientErased),
+    durable=subjects.NOTIFIER_ERASURES_CONSUMER,
+    command=(subjects.erase_patient("notifier"), ErasePatient),
+    responds=responds,
+    reply=PatientErasedHere,
+    erase=_erase,
+)

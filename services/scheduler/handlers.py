@@ -10,7 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ignis.contracts import subjects
 from ignis.contracts.base import ErrorCode, ErrorReply
-from ignis.contracts.patients import PatientRefResolved, ResolvePatientRef
+from ignis.contracts.patients import (
+    ErasePatient,
+    PatientErased,
+    PatientErasedHere,
+    PatientRefResolved,
+    ResolvePatientRef,
+)
 from ignis.contracts.scheduling import (
     AppointmentConfirmed,
     AppointmentList,
@@ -31,7 +37,8 @@ from ignis.contracts.scheduling import (
     SlotTaken,
     VisitTypeUnknown,
 )
-from ignis.kit.bus import HANDLER_CONCURRENCY, ask
+from ignis.kit.bus import ask, responder
+from ignis.kit.clock import utcnow
 from ignis.kit.context import Broker, Context
 from ignis.kit.db import Session
 from ignis.kit.erasure import subscribe_erasures
@@ -41,7 +48,7 @@ from ignis.scheduler.calendar import Calendar
 from ignis.scheduler.repository import AppointmentRepository
 
 router = NatsRouter()
-QUEUE = subjects.queue("scheduler")
+responds = responder(router, "scheduler")
 # Well inside the gateway's budget, so the caller hears `unavailable` rather than the gateway timing out.
 PATIENTS_TIMEOUT_SECONDS = 2.0
 _RESOLVED: TypeAdapter[PatientRefResolved | ErrorReply] = TypeAdapter(PatientRefResolved | ErrorReply)
@@ -69,62 +76,70 @@ async def verified_patient(cmd: PatientCommand, broker: NatsBroker) -> uuid.UUID
     raise Unavailable("patients service failed")
 
 
-@router.subscriber(subjects.SCHEDULER_FIND_SLOTS, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+@responds(subjects.SCHEDULER_FIND_SLOTS)
 async def find_slots(
     cmd: FindSlots, repo: Repository, calendar: CalendarDep
 ) -> SlotsOffered | NoSlotsFound | VisitTypeUnknown | ErrorReply:
-    return await service.find_slots(repo, calendar, cmd, service.utcnow())
+    return await service.find_slots(repo, calendar, cmd, utcnow())
 
 
-@router.subscriber(subjects.SCHEDULER_BOOK, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+@responds(subjects.SCHEDULER_BOOK)
 async def book_appointment(
     cmd: BookAppointment, repo: Repository, calendar: CalendarDep, broker: Broker
 ) -> AppointmentConfirmed | SlotTaken:
     patient_id = await verified_patient(cmd, broker)
-    return await service.book(repo, calendar, cmd, patient_id, service.utcnow())
+    return await service.book(repo, calendar, cmd, patient_id, utcnow())
 
 
-@router.subscriber(subjects.SCHEDULER_LIST, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+@responds(subjects.SCHEDULER_LIST)
 async def list_appointments(
     cmd: ListAppointments, repo: Repository, calendar: CalendarDep, broker: Broker
 ) -> AppointmentList:
     patient_id = await verified_patient(cmd, broker)
-    return await service.list_appointments(repo, calendar, patient_id, service.utcnow())
+    return await service.list_appointments(repo, calendar, patient_id, utcnow())
 
 
-@router.subscriber(subjects.SCHEDULER_CANCEL, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+@responds(subjects.SCHEDULER_CANCEL)
 async def cancel_appointment(
     cmd: CancelAppointment, repo: Repository, calendar: CalendarDep, broker: Broker
 ) -> CancellationConfirmed:
     patient_id = await verified_patient(cmd, broker)
-    return await service.cancel(repo, calendar, cmd, patient_id, service.utcnow())
+    return await service.cancel(repo, calendar, cmd, patient_id, utcnow())
 
 
-@router.subscriber(subjects.SCHEDULER_RESCHEDULE, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+@responds(subjects.SCHEDULER_RESCHEDULE)
 async def reschedule_appointment(
     cmd: RescheduleAppointment, repo: Repository, calendar: CalendarDep, broker: Broker
 ) -> RescheduleConfirmed | SlotTaken:
     patient_id = await verified_patient(cmd, broker)
-    return await service.reschedule(repo, calendar, cmd, patient_id, service.utcnow())
+    return await service.reschedule(repo, calendar, cmd, patient_id, utcnow())
 
 
-@router.subscriber(subjects.SCHEDULER_PRACTICE_INFO, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+@responds(subjects.SCHEDULER_PRACTICE_INFO)
 async def practice_info(cmd: GetPracticeInfo, calendar: CalendarDep) -> PracticeInfo:
-    return service.practice_info(calendar, cmd, service.utcnow())
+    return service.practice_info(calendar, cmd, utcnow())
 
 
-@router.subscriber(subjects.SCHEDULER_DAY, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+@responds(subjects.SCHEDULER_DAY)
 async def day_appointments(
     query: ListDayAppointments, repo: Repository, calendar: CalendarDep
 ) -> DayAppointments:
     return await service.day_appointments(repo, calendar, query)
 
 
-async def _erase(session: AsyncSession, patient_id: uuid.UUID) -> dict[str, int]:
+async def _erase(session: AsyncSession, erasure: PatientErased | ErasePatient) -> dict[str, int]:
     """Their appointments, and the appointment events naming them that the outbox still keeps."""
     repo = AppointmentRepository(session)
-    appointments = await repo.erase_patient(patient_id)
-    return {"appointments": appointments, "events": await repo.erase_events(patient_id)}
+    appointments = await repo.erase_patient(erasure.patient_id)
+    return {"appointments": appointments, "events": await repo.erase_events(erasure.patient_id)}
 
 
-subscribe_erasures(router, "scheduler", subjects.SCHEDULER_ERASURES_CONSUMER, _erase)
+subscribe_erasures(
+    router,
+    event=(subjects.PATIENT_ERASED, PatientErased),
+    durable=subjects.SCHEDULER_ERASURES_CONSUMER,
+    command=(subjects.erase_patient("scheduler"), ErasePatient),
+    responds=responds,
+    reply=PatientErasedHere,
+    erase=_erase,
+)

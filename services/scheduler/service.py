@@ -6,7 +6,6 @@ event to the outbox in the same transaction.
 """
 
 import datetime as dt
-import unicodedata
 import uuid
 from collections.abc import Sequence
 
@@ -39,9 +38,9 @@ from ignis.contracts.scheduling import (
     VisitTypeInfo,
     VisitTypeUnknown,
 )
-from ignis.kit.dates import spoken_date, spoken_ranges
-from ignis.kit.outbox import add_event
 from ignis.kit.pagination import decode_cursor, encode_cursor
+from ignis.language.spoken import spoken_date, spoken_ranges
+from ignis.language.text import fold
 from ignis.practice.config import Practitioner, VisitType
 from ignis.scheduler.calendar import Booked, Calendar, Slot, merge_busy, parse_slot_id, slot_id, spoken_slot
 from ignis.scheduler.errors import (
@@ -51,7 +50,7 @@ from ignis.scheduler.errors import (
     SlotAlreadyTaken,
     TooLate,
 )
-from ignis.scheduler.models import SCHEMA, Appointment
+from ignis.scheduler.models import Appointment
 from ignis.scheduler.repository import AppointmentRepository
 
 # Busy time is read a day first, then a week, then the rest of the window at once: most searches end on
@@ -60,14 +59,9 @@ CHUNKS = (dt.timedelta(days=1), dt.timedelta(days=7))
 EMERGENCY = {"notruf": "112", "aerztlicher_bereitschaftsdienst": "116117"}
 
 
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 def _key(text: str) -> str:
-    """Case, accents and umlaut spellings folded, so "Erstgespraech" finds "Erstgespräch"."""
-    text = text.lower().replace("ä", "ae").replace("ö", "oe").replace("ü", "ue").replace("ß", "ss")
-    return "".join(c for c in unicodedata.normalize("NFKD", text) if c.isalnum())
+    """Folded and without spaces or punctuation, so "Erst-Gespraech" finds "Erstgespräch"."""
+    return "".join(filter(str.isalnum, fold(text)))
 
 
 def resolve_visit_type(calendar: Calendar, wanted: str) -> VisitType | None:
@@ -297,12 +291,7 @@ async def book(
         if existing is None or existing.patient_id != patient_id:
             return await _alternatives(repo, calendar, slot, now)
         return AppointmentConfirmed(appointment=appointment_info(calendar, existing))
-    await add_event(
-        repo.session,
-        SCHEMA,
-        subjects.APPOINTMENT_BOOKED,
-        AppointmentBooked(**_event_fields(appointment, now)),
-    )
+    await repo.add_event(subjects.APPOINTMENT_BOOKED, AppointmentBooked(**_event_fields(appointment, now)))
     return AppointmentConfirmed(appointment=appointment_info(calendar, appointment))
 
 
@@ -360,11 +349,8 @@ async def cancel(
     appointment.cancelled_at = now
     appointment.updated_at = now
     appointment.idempotency_key = None  # the slot may be booked again, by this caller too
-    await add_event(
-        repo.session,
-        SCHEMA,
-        subjects.APPOINTMENT_CANCELLED,
-        AppointmentCancelled(**_event_fields(appointment, now)),
+    await repo.add_event(
+        subjects.APPOINTMENT_CANCELLED, AppointmentCancelled(**_event_fields(appointment, now))
     )
     return CancellationConfirmed(appointment_id=str(appointment.id))
 
@@ -393,14 +379,13 @@ async def reschedule(
         await repo.move(appointment, slot.practitioner_id, slot.visit_type_id, slot.start, slot.end)
     except SlotAlreadyTaken:
         return await _alternatives(repo, calendar, slot, now)
-    await repo.session.refresh(appointment)
     event = AppointmentRescheduled(
         **_event_fields(appointment, now),
         previous_practitioner_id=previous[0],
         previous_start=previous[1],
         previous_end=previous[2],
     )
-    await add_event(repo.session, SCHEMA, subjects.APPOINTMENT_RESCHEDULED, event)
+    await repo.add_event(subjects.APPOINTMENT_RESCHEDULED, event)
     return RescheduleConfirmed(appointment=appointment_info(calendar, appointment))
 
 
