@@ -69,22 +69,13 @@ def responder(router: NatsRouter, service: str) -> Callable[[str], Callable[[Han
 
 
 def durable_subscriber(
-    router: NatsRouter,
-    subject: str,
-    *,
-    stream: str,
-    durable: str,
-    batch_size: int = 1,
-    max_workers: int = 1,
+    router: NatsRouter, subject: str, *, stream: str, durable: str, batch_size: int = 1
 ) -> Callable[[Callable[..., Awaitable[None]]], Any]:
     """Subscribe a handler as a durable pull consumer of `stream` with manual acknowledgement: the handler
     settles each message with `settle`, so none is lost while the service is down and none loops forever.
-
-    `max_workers`: deliveries handled at once (for a handler whose effects do not depend on their order).
     """
     return router.subscriber(
         subject,
-        max_workers=max_workers,
         # Declared by `ensure_stream` (create_service's `consumers`) before this binds, with the replicas.
         stream=JStream(stream, subjects=[subjects.stream_subjects(stream)], declare=False),
         durable=durable,

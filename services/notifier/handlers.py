@@ -15,7 +15,7 @@ from ignis.contracts.scheduling import (
     AppointmentEvent,
     AppointmentRescheduled,
 )
-from ignis.kit.bus import HANDLER_CONCURRENCY, durable_subscriber, responder, settle
+from ignis.kit.bus import durable_subscriber, responder, settle
 from ignis.kit.clock import utcnow
 from ignis.kit.context import Broker, Context, Message
 from ignis.kit.db import Session, Sessionmaker
@@ -62,8 +62,6 @@ async def retry_message(cmd: RetryMessage, repo: Repository) -> MessageRetried:
     stream=subjects.EVENTS_STREAM,
     durable=subjects.NOTIFIER_APPOINTMENTS_CONSUMER,
     batch_size=10,
-    # Order does not matter: an appointment's state is kept by version, whichever event commits first.
-    max_workers=HANDLER_CONCURRENCY,
 )
 async def on_appointment_event(
     _: Any,
