@@ -25,7 +25,7 @@ class NotifierRepository(Repository):
                 Appointment.id.in_(appointment_ids), Appointment.cancelled.is_(False)
             )
         )
-        return dict(rows.tuples().all())
+        return dict(rows.all())
 
     async def save_appointment(self, **state: Any) -> bool:
         """Keep the appointment's state from an event unless a newer version is known; whether it was kept
