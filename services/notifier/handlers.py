@@ -3,9 +3,9 @@
 import logging
 from typing import Annotated, Any
 
-from faststream import Context, Depends
-from faststream.nats import NatsBroker, NatsMessage, NatsRouter
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from faststream import Depends
+from faststream.nats import NatsRouter
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ignis.contracts import subjects
 from ignis.contracts.notifications import ListMessages, MessagePage, MessageRetried, RetryMessage
@@ -19,7 +19,8 @@ from ignis.contracts.scheduling import (
 )
 from ignis.kit.bus import durable_subscriber, responder, settle
 from ignis.kit.clock import utcnow
-from ignis.kit.db import Session
+from ignis.kit.context import Broker, Context, Message
+from ignis.kit.db import Session, Sessionmaker
 from ignis.kit.erasure import subscribe_erasures
 from ignis.notifier import alerts, service
 from ignis.notifier.dispatcher import Dispatcher
@@ -30,8 +31,6 @@ logger = logging.getLogger("ignis.notifier")
 router = NatsRouter()
 responds = responder(router, "notifier")
 
-Sessionmaker = Annotated[async_sessionmaker[AsyncSession], Context("sessionmaker")]
-Broker = Annotated[NatsBroker, Context("broker")]
 PracticeConfig = Annotated[Practice, Context("practice")]
 Sender = Annotated[Dispatcher | None, Context("dispatcher", default=None)]
 
@@ -69,7 +68,7 @@ async def retry_message(cmd: RetryMessage, repo: Repository) -> MessageRetried:
 )
 async def on_appointment_event(
     _: Any,
-    message: NatsMessage,
+    message: Message,
     sessionmaker: Sessionmaker,
     practice: PracticeConfig,
     broker: Broker,

@@ -18,8 +18,14 @@ Status = MessageStatus
 class NotifierRepository(Repository):
     schema = SCHEMA
 
-    async def appointment(self, appointment_id: uuid.UUID) -> Appointment | None:
-        return await self.session.get(Appointment, appointment_id)
+    async def current_appointments(self, appointment_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
+        """Of these appointments, those not cancelled, with the id of the event that last set them."""
+        rows = await self.session.execute(
+            select(Appointment.id, Appointment.event_id).where(
+                Appointment.id.in_(appointment_ids), Appointment.cancelled.is_(False)
+            )
+        )
+        return dict(rows.all())
 
     async def save_appointment(self, **state: Any) -> bool:
         """Keep the appointment's state from an event unless a newer version is known; whether it was kept

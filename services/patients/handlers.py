@@ -2,9 +2,8 @@
 
 from typing import Annotated, Any
 
-from faststream import Context, Depends
-from faststream.nats import NatsBroker, NatsMessage, NatsRouter
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from faststream import Depends
+from faststream.nats import NatsRouter
 
 from ignis.contracts import subjects
 from ignis.contracts.base import ErrorReply
@@ -40,7 +39,8 @@ from ignis.contracts.requests import (
 )
 from ignis.kit.bus import durable_subscriber, responder, settle
 from ignis.kit.clock import utcnow
-from ignis.kit.db import Session
+from ignis.kit.context import Broker, Context, Message
+from ignis.kit.db import Session, Sessionmaker
 from ignis.patients import calls, contact, identity, refs, registration, requests, retention
 from ignis.patients.repository import PatientRepository
 from ignis.patients.settings import PatientsSettings
@@ -55,8 +55,6 @@ async def get_repository(session: Session) -> PatientRepository:
 
 Repository = Annotated[PatientRepository, Depends(get_repository)]
 Settings = Annotated[PatientsSettings, Context("settings")]
-Sessionmaker = Annotated[async_sessionmaker[AsyncSession], Context("sessionmaker")]
-Broker = Annotated[NatsBroker, Context("broker")]
 
 
 @responds(subjects.PATIENTS_IDENTIFY)
@@ -153,7 +151,7 @@ async def unlock_identity(cmd: UnlockIdentity, repo: Repository) -> IdentityUnlo
     durable=subjects.PATIENTS_CALLS_CONSUMER,
 )
 async def store_call(
-    _: Any, message: NatsMessage, sessionmaker: Sessionmaker, settings: Settings, broker: Broker
+    _: Any, message: Message, sessionmaker: Sessionmaker, settings: Settings, broker: Broker
 ) -> None:
     """Acknowledged only after the record is committed; a redelivery finds it and changes nothing. Then the
     event (the whole transcript) is deleted from the stream: the record is the one copy, purged with it.
