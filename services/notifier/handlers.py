@@ -95,7 +95,7 @@ async def on_appointment_event(
 )
 async def on_request_created(
     _: Any,
-    message: NatsMessage,
+    message: Message,
     sessionmaker: Sessionmaker,
     practice: PracticeConfig,
     broker: Broker,
