@@ -1,4 +1,4 @@
-"""When a caller wants an appointment, as said on the phone: "nächsten Dienstag", "in zwei Wochen nach 16 Uhr".
+"""When a caller wants an appointment, as said on the phone: "nächsten Dienstag", "in zwei Wochen ab 16 Uhr".
 
 A phrase becomes a `Wish`: a range of days and a window of the day in which a slot may start. Everything is
 relative to `today`, the practice's local date, which the caller passes in (this module reads no clock and no
@@ -15,7 +15,8 @@ zone). Conventions, so the agent can confirm what it heard with the spoken date:
   nachmittags from 12, abends from 17; "ab/nach 16 Uhr" from 16:00, "vor/bis 10 Uhr" before 10:00,
   "um/gegen 10 Uhr" from 10:00 to 11:00.
 
-Errors are `DateParseError` with fixed English messages that never repeat the input (a transcript is personal).
+Errors are `DateParseError` with fixed English messages that never repeat the input (a transcript is
+personal data).
 """
 
 import calendar
@@ -93,10 +94,10 @@ def _normalise(text: str) -> str:
     return " ".join(words)
 
 
-# -- times of day ---------------------------------------------------------------------------------------------
+# -- times of day --------------------------------------------------------------------------------------------
 
 _PARTS = (  # (pattern, after, before); the longer phrases first
-    (r"(?:am |in der )?(?:frueh(?:en)? ?morgen|fruehmorgens|frueh)s?|(?:am )?morgens|am morgen", None, time(10)),
+    (r"(?:am |in der )?(?:frueh(?:en)? ?morgen|frueh)s?|(?:am )?morgens|am morgen", None, time(10)),
     (r"(?:am )?vormittags?|am vormittag", None, time(12)),
     (r"(?:ueber |zur )?mittags?(?:zeit)?|(?:um die |ueber die )?mittagszeit", time(11), time(14)),
     (r"(?:am )?(?:spaet)?nachmittags?|am nachmittag", time(12), None),
@@ -130,13 +131,13 @@ def _times(text: str) -> tuple[str, Wish]:
     afternoon = bool(_AFTERNOON.search(text))
     for pattern, kind in _TIMES:
         while match := re.search(rf"(?:^| ){pattern}(?= |$)(?!\.)", text):
-            groups = [g for g in match.groups()]
+            groups = list(match.groups())
             if kind == "between":
                 start = _clock(*groups[0:3], afternoon=afternoon)
                 end = _clock(*groups[3:6], afternoon=afternoon or start.hour >= 12)
                 found = Wish(after=start, before=end)
             else:
-                hour, minute, extra = (groups[0], groups[1], groups[2]) if groups[0] else groups[3:5] + [None]
+                hour, minute, extra = (groups[0], groups[1], groups[2]) if groups[0] else [*groups[3:5], None]
                 moment = _clock(hour, minute, extra, afternoon=afternoon)
                 if kind == "after":
                     found = Wish(after=moment)
@@ -154,7 +155,7 @@ def _times(text: str) -> tuple[str, Wish]:
     return " ".join(text.split()), wish
 
 
-# -- days -----------------------------------------------------------------------------------------------------
+# -- days ----------------------------------------------------------------------------------------------------
 
 _WEEKDAYS = {
     "montag": 0,
@@ -176,8 +177,10 @@ _ASAP = re.compile(
     r"(?:(?:so )?(?:bald|frueh|schnell) wie moeglich|(?:schnellst|baldigst|naechst|fruehest)moeglich|"
     r"baldmoeglichst|sofort|egal|jederzeit|beliebig|ganztags|den ganzen tag|wann immer)"
 )
-_LEADING_FILLERS = re.compile(r"^(?:(?:am|den|dem|im|so|gerne?|bitte|dann|also|ja|lieber|eher|vielleicht|"
-                              r"moeglichst|irgendwann|einen termin|termin|wenn moeglich)\b ?)+")
+_LEADING_FILLERS = re.compile(
+    r"^(?:(?:am|den|dem|im|so|gerne?|bitte|dann|also|ja|lieber|eher|vielleicht|"
+    r"moeglichst|irgendwann|einen termin|termin|wenn moeglich)\b ?)+"
+)
 _TRAILING_FILLERS = re.compile(r"(?: ?\b(?:am|den|dem|bitte|gerne?|wenn moeglich|wenn es geht|irgendwann))+$")
 
 
@@ -225,7 +228,8 @@ class _Days:
         # Two spans: "Montag bis Mittwoch", "zwischen dem 3. und dem 10. Dezember", "Montag oder Dienstag".
         if match := re.fullmatch(r"(?:zwischen )?(.+?) (?:bis(?: zum| zur)?|und|oder) (.+)", text):
             left, right = _strip(match[1]), _strip(match[2])
-            if re.fullmatch(r"\d{1,2}\.", left) and (month := re.search(rf"(?:\d{{1,2}}\. ?)({_MONTH}|\d{{1,2}}\.)(.*)$", right)):
+            month = re.search(rf"(?:\d{{1,2}}\. ?)({_MONTH}|\d{{1,2}}\.)(.*)$", right)
+            if re.fullmatch(r"\d{1,2}\.", left) and month:
                 left = f"{left} {month[1]}{month[3]}"  # "3. bis 10. Dezember": the month is said once
             first, _ = self.span(left)
             second_first, last = self.span(right)
@@ -253,9 +257,9 @@ class _Days:
             return month
         if match := re.fullmatch(rf"(?:({_NEXT}|{_AFTER_NEXT}|diese[nrs]?) )?{_WEEKDAY}(?: ?(.+))?", text):
             return self._weekday(match[1], _WEEKDAYS[match[2]], match[3])
-        if match := re.fullmatch(rf"(.+?) {_WEEKDAY}", text):  # "nächste Woche Dienstag"
-            if (week := self._week(_strip(match[1]))) is not None:
-                return self._in(week, _WEEKDAYS[match[2]])
+        match = re.fullmatch(rf"(.+?) {_WEEKDAY}", text)  # "nächste Woche Dienstag"
+        if match and (week := self._week(_strip(match[1]))) is not None:
+            return self._in(week, _WEEKDAYS[match[2]])
         if match := re.fullmatch(rf"(?:({_NEXT}|{_AFTER_NEXT}) )?(?:wochenende)", text):
             saturday = _monday(today) + timedelta(days=5 + (7 if match[1] and "ueber" in match[1] else 0))
             return max(saturday, today), saturday + timedelta(days=1)
@@ -307,7 +311,7 @@ class _Days:
         today = self.today
         this = (today.year, today.month)
         match = re.fullmatch(
-            rf"(?:{_PART} )?(?:(?:des|im|in|zum) )?(?:({_THIS}|{_NEXT}|{_AFTER_NEXT}) )?(?:monats|monat|monate)",
+            rf"(?:{_PART} )?(?:(?:des|im|in|zum) )?(?:({_THIS}|{_NEXT}|{_AFTER_NEXT}) )?monat(?:s|e)?",
             text,
         )
         if match:

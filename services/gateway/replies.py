@@ -30,7 +30,10 @@ MESSAGES: dict[str, str] = {
         "Für Rezepte, Überweisungen und Krankschreibungen muss ich Sie zuerst identifizieren. "
         "Bitte nennen Sie Ihren Nachnamen und Ihr Geburtsdatum."
     ),
-    ErrorCode.invalid_date: "Das Datum habe ich nicht verstanden. Bitte nennen Sie Tag und Monat.",
+    ErrorCode.invalid_date: (
+        "Das habe ich nicht genau verstanden. An welchem Tag hätten Sie gern einen Termin, "
+        "zum Beispiel am dritten Dezember oder nächsten Dienstag?"
+    ),
     ErrorCode.invalid_slot: "Diesen Termin kann ich so nicht buchen. Bitte suchen Sie zuerst freie Termine.",
     ErrorCode.too_late: (
         "So kurzfristig kann ich den Termin nicht mehr ändern. Bitte rufen Sie während der Sprechzeiten an."

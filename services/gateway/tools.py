@@ -54,8 +54,9 @@ from ignis.contracts.tools import (
 from ignis.gateway.auth import secret_matches
 from ignis.gateway.replies import envelope, failure
 from ignis.kit import bus
-from ignis.kit.dates import DateParseError, parse_birth_date, parse_date
+from ignis.kit.dates import DateParseError, parse_birth_date
 from ignis.kit.errors import ServiceError
+from ignis.language.phrases import Wish, parse_wish
 
 logger = logging.getLogger("ignis.gateway.tools")
 
@@ -73,7 +74,8 @@ class Tool:
     name: str  # its body is TOOL_BODIES[name], the contract ElevenLabs is provisioned with
     subject: str
     reply: TypeAdapter[Any]
-    to_command: Callable[[Any], Contract]
+    # The body and the practice's date today (callers say "morgen"; which day that is is the practice's).
+    to_command: Callable[[Any, dt.date], Contract]
     # It changes something. Its service recognises a repeated command (booking: conversation and slot;
     # requests: conversation, kind and details; cancel and move: the appointment's state), so a command
     # whose reply was lost (a replica died, a reply timed out) is asked again, and the caller hears what
@@ -85,66 +87,72 @@ class Tool:
         return TOOL_BODIES[self.name]
 
 
-def _birth_date(text: str) -> Any:
+def _birth_date(text: str, today: dt.date) -> Any:
     try:
-        return parse_birth_date(text)
+        return parse_birth_date(text, today=today)
     except DateParseError:
         raise ToolInputError(ErrorCode.invalid_birth_date) from None
 
 
-# Callers say "morgen"; which day that is depends on the practice's clock (German practices: Berlin).
-PRACTICE_ZONE = ZoneInfo("Europe/Berlin")
-_RELATIVE_DAYS = {"heute": 0, "morgen": 1, "uebermorgen": 2, "übermorgen": 2}
 # No caller means a day years away ("31.12.9999" would overflow the scheduler's date arithmetic).
 _FARTHEST_DAYS = 3 * 366
 
 
-def _day(text: str | None) -> dt.date | None:
+def _wish(text: str | None, today: dt.date) -> Wish:
+    """The days and hours a field says ("nächste Woche", "ab 16 Uhr"); unparseable is `invalid_date`."""
     if not text:
-        return None
-    today = dt.datetime.now(PRACTICE_ZONE).date()
-    offset = _RELATIVE_DAYS.get(text.strip().lower())
-    if offset is not None:
-        return today + dt.timedelta(days=offset)
+        return Wish()
     try:
-        day = parse_date(text, today=today)
+        wish = parse_wish(text, today=today)
     except DateParseError:
         raise ToolInputError(ErrorCode.invalid_date) from None
-    if abs((day - today).days) > _FARTHEST_DAYS:
+    for day in (wish.first, wish.last):
+        if day is not None and abs((day - today).days) > _FARTHEST_DAYS:
+            raise ToolInputError(ErrorCode.invalid_date)
+    return wish
+
+
+def _find_slots(body: FindSlotsBody, today: dt.date) -> FindSlots:
+    """`when` bounds both ends, `earliest` the first day, `latest` the last; hours said in any field count."""
+    earliest, latest = _wish(body.earliest, today), _wish(body.latest, today)
+    wish = (
+        _wish(body.when, today)
+        & Wish(first=earliest.first, after=earliest.after, before=earliest.before)
+        & Wish(last=latest.last, after=latest.after, before=latest.before)
+        & _wish(body.part_of_day, today)
+    )
+    if wish.after is not None and wish.before is not None and wish.after >= wish.before:
         raise ToolInputError(ErrorCode.invalid_date)
-    return day
-
-
-def _find_slots(body: FindSlotsBody) -> FindSlots:
     return FindSlots(
         conversation_id=body.conversation_id,
         visit_type=body.visit_type,
-        earliest=_day(body.earliest),
-        latest=_day(body.latest),
-        part_of_day=body.part_of_day,
+        earliest=wish.first,
+        latest=wish.last,
+        after=wish.after,
+        before=wish.before,
         practitioner=body.practitioner or None,
         patient_ref=body.patient_ref or None,
         limit=body.limit,
     )
 
 
-def _identify(body: IdentifyPatientBody) -> IdentifyPatient:
+def _identify(body: IdentifyPatientBody, today: dt.date) -> IdentifyPatient:
     return IdentifyPatient(
         conversation_id=body.conversation_id,
         caller_id=body.caller_id or None,
         last_name=body.last_name,
-        birth_date=_birth_date(body.birth_date),
+        birth_date=_birth_date(body.birth_date, today),
         first_name=body.first_name or None,
     )
 
 
-def _register(body: RegisterPatientBody) -> RegisterPatient:
+def _register(body: RegisterPatientBody, today: dt.date) -> RegisterPatient:
     return RegisterPatient(
         conversation_id=body.conversation_id,
         caller_id=body.caller_id or None,
         first_name=body.first_name,
         last_name=body.last_name,
-        birth_date=_birth_date(body.birth_date),
+        birth_date=_birth_date(body.birth_date, today),
         phone=body.phone or None,
         insurance=body.insurance,
         sms_consent=body.sms_consent,
@@ -179,34 +187,34 @@ TOOLS: dict[str, Tool] = {
             "book_appointment",
             subjects.SCHEDULER_BOOK,
             TypeAdapter(AppointmentConfirmed | SlotTaken | ErrorReply),
-            lambda body: BookAppointment(**body.model_dump()),
+            lambda body, _: BookAppointment(**body.model_dump()),
             acting=True,
         ),
         Tool(
             "list_appointments",
             subjects.SCHEDULER_LIST,
             TypeAdapter(AppointmentList | ErrorReply),
-            lambda body: ListAppointments(**body.model_dump()),
+            lambda body, _: ListAppointments(**body.model_dump()),
         ),
         Tool(
             "cancel_appointment",
             subjects.SCHEDULER_CANCEL,
             TypeAdapter(CancellationConfirmed | ErrorReply),
-            lambda body: CancelAppointment(**body.model_dump()),
+            lambda body, _: CancelAppointment(**body.model_dump()),
             acting=True,
         ),
         Tool(
             "reschedule_appointment",
             subjects.SCHEDULER_RESCHEDULE,
             TypeAdapter(RescheduleConfirmed | SlotTaken | ErrorReply),
-            lambda body: RescheduleAppointment(**body.model_dump()),
+            lambda body, _: RescheduleAppointment(**body.model_dump()),
             acting=True,
         ),
         Tool(
             "create_request",
             subjects.PATIENTS_REQUEST_CREATE,
             TypeAdapter(RequestCreated | ErrorReply),
-            lambda body: CreateRequest(
+            lambda body, _: CreateRequest(
                 **body.model_dump(exclude={"caller_id"}), caller_id=body.caller_id or None
             ),
             acting=True,
@@ -215,7 +223,7 @@ TOOLS: dict[str, Tool] = {
             "practice_info",
             subjects.SCHEDULER_PRACTICE_INFO,
             TypeAdapter(PracticeInfo | ErrorReply),
-            lambda body: GetPracticeInfo(**body.model_dump()),
+            lambda body, _: GetPracticeInfo(**body.model_dump()),
         ),
     )
 }
@@ -248,7 +256,8 @@ async def call_tool(request: Request, tool: Tool) -> JSONResponse:
             code = ErrorCode.invalid_request.value
             return _json(failure(ErrorCode.invalid_request, fields=invalid_fields(exc)), 422)
         try:
-            command = tool.to_command(body)
+            today = dt.datetime.now(ZoneInfo(state.practice.timezone)).date()
+            command = tool.to_command(body, today)
         except ToolInputError as exc:
             code = exc.code.value
             return _json(failure(exc.code, tool.name))

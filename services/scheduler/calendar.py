@@ -13,7 +13,6 @@ import re
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Literal
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -24,18 +23,15 @@ from ignis.practice.config import WEEKDAYS, Practice, Practitioner, VisitType
 __all__ = [
     "Busy",
     "Calendar",
-    "PartOfDay",
     "Slot",
     "parse_slot_id",
     "slot_id",
     "spoken_slot",
 ]
 
-PartOfDay = Literal["vormittag", "nachmittag", "egal"]
 Interval = tuple[datetime, datetime]
 Busy = Mapping[str, Sequence[Interval]]  # practitioner id -> booked [start, end) intervals, aware
 
-_NOON = time(12, 0)
 _MAX_CLOSURE_RUN = 400  # days; bounds the walk to a closure's real start/end in next_closures
 
 
@@ -166,11 +162,14 @@ class Calendar:
         busy: Busy,
         window: Interval,
         *,
-        part_of_day: PartOfDay = "egal",
+        after: time | None = None,
+        before: time | None = None,
         practitioner_ids: Collection[str] | None = None,
         limit: int = 3,
     ) -> list[Slot]:
         """The earliest free slots in `window`, by start and then file order of the practitioners.
+
+        `after` and `before` bound a slot's local start time, whatever its day ("nach 16 Uhr").
 
         Walks local days from the window's start and stops once `limit` slots are found, so asking for the
         next three slots costs a day or two of work, not the whole horizon.
@@ -197,7 +196,7 @@ class Calendar:
                 )
                 count = 0
                 for start in starts:
-                    if not self._in_part(start, part_of_day):
+                    if not self._in_hours(start, after, before):
                         continue
                     today.append(Slot(person.id, visit_type.id, start, start + duration))
                     count += 1
@@ -249,11 +248,9 @@ class Calendar:
         over = timedelta(minutes=local.minute % grid, seconds=local.second, microseconds=local.microsecond)
         return moment + (timedelta(minutes=grid) - over) if over else moment
 
-    def _in_part(self, start: datetime, part_of_day: PartOfDay) -> bool:
-        if part_of_day == "egal":
-            return True
-        morning = start.astimezone(self.zone).time() < _NOON
-        return morning if part_of_day == "vormittag" else not morning
+    def _in_hours(self, start: datetime, after: time | None, before: time | None) -> bool:
+        local = start.astimezone(self.zone).time()
+        return (after is None or local >= after) and (before is None or local < before)
 
     def is_bookable(self, slot: Slot, now: datetime) -> bool:
         """Re-check a slot a caller wants to book: it came from the caller, so it may be stale or made up.

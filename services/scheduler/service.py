@@ -29,7 +29,6 @@ from ignis.contracts.scheduling import (
     GetPracticeInfo,
     ListDayAppointments,
     NoSlotsFound,
-    PartOfDay,
     PracticeInfo,
     RescheduleAppointment,
     RescheduleConfirmed,
@@ -127,7 +126,8 @@ async def search(
     visit_type: VisitType,
     window: tuple[dt.datetime, dt.datetime],
     *,
-    part_of_day: PartOfDay = "egal",
+    after: dt.time | None = None,
+    before: dt.time | None = None,
     practitioner_ids: Sequence[str] | None = None,
     limit: int = 3,
 ) -> list[Slot]:
@@ -145,7 +145,8 @@ async def search(
             visit_type,
             busy,
             chunk,
-            part_of_day=part_of_day,
+            after=after,
+            before=before,
             practitioner_ids=candidates,
             limit=limit - len(found),
         )
@@ -179,13 +180,14 @@ async def find_slots(
             calendar,
             visit_type,
             window,
-            part_of_day=cmd.part_of_day,
+            after=cmd.after,
+            before=cmd.before,
             practitioner_ids=practitioner_ids,
             limit=cmd.limit,
         )
     if slots:
         return SlotsOffered(slots=[offer(calendar, slot) for slot in slots])
-    if window is not None and latest is None and cmd.part_of_day == "egal":
+    if window is not None and latest is None and cmd.after is None and cmd.before is None:
         return NoSlotsFound()  # the whole horizon was searched already
     # Nothing as wished: the first free slot from the wished day on, at any time of day and up to the horizon.
     later = calendar.bookable_window(now, earliest)

@@ -190,9 +190,9 @@ class TestFreeSlots:
 
     def test_part_of_day(self, cal: Calendar) -> None:
         weber = {"practitioner_ids": ["weber"]}
-        assert starts(find(cal, "akut", part_of_day="nachmittag", limit=1, **weber)) == ["weber 14:00"]
+        assert starts(find(cal, "akut", after=time(12), limit=1, **weber)) == ["weber 14:00"]
         late = day_window(TUESDAY, "11:40", days=2)
-        morning = find(cal, "akut", window=late, part_of_day="vormittag", **weber)
+        morning = find(cal, "akut", window=late, before=time(12), **weber)
         assert starts(morning) == ["weber 11:40", "weber 11:50", "weber 08:00"]
         assert morning[-1].start.astimezone(BERLIN).date() == TUESDAY + timedelta(days=1)
 
