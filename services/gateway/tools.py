@@ -245,9 +245,7 @@ async def call_tool(request: Request, tool: Tool) -> JSONResponse:
     try:
         given = request.headers.get("x-ignis-tool-secret", "")
         if not secret_matches(given, state.settings.tool_secret.get_secret_value()):
-            return _json(
-                {"ok": False, "code": code, "message": "Fehlende oder falsche Anmeldung des Werkzeugs."}, 401
-            )
+            return _json(failure(code), 401)
         code = "too_large"  # should the edge cut the body off (BodyLimit), this is what is counted
         raw = await request.body()
         try:
