@@ -131,6 +131,13 @@ class ClosureInfo(Contract):
     spoken: str
 
 
+class DayHours(Contract):
+    """A weekday's regular opening hours as said: `Montag`, `8 bis 12 Uhr und 14 bis 18 Uhr`."""
+
+    day: str
+    hours: str
+
+
 class PracticeInfo(Contract):
     """Only the asked topic's fields are set: the reply is read out and costs tokens."""
 
@@ -138,6 +145,8 @@ class PracticeInfo(Contract):
     practice_name: str
     open_now: bool | None = None
     hours_today: str | None = None
+    # The regular week, Monday first; what differs (holidays, vacations) is in `next_closures`.
+    opening_hours: list[DayHours] | None = None
     next_closures: list[ClosureInfo] | None = None
     address: str | None = None
     emergency: dict[str, str] | None = None

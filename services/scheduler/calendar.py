@@ -89,6 +89,15 @@ class Calendar:
             return []
         return sorted(self.practice.opening_hours.get(WEEKDAYS[day.weekday()], []))
 
+    def is_open(self, moment: datetime) -> bool:
+        """Whether the practice is open at `moment` (aware); a range ending at 24:00 includes 23:59."""
+        local = _utc(moment).astimezone(self.zone)
+        now = local.time()
+        return any(
+            start <= now and (end == time(0, 0) or now < end)
+            for start, end in self.opening_ranges(local.date())
+        )
+
     def next_closures(self, today: date, days: int = 60) -> list[tuple[date, date, str]]:
         """Practice-wide closures (holidays and closures, not absences) ahead, one entry per run of days.
 

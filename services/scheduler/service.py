@@ -25,6 +25,7 @@ from ignis.contracts.scheduling import (
     ClosureInfo,
     DayAppointment,
     DayAppointments,
+    DayHours,
     FindSlots,
     GetPracticeInfo,
     ListDayAppointments,
@@ -38,10 +39,10 @@ from ignis.contracts.scheduling import (
     VisitTypeInfo,
     VisitTypeUnknown,
 )
-from ignis.kit.dates import spoken_date, spoken_ranges
+from ignis.kit.dates import WEEKDAY_NAMES, spoken_date, spoken_ranges
 from ignis.kit.outbox import add_event
 from ignis.kit.pagination import decode_cursor, encode_cursor
-from ignis.practice.config import Practitioner, VisitType
+from ignis.practice.config import WEEKDAYS, Practitioner, VisitType
 from ignis.scheduler.calendar import Calendar, Slot, parse_slot_id, slot_id, spoken_slot
 from ignis.scheduler.errors import (
     AppointmentNotFound,
@@ -387,10 +388,15 @@ def practice_info(calendar: Calendar, cmd: GetPracticeInfo, now: dt.datetime) ->
         return cmd.topic in (topic, "alles")
 
     if wants("oeffnungszeiten"):
-        today = calendar.opening_ranges(local.date())
-        fields["open_now"] = any(start <= local.time() < end for start, end in today)
-        fields["hours_today"] = spoken_ranges(today)
-    if wants("schliesstage"):
+        fields["open_now"] = calendar.is_open(now)
+        fields["hours_today"] = spoken_ranges(calendar.opening_ranges(local.date()))
+        fields["opening_hours"] = [
+            DayHours(
+                day=WEEKDAY_NAMES[index], hours=spoken_ranges(sorted(practice.opening_hours.get(day, [])))
+            )
+            for index, day in enumerate(WEEKDAYS)
+        ]
+    if wants("oeffnungszeiten") or wants("schliesstage"):  # "wann haben Sie auf?" includes the holidays
         fields["next_closures"] = [
             ClosureInfo(start=start, end=end, reason=reason, spoken=_spoken_closure(start, end, reason))
             for start, end, reason in calendar.next_closures(local.date())[:5]

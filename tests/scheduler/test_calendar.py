@@ -258,6 +258,16 @@ class TestClosures:
         assert closed.opening_ranges(TUESDAY) == []
         assert closed.closure(TUESDAY) == "Praxis geschlossen"
 
+    def test_open_until_midnight(self) -> None:
+        cal = Calendar(practice(opening_hours={"di": ["08:00-12:00", "18:00-24:00"]}))
+        assert cal.is_open(at(TUESDAY, "23:59"))
+        assert cal.is_open(at(TUESDAY, "18:00"))
+        assert cal.is_open(at(TUESDAY, "11:59"))
+        assert not cal.is_open(at(TUESDAY, "12:00"))
+        assert not cal.is_open(at(TUESDAY, "17:59"))
+        assert not cal.is_open(at(TUESDAY + timedelta(days=1), "00:00"))  # Wednesday: closed
+        assert not cal.is_open(at(TUESDAY, "07:59"))
+
     def test_next_closures_merges_runs_and_names_holidays(self) -> None:
         cal = Calendar(
             practice(
