@@ -22,7 +22,7 @@ personal data).
 import calendar
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import TypeVar
@@ -114,7 +114,11 @@ _TIMES = (  # (pattern, kind); a bare hour only after a word that makes it one
 )
 
 
-def _clock(hour: str, minute: str | None, extra: str | None, afternoon: bool) -> time:
+def _clock(said: Sequence[str | None], afternoon: bool) -> time:
+    """`said`: hour, and minutes after a colon or after "Uhr" (either may be None)."""
+    hour, minute, extra = said
+    if hour is None:
+        raise DateParseError("no hour")
     value, minutes = int(hour), int(minute or extra or 0)
     if 1 <= value <= 6 or (afternoon and value < 12):
         value += 12
@@ -131,14 +135,13 @@ def _times(text: str) -> tuple[str, Wish]:
     afternoon = bool(_AFTERNOON.search(text))
     for pattern, kind in _TIMES:
         while match := re.search(rf"(?:^| ){pattern}(?= |$)(?!\.)", text):
-            groups = list(match.groups())
+            groups = match.groups()
             if kind == "between":
-                start = _clock(*groups[0:3], afternoon=afternoon)
-                end = _clock(*groups[3:6], afternoon=afternoon or start.hour >= 12)
+                start = _clock(groups[0:3], afternoon)
+                end = _clock(groups[3:6], afternoon or start.hour >= 12)
                 found = Wish(after=start, before=end)
             else:
-                hour, minute, extra = (groups[0], groups[1], groups[2]) if groups[0] else [*groups[3:5], None]
-                moment = _clock(hour, minute, extra, afternoon=afternoon)
+                moment = _clock(groups[0:3] if groups[0] else (*groups[3:5], None), afternoon)
                 if kind == "after":
                     found = Wish(after=moment)
                 elif kind == "before":
