@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import holidays
 
-from ignis.kit.dates import spoken_date, spoken_time
+from ignis.language.spoken import SpokenStyle, spoken_date, spoken_time
 from ignis.practice.config import WEEKDAYS, Practice, Practitioner, VisitType
 
 __all__ = [
@@ -55,8 +55,9 @@ def _utc(moment: datetime) -> datetime:
 class Calendar:
     """The practice's calendar rules; build once per practice file, it caches the holidays per year."""
 
-    def __init__(self, practice: Practice) -> None:
+    def __init__(self, practice: Practice, spoken_style: SpokenStyle = "digits") -> None:
         self.practice = practice
+        self.spoken_style = spoken_style  # how slots and days are written for the voice (IGNIS_SPOKEN_STYLE)
         self.zone = ZoneInfo(practice.timezone)
         self._holidays: dict[int, dict[date, str]] = {}
         self._order = {p.id: index for index, p in enumerate(practice.practitioners)}
@@ -334,8 +335,10 @@ def parse_slot_id(text: str, practice: Practice) -> Slot | None:
 
 
 def spoken_slot(calendar: Calendar, slot: Slot) -> str:
-    """``Dienstag, 2. Dezember, um 9:30 Uhr bei Dr. Weber``: local time, the name from the practice file."""
+    """``Dienstag, 2. Dezember, um 9:30 Uhr bei Dr. Weber`` (or in words, as the calendar's style says): local
+    time, the name from the practice file."""
     local = slot.start.astimezone(calendar.zone)
     practitioner = calendar.practice.practitioner(slot.practitioner_id)
     name = practitioner.name if practitioner else slot.practitioner_id
-    return f"{spoken_date(local.date())}, um {spoken_time(local.time())} bei {name}"
+    style = calendar.spoken_style
+    return f"{spoken_date(local.date(), style)}, um {spoken_time(local.time(), style)} bei {name}"

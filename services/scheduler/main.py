@@ -17,7 +17,7 @@ def create_app(
 ) -> Service:
     """A practice file with an error stops the start here, naming the file, the key and the problem."""
     settings = settings or SchedulerSettings()
-    calendar = Calendar(load_practice(settings.practice_file))
+    calendar = Calendar(load_practice(settings.practice_file), spoken_style=settings.spoken_style)
     app = create_service(
         "scheduler",
         settings,

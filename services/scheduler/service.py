@@ -39,9 +39,9 @@ from ignis.contracts.scheduling import (
     VisitTypeInfo,
     VisitTypeUnknown,
 )
-from ignis.kit.dates import WEEKDAY_NAMES, spoken_date, spoken_ranges
 from ignis.kit.outbox import add_event
 from ignis.kit.pagination import decode_cursor, encode_cursor
+from ignis.language.spoken import WEEKDAY_NAMES, SpokenStyle, spoken_date, spoken_ranges
 from ignis.practice.config import WEEKDAYS, Practitioner, VisitType
 from ignis.scheduler.calendar import Calendar, Slot, parse_slot_id, slot_id, spoken_slot
 from ignis.scheduler.errors import (
@@ -200,7 +200,7 @@ async def find_slots(
     if not following:
         return NoSlotsFound()
     day = following[0].start.astimezone(calendar.zone).date()
-    return NoSlotsFound(next_possible=day, next_possible_spoken=spoken_date(day))
+    return NoSlotsFound(next_possible=day, next_possible_spoken=spoken_date(day, calendar.spoken_style))
 
 
 def _checked_slot(calendar: Calendar, text: str, now: dt.datetime) -> Slot:
@@ -382,6 +382,7 @@ async def reschedule(
 def practice_info(calendar: Calendar, cmd: GetPracticeInfo, now: dt.datetime) -> PracticeInfo:
     practice = calendar.practice
     local = now.astimezone(calendar.zone)
+    style = calendar.spoken_style
     fields: dict[str, object] = {}
 
     def wants(topic: str) -> bool:
@@ -389,16 +390,19 @@ def practice_info(calendar: Calendar, cmd: GetPracticeInfo, now: dt.datetime) ->
 
     if wants("oeffnungszeiten"):
         fields["open_now"] = calendar.is_open(now)
-        fields["hours_today"] = spoken_ranges(calendar.opening_ranges(local.date()))
+        fields["hours_today"] = spoken_ranges(calendar.opening_ranges(local.date()), style)
         fields["opening_hours"] = [
             DayHours(
-                day=WEEKDAY_NAMES[index], hours=spoken_ranges(sorted(practice.opening_hours.get(day, [])))
+                day=WEEKDAY_NAMES[index],
+                hours=spoken_ranges(sorted(practice.opening_hours.get(day, [])), style),
             )
             for index, day in enumerate(WEEKDAYS)
         ]
     if wants("oeffnungszeiten") or wants("schliesstage"):  # "wann haben Sie auf?" includes the holidays
         fields["next_closures"] = [
-            ClosureInfo(start=start, end=end, reason=reason, spoken=_spoken_closure(start, end, reason))
+            ClosureInfo(
+                start=start, end=end, reason=reason, spoken=_spoken_closure(start, end, reason, style)
+            )
             for start, end, reason in calendar.next_closures(local.date())[:5]
         ]
     if wants("adresse"):
@@ -410,10 +414,10 @@ def practice_info(calendar: Calendar, cmd: GetPracticeInfo, now: dt.datetime) ->
     return PracticeInfo(practice_name=practice.name, **fields)
 
 
-def _spoken_closure(start: dt.date, end: dt.date, reason: str) -> str:
+def _spoken_closure(start: dt.date, end: dt.date, reason: str, style: SpokenStyle) -> str:
     if start == end:
-        return f"am {spoken_date(start)} ({reason})"
-    return f"vom {spoken_date(start)} bis {spoken_date(end)} ({reason})"
+        return f"am {spoken_date(start, style)} ({reason})"
+    return f"vom {spoken_date(start, style)} bis {spoken_date(end, style)} ({reason})"
 
 
 async def day_appointments(

@@ -26,7 +26,7 @@ class TestPracticeInfo:
         assert info["address"] == "Teststraße 1, 10115 Berlin"
         assert info["emergency"] == {"notruf": "112", "aerztlicher_bereitschaftsdienst": "116117"}
         assert isinstance(info["open_now"], bool)
-        assert info["hours_today"] in ("7 bis 12 Uhr und 13 bis 20 Uhr", "geschlossen")
+        assert info["hours_today"] in ("sieben bis zwölf Uhr und dreizehn bis zwanzig Uhr", "geschlossen")
         assert all({"start", "end", "reason", "spoken"} <= set(c) for c in info["next_closures"])
 
     async def test_opening_hours_tell_the_whole_week_and_the_closures(
