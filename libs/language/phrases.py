@@ -72,6 +72,10 @@ _TRANSLIT = str.maketrans({"ß": "ss", "ä": "ae", "ö": "oe", "ü": "ue"})
 _DIGIT_ORDINAL = re.compile(r"(\d{1,2})(?:\.|s?te[nrsm]?\b)")  # "3.", "3ten", "3ter"
 _ARTICLE_NUMBERS = {"ein": 1, "eins": 1, "eine": 1, "einer": 1, "einem": 1, "einen": 1}
 _KEEP = re.compile(r"[^a-z0-9.: -]")
+# "Montagvormittag", "Freitagabend"; "Dienstagmorgen" is early on Tuesday, not tomorrow.
+_COMPOUND = re.compile(
+    r"\b(montag|dienstag|mittwoch|donnerstag|freitag|samstag|sonntag)(morgen|frueh|vormittag|mittag|nachmittag|abend)"
+)
 
 
 def _normalise(text: str) -> str:
@@ -80,6 +84,7 @@ def _normalise(text: str) -> str:
     clean = re.sub(r"(?<![\d-])(\d{1,2})\s*-\s*(\d{1,2})(?![\d-])", r"\1 bis \2", clean)  # "16-18 Uhr"
     clean = re.sub(r"(\d{1,2})[.:](\d{2})\s*uhr", r"\1:\2 uhr", clean)  # "16.30 Uhr"
     clean = _KEEP.sub(" ", clean.replace(",", " "))
+    clean = _COMPOUND.sub(lambda m: f"{m[1]} {'frueh' if m[2] == 'morgen' else m[2]}", clean)
     words = []
     for token in clean.split():
         word = token.rstrip(".") if not token[0].isdigit() else token
@@ -181,10 +186,13 @@ _ASAP = re.compile(
     r"baldmoeglichst|sofort|egal|jederzeit|beliebig|ganztags|den ganzen tag|wann immer)"
 )
 _LEADING_FILLERS = re.compile(
-    r"^(?:(?:am|den|dem|im|so|gerne?|bitte|dann|also|ja|lieber|eher|vielleicht|"
+    r"^(?:(?:am liebsten|am besten|am|den|dem|im|so|gerne?|bitte|dann|also|ja|lieber|eher|vielleicht|"
     r"moeglichst|irgendwann|einen termin|termin|wenn moeglich)\b ?)+"
 )
-_TRAILING_FILLERS = re.compile(r"(?: ?\b(?:am|den|dem|bitte|gerne?|wenn moeglich|wenn es geht|irgendwann))+$")
+_TRAILING_FILLERS = re.compile(
+    r"(?: ?\b(?:am|den|dem|bitte|gerne?|wenn moeglich|wenn es geht|irgendwann|"
+    r"(?:waere|ist|ginge|geht|passt)(?: (?:gut|schoen|mir|mir gut|besser|am besten))?))+$"
+)
 
 
 def _count(text: str) -> int:

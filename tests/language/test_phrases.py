@@ -141,6 +141,17 @@ PHRASES: list[tuple[str, Wish]] = [
     ("in zwei Wochen nach 16 Uhr", Wish(date(2026, 12, 7), date(2026, 12, 13), after=time(16))),
     ("am 3. Dezember um 9 Uhr", Wish(DEC_3.first, DEC_3.last, after=time(9), before=time(10))),
     ("Freitag, 16:30 Uhr", Wish(date(2026, 11, 27), date(2026, 11, 27), time(16, 30), time(17, 30))),
+    # how people wrap it
+    ("am liebsten Dienstag", days(date(2026, 12, 1))),
+    ("Dienstag wäre gut", days(date(2026, 12, 1))),
+    ("nächste Woche passt mir", NEXT_WEEK),
+    ("irgendwann nächste Woche", NEXT_WEEK),
+    ("morgen oder übermorgen", days(date(2026, 11, 27), date(2026, 11, 28))),
+    ("Montagvormittag", Wish(date(2026, 11, 30), date(2026, 11, 30), before=time(12))),
+    ("Dienstagmorgen", Wish(date(2026, 12, 1), date(2026, 12, 1), before=time(10))),
+    ("Freitagabend", Wish(date(2026, 11, 27), date(2026, 11, 27), after=time(17))),
+    ("früh am Morgen", Wish(before=time(10))),
+    ("Ende November", days(TODAY, date(2026, 11, 30))),
     # no wish at all
     ("so bald wie möglich", Wish()),
     ("schnellstmöglich", Wish()),
