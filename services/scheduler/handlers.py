@@ -31,7 +31,8 @@ from ignis.contracts.scheduling import (
     SlotTaken,
     VisitTypeUnknown,
 )
-from ignis.kit.bus import HANDLER_CONCURRENCY, ask
+from ignis.kit.bus import ask, responder
+from ignis.kit.clock import utcnow
 from ignis.kit.db import Session
 from ignis.kit.erasure import subscribe_erasures
 from ignis.kit.errors import NotVerified, Unavailable
@@ -40,13 +41,13 @@ from ignis.scheduler.calendar import Calendar
 from ignis.scheduler.repository import AppointmentRepository
 
 router = NatsRouter()
-QUEUE = subjects.queue("scheduler")
+responds = responder(router, "scheduler")
 # Well inside the gateway's budget, so the caller hears `unavailable` rather than the gateway timing out.
 PATIENTS_TIMEOUT_SECONDS = 2.0
 _RESOLVED: TypeAdapter[PatientRefResolved | ErrorReply] = TypeAdapter(PatientRefResolved | ErrorReply)
 
 
-def get_repository(session: Session) -> AppointmentRepository:
+async def get_repository(session: Session) -> AppointmentRepository:
     return AppointmentRepository(session)
 
 
@@ -69,51 +70,51 @@ async def verified_patient(cmd: PatientCommand, broker: NatsBroker) -> uuid.UUID
     raise Unavailable("patients service failed")
 
 
-@router.subscriber(subjects.SCHEDULER_FIND_SLOTS, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+@responds(subjects.SCHEDULER_FIND_SLOTS)
 async def find_slots(
     cmd: FindSlots, repo: Repository, calendar: CalendarDep
 ) -> SlotsOffered | NoSlotsFound | VisitTypeUnknown | ErrorReply:
-    return await service.find_slots(repo, calendar, cmd, service.utcnow())
+    return await service.find_slots(repo, calendar, cmd, utcnow())
 
 
-@router.subscriber(subjects.SCHEDULER_BOOK, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+@responds(subjects.SCHEDULER_BOOK)
 async def book_appointment(
     cmd: BookAppointment, repo: Repository, calendar: CalendarDep, broker: Broker
 ) -> AppointmentConfirmed | SlotTaken:
     patient_id = await verified_patient(cmd, broker)
-    return await service.book(repo, calendar, cmd, patient_id, service.utcnow())
+    return await service.book(repo, calendar, cmd, patient_id, utcnow())
 
 
-@router.subscriber(subjects.SCHEDULER_LIST, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+@responds(subjects.SCHEDULER_LIST)
 async def list_appointments(
     cmd: ListAppointments, repo: Repository, calendar: CalendarDep, broker: Broker
 ) -> AppointmentList:
     patient_id = await verified_patient(cmd, broker)
-    return await service.list_appointments(repo, calendar, patient_id, service.utcnow())
+    return await service.list_appointments(repo, calendar, patient_id, utcnow())
 
 
-@router.subscriber(subjects.SCHEDULER_CANCEL, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+@responds(subjects.SCHEDULER_CANCEL)
 async def cancel_appointment(
     cmd: CancelAppointment, repo: Repository, calendar: CalendarDep, broker: Broker
 ) -> CancellationConfirmed:
     patient_id = await verified_patient(cmd, broker)
-    return await service.cancel(repo, calendar, cmd, patient_id, service.utcnow())
+    return await service.cancel(repo, calendar, cmd, patient_id, utcnow())
 
 
-@router.subscriber(subjects.SCHEDULER_RESCHEDULE, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+@responds(subjects.SCHEDULER_RESCHEDULE)
 async def reschedule_appointment(
     cmd: RescheduleAppointment, repo: Repository, calendar: CalendarDep, broker: Broker
 ) -> RescheduleConfirmed | SlotTaken:
     patient_id = await verified_patient(cmd, broker)
-    return await service.reschedule(repo, calendar, cmd, patient_id, service.utcnow())
+    return await service.reschedule(repo, calendar, cmd, patient_id, utcnow())
 
 
-@router.subscriber(subjects.SCHEDULER_PRACTICE_INFO, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+@responds(subjects.SCHEDULER_PRACTICE_INFO)
 async def practice_info(cmd: GetPracticeInfo, calendar: CalendarDep) -> PracticeInfo:
-    return service.practice_info(calendar, cmd, service.utcnow())
+    return service.practice_info(calendar, cmd, utcnow())
 
 
-@router.subscriber(subjects.SCHEDULER_DAY, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+@responds(subjects.SCHEDULER_DAY)
 async def day_appointments(
     query: ListDayAppointments, repo: Repository, calendar: CalendarDep
 ) -> DayAppointments:

@@ -39,7 +39,6 @@ from ignis.contracts.scheduling import (
     VisitTypeInfo,
     VisitTypeUnknown,
 )
-from ignis.kit.outbox import add_event
 from ignis.kit.pagination import decode_cursor, encode_cursor
 from ignis.language.spoken import WEEKDAY_NAMES, SpokenStyle, spoken_date, spoken_ranges
 from ignis.practice.config import WEEKDAYS, Practitioner, VisitType
@@ -51,17 +50,13 @@ from ignis.scheduler.errors import (
     SlotAlreadyTaken,
     TooLate,
 )
-from ignis.scheduler.models import SCHEMA, Appointment
+from ignis.scheduler.models import Appointment
 from ignis.scheduler.repository import AppointmentRepository
 
 # Busy time is read a day first, then in growing chunks: most searches end on their first day, and a
 # search through the whole horizon still needs only a handful of reads.
 FIRST_CHUNK, LARGEST_CHUNK = dt.timedelta(days=1), dt.timedelta(days=14)
 EMERGENCY = {"notruf": "112", "aerztlicher_bereitschaftsdienst": "116117"}
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def _key(text: str) -> str:
@@ -272,12 +267,7 @@ async def book(
         if existing is None or existing.patient_id != patient_id:
             return await _alternatives(repo, calendar, slot, now)
         return AppointmentConfirmed(appointment=appointment_info(calendar, existing))
-    await add_event(
-        repo.session,
-        SCHEMA,
-        subjects.APPOINTMENT_BOOKED,
-        AppointmentBooked(**_event_fields(appointment, now)),
-    )
+    await repo.add_event(subjects.APPOINTMENT_BOOKED, AppointmentBooked(**_event_fields(appointment, now)))
     return AppointmentConfirmed(appointment=appointment_info(calendar, appointment))
 
 
@@ -335,11 +325,8 @@ async def cancel(
     appointment.cancelled_at = now
     appointment.updated_at = now
     appointment.idempotency_key = None  # the slot may be booked again, by this caller too
-    await add_event(
-        repo.session,
-        SCHEMA,
-        subjects.APPOINTMENT_CANCELLED,
-        AppointmentCancelled(**_event_fields(appointment, now)),
+    await repo.add_event(
+        subjects.APPOINTMENT_CANCELLED, AppointmentCancelled(**_event_fields(appointment, now))
     )
     return CancellationConfirmed(appointment_id=str(appointment.id))
 
@@ -368,14 +355,13 @@ async def reschedule(
         await repo.move(appointment, slot.practitioner_id, slot.visit_type_id, slot.start, slot.end)
     except SlotAlreadyTaken:
         return await _alternatives(repo, calendar, slot, now)
-    await repo.session.refresh(appointment)
     event = AppointmentRescheduled(
         **_event_fields(appointment, now),
         previous_practitioner_id=previous[0],
         previous_start=previous[1],
         previous_end=previous[2],
     )
-    await add_event(repo.session, SCHEMA, subjects.APPOINTMENT_RESCHEDULED, event)
+    await repo.add_event(subjects.APPOINTMENT_RESCHEDULED, event)
     return RescheduleConfirmed(appointment=appointment_info(calendar, appointment))
 
 
