@@ -21,13 +21,13 @@ personal data).
 
 import calendar
 import re
-import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import TypeVar
 
-from ignis.kit.dates import _MONTHS, DateParseError, _cardinal, _ordinal, parse_date
+from ignis.language.dates import _MONTHS, DateParseError, _cardinal, _ordinal, parse_date
+from ignis.language.text import fold
 
 __all__ = ["Wish", "parse_wish"]
 
@@ -68,7 +68,6 @@ def _pick(choose: Callable[[_T, _T], _T], a: _T | None, b: _T | None) -> _T | No
 
 # -- normalising: one spelling for what speech-to-text writes in many ----------------------------------------
 
-_TRANSLIT = str.maketrans({"ß": "ss", "ä": "ae", "ö": "oe", "ü": "ue"})
 _DIGIT_ORDINAL = re.compile(r"(\d{1,2})(?:\.|s?te[nrsm]?\b)")  # "3.", "3ten", "3ter"
 _ARTICLE_NUMBERS = {"ein": 1, "eins": 1, "eine": 1, "einer": 1, "einem": 1, "einen": 1}
 _KEEP = re.compile(r"[^a-z0-9.: -]")
@@ -80,7 +79,7 @@ _COMPOUND = re.compile(
 
 def _normalise(text: str) -> str:
     """Lower case, umlauts spelled out, number words as digits (ordinals with a dot), single spaces."""
-    clean = unicodedata.normalize("NFC", text).lower().translate(_TRANSLIT)
+    clean = fold(text)
     clean = re.sub(r"(?<![\d-])(\d{1,2})\s*-\s*(\d{1,2})(?![\d-])", r"\1 bis \2", clean)  # "16-18 Uhr"
     clean = re.sub(r"(\d{1,2})[.:](\d{2})\s*uhr", r"\1:\2 uhr", clean)  # "16.30 Uhr"
     clean = _KEEP.sub(" ", clean.replace(",", " "))

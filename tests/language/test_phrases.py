@@ -4,7 +4,7 @@ from datetime import date, time
 
 import pytest
 
-from ignis.kit.dates import DateParseError
+from ignis.language.dates import DateParseError
 from ignis.language.phrases import Wish, parse_wish
 
 TODAY = date(2026, 11, 26)  # a Thursday; this week runs 23–29 November, the next 30 November – 6 December

@@ -4,7 +4,7 @@ from datetime import date
 
 import pytest
 
-from ignis.kit.dates import DateParseError, parse_birth_date, parse_date
+from ignis.language.dates import DateParseError, parse_birth_date, parse_date
 
 TODAY = date(2024, 6, 15)
 
