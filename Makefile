@@ -48,8 +48,9 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# Every benchmark, 60 s per run, then one table; shorter: make bench BENCH_ARGS="--seconds 10".
 bench: $(STAMP)
-	$(BIN)/python bench/tool_latency.py
+	$(BIN)/python bench/all.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .ignis .pytest_cache .typecheck .mypy_cache
