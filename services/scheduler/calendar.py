@@ -17,19 +17,18 @@ import re
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Literal, cast
+from typing import cast
 from zoneinfo import ZoneInfo
 
 import holidays
 
-from ignis.language.spoken import spoken_date, spoken_time
+from ignis.language.spoken import SpokenStyle, spoken_date, spoken_time
 from ignis.practice.config import WEEKDAYS, Practice, Practitioner, VisitType
 
 __all__ = [
     "Booked",
     "Busy",
     "Calendar",
-    "PartOfDay",
     "Slot",
     "merge_busy",
     "parse_slot_id",
@@ -37,7 +36,6 @@ __all__ = [
     "spoken_slot",
 ]
 
-PartOfDay = Literal["vormittag", "nachmittag", "egal"]
 Interval = tuple[datetime, datetime]
 Seconds = int  # since the epoch (UTC)
 # Practitioner id -> booked [start, end) intervals: aware datetimes, or seconds (what the repository reads).
@@ -49,7 +47,6 @@ class Booked(dict[str, list[tuple[Seconds, Seconds]]]):
     search that looks at the same booked time chunk after chunk merges it once."""
 
 
-_NOON = time(12, 0)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SECOND = timedelta(seconds=1)
 _LATEST = 2**62  # seconds: later than any end
@@ -95,17 +92,17 @@ class _Range:
 
 @dataclass(frozen=True, slots=True)
 class _WorkDay:
-    """One practitioner's day, computed once: working ranges, and local noon for morning/afternoon."""
+    """One practitioner's day, computed once: its working ranges."""
 
     ranges: tuple[_Range, ...]
-    noon: Seconds
 
 
 class Calendar:
     """The practice's calendar rules; build once per practice file, it caches the holidays per year."""
 
-    def __init__(self, practice: Practice) -> None:
+    def __init__(self, practice: Practice, spoken_style: SpokenStyle = "digits") -> None:
         self.practice = practice
+        self.spoken_style = spoken_style  # how slots and days are written for the voice (IGNIS_SPOKEN_STYLE)
         self.zone = ZoneInfo(practice.timezone)
         self._holidays: dict[int, dict[date, str]] = {}
         self._order = {p.id: index for index, p in enumerate(practice.practitioners)}
@@ -144,6 +141,15 @@ class Calendar:
         if self.closure(day):
             return []
         return sorted(self.practice.opening_hours.get(WEEKDAYS[day.weekday()], []))
+
+    def is_open(self, moment: datetime) -> bool:
+        """Whether the practice is open at `moment` (aware); a range ending at 24:00 includes 23:59."""
+        local = _utc(moment).astimezone(self.zone)
+        now = local.time()
+        return any(
+            start <= now and (end == time(0, 0) or now < end)
+            for start, end in self.opening_ranges(local.date())
+        )
 
     def next_closures(self, today: date, days: int = 60) -> list[tuple[date, date, str]]:
         """Practice-wide closures (holidays and closures, not absences) ahead, one entry per run of days.
@@ -205,8 +211,7 @@ class Calendar:
                             _offset(local_end),
                         )
                     )
-            noon = _seconds(datetime.combine(day, _NOON, tzinfo=self.zone))
-            work_day = self._days[key] = _WorkDay(tuple(ranges), noon)
+            work_day = self._days[key] = _WorkDay(tuple(ranges))
         return work_day
 
     # -- slots --------------------------------------------------------------------------------------------
@@ -230,11 +235,14 @@ class Calendar:
         busy: Busy,
         window: Interval,
         *,
-        part_of_day: PartOfDay = "egal",
+        after: time | None = None,
+        before: time | None = None,
         practitioner_ids: Collection[str] | None = None,
         limit: int = 3,
     ) -> list[Slot]:
         """The earliest free slots in `window`, by start and then file order of the practitioners.
+
+        `after` and `before` bound a slot's local start time, whatever its day ("nach 16 Uhr").
 
         Walks local days from the window's start and stops once `limit` slots are found, so asking for the
         next three slots costs a day or two of work, not the whole horizon.
@@ -264,7 +272,7 @@ class Calendar:
                 for start in self._starts(
                     work_day, booked.get(person.id, []), window_start, window_end, duration, step
                 ):
-                    if part_of_day != "egal" and (start < work_day.noon) != (part_of_day == "vormittag"):
+                    if not self._in_hours(start, after, before):
                         continue
                     today.append((start, order, person.id))
                     count += 1
@@ -310,6 +318,12 @@ class Calendar:
         local = moment + offset
         over = (local // 60 % 60 % grid) * 60 + local % 60
         return moment + (grid * 60 - over) if over else moment
+
+    def _in_hours(self, start: Seconds, after: time | None, before: time | None) -> bool:
+        if after is None and before is None:
+            return True
+        local = _moment(start).astimezone(self.zone).time()
+        return (after is None or local >= after) and (before is None or local < before)
 
     def is_bookable(self, slot: Slot, now: datetime) -> bool:
         """Re-check a slot a caller wants to book: it came from the caller, so it may be stale or made up.
@@ -421,8 +435,10 @@ def parse_slot_id(text: str, practice: Practice) -> Slot | None:
 
 
 def spoken_slot(calendar: Calendar, slot: Slot) -> str:
-    """``Dienstag, 2. Dezember, um 9:30 Uhr bei Dr. Weber``: local time, the name from the practice file."""
+    """``Dienstag, 2. Dezember, um 9:30 Uhr bei Dr. Weber`` (or in words, as the calendar's style says): local
+    time, the name from the practice file."""
     local = slot.start.astimezone(calendar.zone)
     practitioner = calendar.practice.practitioner(slot.practitioner_id)
     name = practitioner.name if practitioner else slot.practitioner_id
-    return f"{spoken_date(local.date())}, um {spoken_time(local.time())} bei {name}"
+    style = calendar.spoken_style
+    return f"{spoken_date(local.date(), style)}, um {spoken_time(local.time(), style)} bei {name}"

@@ -19,7 +19,7 @@ def create_app(
 ) -> Service:
     """A practice file with an error stops the start here, naming the file, the key and the problem."""
     settings = settings or SchedulerSettings()
-    calendar = Calendar(load_practice(settings.practice_file))
+    calendar = Calendar(load_practice(settings.practice_file), spoken_style=settings.spoken_style)
     calendar.prepare(dt.date.today())
     app = create_service(
         "scheduler",

@@ -24,11 +24,11 @@ from ignis.contracts.scheduling import (
     ClosureInfo,
     DayAppointment,
     DayAppointments,
+    DayHours,
     FindSlots,
     GetPracticeInfo,
     ListDayAppointments,
     NoSlotsFound,
-    PartOfDay,
     PracticeInfo,
     RescheduleAppointment,
     RescheduleConfirmed,
@@ -39,9 +39,9 @@ from ignis.contracts.scheduling import (
     VisitTypeUnknown,
 )
 from ignis.kit.pagination import decode_cursor, encode_cursor
-from ignis.language.spoken import spoken_date, spoken_ranges
+from ignis.language.spoken import WEEKDAY_NAMES, SpokenStyle, spoken_date, spoken_ranges
 from ignis.language.text import fold
-from ignis.practice.config import Practitioner, VisitType
+from ignis.practice.config import WEEKDAYS, Practitioner, VisitType
 from ignis.scheduler.calendar import Booked, Calendar, Slot, merge_busy, parse_slot_id, slot_id, spoken_slot
 from ignis.scheduler.errors import (
     AppointmentNotFound,
@@ -144,7 +144,8 @@ async def search(
     visit_type: VisitType,
     window: tuple[dt.datetime, dt.datetime],
     *,
-    part_of_day: PartOfDay = "egal",
+    after: dt.time | None = None,
+    before: dt.time | None = None,
     practitioner_ids: Sequence[str] | None = None,
     limit: int = 3,
     booked: BookedTime | None = None,
@@ -163,7 +164,8 @@ async def search(
             visit_type,
             await booked.covering(candidates, *chunk),
             chunk,
-            part_of_day=part_of_day,
+            after=after,
+            before=before,
             practitioner_ids=candidates,
             limit=limit - len(found),
         )
@@ -198,14 +200,15 @@ async def find_slots(
             calendar,
             visit_type,
             window,
-            part_of_day=cmd.part_of_day,
+            after=cmd.after,
+            before=cmd.before,
             practitioner_ids=practitioner_ids,
             limit=cmd.limit,
             booked=booked,
         )
     if slots:
         return SlotsOffered(slots=[offer(calendar, slot) for slot in slots])
-    if window is not None and latest is None and cmd.part_of_day == "egal":
+    if window is not None and latest is None and cmd.after is None and cmd.before is None:
         return NoSlotsFound()  # the whole horizon was searched already
     # Nothing as wished: the first free slot from the wished day on, at any time of day and up to the horizon.
     later = calendar.bookable_window(now, earliest)
@@ -219,7 +222,7 @@ async def find_slots(
     if not following:
         return NoSlotsFound()
     day = following[0].start.astimezone(calendar.zone).date()
-    return NoSlotsFound(next_possible=day, next_possible_spoken=spoken_date(day))
+    return NoSlotsFound(next_possible=day, next_possible_spoken=spoken_date(day, calendar.spoken_style))
 
 
 def _checked_slot(calendar: Calendar, text: str, now: dt.datetime) -> Slot:
@@ -392,18 +395,27 @@ async def reschedule(
 def practice_info(calendar: Calendar, cmd: GetPracticeInfo, now: dt.datetime) -> PracticeInfo:
     practice = calendar.practice
     local = now.astimezone(calendar.zone)
+    style = calendar.spoken_style
     fields: dict[str, object] = {}
 
     def wants(topic: str) -> bool:
         return cmd.topic in (topic, "alles")
 
     if wants("oeffnungszeiten"):
-        today = calendar.opening_ranges(local.date())
-        fields["open_now"] = any(start <= local.time() < end for start, end in today)
-        fields["hours_today"] = spoken_ranges(today)
-    if wants("schliesstage"):
+        fields["open_now"] = calendar.is_open(now)
+        fields["hours_today"] = spoken_ranges(calendar.opening_ranges(local.date()), style)
+        fields["opening_hours"] = [
+            DayHours(
+                day=WEEKDAY_NAMES[index],
+                hours=spoken_ranges(sorted(practice.opening_hours.get(day, [])), style),
+            )
+            for index, day in enumerate(WEEKDAYS)
+        ]
+    if wants("oeffnungszeiten") or wants("schliesstage"):  # "wann haben Sie auf?" includes the holidays
         fields["next_closures"] = [
-            ClosureInfo(start=start, end=end, reason=reason, spoken=_spoken_closure(start, end, reason))
+            ClosureInfo(
+                start=start, end=end, reason=reason, spoken=_spoken_closure(start, end, reason, style)
+            )
             for start, end, reason in calendar.next_closures(local.date())[:5]
         ]
     if wants("adresse"):
@@ -415,10 +427,10 @@ def practice_info(calendar: Calendar, cmd: GetPracticeInfo, now: dt.datetime) ->
     return PracticeInfo(practice_name=practice.name, **fields)
 
 
-def _spoken_closure(start: dt.date, end: dt.date, reason: str) -> str:
+def _spoken_closure(start: dt.date, end: dt.date, reason: str, style: SpokenStyle) -> str:
     if start == end:
-        return f"am {spoken_date(start)} ({reason})"
-    return f"vom {spoken_date(start)} bis {spoken_date(end)} ({reason})"
+        return f"am {spoken_date(start, style)} ({reason})"
+    return f"vom {spoken_date(start, style)} bis {spoken_date(end, style)} ({reason})"
 
 
 async def day_appointments(
