@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck bench clean sip-tools fhir-engine
+.PHONY: run test lint typecheck bench clean sip-tools browser fhir-engine
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,7 +39,14 @@ $(FHIR_ENGINE)/node_modules/.package-lock.json: $(FHIR_ENGINE)/package-lock.json
 	cd $(FHIR_ENGINE) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-test: $(STAMP) sip-tools fhir-engine typecheck
+# The staff app's browser tests drive Debian's Chromium through Playwright (never `playwright install`).
+browser:
+	@command -v chromium >/dev/null 2>&1 \
+	|| { $(SUDO) apt-get install -y -qq --no-install-recommends chromium >/dev/null \
+	  || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends chromium >/dev/null; }; } \
+	|| echo "Could not install chromium (apt-get); the staff app's browser tests will fail and say so." >&2
+
+test: $(STAMP) sip-tools browser fhir-engine typecheck
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest

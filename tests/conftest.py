@@ -166,7 +166,9 @@ async def wipe(engine: AsyncEngine) -> None:
                 "TRUNCATE patients.patient, patients.verification, patients.identity_attempt, "
                 "patients.identity_unlock, patients.call, patients.request, patients.outbox, "
                 "patients.vendor_deletion, patients.fhir_patient, "
-                "scheduler.appointment, scheduler.outbox, notifier.appointment, notifier.message CASCADE"
+                "scheduler.appointment, scheduler.outbox, notifier.appointment, notifier.message, "
+                "notifier.staff_alert, "
+                "staff_app.account, staff_app.session, staff_app.audit CASCADE"
             )
         )
 

@@ -23,6 +23,7 @@ from ignis.kit.crypto import use_data_keys
 from ignis.kit.db import BACKGROUND_CONNECTIONS, create_engine, make_sessionmaker
 from ignis.kit.health import CONSUMER_ACK_PENDING, CONSUMER_PENDING, health_routes
 from ignis.kit.logging import configure_logging
+from ignis.kit.memory import freeze_startup_objects
 from ignis.kit.outbox import OutboxRelay
 from ignis.kit.settings import DataSettings, Settings
 from ignis.kit.tracing import flush, trace_sql, tracer_provider
@@ -135,6 +136,7 @@ def create_service(
     @app.after_startup
     async def start_background() -> None:
         jobs.extend(asyncio.create_task(job(app), name=f"{name}-{job.__name__}") for job in background)
+        freeze_startup_objects()
 
     @app.on_shutdown
     async def shut_down() -> None:

@@ -33,6 +33,7 @@ async def contact(repo: PatientRepository, query: GetContact) -> Contact:
         phone=patient.phone,
         mobile=patient.phone is not None and is_mobile(patient.phone),
         sms_consent=patient.sms_consent,
+        sms_consent_at=patient.sms_consent_at,
     )
 
 

@@ -18,6 +18,7 @@ still overlap an Ignis booking (README "FHIR", Scheduling).
 
 import asyncio
 import datetime as dt
+import math
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Collection, Sequence
@@ -133,6 +134,10 @@ def _moment(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(dt.UTC)
 
 
+def _seconds(start: str, end: str) -> tuple[int, int]:
+    return math.floor(_moment(start).timestamp()), math.ceil(_moment(end).timestamp())
+
+
 def _identifier(resource: Resource, system: str) -> str | None:
     return next(
         (str(i["value"]) for i in resource.get("identifier") or [] if i.get("system") == system), None
@@ -233,8 +238,9 @@ class FhirAppointments(AppointmentRepository):
 
     async def busy(
         self, practitioner_ids: Collection[str], start: dt.datetime, end: dt.datetime
-    ) -> dict[str, list[tuple[dt.datetime, dt.datetime]]]:
-        """Appointments and busy Slots on the server: one search of each, run together."""
+    ) -> dict[str, list[tuple[int, int]]]:
+        """Appointments and busy Slots on the server, one search of each, run together; as the Postgres
+        repository answers: [start, end) in whole seconds since the epoch, rounded outwards."""
         known = [p for p in practitioner_ids if p in self.directory.practitioners]
         if not known:
             return {}
@@ -251,14 +257,14 @@ class FhirAppointments(AppointmentRepository):
                 count=1000,
             ),
         )
-        busy: dict[str, list[tuple[dt.datetime, dt.datetime]]] = defaultdict(list)
+        busy: dict[str, list[tuple[int, int]]] = defaultdict(list)
         by_actor = {fhir_id: key for key, fhir_id in self.directory.practitioners.items()}
         for resource in appointments:
             for participant in resource.get("participant") or []:
                 ref = str((participant.get("actor") or {}).get("reference") or "")
                 practitioner = by_actor.get(ref.removeprefix("Practitioner/"))
                 if ref.startswith("Practitioner/") and practitioner in known:
-                    busy[practitioner].append((_moment(resource["start"]), _moment(resource["end"])))
+                    busy[practitioner].append(_seconds(resource["start"], resource["end"]))
         by_schedule = {fhir_id: key for key, fhir_id in self.directory.schedules.items()}
         for slot in slots:
             owner = by_schedule.get(
@@ -267,7 +273,7 @@ class FhirAppointments(AppointmentRepository):
             if owner and slot.get("status") in BUSY_SLOT_STATUSES:
                 slot_start, slot_end = _moment(slot["start"]), _moment(slot["end"])
                 if slot_end > start and slot_start < end:
-                    busy[owner].append((slot_start, slot_end))
+                    busy[owner].append(_seconds(slot["start"], slot["end"]))
         for intervals in busy.values():
             intervals.sort()
         return dict(busy)
@@ -278,7 +284,7 @@ class FhirAppointments(AppointmentRepository):
         own = self._read.get(ignore) if ignore else None
         busy = await self.busy([practitioner_id], start, end)
         if own is not None:  # the appointment being moved does not block its own new time
-            held = (_moment(own["start"]), _moment(own["end"]))
+            held = _seconds(own["start"], own["end"])
             intervals = list(busy.get(practitioner_id, []))
             if held in intervals:
                 intervals.remove(held)

@@ -6,7 +6,6 @@ outbox (Ignis' business) stays here."""
 
 import datetime as dt
 import uuid
-from collections import defaultdict
 from collections.abc import Collection, Sequence
 
 from asyncpg.exceptions import ExclusionViolationError, UniqueViolationError
@@ -26,17 +25,14 @@ class AppointmentRepository(Repository):
 
     async def busy(
         self, practitioner_ids: Collection[str], start: dt.datetime, end: dt.datetime
-    ) -> dict[str, list[tuple[dt.datetime, dt.datetime]]]:
-        """Booked time of these practitioners that overlaps [start, end)."""
-        rows = await self.session.execute(
-            select(Appointment.practitioner_id, Appointment.start_at, Appointment.end_at)
-            .where(Appointment.practitioner_id.in_(practitioner_ids), _overlapping(start, end))
-            .order_by(Appointment.start_at)
-        )
-        busy: dict[str, list[tuple[dt.datetime, dt.datetime]]] = defaultdict(list)
-        for practitioner_id, start_at, end_at in rows:
-            busy[practitioner_id].append((start_at, end_at))
-        return dict(busy)
+    ) -> dict[str, list[tuple[int, int]]]:
+        """Booked time of these practitioners that overlaps [start, end), as [start, end) in whole seconds
+        since the epoch (rounded outwards): one row per practitioner with two integer arrays, which the
+        driver decodes in C, where a row and two aware datetimes per appointment cost more than the query.
+        Plain SQL (the overlap phrased like the exclusion constraint, so its GiST index serves it): on the
+        hottest read, building the statement cost as much as running it."""
+        rows = await self.session.execute(_BUSY, {"ids": list(practitioner_ids), "start": start, "end": end})
+        return {practitioner_id: list(zip(lo, hi, strict=True)) for practitioner_id, lo, hi in rows}
 
     async def is_free(
         self, practitioner_id: str, start: dt.datetime, end: dt.datetime, ignore: uuid.UUID | None = None
@@ -142,6 +138,19 @@ class AppointmentRepository(Repository):
         appointment.cancelled_at = now
         appointment.updated_at = now
         appointment.idempotency_key = None  # the slot may be booked again, by this caller too
+
+
+_BUSY = text(
+    f"""
+    SELECT practitioner_id,
+           array_agg(floor(extract(epoch FROM start_at))::bigint ORDER BY start_at),
+           array_agg(ceil(extract(epoch FROM end_at))::bigint ORDER BY start_at)
+      FROM {SCHEMA}.appointment
+     WHERE practitioner_id = ANY(:ids) AND status <> 'cancelled'
+       AND tstzrange(start_at, end_at) && tstzrange(:start, :end)
+     GROUP BY practitioner_id
+    """
+)
 
 
 def _overlapping(start: dt.datetime, end: dt.datetime) -> ColumnElement[bool]:
