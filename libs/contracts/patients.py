@@ -75,6 +75,11 @@ class ResolvePatientRef(Contract):
 class PatientRefResolved(Contract):
     kind: Literal["resolved"] = "resolved"
     patient_id: str
+    # What the practice's booking rules ask (`practice.config.Rules`): age on the visit's day, insurance,
+    # and whether the patient came to the practice through a phone registration (a new patient).
+    birth_date: dt.date | None = Field(default=None, repr=False)
+    insurance: Insurance | None = None
+    registered_by_phone: bool = False
 
 
 class LookupCaller(Contract):

@@ -50,8 +50,23 @@ class FindSlots(Contract):
     latest: dt.date | None = None
     part_of_day: PartOfDay = "egal"
     practitioner: str | None = Field(default=None, max_length=100)
+    # With a verified caller's ref, the practice's rules for the visit type are checked for them.
     patient_ref: str | None = Field(default=None, max_length=200)
     limit: int = Field(default=3, ge=1, le=5)
+    referral: bool | None = None  # the caller has a referral (for visit types that need one)
+
+
+NotOfferedReason = Literal["new_patients", "insurance", "too_young", "too_old", "referral"]
+
+
+class NotOffered(Contract):
+    """The practice's rules (practice file `rules:`) do not offer this visit type to this caller;
+    `explanation` is a German sentence for the caller."""
+
+    kind: Literal["not_offered"] = "not_offered"
+    visit_type: str
+    reason: NotOfferedReason
+    explanation: str
 
 
 class SlotsOffered(Contract):
@@ -75,6 +90,7 @@ class VisitTypeUnknown(Contract):
 class BookAppointment(PatientCommand):
     slot_id: str = Field(min_length=1, max_length=200)
     reason: str | None = Field(default=None, max_length=500, repr=False)
+    referral: bool | None = None  # the caller has a referral (for visit types that need one)
 
 
 class AppointmentConfirmed(Contract):
@@ -106,6 +122,17 @@ class CancelAppointment(PatientCommand):
 class CancellationConfirmed(Contract):
     kind: Literal["cancelled"] = "cancelled"
     appointment_id: str
+    # Inside the practice's cancellation period (`booking.late_changes: cancel`): done, and the team sees it.
+    late: bool = False
+
+
+class ChangeRequested(Contract):
+    """`booking.late_changes: request`: too close to the appointment to change it by phone, so the wish is
+    in the team's request queue and the appointment stands until the team confirms."""
+
+    kind: Literal["change_requested"] = "change_requested"
+    appointment_id: str
+    request_id: str
 
 
 class RescheduleAppointment(PatientCommand):
@@ -116,6 +143,7 @@ class RescheduleAppointment(PatientCommand):
 class RescheduleConfirmed(Contract):
     kind: Literal["rescheduled"] = "rescheduled"
     appointment: AppointmentInfo
+    late: bool = False  # moved inside the cancellation period (see CancellationConfirmed)
 
 
 class GetPracticeInfo(Contract):
@@ -161,13 +189,15 @@ class AppointmentBooked(AppointmentEvent):
 
 
 class AppointmentCancelled(AppointmentEvent):
-    pass
+    # Inside the practice's cancellation period: the team may want to fill the slot or talk to the patient.
+    late: bool = False
 
 
 class AppointmentRescheduled(AppointmentEvent):
     previous_start: dt.datetime
     previous_end: dt.datetime
     previous_practitioner_id: str
+    late: bool = False  # moved from inside the cancellation period
 
 
 class ListDayAppointments(Contract):
@@ -180,6 +210,7 @@ class ListDayAppointments(Contract):
 
 class DayAppointment(AppointmentInfo):
     patient_id: str
+    late: bool = False  # its last change (a move) came inside the cancellation period
 
 
 class DayAppointments(Contract):

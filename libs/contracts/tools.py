@@ -146,6 +146,9 @@ class FindSlotsBody(ToolBody):
     )
     patient_ref: str | None = Field(default=None, max_length=200, description="patient_ref, falls bekannt")
     limit: int = Field(default=3, description="Wie viele Vorschläge (höchstens 5)")
+    referral: bool | None = Field(
+        default=None, description="Ob eine Überweisung vorliegt; nur für Terminarten, die eine verlangen"
+    )
 
     @field_validator("part_of_day", mode="before")
     @classmethod
@@ -162,6 +165,9 @@ class BookAppointmentBody(PatientToolBody):
     slot_id: str = Field(min_length=1, max_length=200, description="slot_id eines angebotenen Termins")
     reason: str | None = Field(
         default=None, max_length=500, repr=False, description="Anliegen in wenigen Worten"
+    )
+    referral: bool | None = Field(
+        default=None, description="Ob eine Überweisung vorliegt; nur für Terminarten, die eine verlangen"
     )
 
 

@@ -93,12 +93,65 @@ class Practitioner(ConfigModel):
     absences: list[Closure] = []
 
 
+# How a rule names who is insured how (the agent's prompt, and what the caller hears when refused).
+INSURED = {
+    Insurance.gesetzlich: "gesetzlich Versicherte",
+    Insurance.privat: "privat Versicherte",
+    Insurance.selbstzahler: "Selbstzahler",
+}
+
+
+class Rules(ConfigModel):
+    """Who may book: the practice's `rules:`, and a visit type's own `rules:` (a key it sets wins over the
+    practice's). Checked for a verified caller by `find_slots` and `book_appointment`."""
+
+    new_patients: bool | None = None  # whether people not yet patients of the practice are taken
+    insurance: list[Insurance] | None = Field(default=None, min_length=1)  # None: every kind
+    min_age: int | None = Field(default=None, ge=0, le=120)  # in years on the day of the visit
+    max_age: int | None = Field(default=None, ge=0, le=120)
+    referral: bool | None = None  # a referral (Überweisung) is needed
+
+    @model_validator(mode="after")
+    def _ages_ordered(self) -> Self:
+        if self.min_age is not None and self.max_age is not None and self.max_age < self.min_age:
+            raise ValueError("max_age is below min_age")
+        if self.insurance is not None and len(set(self.insurance)) != len(self.insurance):
+            raise ValueError("insurance: each kind once")
+        return self
+
+    def over(self, base: "Rules") -> "Rules":
+        """These rules where set, `base` elsewhere."""
+        return Rules.model_validate(base.model_dump() | self.model_dump(exclude_none=True))
+
+    def described(self) -> str:
+        """The rules in German words for the agent's prompt; empty when they take everybody."""
+        parts = []
+        if self.new_patients is False:
+            parts.append("keine neuen Patienten")
+        if self.insurance is not None and set(self.insurance) != set(Insurance):
+            parts.append("nur " + " und ".join(INSURED[kind] for kind in self.insurance))
+        if self.min_age is not None:
+            parts.append(f"ab {self.min_age} Jahren")
+        if self.max_age is not None:
+            parts.append(f"bis {self.max_age} Jahre")
+        if self.referral:
+            parts.append("nur mit Überweisung")
+        return ", ".join(parts)
+
+
 class VisitType(ConfigModel):
     id: str = Field(pattern=r"^[a-z0-9_-]+$")
     name: str
     minutes: int = Field(ge=5, le=240)
     # None: every practitioner offers it.
     practitioners: list[str] | None = None
+    rules: Rules = Rules()
+
+
+# What a cancellation or move inside `cancel_until_hours` does: `cancel` does it (flagged `late` for the
+# team: a freed slot is worth more than a no-show), `request` leaves the appointment and puts the wish in
+# the team's request queue, `refuse` says no (without sending the caller to the number they are calling).
+LateChanges = Literal["cancel", "request", "refuse"]
 
 
 class BookingPolicy(ConfigModel):
@@ -106,6 +159,7 @@ class BookingPolicy(ConfigModel):
     horizon_days: int = Field(default=90, ge=1, le=366)
     grid_minutes: int = Field(default=5, ge=5, le=60)
     cancel_until_hours: int = Field(default=24, ge=0)
+    late_changes: LateChanges = "cancel"
 
     @model_validator(mode="after")
     def _grid_divides_the_hour(self) -> Self:
@@ -140,6 +194,8 @@ class Practice(ConfigModel):
     visit_types: list[VisitType] = []
     closures: list[Closure] = []
     booking: BookingPolicy = BookingPolicy()
+    # Who the practice takes at all (new patients, insurance kinds, ages); each visit type may say otherwise.
+    rules: Rules = Rules()
     # Greet a caller whose number belongs to exactly one patient by first name (a hint, never a
     # verification). Off unless the practice decides so: the number may be shared or passed on.
     greet_known_callers: bool = False
@@ -174,6 +230,10 @@ class Practice(ConfigModel):
 
     def visit_type(self, visit_type_id: str) -> VisitType | None:
         return next((v for v in self.visit_types if v.id == visit_type_id), None)
+
+    def rules_for(self, visit_type: VisitType) -> Rules:
+        """The rules that hold for `visit_type`: its own over the practice's, over taking everybody."""
+        return visit_type.rules.over(self.rules.over(Rules(new_patients=True, referral=False)))
 
     def offering(self, visit_type: VisitType) -> list[Practitioner]:
         """The practitioners who offer `visit_type`, in file order."""

@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from ignis.contracts.tools import TOOL_BODIES
 from ignis.kit.dates import WEEKDAY_NAMES, spoken_ranges
-from ignis.practice.config import WEEKDAYS, Practice
+from ignis.practice.config import WEEKDAYS, Practice, VisitType
 
 AGENT_DIR = Path(__file__).with_name("agent")
 TOOL_SECRET_HEADER = "X-Ignis-Tool-Secret"
@@ -69,12 +69,18 @@ def practice_fields(practice: Practice) -> dict[str, str]:
         "practice_name": practice.name,
         "practice_address": f"{address.street}, {address.postal_code} {address.city}",
         "practice_phone": practice.phone,
-        "visit_types": "\n".join(f"  - {v.name} ({v.minutes} Minuten)" for v in practice.visit_types),
+        "visit_types": "\n".join(_visit_type_line(practice, v) for v in practice.visit_types),
+        "practice_rules": practice.rules.described() or "keine Einschränkungen",
         "visit_type_names": ", ".join(v.name for v in practice.visit_types),
         "opening_hours": "\n".join(
             f"  - {_DAY_NAMES[day]}: {spoken_ranges(practice.opening_hours.get(day, []))}" for day in WEEKDAYS
         ),
     }
+
+
+def _visit_type_line(practice: Practice, visit_type: VisitType) -> str:
+    rules = practice.rules_for(visit_type).described()
+    return f"  - {visit_type.name} ({visit_type.minutes} Minuten{': ' + rules if rules else ''})"
 
 
 def _render(path: Path, fields: dict[str, str]) -> str:

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from ignis.contracts.base import ErrorCode, ErrorReply
 
 # Replies that carry data but are no success: the agent must react to them (ok=false).
-NOT_OK = {"no_slots", "unknown_visit_type", "slot_taken"}
+NOT_OK = {"no_slots", "unknown_visit_type", "slot_taken", "change_requested", "not_offered"}
 
 MESSAGES: dict[str, str] = {
     "identified": "Vielen Dank, ich habe Sie in unserer Patientenkartei gefunden.",
@@ -20,10 +20,16 @@ MESSAGES: dict[str, str] = {
     "no_slots": "Im gewünschten Zeitraum ist leider kein Termin frei; der nächste mögliche Tag steht dabei.",
     "unknown_visit_type": "Diese Terminart kenne ich nicht. Bitte wählen Sie eine der genannten Terminarten.",
     "booked": "Der Termin ist verbindlich für Sie gebucht.",
+    # With the practice's own reason in `explanation`, a sentence for the caller.
+    "not_offered": "Diesen Termin kann ich Ihnen leider nicht anbieten.",
     "slot_taken": "Dieser Termin wurde gerade vergeben. Bitte bieten Sie eine der Alternativen an.",
     "appointments": "Das sind die anstehenden Termine des Patienten.",
     "cancelled": "Der Termin ist abgesagt.",
     "rescheduled": "Der Termin ist verlegt.",
+    "change_requested": (
+        "So kurzfristig ändert das Praxisteam den Termin selbst. Ich habe Ihren Wunsch notiert; das Team "
+        "bestätigt ihn Ihnen. Bis dahin bleibt der Termin bestehen."
+    ),
     "info": "Hier sind die gewünschten Informationen zur Praxis.",
     "request_created": "Ihr Anliegen ist für das Praxisteam notiert.",
     "create_request:not_verified": (
@@ -32,8 +38,10 @@ MESSAGES: dict[str, str] = {
     ),
     ErrorCode.invalid_date: "Das Datum habe ich nicht verstanden. Bitte nennen Sie Tag und Monat.",
     ErrorCode.invalid_slot: "Diesen Termin kann ich so nicht buchen. Bitte suchen Sie zuerst freie Termine.",
+    # Never "please call us": the caller is calling the practice (`booking.late_changes: refuse`).
     ErrorCode.too_late: (
-        "So kurzfristig kann ich den Termin nicht mehr ändern. Bitte rufen Sie während der Sprechzeiten an."
+        "So kurzfristig kann der Termin leider nicht mehr abgesagt oder verlegt werden. "
+        "Gern notiere ich eine Nachricht für das Praxisteam."
     ),
     ErrorCode.unknown_practitioner: "Diese Ärztin oder diesen Arzt gibt es in unserer Praxis nicht.",
     ErrorCode.not_found: "Dazu habe ich leider nichts gefunden.",

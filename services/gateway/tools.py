@@ -33,10 +33,12 @@ from ignis.contracts.scheduling import (
     BookAppointment,
     CancelAppointment,
     CancellationConfirmed,
+    ChangeRequested,
     FindSlots,
     GetPracticeInfo,
     ListAppointments,
     NoSlotsFound,
+    NotOffered,
     PracticeInfo,
     RescheduleAppointment,
     RescheduleConfirmed,
@@ -125,6 +127,7 @@ def _find_slots(body: FindSlotsBody) -> FindSlots:
         practitioner=body.practitioner or None,
         patient_ref=body.patient_ref or None,
         limit=body.limit,
+        referral=body.referral,
     )
 
 
@@ -172,13 +175,13 @@ TOOLS: dict[str, Tool] = {
         Tool(
             "find_slots",
             subjects.SCHEDULER_FIND_SLOTS,
-            TypeAdapter(SlotsOffered | NoSlotsFound | VisitTypeUnknown | ErrorReply),
+            TypeAdapter(SlotsOffered | NoSlotsFound | VisitTypeUnknown | NotOffered | ErrorReply),
             _find_slots,
         ),
         Tool(
             "book_appointment",
             subjects.SCHEDULER_BOOK,
-            TypeAdapter(AppointmentConfirmed | SlotTaken | ErrorReply),
+            TypeAdapter(AppointmentConfirmed | SlotTaken | NotOffered | ErrorReply),
             lambda body: BookAppointment(**body.model_dump()),
             acting=True,
         ),
@@ -191,14 +194,14 @@ TOOLS: dict[str, Tool] = {
         Tool(
             "cancel_appointment",
             subjects.SCHEDULER_CANCEL,
-            TypeAdapter(CancellationConfirmed | ErrorReply),
+            TypeAdapter(CancellationConfirmed | ChangeRequested | ErrorReply),
             lambda body: CancelAppointment(**body.model_dump()),
             acting=True,
         ),
         Tool(
             "reschedule_appointment",
             subjects.SCHEDULER_RESCHEDULE,
-            TypeAdapter(RescheduleConfirmed | SlotTaken | ErrorReply),
+            TypeAdapter(RescheduleConfirmed | SlotTaken | ChangeRequested | ErrorReply),
             lambda body: RescheduleAppointment(**body.model_dump()),
             acting=True,
         ),

@@ -33,6 +33,7 @@ from ignis.contracts.patients import (
     IdentityLock,
     IdentityLocks,
     IdentityUnlocked,
+    Insurance,
     LookupCaller,
     PatientAlreadyRegistered,
     PatientErased,
@@ -244,6 +245,7 @@ def new_patient(cmd: RegisterPatient, phone: str | None, now: dt.datetime) -> Pa
         insurance=cmd.insurance.value,
         sms_consent=cmd.sms_consent,
         sms_consent_at=now if cmd.sms_consent else None,
+        registered_by_phone=True,
     )
 
 
@@ -255,7 +257,15 @@ async def resolve_ref(
         raise NotVerified("ref unknown in this conversation")
     if verification.expires_at <= now:
         raise NotVerified("ref expired")
-    return PatientRefResolved(patient_id=str(verification.patient_id))
+    patient = await repo.get(verification.patient_id)
+    if patient is None:  # erased during the call
+        raise NotVerified("patient erased")
+    return PatientRefResolved(
+        patient_id=str(patient.id),
+        birth_date=patient.birth_date,
+        insurance=Insurance(patient.insurance),
+        registered_by_phone=patient.registered_by_phone,
+    )
 
 
 async def seed(repo: PatientRepository, practice: Practice, now: dt.datetime) -> int:

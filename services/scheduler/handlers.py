@@ -11,18 +11,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ignis.contracts import subjects
 from ignis.contracts.base import ErrorCode, ErrorReply
 from ignis.contracts.patients import PatientRefResolved, ResolvePatientRef
+from ignis.contracts.requests import CreateRequest, RequestCreated, RequestKind
 from ignis.contracts.scheduling import (
     AppointmentConfirmed,
     AppointmentList,
     BookAppointment,
     CancelAppointment,
     CancellationConfirmed,
+    ChangeRequested,
     DayAppointments,
     FindSlots,
     GetPracticeInfo,
     ListAppointments,
     ListDayAppointments,
     NoSlotsFound,
+    NotOffered,
     PatientCommand,
     PracticeInfo,
     RescheduleAppointment,
@@ -38,12 +41,14 @@ from ignis.kit.errors import NotVerified, Unavailable
 from ignis.scheduler import service
 from ignis.scheduler.calendar import Calendar
 from ignis.scheduler.repository import AppointmentRepository
+from ignis.scheduler.rules import Patient
 
 router = NatsRouter()
 QUEUE = subjects.queue("scheduler")
 # Well inside the gateway's budget, so the caller hears `unavailable` rather than the gateway timing out.
 PATIENTS_TIMEOUT_SECONDS = 2.0
 _RESOLVED: TypeAdapter[PatientRefResolved | ErrorReply] = TypeAdapter(PatientRefResolved | ErrorReply)
+_FILED: TypeAdapter[RequestCreated | ErrorReply] = TypeAdapter(RequestCreated | ErrorReply)
 
 
 def get_repository(session: Session) -> AppointmentRepository:
@@ -55,33 +60,62 @@ CalendarDep = Annotated[Calendar, Context("calendar")]
 Broker = Annotated[NatsBroker, Context("broker")]
 
 
-async def verified_patient(cmd: PatientCommand, broker: NatsBroker) -> uuid.UUID:
-    """Ask the patients service whose ref this is; only a ref verified in this conversation acts.
+async def verified(conversation_id: str, patient_ref: str, broker: NatsBroker) -> Patient:
+    """Ask the patients service whose ref this is, with what the practice's rules need to know; only a ref
+    verified in this conversation acts.
 
     No answer in time raises `Unavailable`, which the caller hears as such.
     """
-    query = ResolvePatientRef(conversation_id=cmd.conversation_id, patient_ref=cmd.patient_ref)
+    query = ResolvePatientRef(conversation_id=conversation_id, patient_ref=patient_ref)
     reply = await ask(broker, query, subjects.PATIENTS_RESOLVE_REF, _RESOLVED, PATIENTS_TIMEOUT_SECONDS)
     if isinstance(reply, PatientRefResolved):
-        return uuid.UUID(reply.patient_id)
+        return Patient.of(reply)
     if reply.code is ErrorCode.not_verified:
         raise NotVerified("ref not valid in this conversation")
     raise Unavailable("patients service failed")
 
 
+async def verified_patient(cmd: PatientCommand, broker: NatsBroker) -> uuid.UUID:
+    return (await verified(cmd.conversation_id, cmd.patient_ref, broker)).id
+
+
+def staff_request(cmd: PatientCommand, broker: NatsBroker) -> service.StaffRequest:
+    """A late change the practice wants to confirm itself: a callback request in the team's queue (the
+    patients service owns it), urgent because the appointment is near. The same wish asked again in the
+    same conversation files nothing new (the patients service recognises it)."""
+
+    async def file(details: str) -> str:
+        request = CreateRequest(
+            conversation_id=cmd.conversation_id,
+            kind=RequestKind.rueckruf,
+            details=details,
+            patient_ref=cmd.patient_ref,
+            urgent=True,
+        )
+        reply = await ask(broker, request, subjects.PATIENTS_REQUEST_CREATE, _FILED, PATIENTS_TIMEOUT_SECONDS)
+        if isinstance(reply, RequestCreated):
+            return reply.request_id
+        if reply.code is ErrorCode.not_verified:
+            raise NotVerified("ref not valid in this conversation")
+        raise Unavailable("patients service failed")
+
+    return file
+
+
 @router.subscriber(subjects.SCHEDULER_FIND_SLOTS, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
 async def find_slots(
-    cmd: FindSlots, repo: Repository, calendar: CalendarDep
-) -> SlotsOffered | NoSlotsFound | VisitTypeUnknown | ErrorReply:
-    return await service.find_slots(repo, calendar, cmd, service.utcnow())
+    cmd: FindSlots, repo: Repository, calendar: CalendarDep, broker: Broker
+) -> SlotsOffered | NoSlotsFound | VisitTypeUnknown | NotOffered | ErrorReply:
+    patient = await verified(cmd.conversation_id, cmd.patient_ref, broker) if cmd.patient_ref else None
+    return await service.find_slots(repo, calendar, cmd, service.utcnow(), patient)
 
 
 @router.subscriber(subjects.SCHEDULER_BOOK, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
 async def book_appointment(
     cmd: BookAppointment, repo: Repository, calendar: CalendarDep, broker: Broker
-) -> AppointmentConfirmed | SlotTaken:
-    patient_id = await verified_patient(cmd, broker)
-    return await service.book(repo, calendar, cmd, patient_id, service.utcnow())
+) -> AppointmentConfirmed | SlotTaken | NotOffered:
+    patient = await verified(cmd.conversation_id, cmd.patient_ref, broker)
+    return await service.book(repo, calendar, cmd, patient, service.utcnow())
 
 
 @router.subscriber(subjects.SCHEDULER_LIST, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
@@ -95,17 +129,19 @@ async def list_appointments(
 @router.subscriber(subjects.SCHEDULER_CANCEL, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
 async def cancel_appointment(
     cmd: CancelAppointment, repo: Repository, calendar: CalendarDep, broker: Broker
-) -> CancellationConfirmed:
+) -> CancellationConfirmed | ChangeRequested:
     patient_id = await verified_patient(cmd, broker)
-    return await service.cancel(repo, calendar, cmd, patient_id, service.utcnow())
+    return await service.cancel(repo, calendar, cmd, patient_id, service.utcnow(), staff_request(cmd, broker))
 
 
 @router.subscriber(subjects.SCHEDULER_RESCHEDULE, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
 async def reschedule_appointment(
     cmd: RescheduleAppointment, repo: Repository, calendar: CalendarDep, broker: Broker
-) -> RescheduleConfirmed | SlotTaken:
+) -> RescheduleConfirmed | SlotTaken | ChangeRequested:
     patient_id = await verified_patient(cmd, broker)
-    return await service.reschedule(repo, calendar, cmd, patient_id, service.utcnow())
+    return await service.reschedule(
+        repo, calendar, cmd, patient_id, service.utcnow(), staff_request(cmd, broker)
+    )
 
 
 @router.subscriber(subjects.SCHEDULER_PRACTICE_INFO, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)

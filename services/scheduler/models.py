@@ -34,3 +34,4 @@ class Appointment(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
     cancelled_at: Mapped[dt.datetime | None]
     version: Mapped[int] = mapped_column(default=1)
+    late_change: Mapped[bool] = mapped_column(default=False)

@@ -62,6 +62,13 @@ class AppointmentRepository:
         )
         return result.scalars().all()
 
+    async def seen_before(self, patient_id: uuid.UUID, now: dt.datetime) -> bool:
+        """Whether the patient had an appointment here that was not cancelled and has begun."""
+        query = select(Appointment.id).where(
+            Appointment.patient_id == patient_id, Appointment.status == "booked", Appointment.start_at <= now
+        )
+        return await self.session.scalar(query.limit(1)) is not None
+
     async def booked_between(
         self, start: dt.datetime, end: dt.datetime, limit: int, after: tuple[dt.datetime, uuid.UUID] | None
     ) -> Sequence[Appointment]:
@@ -115,10 +122,12 @@ class AppointmentRepository:
         visit_type_id: str,
         start: dt.datetime,
         end: dt.datetime,
+        late: bool = False,
     ) -> None:
         """Move in a savepoint; if the new time is taken the appointment keeps its old one."""
         try:
             async with self.session.begin_nested():
+                appointment.late_change = late
                 appointment.practitioner_id = practitioner_id
                 appointment.visit_type_id = visit_type_id
                 appointment.start_at, appointment.end_at = start, end

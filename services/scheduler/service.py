@@ -8,7 +8,7 @@ event to the outbox in the same transaction.
 import datetime as dt
 import unicodedata
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from ignis.contracts import subjects
 from ignis.contracts.base import ErrorCode, ErrorReply
@@ -22,6 +22,7 @@ from ignis.contracts.scheduling import (
     BookAppointment,
     CancelAppointment,
     CancellationConfirmed,
+    ChangeRequested,
     ClosureInfo,
     DayAppointment,
     DayAppointments,
@@ -29,6 +30,7 @@ from ignis.contracts.scheduling import (
     GetPracticeInfo,
     ListDayAppointments,
     NoSlotsFound,
+    NotOffered,
     PartOfDay,
     PracticeInfo,
     RescheduleAppointment,
@@ -53,6 +55,7 @@ from ignis.scheduler.errors import (
 )
 from ignis.scheduler.models import SCHEMA, Appointment
 from ignis.scheduler.repository import AppointmentRepository
+from ignis.scheduler.rules import Patient, refusal
 
 # Busy time is read a day first, then in growing chunks: most searches end on their first day, and a
 # search through the whole horizon still needs only a handful of reads.
@@ -153,9 +156,27 @@ async def search(
     return found
 
 
+async def refused(
+    repo: AppointmentRepository,
+    calendar: Calendar,
+    visit_type: VisitType,
+    patient: Patient,
+    day: dt.date,
+    referral: bool | None,
+    now: dt.datetime,
+) -> NotOffered | None:
+    """The practice's rules for `visit_type`, checked for `patient` on `day` (their age that day)."""
+    seen_before = await repo.seen_before(patient.id, now)
+    return refusal(calendar.practice, visit_type, patient, day, seen_before=seen_before, referral=referral)
+
+
 async def find_slots(
-    repo: AppointmentRepository, calendar: Calendar, cmd: FindSlots, now: dt.datetime
-) -> SlotsOffered | NoSlotsFound | VisitTypeUnknown | ErrorReply:
+    repo: AppointmentRepository,
+    calendar: Calendar,
+    cmd: FindSlots,
+    now: dt.datetime,
+    patient: Patient | None = None,
+) -> SlotsOffered | NoSlotsFound | VisitTypeUnknown | NotOffered | ErrorReply:
     visit_type = resolve_visit_type(calendar, cmd.visit_type)
     if visit_type is None:
         return VisitTypeUnknown(
@@ -163,6 +184,11 @@ async def find_slots(
                 VisitTypeInfo(id=v.id, name=v.name, minutes=v.minutes) for v in calendar.practice.visit_types
             ]
         )
+    if patient is not None:
+        today = now.astimezone(calendar.zone).date()
+        first_day = max(cmd.earliest or today, today)
+        if no := await refused(repo, calendar, visit_type, patient, first_day, cmd.referral, now):
+            return no
     practitioner_ids = None
     if cmd.practitioner:
         practitioner = resolve_practitioner(calendar, cmd.practitioner)
@@ -235,13 +261,18 @@ async def book(
     repo: AppointmentRepository,
     calendar: Calendar,
     cmd: BookAppointment,
-    patient_id: uuid.UUID,
+    patient: Patient,
     now: dt.datetime,
-) -> AppointmentConfirmed | SlotTaken:
+) -> AppointmentConfirmed | SlotTaken | NotOffered:
+    patient_id = patient.id
     key = f"{cmd.conversation_id}:{cmd.slot_id}"
     if confirmed := await _booked_before(repo, calendar, key, patient_id):
         return confirmed  # a retried call (the gateway asks again when a reply was lost)
     slot = _checked_slot(calendar, cmd.slot_id, now)
+    visit_type = calendar.practice.visit_type(slot.visit_type_id)
+    day = slot.start.astimezone(calendar.zone).date()
+    if visit_type and (no := await refused(repo, calendar, visit_type, patient, day, cmd.referral, now)):
+        return no
     appointment = Appointment(
         id=uuid.uuid4(),
         patient_id=patient_id,
@@ -309,11 +340,28 @@ async def _own_appointment(
     return appointment
 
 
-def _changeable(calendar: Calendar, appointment: Appointment, now: dt.datetime) -> None:
+# Files a wish in the team's request queue (the patients service owns it) and returns the request's id;
+# given by the handler, which asks over NATS.
+StaffRequest = Callable[[str], Awaitable[str]]
+
+
+def _is_late(calendar: Calendar, appointment: Appointment, now: dt.datetime) -> bool:
+    """Whether a change now falls inside the practice's cancellation period. Raises when it cannot be
+    made at all: the appointment is not booked, or the practice refuses late changes."""
     if appointment.status != "booked":
         raise AppointmentNotFound("no such appointment")
-    if appointment.start_at - now < dt.timedelta(hours=calendar.practice.booking.cancel_until_hours):
+    booking = calendar.practice.booking
+    late = appointment.start_at - now < dt.timedelta(hours=booking.cancel_until_hours)
+    if late and booking.late_changes == "refuse":
         raise TooLate("within the cancellation period")
+    return late
+
+
+def _when(calendar: Calendar, appointment: Appointment) -> str:
+    slot = Slot(
+        appointment.practitioner_id, appointment.visit_type_id, appointment.start_at, appointment.end_at
+    )
+    return spoken_slot(calendar, slot)
 
 
 async def cancel(
@@ -322,23 +370,30 @@ async def cancel(
     cmd: CancelAppointment,
     patient_id: uuid.UUID,
     now: dt.datetime,
-) -> CancellationConfirmed:
+    staff_request: StaffRequest,
+) -> CancellationConfirmed | ChangeRequested:
     appointment = await _own_appointment(repo, cmd.appointment_id, patient_id)
     if appointment.status == "cancelled":
-        return CancellationConfirmed(appointment_id=str(appointment.id))  # cancelled already, e.g. a retry
-    _changeable(calendar, appointment, now)
+        # cancelled already, e.g. a retry
+        return CancellationConfirmed(appointment_id=str(appointment.id), late=appointment.late_change)
+    late = _is_late(calendar, appointment, now)
+    if late and calendar.practice.booking.late_changes == "request":
+        details = f"Kurzfristige Absage erbeten: Termin {_when(calendar, appointment)}."
+        request_id = await staff_request(details)
+        return ChangeRequested(appointment_id=str(appointment.id), request_id=request_id)
     appointment.status = "cancelled"
     appointment.version += 1  # under the row lock of `_own_appointment`
     appointment.cancelled_at = now
     appointment.updated_at = now
+    appointment.late_change = late
     appointment.idempotency_key = None  # the slot may be booked again, by this caller too
     await add_event(
         repo.session,
         SCHEMA,
         subjects.APPOINTMENT_CANCELLED,
-        AppointmentCancelled(**_event_fields(appointment, now)),
+        AppointmentCancelled(**_event_fields(appointment, now), late=late),
     )
-    return CancellationConfirmed(appointment_id=str(appointment.id))
+    return CancellationConfirmed(appointment_id=str(appointment.id), late=late)
 
 
 async def reschedule(
@@ -347,22 +402,34 @@ async def reschedule(
     cmd: RescheduleAppointment,
     patient_id: uuid.UUID,
     now: dt.datetime,
-) -> RescheduleConfirmed | SlotTaken:
+    staff_request: StaffRequest,
+) -> RescheduleConfirmed | SlotTaken | ChangeRequested:
     appointment = await _own_appointment(repo, cmd.appointment_id, patient_id)
     wanted = parse_slot_id(cmd.new_slot_id, calendar.practice)
     current = Slot(
         appointment.practitioner_id, appointment.visit_type_id, appointment.start_at, appointment.end_at
     )
-    if appointment.status == "booked" and wanted == current:
-        return RescheduleConfirmed(appointment=appointment_info(calendar, appointment))  # a retried call
-    _changeable(calendar, appointment, now)
+    if appointment.status == "booked" and wanted == current:  # a retried call
+        return RescheduleConfirmed(
+            appointment=appointment_info(calendar, appointment), late=appointment.late_change
+        )
+    late = _is_late(calendar, appointment, now)
     slot = _checked_slot(calendar, cmd.new_slot_id, now)
+    if late and calendar.practice.booking.late_changes == "request":
+        details = (
+            f"Kurzfristige Verlegung erbeten: Termin {_when(calendar, appointment)}, "
+            f"gewünscht {spoken_slot(calendar, slot)}."
+        )
+        request_id = await staff_request(details)
+        return ChangeRequested(appointment_id=str(appointment.id), request_id=request_id)
     previous = (appointment.practitioner_id, appointment.start_at, appointment.end_at)
     await repo.lock_practitioner(slot.practitioner_id)
     if not await repo.is_free(slot.practitioner_id, slot.start, slot.end, ignore=appointment.id):
         return await _alternatives(repo, calendar, slot, now)
     try:
-        await repo.move(appointment, slot.practitioner_id, slot.visit_type_id, slot.start, slot.end)
+        await repo.move(
+            appointment, slot.practitioner_id, slot.visit_type_id, slot.start, slot.end, late=late
+        )
     except SlotAlreadyTaken:
         return await _alternatives(repo, calendar, slot, now)
     await repo.session.refresh(appointment)
@@ -371,9 +438,10 @@ async def reschedule(
         previous_practitioner_id=previous[0],
         previous_start=previous[1],
         previous_end=previous[2],
+        late=late,
     )
     await add_event(repo.session, SCHEMA, subjects.APPOINTMENT_RESCHEDULED, event)
-    return RescheduleConfirmed(appointment=appointment_info(calendar, appointment))
+    return RescheduleConfirmed(appointment=appointment_info(calendar, appointment), late=late)
 
 
 def practice_info(calendar: Calendar, cmd: GetPracticeInfo, now: dt.datetime) -> PracticeInfo:
@@ -420,7 +488,9 @@ async def day_appointments(
     rows = await repo.booked_between(start, end, query.limit + 1, after)
     page = rows[: query.limit]
     items = [
-        DayAppointment(patient_id=str(a.patient_id), **appointment_info(calendar, a).model_dump())
+        DayAppointment(
+            patient_id=str(a.patient_id), late=a.late_change, **appointment_info(calendar, a).model_dump()
+        )
         for a in page
     ]
     cursor = None

@@ -176,13 +176,16 @@ class TestSecondRun:
         before = len(elevenlabs.writes())
 
         changes = await provision(settings)
+        # The tool's description and the prompt (which lists each visit type with its rules) name it.
         assert {r: a for r, a in actions(changes).items() if a != "unchanged"} == {
-            "tool find_slots": "update"
+            "tool find_slots": "update",
+            'agent "Ignis - Hausarztpraxis Dr. Weber"': "update",
         }
-        [write] = elevenlabs.writes()[before:]
+        [write, agent] = elevenlabs.writes()[before:]
         assert write.method == "PATCH"
         assert write.path.startswith("/v1/convai/tools/")
         assert "Infektsprechstunde" in write.body["tool_config"]["description"]
+        assert "Infektsprechstunde" in agent.body["conversation_config"]["agent"]["prompt"]["prompt"]
 
     async def test_a_new_tool_secret_updates_the_secret_in_place(
         self, settings: ProvisionSettings, elevenlabs: FakeElevenLabs
@@ -284,6 +287,22 @@ class TestVendorRules:
         assert (outbound["address"], outbound["transport"]) == ("sipconnect.sipgate.de", "tcp")
         assert number["inbound_trunk_config"]["credentials"]["username"] == "praxis-weber"
         assert {c.action for c in await provision(sipgate)} == {"unchanged"}
+
+
+class TestPracticeRules:
+    def test_the_prompt_names_each_visit_types_rules(self, practice_yaml: Path) -> None:
+        practice = yaml.safe_load(practice_yaml.read_text(encoding="utf-8"))
+        practice["rules"] = {"new_patients": False}
+        practice["visit_types"][2]["rules"] = {"insurance": ["privat", "selbstzahler"], "referral": True}
+        practice_yaml.write_text(yaml.safe_dump(practice, allow_unicode=True), encoding="utf-8")
+        prompt = render_texts(load_practice(practice_yaml)).prompt
+        assert "(insgesamt: keine neuen Patienten)" in prompt
+        assert "Vorsorgeuntersuchung (30 Minuten: keine neuen Patienten, ab 35 Jahren)" in prompt
+        assert (
+            "Blutabnahme (5 Minuten: keine neuen Patienten, nur privat Versicherte und Selbstzahler, "
+            "nur mit Überweisung)"
+        ) in prompt
+        assert "`not_offered`" in prompt
 
 
 class TestPrivacy:
