@@ -150,7 +150,8 @@ async def wipe(engine: AsyncEngine) -> None:
                 "TRUNCATE patients.patient, patients.verification, patients.identity_attempt, "
                 "patients.identity_unlock, patients.call, patients.request, patients.outbox, "
                 "patients.vendor_deletion, "
-                "scheduler.appointment, scheduler.outbox, notifier.appointment, notifier.message CASCADE"
+                "scheduler.appointment, scheduler.outbox, scheduler.waitlist_entry, scheduler.slot_hold, "
+                "notifier.appointment, notifier.message CASCADE"
             )
         )
 

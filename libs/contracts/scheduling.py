@@ -24,6 +24,7 @@ class Timeslot(Contract):
 
 class SlotOffer(Timeslot):
     slot_id: str
+    held: bool = False  # kept for this caller from the waiting list (offered first, by SMS too)
 
 
 class AppointmentInfo(Timeslot):
@@ -216,4 +217,60 @@ class DayAppointment(AppointmentInfo):
 class DayAppointments(Contract):
     kind: Literal["day"] = "day"
     items: list[DayAppointment]
+    next_cursor: str | None
+
+
+class JoinWaitlist(PatientCommand):
+    """Put a verified caller on the waiting list for a visit type, in a window of local days."""
+
+    visit_type: str = Field(min_length=1, max_length=100)
+    earliest: dt.date | None = None
+    latest: dt.date | None = None
+    practitioner: str | None = Field(default=None, max_length=100)
+
+
+class WaitlistJoined(Contract):
+    kind: Literal["waitlist_joined"] = "waitlist_joined"
+    entry_id: str
+    visit_type: str
+    position: int  # among those waiting for this visit type
+    hold_minutes: int  # how long a freed slot is kept for the caller once offered by SMS
+
+
+class AppointmentSlotOffered(Event):
+    """A freed slot held for the first waiting patient until `expires_at`; the notifier texts them (with
+    their consent). `hold_id` names the hold (the notifier's SMS record keys on it)."""
+
+    hold_id: uuid.UUID
+    patient_id: uuid.UUID
+    practitioner_id: str
+    visit_type_id: str
+    start: dt.datetime
+    end: dt.datetime
+    expires_at: dt.datetime
+
+
+class ListWaitlist(Contract):
+    """Staff view: who waits for what, oldest first, with the slot held for them if any."""
+
+    limit: int = Field(default=50, ge=1, le=200)
+    cursor: str | None = Field(default=None, max_length=200)
+
+
+class WaitlistItem(Contract):
+    entry_id: str
+    patient_id: str
+    visit_type: str
+    practitioner: str | None
+    earliest: dt.date | None
+    latest: dt.date | None
+    status: Literal["waiting", "offered", "booked"]
+    created_at: dt.datetime
+    held_slot: str | None = None  # spoken, while a hold lasts
+    held_until: dt.datetime | None = None
+
+
+class WaitlistPage(Contract):
+    kind: Literal["waitlist"] = "waitlist"
+    items: list[WaitlistItem]
     next_cursor: str | None

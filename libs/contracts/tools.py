@@ -189,6 +189,17 @@ class RescheduleAppointmentBody(PatientToolBody):
     new_slot_id: str = Field(min_length=1, max_length=200, description="slot_id des neuen Termins")
 
 
+class JoinWaitlistBody(PatientToolBody):
+    visit_type: str = Field(min_length=1, max_length=100, description="Terminart, z. B. Akutsprechstunde")
+    earliest: str | None = Field(
+        default=None, max_length=100, description="Frühestes Datum, z. B. 2026-12-01 oder morgen"
+    )
+    latest: str | None = Field(default=None, max_length=100, description="Spätestes Datum")
+    practitioner: str | None = Field(
+        default=None, max_length=100, description="Gewünschte Ärztin oder gewünschter Arzt, falls genannt"
+    )
+
+
 class PracticeInfoBody(ToolBody):
     topic: Literal["oeffnungszeiten", "adresse", "schliesstage", "notfall", "alles"] = Field(
         default="alles", description="oeffnungszeiten, adresse, schliesstage, notfall oder alles"
@@ -255,4 +266,5 @@ TOOL_BODIES: dict[str, type[ToolBody]] = {
     "reschedule_appointment": RescheduleAppointmentBody,
     "create_request": CreateRequestBody,
     "practice_info": PracticeInfoBody,
+    "join_waitlist": JoinWaitlistBody,
 }

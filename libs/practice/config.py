@@ -160,6 +160,9 @@ class BookingPolicy(ConfigModel):
     grid_minutes: int = Field(default=5, ge=5, le=60)
     cancel_until_hours: int = Field(default=24, ge=0)
     late_changes: LateChanges = "cancel"
+    # How long a slot freed by a cancellation or move is kept for the first patient on the waiting list
+    # (offered by SMS, and first when they call) before anyone may book it.
+    waitlist_hold_minutes: int = Field(default=120, ge=5, le=7 * 24 * 60)
 
     @model_validator(mode="after")
     def _grid_divides_the_hour(self) -> Self:

@@ -31,6 +31,14 @@ MESSAGES: dict[str, str] = {
         "bestätigt ihn Ihnen. Bis dahin bleibt der Termin bestehen."
     ),
     "info": "Hier sind die gewünschten Informationen zur Praxis.",
+    "waitlist_joined": (
+        "Sie stehen auf der Warteliste. Wird ein passender Termin frei, halten wir ihn eine Weile für Sie "
+        "und schicken Ihnen eine SMS, wenn Sie SMS wünschen."
+    ),
+    "join_waitlist:unavailable": (
+        "Ich konnte gerade nicht bestätigen, ob Sie auf der Warteliste stehen. "
+        "Bitte versuchen Sie es gleich noch einmal; doppelt eingetragen wird nichts."
+    ),
     "request_created": "Ihr Anliegen ist für das Praxisteam notiert.",
     "create_request:not_verified": (
         "Für Rezepte, Überweisungen und Krankschreibungen muss ich Sie zuerst identifizieren. "

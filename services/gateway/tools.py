@@ -36,6 +36,7 @@ from ignis.contracts.scheduling import (
     ChangeRequested,
     FindSlots,
     GetPracticeInfo,
+    JoinWaitlist,
     ListAppointments,
     NoSlotsFound,
     NotOffered,
@@ -45,11 +46,13 @@ from ignis.contracts.scheduling import (
     SlotsOffered,
     SlotTaken,
     VisitTypeUnknown,
+    WaitlistJoined,
 )
 from ignis.contracts.tools import (
     TOOL_BODIES,
     FindSlotsBody,
     IdentifyPatientBody,
+    JoinWaitlistBody,
     RegisterPatientBody,
     ToolBody,
 )
@@ -128,6 +131,17 @@ def _find_slots(body: FindSlotsBody) -> FindSlots:
         patient_ref=body.patient_ref or None,
         limit=body.limit,
         referral=body.referral,
+    )
+
+
+def _join_waitlist(body: JoinWaitlistBody) -> JoinWaitlist:
+    return JoinWaitlist(
+        conversation_id=body.conversation_id,
+        patient_ref=body.patient_ref,
+        visit_type=body.visit_type,
+        earliest=_day(body.earliest),
+        latest=_day(body.latest),
+        practitioner=body.practitioner or None,
     )
 
 
@@ -219,6 +233,13 @@ TOOLS: dict[str, Tool] = {
             subjects.SCHEDULER_PRACTICE_INFO,
             TypeAdapter(PracticeInfo | ErrorReply),
             lambda body: GetPracticeInfo(**body.model_dump()),
+        ),
+        Tool(
+            "join_waitlist",
+            subjects.SCHEDULER_WAITLIST_JOIN,
+            TypeAdapter(WaitlistJoined | VisitTypeUnknown | NotOffered | ErrorReply),
+            _join_waitlist,
+            acting=True,
         ),
     )
 }

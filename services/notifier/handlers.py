@@ -10,7 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ignis.contracts import subjects
 from ignis.contracts.notifications import ListMessages, MessagePage, MessageRetried, RetryMessage
-from ignis.contracts.scheduling import AppointmentBooked, AppointmentCancelled, AppointmentRescheduled
+from ignis.contracts.scheduling import (
+    AppointmentBooked,
+    AppointmentCancelled,
+    AppointmentRescheduled,
+    AppointmentSlotOffered,
+)
 from ignis.kit.bus import HANDLER_CONCURRENCY, durable_subscriber, settle
 from ignis.kit.db import Session
 from ignis.kit.erasure import subscribe_erasures
@@ -31,6 +36,7 @@ _EVENTS = {
     subjects.APPOINTMENT_BOOKED: TypeAdapter(AppointmentBooked),
     subjects.APPOINTMENT_RESCHEDULED: TypeAdapter(AppointmentRescheduled),
     subjects.APPOINTMENT_CANCELLED: TypeAdapter(AppointmentCancelled),
+    subjects.APPOINTMENT_SLOT_OFFERED: TypeAdapter(AppointmentSlotOffered),
 }
 
 

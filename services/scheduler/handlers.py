@@ -22,8 +22,10 @@ from ignis.contracts.scheduling import (
     DayAppointments,
     FindSlots,
     GetPracticeInfo,
+    JoinWaitlist,
     ListAppointments,
     ListDayAppointments,
+    ListWaitlist,
     NoSlotsFound,
     NotOffered,
     PatientCommand,
@@ -33,12 +35,14 @@ from ignis.contracts.scheduling import (
     SlotsOffered,
     SlotTaken,
     VisitTypeUnknown,
+    WaitlistJoined,
+    WaitlistPage,
 )
 from ignis.kit.bus import HANDLER_CONCURRENCY, ask
 from ignis.kit.db import Session
 from ignis.kit.erasure import subscribe_erasures
 from ignis.kit.errors import NotVerified, Unavailable
-from ignis.scheduler import service
+from ignis.scheduler import service, waitlist
 from ignis.scheduler.calendar import Calendar
 from ignis.scheduler.repository import AppointmentRepository
 from ignis.scheduler.rules import Patient
@@ -149,6 +153,19 @@ async def practice_info(cmd: GetPracticeInfo, calendar: CalendarDep) -> Practice
     return service.practice_info(calendar, cmd, service.utcnow())
 
 
+@router.subscriber(subjects.SCHEDULER_WAITLIST_JOIN, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+async def join_waitlist(
+    cmd: JoinWaitlist, repo: Repository, calendar: CalendarDep, broker: Broker
+) -> WaitlistJoined | VisitTypeUnknown | NotOffered | ErrorReply:
+    patient = await verified(cmd.conversation_id, cmd.patient_ref, broker)
+    return await service.join_waitlist(repo, calendar, cmd, patient, service.utcnow())
+
+
+@router.subscriber(subjects.SCHEDULER_WAITLIST_LIST, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+async def list_waitlist(query: ListWaitlist, repo: Repository, calendar: CalendarDep) -> WaitlistPage:
+    return await waitlist.staff_list(repo, calendar, query, service.utcnow())
+
+
 @router.subscriber(subjects.SCHEDULER_DAY, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
 async def day_appointments(
     query: ListDayAppointments, repo: Repository, calendar: CalendarDep
@@ -157,10 +174,11 @@ async def day_appointments(
 
 
 async def _erase(session: AsyncSession, patient_id: uuid.UUID) -> dict[str, int]:
-    """Their appointments, and the appointment events naming them that the outbox still keeps."""
+    """Their appointments and waiting-list entries, and the events naming them that the outbox keeps."""
     repo = AppointmentRepository(session)
     appointments = await repo.erase_patient(patient_id)
-    return {"appointments": appointments, "events": await repo.erase_events(patient_id)}
+    waiting = await repo.erase_waitlist(patient_id)
+    return {"appointments": appointments, "waitlist": waiting, "events": await repo.erase_events(patient_id)}
 
 
 subscribe_erasures(router, "scheduler", subjects.SCHEDULER_ERASURES_CONSUMER, _erase)

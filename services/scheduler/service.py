@@ -28,6 +28,7 @@ from ignis.contracts.scheduling import (
     DayAppointments,
     FindSlots,
     GetPracticeInfo,
+    JoinWaitlist,
     ListDayAppointments,
     NoSlotsFound,
     NotOffered,
@@ -40,11 +41,13 @@ from ignis.contracts.scheduling import (
     SlotTaken,
     VisitTypeInfo,
     VisitTypeUnknown,
+    WaitlistJoined,
 )
 from ignis.kit.dates import spoken_date, spoken_ranges
 from ignis.kit.outbox import add_event
 from ignis.kit.pagination import decode_cursor, encode_cursor
 from ignis.practice.config import Practitioner, VisitType
+from ignis.scheduler import waitlist
 from ignis.scheduler.calendar import Calendar, Slot, parse_slot_id, slot_id, spoken_slot
 from ignis.scheduler.errors import (
     AppointmentNotFound,
@@ -54,7 +57,7 @@ from ignis.scheduler.errors import (
     TooLate,
 )
 from ignis.scheduler.models import SCHEMA, Appointment
-from ignis.scheduler.repository import AppointmentRepository
+from ignis.scheduler.repository import AppointmentRepository, Holds
 from ignis.scheduler.rules import Patient, refusal
 
 # Busy time is read a day first, then in growing chunks: most searches end on their first day, and a
@@ -133,8 +136,9 @@ async def search(
     part_of_day: PartOfDay = "egal",
     practitioner_ids: Sequence[str] | None = None,
     limit: int = 3,
+    holds: Holds | None = None,
 ) -> list[Slot]:
-    """The earliest free slots in `window`, reading booked time chunk by chunk."""
+    """The earliest free slots in `window`, reading booked (and held) time chunk by chunk."""
     offering = [p.id for p in calendar.practice.offering(visit_type)]
     candidates = [p for p in offering if practitioner_ids is None or p in practitioner_ids]
     found: list[Slot] = []
@@ -143,7 +147,7 @@ async def search(
     while start < end and len(found) < limit and candidates:
         chunk = (start, min(end, start + size))
         size = min(size * 2, LARGEST_CHUNK)
-        busy = await repo.busy(candidates, *chunk)
+        busy = await repo.busy(candidates, *chunk, holds=holds)
         found += calendar.free_slots(
             visit_type,
             busy,
@@ -154,6 +158,14 @@ async def search(
         )
         start = chunk[1]
     return found
+
+
+def _unknown_visit_type(calendar: Calendar) -> VisitTypeUnknown:
+    return VisitTypeUnknown(
+        visit_types=[
+            VisitTypeInfo(id=v.id, name=v.name, minutes=v.minutes) for v in calendar.practice.visit_types
+        ]
+    )
 
 
 async def refused(
@@ -179,16 +191,17 @@ async def find_slots(
 ) -> SlotsOffered | NoSlotsFound | VisitTypeUnknown | NotOffered | ErrorReply:
     visit_type = resolve_visit_type(calendar, cmd.visit_type)
     if visit_type is None:
-        return VisitTypeUnknown(
-            visit_types=[
-                VisitTypeInfo(id=v.id, name=v.name, minutes=v.minutes) for v in calendar.practice.visit_types
-            ]
-        )
+        return _unknown_visit_type(calendar)
+    held: list[SlotOffer] = []
     if patient is not None:
         today = now.astimezone(calendar.zone).date()
         first_day = max(cmd.earliest or today, today)
         if no := await refused(repo, calendar, visit_type, patient, first_day, cmd.referral, now):
             return no
+        held = await waitlist.held_offers(
+            repo, calendar, patient, visit_type, now, lambda slot: offer(calendar, slot)
+        )
+    holds = Holds(now, patient.id if patient else None)
     practitioner_ids = None
     if cmd.practitioner:
         practitioner = resolve_practitioner(calendar, cmd.practitioner)
@@ -208,15 +221,21 @@ async def find_slots(
             part_of_day=cmd.part_of_day,
             practitioner_ids=practitioner_ids,
             limit=cmd.limit,
+            holds=holds,
         )
-    if slots:
-        return SlotsOffered(slots=[offer(calendar, slot) for slot in slots])
+    if slots or held:
+        offers = held + [
+            o for o in (offer(calendar, s) for s in slots) if o.slot_id not in {h.slot_id for h in held}
+        ]
+        return SlotsOffered(slots=offers[: max(cmd.limit, len(held))])
     if window is not None and latest is None and cmd.part_of_day == "egal":
         return NoSlotsFound()  # the whole horizon was searched already
     # Nothing as wished: the first free slot from the wished day on, at any time of day and up to the horizon.
     later = calendar.bookable_window(now, earliest)
     following = (
-        await search(repo, calendar, visit_type, later, practitioner_ids=practitioner_ids, limit=1)
+        await search(
+            repo, calendar, visit_type, later, practitioner_ids=practitioner_ids, limit=1, holds=holds
+        )
         if later
         else []
     )
@@ -224,6 +243,24 @@ async def find_slots(
         return NoSlotsFound()
     day = following[0].start.astimezone(calendar.zone).date()
     return NoSlotsFound(next_possible=day, next_possible_spoken=spoken_date(day))
+
+
+async def join_waitlist(
+    repo: AppointmentRepository, calendar: Calendar, cmd: JoinWaitlist, patient: Patient, now: dt.datetime
+) -> WaitlistJoined | VisitTypeUnknown | NotOffered | ErrorReply:
+    visit_type = resolve_visit_type(calendar, cmd.visit_type)
+    if visit_type is None:
+        return _unknown_visit_type(calendar)
+    practitioner_id = None
+    if cmd.practitioner:
+        practitioner = resolve_practitioner(calendar, cmd.practitioner)
+        if practitioner is None or practitioner not in calendar.practice.offering(visit_type):
+            return ErrorReply(code=ErrorCode.unknown_practitioner, message="no such practitioner")
+        practitioner_id = practitioner.id
+    today = now.astimezone(calendar.zone).date()
+    if no := await refused(repo, calendar, visit_type, patient, max(cmd.earliest or today, today), True, now):
+        return no  # a referral is asked for when booking
+    return await waitlist.join(repo, calendar, cmd, patient, visit_type, practitioner_id)
 
 
 def _checked_slot(calendar: Calendar, text: str, now: dt.datetime) -> Slot:
@@ -235,11 +272,12 @@ def _checked_slot(calendar: Calendar, text: str, now: dt.datetime) -> Slot:
 
 
 async def _alternatives(
-    repo: AppointmentRepository, calendar: Calendar, slot: Slot, now: dt.datetime
+    repo: AppointmentRepository, calendar: Calendar, slot: Slot, now: dt.datetime, holder: uuid.UUID
 ) -> SlotTaken:
     visit_type = calendar.practice.visit_type(slot.visit_type_id)
     window = calendar.bookable_window(now, slot.start)
-    found = await search(repo, calendar, visit_type, window) if visit_type and window else []
+    holds = Holds(now, holder)
+    found = await search(repo, calendar, visit_type, window, holds=holds) if visit_type and window else []
     return SlotTaken(alternatives=[offer(calendar, s) for s in found if s != slot][:3])
 
 
@@ -288,18 +326,19 @@ async def book(
     # Looked up again under the lock: an identical call that raced this one has committed by now.
     if confirmed := await _booked_before(repo, calendar, key, patient_id):
         return confirmed
-    if not await repo.is_free(slot.practitioner_id, slot.start, slot.end):
-        return await _alternatives(repo, calendar, slot, now)
+    if not await repo.is_free(slot.practitioner_id, slot.start, slot.end, holds=Holds(now, patient_id)):
+        return await _alternatives(repo, calendar, slot, now, patient_id)
     try:
         await repo.add(appointment)
     except SlotAlreadyTaken:
-        return await _alternatives(repo, calendar, slot, now)
+        return await _alternatives(repo, calendar, slot, now, patient_id)
     except DuplicateBooking:
         # The identical call raced its own retry; the first one won and is the answer to both.
         existing = await repo.by_idempotency_key(key)
         if existing is None or existing.patient_id != patient_id:
-            return await _alternatives(repo, calendar, slot, now)
+            return await _alternatives(repo, calendar, slot, now, patient_id)
         return AppointmentConfirmed(appointment=appointment_info(calendar, existing))
+    await repo.booked_from_waitlist(patient_id, slot.visit_type_id)
     await add_event(
         repo.session,
         SCHEMA,
@@ -393,6 +432,11 @@ async def cancel(
         subjects.APPOINTMENT_CANCELLED,
         AppointmentCancelled(**_event_fields(appointment, now), late=late),
     )
+    await repo.lock_practitioner(appointment.practitioner_id)  # a booking of the freed slot waits for this
+    freed = Slot(
+        appointment.practitioner_id, appointment.visit_type_id, appointment.start_at, appointment.end_at
+    )
+    await waitlist.offer_freed(repo, calendar, freed, patient_id, now)
     return CancellationConfirmed(appointment_id=str(appointment.id), late=late)
 
 
@@ -424,14 +468,15 @@ async def reschedule(
         return ChangeRequested(appointment_id=str(appointment.id), request_id=request_id)
     previous = (appointment.practitioner_id, appointment.start_at, appointment.end_at)
     await repo.lock_practitioner(slot.practitioner_id)
-    if not await repo.is_free(slot.practitioner_id, slot.start, slot.end, ignore=appointment.id):
-        return await _alternatives(repo, calendar, slot, now)
+    holds = Holds(now, patient_id)
+    if not await repo.is_free(slot.practitioner_id, slot.start, slot.end, ignore=appointment.id, holds=holds):
+        return await _alternatives(repo, calendar, slot, now, patient_id)
     try:
         await repo.move(
             appointment, slot.practitioner_id, slot.visit_type_id, slot.start, slot.end, late=late
         )
     except SlotAlreadyTaken:
-        return await _alternatives(repo, calendar, slot, now)
+        return await _alternatives(repo, calendar, slot, now, patient_id)
     await repo.session.refresh(appointment)
     event = AppointmentRescheduled(
         **_event_fields(appointment, now),
@@ -441,6 +486,9 @@ async def reschedule(
         late=late,
     )
     await add_event(repo.session, SCHEMA, subjects.APPOINTMENT_RESCHEDULED, event)
+    await repo.booked_from_waitlist(patient_id, slot.visit_type_id)
+    freed = Slot(previous[0], appointment.visit_type_id, previous[1], previous[2])
+    await waitlist.offer_freed(repo, calendar, freed, patient_id, now)
     return RescheduleConfirmed(appointment=appointment_info(calendar, appointment), late=late)
 
 
