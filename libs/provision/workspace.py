@@ -41,9 +41,8 @@ Action = Literal["create", "update", "unchanged", "replace"]
 def connect(settings: ProvisionSettings) -> Iterator[ElevenLabs]:
     """The official SDK's client for the workspace (`IGNIS_ELEVENLABS_API_URL`: a local fake in tests)."""
     key = settings.elevenlabs_api_key.get_secret_value() if settings.elevenlabs_api_key else ""
-    where = {"base_url": settings.elevenlabs_api_url} if settings.elevenlabs_api_url else {}
-    with httpx.Client(timeout=30) as http:
-        yield ElevenLabs(api_key=key, httpx_client=http, **where)
+    with httpx.Client(timeout=30) as http:  # base_url None: the SDK's production environment
+        yield ElevenLabs(api_key=key, httpx_client=http, base_url=settings.elevenlabs_api_url)
 
 
 class ProvisionError(Exception):
@@ -313,6 +312,8 @@ class Workspace:
             api.create,
             settings={"auth_type": "hmac", "name": POST_CALL_WEBHOOK_NAME, "webhook_url": url},
         )
+        if not created.webhook_secret:
+            raise ProvisionError("ElevenLabs made the post-call webhook without a secret; provision again")
         store_secret(home, "elevenlabs_webhook_secret", created.webhook_secret)
         store_secret(home, "elevenlabs_webhook_id", created.webhook_id)
         self._enable_retries(str(created.webhook_id))

@@ -1,5 +1,7 @@
 """Settings of the gateway; its secrets are refused empty outside dev."""
 
+from typing import ClassVar
+
 from pydantic import Field, SecretStr
 
 from ignis.kit.settings import Settings
@@ -8,7 +10,12 @@ KIB = 1024
 
 
 class GatewaySettings(Settings):
-    secret_fields = ("tool_secret", "elevenlabs_webhook_secret", "staff_token", "metrics_token")
+    secret_fields: ClassVar[tuple[str, ...]] = (
+        "tool_secret",
+        "elevenlabs_webhook_secret",
+        "staff_token",
+        "metrics_token",
+    )
 
     # Processes per service that `ignis up` runs, e.g. IGNIS_REPLICAS='{"scheduler": 2}'; replicas share
     # a service's requests through its NATS queue group.

@@ -29,7 +29,7 @@ def create_app(
         sms = provider or make_provider(settings)
         dispatcher = Dispatcher(
             app.context.get("sessionmaker"),
-            app.broker,
+            app.nats,
             practice,
             sms,
             settings.sms_timeout_seconds,

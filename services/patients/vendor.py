@@ -32,9 +32,8 @@ async def connect(settings: Settings) -> AsyncIterator[AsyncElevenLabs | None]:
     if not key:
         yield None
         return
-    where = {"base_url": settings.elevenlabs_api_url} if settings.elevenlabs_api_url else {}
-    async with httpx.AsyncClient(timeout=30) as http:
-        yield AsyncElevenLabs(api_key=key, httpx_client=http, **where)
+    async with httpx.AsyncClient(timeout=30) as http:  # base_url None: the SDK's production environment
+        yield AsyncElevenLabs(api_key=key, httpx_client=http, base_url=settings.elevenlabs_api_url)
 
 
 @dataclass(frozen=True)
