@@ -166,6 +166,8 @@ class PracticeInfo(Contract):
     practice_name: str
     open_now: bool | None = None
     hours_today: str | None = None
+    # open, lunch_break, closed or vacation (a closure of the practice): which transfers apply now.
+    opening_state: Literal["open", "lunch_break", "closed", "vacation"] | None = None
     next_closures: list[ClosureInfo] | None = None
     address: str | None = None
     emergency: dict[str, str] | None = None

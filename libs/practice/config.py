@@ -10,6 +10,7 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from ignis.contracts.patients import Insurance, Salutation
+from ignis.kit.phones import to_e164
 from ignis.practice.sms import SmsConfig, check_length
 
 DEMO_PRACTICE = Path(__file__).with_name("demo.yaml")
@@ -171,6 +172,51 @@ class BookingPolicy(ConfigModel):
         return self
 
 
+# The practice's state at the time of a call (`routing:`): within the opening hours, between two ranges of
+# a day, outside them, or on one of the practice's closures (`closures:`). German: as the agent hears it.
+OpeningState = Literal["open", "lunch_break", "closed", "vacation"]
+OPENING_STATES: dict[OpeningState, str] = {
+    "open": "geöffnet",
+    "lunch_break": "Mittagspause",
+    "closed": "geschlossen",
+    "vacation": "Betriebsferien",
+}
+
+
+def _phone(value: object) -> object:
+    if isinstance(value, str):
+        normal = to_e164(value)
+        if normal is None:
+            raise ValueError("not a phone number")
+        return normal
+    return value
+
+
+class Transfer(ConfigModel):
+    """Where the agent may transfer a caller (`transfer_to_number`); never the number it answers."""
+
+    phone: Annotated[str, BeforeValidator(_phone)]
+    urgent_only: bool = False  # only for urgent cases (e.g. the practice's mobile during the break)
+
+
+class Routing(ConfigModel):
+    """The transfer targets in each state of the practice; a state without one gets the emergency numbers
+    (112, 116117) and a callback request."""
+
+    open: list[Transfer] = []
+    lunch_break: list[Transfer] = []
+    closed: list[Transfer] = []
+    vacation: list[Transfer] = []
+
+    def targets(self) -> dict[str, dict[OpeningState, bool]]:
+        """Each number (E.164) with the states it serves in, and whether only for urgent cases there."""
+        found: dict[str, dict[OpeningState, bool]] = {}
+        for state in OPENING_STATES:
+            for transfer in getattr(self, state):
+                found.setdefault(transfer.phone, {})[state] = transfer.urgent_only
+        return found
+
+
 class VendorPrivacy(ConfigModel):
     """What ElevenLabs keeps of a call: `ignis provision` sets these as the agent's privacy settings."""
 
@@ -190,6 +236,9 @@ class Practice(ConfigModel):
     # Where the agent transfers a caller who asks for the team (`transfer_to_number`); not the number the
     # agent answers, or the call would loop. None: no transfers.
     staff_phone: str | None = None
+    # Transfer targets by the practice's state (open, lunch_break, closed, vacation); when not given,
+    # `staff_phone` while open.
+    routing: Routing | None = None
     bundesland: str = Field(min_length=2, max_length=2, description="ISO 3166-2:DE subdivision, e.g. BE")
     timezone: str = "Europe/Berlin"
     opening_hours: WeeklyHours = {}
@@ -221,12 +270,22 @@ class Practice(ConfigModel):
             if unknown:
                 raise ValueError(f"visit_types[{index}].practitioners: unknown {', '.join(sorted(unknown))}")
         check_length(self.sms, self.sms_fields(), [p.name for p in self.practitioners])
+        answered = to_e164(self.phone)
+        if answered and answered in self.transfer_routing().targets():
+            raise ValueError("routing: a transfer to the practice's own phone would loop back to the agent")
         return self
 
     def sms_fields(self) -> dict[str, str]:
         """The fields every SMS of this practice shares (see `ignis.practice.sms.FIELDS`)."""
         address = f"{self.address.street}, {self.address.postal_code} {self.address.city}"
         return {"practice": self.sms.sender_name or self.name, "address": address, "phone": self.phone}
+
+    def transfer_routing(self) -> Routing:
+        if self.routing is not None:
+            return self.routing
+        if self.staff_phone and (phone := to_e164(self.staff_phone)):
+            return Routing(open=[Transfer(phone=phone)])
+        return Routing()
 
     def practitioner(self, practitioner_id: str) -> Practitioner | None:
         return next((p for p in self.practitioners if p.id == practitioner_id), None)

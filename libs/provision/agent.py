@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from ignis.contracts.tools import TOOL_BODIES
 from ignis.kit.dates import WEEKDAY_NAMES, spoken_ranges
-from ignis.practice.config import WEEKDAYS, Practice, VisitType
+from ignis.practice.config import OPENING_STATES, WEEKDAYS, Practice, Routing, VisitType
 
 AGENT_DIR = Path(__file__).with_name("agent_texts")
 TOOL_SECRET_HEADER = "X-Ignis-Tool-Secret"
@@ -45,6 +45,7 @@ DYNAMIC_VARIABLE_DEFAULTS: dict[str, str | bool] = {
     "now": "",
     "open_now": "unbekannt",
     "hours_today": "",
+    "practice_state": "unbekannt",
     "caller_known": False,
     "caller_first_name": "",
 }
@@ -178,7 +179,7 @@ def agent_config(
     tts_model: str,
     voice_id: str | None,
     llm: str | None,
-    staff_phone: str | None,
+    routing: Routing,
     retention_days: int,
 ) -> dict[str, Any]:
     """`conversation_config` and `platform_settings` of the German receptionist; `retention_days`: how long
@@ -191,14 +192,9 @@ def agent_config(
     }
     if llm:
         prompt["llm"] = llm
-    if staff_phone:
-        transfer = {
-            "transfer_destination": {"type": "phone", "phone_number": staff_phone},
-            "condition": "Die Person verlangt ausdrücklich das Praxisteam, oder du kommst nicht weiter.",
-            "transfer_type": "sip_refer",
-        }
+    if transfers := transfer_rules(routing):
         prompt["built_in_tools"]["transfer_to_number"] = _system_tool(
-            "transfer_to_number", {"transfers": [transfer]}
+            "transfer_to_number", {"transfers": transfers}
         )
     tts: dict[str, Any] = {"model_id": tts_model}
     if voice_id:
@@ -218,6 +214,39 @@ def agent_config(
             "privacy": privacy_settings(practice, retention_days),
         },
     }
+
+
+def transfer_rules(routing: Routing) -> list[dict[str, Any]]:
+    """One `transfer_to_number` rule per number, its condition naming the practice's states it serves in
+    (the conversation-init webhook tells the agent the state as `practice_state`)."""
+    rules = []
+    for phone, states in routing.targets().items():
+        wanted = [OPENING_STATES[s] for s, urgent in states.items() if not urgent]
+        urgent = [OPENING_STATES[s] for s, urgent in states.items() if urgent]
+        cases = []
+        if wanted:
+            cases.append(
+                f"der Praxisstatus ist {_either(wanted)} und die Person verlangt ausdrücklich das "
+                "Praxisteam, oder du kommst nicht weiter"
+            )
+        if urgent:
+            cases.append(
+                f"der Praxisstatus ist {_either(urgent)} und das Anliegen ist dringend, aber nicht "
+                "lebensbedrohlich (dann 112)"
+            )
+        rules.append(
+            {
+                "transfer_destination": {"type": "phone", "phone_number": phone},
+                "condition": "Nur wenn " + "; oder wenn ".join(cases) + ".",
+                "transfer_type": "sip_refer",
+            }
+        )
+    return rules
+
+
+def _either(words: list[str]) -> str:
+    quoted = [f"„{word}“" for word in words]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " oder " + quoted[-1]
 
 
 def privacy_settings(practice: Practice, retention_days: int) -> dict[str, Any]:

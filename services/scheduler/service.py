@@ -504,6 +504,7 @@ def practice_info(calendar: Calendar, cmd: GetPracticeInfo, now: dt.datetime) ->
         today = calendar.opening_ranges(local.date())
         fields["open_now"] = any(start <= local.time() < end for start, end in today)
         fields["hours_today"] = spoken_ranges(today)
+        fields["opening_state"] = calendar.opening_state(now)
     if wants("schliesstage"):
         fields["next_closures"] = [
             ClosureInfo(start=start, end=end, reason=reason, spoken=_spoken_closure(start, end, reason))

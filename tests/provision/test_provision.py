@@ -15,7 +15,7 @@ from ignis.cli.main import app
 from ignis.contracts.tools import TOOL_BODIES
 from ignis.gateway.settings import GatewaySettings
 from ignis.kit.embedded import free_port
-from ignis.practice.config import DEMO_PRACTICE, load_practice
+from ignis.practice.config import DEMO_PRACTICE, PracticeConfigError, load_practice
 from ignis.provision.agent import render_texts
 from ignis.provision.settings import ProvisionSettings
 from ignis.provision.workspace import Change, ProvisionError, Workspace, connect
@@ -113,8 +113,14 @@ class TestFirstRun:
         assert config["first_message"].startswith("Hausarztpraxis Dr. Weber")
         built_in = config["prompt"]["built_in_tools"]
         assert set(built_in) >= {"end_call", "transfer_to_number"}
-        [transfer] = built_in["transfer_to_number"]["params"]["transfers"]
-        assert transfer["transfer_destination"] == {"type": "phone", "phone_number": "+49301234568"}
+        # The demo practice's routing: the reception while open, the mobile for urgent cases at lunch.
+        reception, mobile = built_in["transfer_to_number"]["params"]["transfers"]
+        assert reception["transfer_destination"] == {"type": "phone", "phone_number": "+49301234568"}
+        assert "„geöffnet“" in reception["condition"]
+        assert mobile["transfer_destination"] == {"type": "phone", "phone_number": "+491701234569"}
+        assert "„Mittagspause“" in mobile["condition"]
+        assert "dringend" in mobile["condition"]
+        assert "{{practice_state}}" in config["prompt"]["prompt"]
         assert agent["platform_settings"]["overrides"][
             "enable_conversation_initiation_client_data_from_webhook"
         ]
@@ -303,6 +309,57 @@ class TestPracticeRules:
             "nur mit Überweisung)"
         ) in prompt
         assert "`not_offered`" in prompt
+
+
+class TestRouting:
+    async def test_targets_by_the_practices_state(
+        self, settings: ProvisionSettings, elevenlabs: FakeElevenLabs, practice_yaml: Path
+    ) -> None:
+        practice = yaml.safe_load(practice_yaml.read_text(encoding="utf-8"))  # noqa: ASYNC240
+        practice["routing"] = {
+            "open": [{"phone": "030 1234568"}],
+            "lunch_break": [{"phone": "0170 1234569", "urgent_only": True}],
+            "closed": [{"phone": "0170 1234569", "urgent_only": True}],
+            "vacation": [{"phone": "030 7654321"}],
+        }
+        practice_yaml.write_text(yaml.safe_dump(practice, allow_unicode=True), encoding="utf-8")  # noqa: ASYNC240
+        await provision(settings)
+        prompt = only(elevenlabs.agents)["conversation_config"]["agent"]["prompt"]
+        rules = {
+            t["transfer_destination"]["phone_number"]: t["condition"]
+            for t in prompt["built_in_tools"]["transfer_to_number"]["params"]["transfers"]
+        }
+        assert set(rules) == {"+49301234568", "+491701234569", "+49307654321"}
+        assert "„Mittagspause“ oder „geschlossen“ und das Anliegen ist dringend" in rules["+491701234569"]
+        assert "„Betriebsferien“" in rules["+49307654321"]
+
+    async def test_no_target_no_transfer_tool(
+        self, settings: ProvisionSettings, elevenlabs: FakeElevenLabs, practice_yaml: Path
+    ) -> None:
+        practice = yaml.safe_load(practice_yaml.read_text(encoding="utf-8"))  # noqa: ASYNC240
+        del practice["routing"]
+        practice_yaml.write_text(yaml.safe_dump(practice, allow_unicode=True), encoding="utf-8")  # noqa: ASYNC240
+        await provision(settings)
+        built_in = only(elevenlabs.agents)["conversation_config"]["agent"]["prompt"]["built_in_tools"]
+        assert "transfer_to_number" not in built_in or built_in["transfer_to_number"] is None
+
+    @pytest.mark.parametrize(
+        ("routing", "named"),
+        [
+            ({"open": [{"phone": "keine Nummer"}]}, "routing.open.0.phone"),
+            ({"closed": [{"phone": "+49 30 1234567"}]}, "loop back"),  # the number the agent answers
+            ({"weekend": []}, "routing.weekend"),
+        ],
+    )
+    def test_a_broken_target_names_its_key(
+        self, practice_yaml: Path, routing: dict[str, object], named: str
+    ) -> None:
+        practice = yaml.safe_load(practice_yaml.read_text(encoding="utf-8"))
+        practice["routing"] = routing
+        practice_yaml.write_text(yaml.safe_dump(practice, allow_unicode=True), encoding="utf-8")
+        with pytest.raises(PracticeConfigError) as raised:
+            load_practice(practice_yaml)
+        assert named in str(raised.value)
 
 
 class TestPrivacy:
