@@ -34,6 +34,7 @@ from typing import Any
 
 import aiohttp
 
+from ignis.kit.clock import utcnow
 from ignis.kit.db import create_engine, make_sessionmaker
 from ignis.kit.embedded import EmbeddedPostgres, free_port, start_nats
 from ignis.patients.matching import normalise, phonetic
@@ -511,7 +512,7 @@ def fictitious_patients(
             "phone": f"+49151{rng.randrange(10**8):08d}",
             "insurance": rng.choice(("gesetzlich", "gesetzlich", "gesetzlich", "privat", "selbstzahler")),
             "sms_consent": consent,
-            "sms_consent_at": dt.datetime.now(dt.UTC) if consent else None,
+            "sms_consent_at": utcnow() if consent else None,
         }
 
 

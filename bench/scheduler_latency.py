@@ -64,12 +64,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ignis.cli.setup import migrate_all, seed_all
 from ignis.contracts.base import ErrorReply
 from ignis.contracts.scheduling import FindSlots
+from ignis.kit.clock import utcnow
 from ignis.kit.db import create_engine
 from ignis.patients.models import Patient, Verification
 from ignis.practice.config import WEEKDAYS, load_practice
 from ignis.scheduler.calendar import Calendar
 from ignis.scheduler.repository import AppointmentRepository
-from ignis.scheduler.service import find_slots, utcnow
+from ignis.scheduler.service import find_slots
 
 GOAL_P99_MS = 25.0
 WARMUP_CALLS = 300

@@ -22,16 +22,14 @@ from sqlalchemy import insert, text
 from ignis.cli.setup import migrate_all
 from ignis.contracts import subjects
 from ignis.contracts.scheduling import AppointmentBooked
+from ignis.kit.clock import utcnow
 from ignis.kit.db import create_engine
 from ignis.patients.models import Patient
 
 
 async def seed(database_url: str, count: int) -> list[uuid.UUID]:
     await migrate_all(database_url)
-    rows = [
-        row | {"sms_consent": True, "sms_consent_at": dt.datetime.now(dt.UTC)}
-        for row in fictitious_patients(count)
-    ]
+    rows = [row | {"sms_consent": True, "sms_consent_at": utcnow()} for row in fictitious_patients(count)]
     engine = create_engine(database_url, pool_size=1)
     try:
         async with engine.begin() as conn:
@@ -51,12 +49,10 @@ async def publish(
     start = time.perf_counter()
     for index, patient_id in enumerate(patients):
         await asyncio.sleep(max(0.0, start + index / rate - time.perf_counter()))
-        appointment_start = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(
-            days=3, minutes=index
-        )
+        appointment_start = utcnow().replace(microsecond=0) + dt.timedelta(days=3, minutes=index)
         event = AppointmentBooked(
             event_id=uuid.uuid4(),
-            occurred_at=dt.datetime.now(dt.UTC),
+            occurred_at=utcnow(),
             appointment_id=uuid.uuid4(),
             patient_id=patient_id,
             practitioner_id="weber",

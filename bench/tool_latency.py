@@ -44,11 +44,12 @@ from sqlalchemy import insert, text
 
 from ignis.cli.setup import migrate_all, seed_all
 from ignis.contracts.patients import IdentifyPatient, PatientIdentified
+from ignis.kit.clock import utcnow
 from ignis.kit.db import create_engine
+from ignis.patients.identity import identify
 from ignis.patients.matching import NameMatch, match_name, normalise, phonetic
 from ignis.patients.models import Patient
 from ignis.patients.repository import PatientRepository
-from ignis.patients.service import identify, utcnow
 from ignis.patients.settings import PatientsSettings
 
 # The demo practice's Anna Müller, as the agent would pass her (umlaut spelled out, German date).

@@ -36,13 +36,13 @@ from ignis.contracts.base import Ping
 from ignis.gateway.main import create_app as create_gateway
 from ignis.gateway.settings import GatewaySettings
 from ignis.kit.bus import ensure_streams, make_broker
+from ignis.kit.clock import utcnow
 from ignis.kit.crypto import new_data_key, use_data_keys
 from ignis.kit.db import create_engine
 from ignis.kit.embedded import EmbeddedPostgres, free_port, start_nats
 from ignis.kit.settings import Settings
 from ignis.patients.main import create_app as create_patients
 from ignis.patients.repository import PatientRepository
-from ignis.patients.service import utcnow
 from ignis.patients.settings import PatientsSettings
 from ignis.scheduler.main import create_app as create_scheduler
 from ignis.scheduler.settings import SchedulerSettings

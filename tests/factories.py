@@ -5,6 +5,7 @@ import uuid
 from dataclasses import dataclass
 
 from ignis.contracts.patients import Insurance
+from ignis.kit.clock import utcnow
 from ignis.patients.matching import normalise, phonetic
 from ignis.patients.models import Patient
 
@@ -43,5 +44,5 @@ def patient(person: Person, sms_consent: bool = True) -> Patient:
         phone=person.phone,
         insurance=Insurance.gesetzlich.value,
         sms_consent=sms_consent,
-        sms_consent_at=dt.datetime.now(dt.UTC) if sms_consent else None,
+        sms_consent_at=utcnow() if sms_consent else None,
     )

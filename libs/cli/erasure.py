@@ -11,10 +11,10 @@ from ignis.cli.setup import in_patients_schema, with_sessionmaker
 from ignis.contracts import subjects
 from ignis.contracts.base import ErrorReply
 from ignis.contracts.patients import ErasePatient, PatientErasedHere
+from ignis.kit.clock import utcnow
 from ignis.kit.erasure import delete_from_streams
 from ignis.kit.settings import Settings
-from ignis.patients import service as patients_service
-from ignis.patients import vendor
+from ignis.patients import retention, vendor
 from ignis.patients.repository import PatientRepository
 
 # Services with patient data of their own; each also erases on `patient.erased`, whenever it runs.
@@ -58,8 +58,8 @@ async def erase_everywhere(
 
         async def erase(repo: PatientRepository) -> tuple[set[str], dict[str, int]]:
             conversations = await repo.conversations_of(patient_id)
-            counts = await patients_service.erase_patient(repo, patient_id)
-            await repo.record_vendor_deletions(conversations, "erasure", patients_service.utcnow())
+            counts = await retention.erase_patient(repo, patient_id)
+            await repo.record_vendor_deletions(conversations, "erasure", utcnow())
             return conversations, counts
 
         conversations, counts = await in_patients_schema(database_url, erase)
@@ -67,7 +67,7 @@ async def erase_everywhere(
             return None
         removed: Removed = {"patients": counts}
         removed["nats"] = await delete_from_streams(
-            nats_url, STREAMS, patients_service.carries_patient(patient_id, conversations)
+            nats_url, STREAMS, retention.carries_patient(patient_id, conversations)
         )
         command = ErasePatient(patient_id=patient_id).model_dump_json().encode()
         for service in ERASING_SERVICES:

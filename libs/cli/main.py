@@ -17,11 +17,12 @@ from ignis.cli.setup import in_patients_schema, migrate_all, seed_all
 from ignis.cli.supervisor import Child, Supervisor
 from ignis.gateway import server as gateway_server
 from ignis.gateway.settings import GatewaySettings
+from ignis.kit.clock import utcnow
 from ignis.kit.embedded import EmbeddedNats, EmbeddedPostgres, port_is_free
 from ignis.kit.home import HomeInUse, HomeLock
 from ignis.kit.logging import configure_logging
 from ignis.kit.settings import Settings
-from ignis.patients import service as patients_service
+from ignis.patients import retention
 from ignis.practice.config import Practice, PracticeConfigError
 
 if TYPE_CHECKING:  # the set-up commands import the ElevenLabs SDK only when they run
@@ -226,7 +227,7 @@ def purge_calls() -> None:
     purged = asyncio.run(
         in_patients_schema(
             settings.database,
-            lambda repo: patients_service.purge_expired_calls(repo, patients_service.utcnow()),
+            lambda repo: retention.purge_expired_calls(repo, utcnow()),
         )
     )
     typer.echo(f"Deleted {purged} expired call records.")
@@ -252,7 +253,7 @@ def reconcile_calls(
     from ignis.patients.settings import PatientsSettings
 
     try:
-        start = parse_since(since, patients_service.utcnow())
+        start = parse_since(since, utcnow())
     except ValueError:
         typer.echo(f"--since {since!r}: an ISO date or time, or a duration such as 36h or 2d.", err=True)
         raise typer.Exit(2) from None

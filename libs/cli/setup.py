@@ -7,10 +7,11 @@ from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ignis.kit.clock import utcnow
 from ignis.kit.crypto import reencrypt
 from ignis.kit.db import create_engine, make_sessionmaker
 from ignis.kit.migrate import ensure_database, migrate, read_migrations
-from ignis.patients import service as patients_service
+from ignis.patients import registration
 from ignis.patients.repository import PatientRepository
 from ignis.practice.config import load_practice
 
@@ -36,9 +37,7 @@ async def seed_all(url: str, practice_file: Path | None) -> dict[str, int]:
     engine = create_engine(url, pool_size=1)
     try:
         async with make_sessionmaker(engine)() as session, session.begin():
-            added = await patients_service.seed(
-                PatientRepository(session), practice, patients_service.utcnow()
-            )
+            added = await registration.seed(PatientRepository(session), practice, utcnow())
     finally:
         await engine.dispose()
     return {"patients": added}

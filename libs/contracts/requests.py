@@ -32,13 +32,15 @@ class CreateRequest(Contract):
     callback_number: str | None = Field(default=None, max_length=64, repr=False)
 
 
-class RequestCreated(Contract):
+class RequestFiled(Contract):
+    """The reply: the request is in the staff queue (its wire `kind` predates the name)."""
+
     kind: Literal["request_created"] = "request_created"
     request_id: str
     what_next: str
 
 
-class RequestCreatedEvent(Event):
+class RequestCreated(Event):
     """Raised for every new request; `urgent` ones should alert staff. Carries no details (health data)."""
 
     request_id: str

@@ -24,6 +24,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from ignis.contracts import subjects
 from ignis.contracts.base import ErrorCode, ErrorReply, Ping, Pong
+from ignis.kit.clock import utcnow
 from ignis.kit.crypto import DataKeyError
 from ignis.kit.errors import ServiceError, Unavailable
 from ignis.kit.logging import REQUEST_ID, redacted_traceback
@@ -50,6 +51,20 @@ HANDLER_CONCURRENCY = 16
 REDELIVERY_BACKOFF_SECONDS = [5.0, 30.0, 120.0, 600.0]
 MAX_DELIVERIES = 20
 ACK_WAIT_SECONDS = 60.0
+
+
+Handler = Callable[..., Awaitable[Any]]
+
+
+def responder(router: NatsRouter, service: str) -> Callable[[str], Callable[[Handler], Any]]:
+    """The decorator of a service's request-reply handlers: `@responds(subject)` subscribes one in the
+    service's queue group (replicas share the requests) with `HANDLER_CONCURRENCY` workers."""
+    queue = subjects.queue(service)
+
+    def responds(subject: str) -> Callable[[Handler], Any]:
+        return router.subscriber(subject, queue=queue, max_workers=HANDLER_CONCURRENCY)
+
+    return responds
 
 
 def durable_subscriber(
@@ -318,7 +333,7 @@ async def settle(
             headers={
                 "Ignis-Original-Subject": subject,
                 "Ignis-Error": type(exc).__name__,
-                "Ignis-Failed-At": dt.datetime.now(dt.UTC).isoformat(),
+                "Ignis-Failed-At": utcnow().isoformat(),
             },
             stream=subjects.DEAD_LETTER_STREAM,
         )

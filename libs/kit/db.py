@@ -5,13 +5,14 @@ raises. Repositories and services never commit.
 """
 
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 from faststream import Context, Depends
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from ignis.kit.outbox import OutboxRelay, has_new_events
+from ignis.contracts.base import Event
+from ignis.kit.outbox import OutboxRelay, add_event, forget_events, has_new_events
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -59,3 +60,21 @@ async def get_session(
 
 
 Session = Annotated[AsyncSession, Depends(get_session)]
+
+
+class Repository:
+    """Base of a service's repository, the one module of a service that runs SQL: it holds the unit of
+    work's session, and writes and forgets the events of its schema's outbox."""
+
+    schema: ClassVar[str]
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add_event(self, subject: str, event: Event) -> None:
+        """Record `event` in this unit of work; it is published only if the work commits."""
+        await add_event(self.session, self.schema, subject, event)
+
+    async def forget_events(self, field: str, value: str) -> int:
+        """Delete the outbox rows whose event has `field` = `value` (see `kit.outbox.forget_events`)."""
+        return await forget_events(self.session, self.schema, field, value)

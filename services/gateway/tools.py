@@ -26,7 +26,7 @@ from ignis.contracts.patients import (
     PatientRegistered,
     RegisterPatient,
 )
-from ignis.contracts.requests import CreateRequest, RequestCreated
+from ignis.contracts.requests import CreateRequest, RequestFiled
 from ignis.contracts.scheduling import (
     AppointmentConfirmed,
     AppointmentList,
@@ -222,7 +222,7 @@ TOOLS: dict[str, Tool] = {
         Tool(
             "create_request",
             subjects.PATIENTS_REQUEST_CREATE,
-            TypeAdapter(RequestCreated | ErrorReply),
+            TypeAdapter(RequestFiled | ErrorReply),
             lambda body: CreateRequest(
                 **body.model_dump(exclude={"caller_id"}), caller_id=body.caller_id or None
             ),

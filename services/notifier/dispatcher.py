@@ -26,6 +26,7 @@ from ignis.contracts import subjects
 from ignis.contracts.base import ErrorCode, ErrorReply
 from ignis.contracts.notifications import Contact, GetContact, MessageStatus
 from ignis.kit.bus import ask
+from ignis.kit.clock import utcnow
 from ignis.kit.errors import ServiceError
 from ignis.kit.rounds import in_rounds
 from ignis.notifier import service
@@ -63,7 +64,7 @@ class Dispatcher:
         practice: Practice,
         provider: SmsProvider,
         send_timeout_seconds: float,
-        clock: Callable[[], dt.datetime] = service.utcnow,
+        clock: Callable[[], dt.datetime] = utcnow,
         poll_seconds: float = 1.0,
     ) -> None:
         self.sessionmaker = sessionmaker

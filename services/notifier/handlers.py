@@ -5,7 +5,6 @@ from typing import Annotated, Any
 
 from faststream import Context, Depends
 from faststream.nats import NatsBroker, NatsMessage, NatsRouter
-from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ignis.contracts import subjects
@@ -13,10 +12,12 @@ from ignis.contracts.notifications import ListMessages, MessagePage, MessageRetr
 from ignis.contracts.scheduling import (
     AppointmentBooked,
     AppointmentCancelled,
+    AppointmentEvent,
     AppointmentRescheduled,
     AppointmentSlotOffered,
 )
-from ignis.kit.bus import HANDLER_CONCURRENCY, durable_subscriber, settle
+from ignis.kit.bus import durable_subscriber, responder, settle
+from ignis.kit.clock import utcnow
 from ignis.kit.db import Session
 from ignis.kit.erasure import subscribe_erasures
 from ignis.notifier import service
@@ -25,37 +26,37 @@ from ignis.notifier.repository import NotifierRepository
 from ignis.practice.config import Practice
 
 router = NatsRouter()
-QUEUE = subjects.queue("notifier")
+responds = responder(router, "notifier")
 
 Sessionmaker = Annotated[async_sessionmaker[AsyncSession], Context("sessionmaker")]
 Broker = Annotated[NatsBroker, Context("broker")]
 PracticeConfig = Annotated[Practice, Context("practice")]
 Sender = Annotated[Dispatcher | None, Context("dispatcher", default=None)]
 
-_EVENTS = {
-    subjects.APPOINTMENT_BOOKED: TypeAdapter(AppointmentBooked),
-    subjects.APPOINTMENT_RESCHEDULED: TypeAdapter(AppointmentRescheduled),
-    subjects.APPOINTMENT_CANCELLED: TypeAdapter(AppointmentCancelled),
-    subjects.APPOINTMENT_SLOT_OFFERED: TypeAdapter(AppointmentSlotOffered),
+_EVENTS: dict[str, type[AppointmentEvent] | type[AppointmentSlotOffered]] = {
+    subjects.APPOINTMENT_BOOKED: AppointmentBooked,
+    subjects.APPOINTMENT_RESCHEDULED: AppointmentRescheduled,
+    subjects.APPOINTMENT_CANCELLED: AppointmentCancelled,
+    subjects.APPOINTMENT_SLOT_OFFERED: AppointmentSlotOffered,
 }
 
 
-def get_repository(session: Session) -> NotifierRepository:
+async def get_repository(session: Session) -> NotifierRepository:
     return NotifierRepository(session)
 
 
 Repository = Annotated[NotifierRepository, Depends(get_repository)]
 
 
-@router.subscriber(subjects.NOTIFIER_MESSAGES_LIST, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+@responds(subjects.NOTIFIER_MESSAGES_LIST)
 async def list_messages(query: ListMessages, repo: Repository) -> MessagePage:
     return await service.list_messages(repo, query)
 
 
-@router.subscriber(subjects.NOTIFIER_MESSAGE_RETRY, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+@responds(subjects.NOTIFIER_MESSAGE_RETRY)
 async def retry_message(cmd: RetryMessage, repo: Repository) -> MessageRetried:
     """Committed when it returns; the dispatcher's next round (within a second) sends it."""
-    return await service.retry_message(repo, cmd, service.utcnow())
+    return await service.retry_message(repo, cmd, utcnow())
 
 
 @durable_subscriber(
@@ -77,9 +78,9 @@ async def on_appointment_event(
     subject = message.raw_message.subject
 
     async def work() -> None:
-        event = _EVENTS[subject].validate_json(message.body)
+        event = _EVENTS[subject].model_validate_json(message.body)
         async with sessionmaker() as session, session.begin():
-            await service.plan(NotifierRepository(session), practice, subject, event, service.utcnow())
+            await service.plan(NotifierRepository(session), practice, subject, event, utcnow())
         if dispatcher is not None:
             dispatcher.wake.set()
 

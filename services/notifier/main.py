@@ -4,8 +4,9 @@ import datetime as dt
 from collections.abc import Callable
 
 from ignis.contracts import subjects
+from ignis.kit.clock import utcnow
 from ignis.kit.service import Service, create_service
-from ignis.notifier import handlers, service
+from ignis.notifier import handlers
 from ignis.notifier.dispatcher import Dispatcher
 from ignis.notifier.providers import SmsProvider, make_provider
 from ignis.notifier.settings import NotifierSettings
@@ -15,7 +16,7 @@ from ignis.practice.config import load_practice
 def create_app(
     settings: NotifierSettings | None = None,
     provider: SmsProvider | None = None,
-    clock: Callable[[], dt.datetime] = service.utcnow,
+    clock: Callable[[], dt.datetime] = utcnow,
     poll_seconds: float = 1.0,
 ) -> Service:
     """A practice file with an error (an SMS template too long, say) stops the start here.

@@ -7,17 +7,16 @@ from typing import Any
 
 from sqlalchemy import delete, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from ignis.contracts.notifications import MessageStatus
-from ignis.notifier.models import Appointment, Message
+from ignis.kit.db import Repository
+from ignis.notifier.models import SCHEMA, Appointment, Message
 
 Status = MessageStatus
 
 
-class NotifierRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+class NotifierRepository(Repository):
+    schema = SCHEMA
 
     async def appointment(self, appointment_id: uuid.UUID) -> Appointment | None:
         return await self.session.get(Appointment, appointment_id)

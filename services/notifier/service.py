@@ -9,7 +9,6 @@ import uuid
 from zoneinfo import ZoneInfo
 
 from ignis.contracts import subjects
-from ignis.contracts.base import ErrorCode
 from ignis.contracts.notifications import (
     ListMessages,
     MessageItem,
@@ -19,8 +18,9 @@ from ignis.contracts.notifications import (
     RetryMessage,
 )
 from ignis.contracts.scheduling import AppointmentEvent, AppointmentRescheduled, AppointmentSlotOffered
-from ignis.kit.errors import NotFound, ServiceError
+from ignis.kit.errors import NotFound
 from ignis.kit.pagination import decode_cursor, encode_cursor
+from ignis.notifier.errors import MessageConflict
 from ignis.notifier.models import Message
 from ignis.notifier.repository import NotifierRepository
 from ignis.practice.config import Practice
@@ -35,10 +35,6 @@ IMMEDIATE = {
 # An event this old when it is first seen (a long outage, or a notifier deployed onto old history) sends
 # no SMS: the caller heard the outcome on the phone, and a late text about it would only confuse.
 STALE_AFTER = dt.timedelta(hours=24)
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def idempotency_key(event_id: uuid.UUID, template: Template) -> str:
@@ -203,10 +199,6 @@ async def list_messages(repo: NotifierRepository, query: ListMessages) -> Messag
         items=[_item(m) for m in page],
         next_cursor=encode_cursor(page[-1].created_at.isoformat(), page[-1].id) if more else None,
     )
-
-
-class MessageConflict(ServiceError):
-    code = ErrorCode.conflict
 
 
 async def retry_message(repo: NotifierRepository, cmd: RetryMessage, now: dt.datetime) -> MessageRetried:

@@ -32,21 +32,22 @@ from ignis.contracts.requests import (
     CompleteRequest,
     CreateRequest,
     ListRequests,
-    RequestCreated,
+    RequestFiled,
     RequestPage,
     RequestUpdated,
 )
-from ignis.kit.bus import HANDLER_CONCURRENCY, durable_subscriber, settle
+from ignis.kit.bus import durable_subscriber, responder, settle
+from ignis.kit.clock import utcnow
 from ignis.kit.db import Session
-from ignis.patients import service
+from ignis.patients import calls, contact, identity, refs, registration, requests
 from ignis.patients.repository import PatientRepository
 from ignis.patients.settings import PatientsSettings
 
 router = NatsRouter()
-QUEUE = subjects.queue("patients")
+responds = responder(router, "patients")
 
 
-def get_repository(session: Session) -> PatientRepository:
+async def get_repository(session: Session) -> PatientRepository:
     return PatientRepository(session)
 
 
@@ -56,83 +57,83 @@ Sessionmaker = Annotated[async_sessionmaker[AsyncSession], Context("sessionmaker
 Broker = Annotated[NatsBroker, Context("broker")]
 
 
-@router.subscriber(subjects.PATIENTS_IDENTIFY, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+@responds(subjects.PATIENTS_IDENTIFY)
 async def identify_patient(
     cmd: IdentifyPatient, repo: Repository, settings: Settings
 ) -> PatientIdentified | ErrorReply:
-    return await service.identify(repo, settings, cmd, service.utcnow())
+    return await identity.identify(repo, settings, cmd, utcnow())
 
 
-@router.subscriber(subjects.PATIENTS_REGISTER, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+@responds(subjects.PATIENTS_REGISTER)
 async def register_patient(
     cmd: RegisterPatient, repo: Repository, settings: Settings
 ) -> PatientRegistered | PatientAlreadyRegistered | ErrorReply:
-    return await service.register(repo, settings, cmd, service.utcnow())
+    return await registration.register(repo, settings, cmd, utcnow())
 
 
-@router.subscriber(subjects.PATIENTS_RESOLVE_REF, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+@responds(subjects.PATIENTS_RESOLVE_REF)
 async def resolve_patient_ref(cmd: ResolvePatientRef, repo: Repository) -> PatientRefResolved:
-    return await service.resolve_ref(repo, cmd, service.utcnow())
+    return await refs.resolve_ref(repo, cmd, utcnow())
 
 
-@router.subscriber(subjects.PATIENTS_REQUEST_CREATE, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
-async def create_request(cmd: CreateRequest, repo: Repository) -> RequestCreated:
-    return await service.create_request(repo, cmd, service.utcnow())
+@responds(subjects.PATIENTS_REQUEST_CREATE)
+async def create_request(cmd: CreateRequest, repo: Repository) -> RequestFiled:
+    return await requests.create_request(repo, cmd, utcnow())
 
 
-@router.subscriber(subjects.PATIENTS_REQUEST_LIST, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+@responds(subjects.PATIENTS_REQUEST_LIST)
 async def list_requests(query: ListRequests, repo: Repository) -> RequestPage:
-    return await service.list_requests(repo, query)
+    return await requests.list_requests(repo, query)
 
 
-@router.subscriber(subjects.PATIENTS_REQUEST_CLAIM, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+@responds(subjects.PATIENTS_REQUEST_CLAIM)
 async def claim_request(cmd: ClaimRequest, repo: Repository) -> RequestUpdated:
-    return await service.claim_request(repo, cmd, service.utcnow())
+    return await requests.claim_request(repo, cmd, utcnow())
 
 
-@router.subscriber(subjects.PATIENTS_REQUEST_COMPLETE, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+@responds(subjects.PATIENTS_REQUEST_COMPLETE)
 async def complete_request(cmd: CompleteRequest, repo: Repository) -> RequestUpdated:
-    return await service.complete_request(repo, cmd, service.utcnow())
+    return await requests.complete_request(repo, cmd, utcnow())
 
 
-@router.subscriber(subjects.PATIENTS_NAMES, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+@responds(subjects.PATIENTS_NAMES)
 async def patient_names(query: GetPatientNames, repo: Repository) -> PatientNames:
-    return await service.patient_names(repo, query)
+    return await contact.patient_names(repo, query)
 
 
-@router.subscriber(subjects.PATIENTS_LOOKUP_CALLER, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+@responds(subjects.PATIENTS_LOOKUP_CALLER)
 async def lookup_caller(query: LookupCaller, repo: Repository) -> CallerLookedUp:
-    return await service.lookup_caller(repo, query)
+    return await calls.lookup_caller(repo, query)
 
 
-@router.subscriber(subjects.PATIENTS_CALLS_LIST, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+@responds(subjects.PATIENTS_CALLS_LIST)
 async def list_calls(query: ListCalls, repo: Repository) -> CallPage:
-    return await service.list_calls(repo, query)
+    return await calls.list_calls(repo, query)
 
 
-@router.subscriber(subjects.PATIENTS_CALLS_GET, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+@responds(subjects.PATIENTS_CALLS_GET)
 async def get_call(query: GetCall, repo: Repository) -> CallDetail:
-    return await service.get_call(repo, query)
+    return await calls.get_call(repo, query)
 
 
-@router.subscriber(subjects.PATIENTS_SMS_CONSENT, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+@responds(subjects.PATIENTS_SMS_CONSENT)
 async def set_sms_consent(cmd: SetSmsConsent, repo: Repository) -> SmsConsentSet:
-    return await service.set_sms_consent(repo, cmd, service.utcnow())
+    return await contact.set_sms_consent(repo, cmd, utcnow())
 
 
-@router.subscriber(subjects.PATIENTS_CONTACT, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
-async def contact(query: GetContact, repo: Repository) -> Contact:
-    return await service.contact(repo, query)
+@responds(subjects.PATIENTS_CONTACT)
+async def patient_contact(query: GetContact, repo: Repository) -> Contact:
+    return await contact.contact(repo, query)
 
 
-@router.subscriber(subjects.PATIENTS_LOCKS_LIST, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+@responds(subjects.PATIENTS_LOCKS_LIST)
 async def identity_locks(_: ListIdentityLocks, repo: Repository, settings: Settings) -> IdentityLocks:
-    return await service.identity_locks(repo, settings, service.utcnow())
+    return await identity.identity_locks(repo, settings, utcnow())
 
 
-@router.subscriber(subjects.PATIENTS_LOCKS_UNLOCK, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+@responds(subjects.PATIENTS_LOCKS_UNLOCK)
 async def unlock_identity(cmd: UnlockIdentity, repo: Repository) -> IdentityUnlocked:
-    return await service.unlock_identity(repo, cmd, service.utcnow())
+    return await identity.unlock_identity(repo, cmd, utcnow())
 
 
 @durable_subscriber(
@@ -152,6 +153,6 @@ async def store_call(
 
     async def work() -> None:
         async with sessionmaker() as session, session.begin():
-            await service.store_call(PatientRepository(session), settings, message.body, service.utcnow())
+            await calls.store_call(PatientRepository(session), settings, message.body, utcnow())
 
     await settle(message, broker, work, remove=True)

@@ -4,7 +4,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ignis.contracts import subjects
 from ignis.kit.service import Service, create_service
-from ignis.patients import handlers, reconcile, service
+from ignis.patients import handlers, reconcile, retention
 from ignis.patients.settings import PatientsSettings
 
 
@@ -25,7 +25,7 @@ def create_app(
 
 
 async def purge_expired_calls(app: Service) -> None:
-    await service.purge_forever(app.context.get("sessionmaker"), app.context.get("settings"))
+    await retention.purge_forever(app.context.get("sessionmaker"), app.context.get("settings"))
 
 
 async def reconcile_calls(app: Service) -> None:

@@ -4,7 +4,7 @@ ElevenLabs sends each transcript once (retries only for 5xx/429/timeouts, and no
 a secret mismatch), and disables a webhook that keeps failing. So this lists the agent's conversations
 started since a moment (`GET /v1/convai/conversations`), fetches each finished one that has no call
 record (`GET /v1/convai/conversations/{id}`) and stores it as the post-call webhook would have carried it,
-through the one idempotent path, `service.store_call`. A conversation whose record was erased or purged is
+through the one idempotent path, `calls.store_call`. A conversation whose record was erased or purged is
 never fetched back (its deletion is recorded). It runs every `reconcile_every_minutes` in the patients
 service, and on demand as `ignis reconcile-calls --since`.
 """
@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from elevenlabs import AsyncElevenLabs, GetConversationResponseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ignis.kit.clock import utcnow
 from ignis.kit.settings import stored_secret
-from ignis.patients import service, vendor
+from ignis.patients import calls, vendor
 from ignis.patients.repository import PatientRepository
 from ignis.patients.settings import PatientsSettings
 
@@ -87,10 +88,10 @@ async def reconcile(
         stored = 0
         for conversation_id in missing:
             conversation = await client.conversational_ai.conversations.get(conversation_id)
-            now = service.utcnow()
+            now = utcnow()
             async with sessionmaker() as session, session.begin():
                 repo = PatientRepository(session)
-                stored += await service.store_call(repo, settings, as_post_call_event(conversation, now), now)
+                stored += await calls.store_call(repo, settings, as_post_call_event(conversation, now), now)
     result = Reconciled(len(finished), len(missing), stored, unfinished)
     if missing:
         logger.warning(  # a webhook was lost: worth an operator's look (ignis doctor)
@@ -109,7 +110,7 @@ async def reconcile_forever(
         logger.info("reconciliation with ElevenLabs off: IGNIS_ELEVENLABS_API_KEY is not set")
         return
     while True:
-        since = service.utcnow() - dt.timedelta(hours=settings.reconcile_lookback_hours)
+        since = utcnow() - dt.timedelta(hours=settings.reconcile_lookback_hours)
         try:
             await reconcile(sessionmaker, settings, since)
             await vendor.delete_conversations(sessionmaker, settings)

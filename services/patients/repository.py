@@ -20,9 +20,10 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from ignis.kit.db import Repository
 from ignis.patients.models import (
+    SCHEMA,
     Call,
     IdentityAttempt,
     IdentityUnlock,
@@ -43,9 +44,8 @@ class BudgetUsage:
     names: dict[str, int] = field(default_factory=dict)
 
 
-class PatientRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+class PatientRepository(Repository):
+    schema = SCHEMA
 
     async def by_birth_date(self, birth_date: dt.date) -> Sequence[Patient]:
         result = await self.session.execute(select(Patient).where(Patient.birth_date == birth_date))

@@ -17,9 +17,9 @@ from elevenlabs.core.api_error import ApiError
 from elevenlabs.core.request_options import RequestOptions
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ignis.kit.clock import utcnow
 from ignis.kit.settings import Settings
 from ignis.patients.repository import PatientRepository
-from ignis.patients.service import utcnow
 
 logger = logging.getLogger("ignis.patients.vendor")
 ONCE: RequestOptions = {"max_retries": 0}  # a failure stays pending for the next round instead

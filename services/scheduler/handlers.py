@@ -38,7 +38,8 @@ from ignis.contracts.scheduling import (
     WaitlistJoined,
     WaitlistPage,
 )
-from ignis.kit.bus import HANDLER_CONCURRENCY, ask
+from ignis.kit.bus import ask, responder
+from ignis.kit.clock import utcnow
 from ignis.kit.db import Session
 from ignis.kit.erasure import subscribe_erasures
 from ignis.kit.errors import NotVerified, Unavailable
@@ -48,14 +49,14 @@ from ignis.scheduler.repository import AppointmentRepository
 from ignis.scheduler.rules import Patient
 
 router = NatsRouter()
-QUEUE = subjects.queue("scheduler")
+responds = responder(router, "scheduler")
 # Well inside the gateway's budget, so the caller hears `unavailable` rather than the gateway timing out.
 PATIENTS_TIMEOUT_SECONDS = 2.0
 _RESOLVED: TypeAdapter[PatientRefResolved | ErrorReply] = TypeAdapter(PatientRefResolved | ErrorReply)
 _FILED: TypeAdapter[RequestCreated | ErrorReply] = TypeAdapter(RequestCreated | ErrorReply)
 
 
-def get_repository(session: Session) -> AppointmentRepository:
+async def get_repository(session: Session) -> AppointmentRepository:
     return AppointmentRepository(session)
 
 
@@ -106,67 +107,65 @@ def staff_request(cmd: PatientCommand, broker: NatsBroker) -> service.StaffReque
     return file
 
 
-@router.subscriber(subjects.SCHEDULER_FIND_SLOTS, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+@responds(subjects.SCHEDULER_FIND_SLOTS)
 async def find_slots(
     cmd: FindSlots, repo: Repository, calendar: CalendarDep, broker: Broker
 ) -> SlotsOffered | NoSlotsFound | VisitTypeUnknown | NotOffered | ErrorReply:
     patient = await verified(cmd.conversation_id, cmd.patient_ref, broker) if cmd.patient_ref else None
-    return await service.find_slots(repo, calendar, cmd, service.utcnow(), patient)
+    return await service.find_slots(repo, calendar, cmd, utcnow(), patient)
 
 
-@router.subscriber(subjects.SCHEDULER_BOOK, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+@responds(subjects.SCHEDULER_BOOK)
 async def book_appointment(
     cmd: BookAppointment, repo: Repository, calendar: CalendarDep, broker: Broker
 ) -> AppointmentConfirmed | SlotTaken | NotOffered:
     patient = await verified(cmd.conversation_id, cmd.patient_ref, broker)
-    return await service.book(repo, calendar, cmd, patient, service.utcnow())
+    return await service.book(repo, calendar, cmd, patient, utcnow())
 
 
-@router.subscriber(subjects.SCHEDULER_LIST, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+@responds(subjects.SCHEDULER_LIST)
 async def list_appointments(
     cmd: ListAppointments, repo: Repository, calendar: CalendarDep, broker: Broker
 ) -> AppointmentList:
     patient_id = await verified_patient(cmd, broker)
-    return await service.list_appointments(repo, calendar, patient_id, service.utcnow())
+    return await service.list_appointments(repo, calendar, patient_id, utcnow())
 
 
-@router.subscriber(subjects.SCHEDULER_CANCEL, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+@responds(subjects.SCHEDULER_CANCEL)
 async def cancel_appointment(
     cmd: CancelAppointment, repo: Repository, calendar: CalendarDep, broker: Broker
 ) -> CancellationConfirmed | ChangeRequested:
     patient_id = await verified_patient(cmd, broker)
-    return await service.cancel(repo, calendar, cmd, patient_id, service.utcnow(), staff_request(cmd, broker))
+    return await service.cancel(repo, calendar, cmd, patient_id, utcnow(), staff_request(cmd, broker))
 
 
-@router.subscriber(subjects.SCHEDULER_RESCHEDULE, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+@responds(subjects.SCHEDULER_RESCHEDULE)
 async def reschedule_appointment(
     cmd: RescheduleAppointment, repo: Repository, calendar: CalendarDep, broker: Broker
 ) -> RescheduleConfirmed | SlotTaken | ChangeRequested:
     patient_id = await verified_patient(cmd, broker)
-    return await service.reschedule(
-        repo, calendar, cmd, patient_id, service.utcnow(), staff_request(cmd, broker)
-    )
+    return await service.reschedule(repo, calendar, cmd, patient_id, utcnow(), staff_request(cmd, broker))
 
 
-@router.subscriber(subjects.SCHEDULER_PRACTICE_INFO, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
-async def practice_info(cmd: GetPracticeInfo, calendar: CalendarDep) -> PracticeInfo:
-    return service.practice_info(calendar, cmd, service.utcnow())
-
-
-@router.subscriber(subjects.SCHEDULER_WAITLIST_JOIN, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+@responds(subjects.SCHEDULER_WAITLIST_JOIN)
 async def join_waitlist(
     cmd: JoinWaitlist, repo: Repository, calendar: CalendarDep, broker: Broker
 ) -> WaitlistJoined | VisitTypeUnknown | NotOffered | ErrorReply:
     patient = await verified(cmd.conversation_id, cmd.patient_ref, broker)
-    return await service.join_waitlist(repo, calendar, cmd, patient, service.utcnow())
+    return await service.join_waitlist(repo, calendar, cmd, patient, utcnow())
 
 
-@router.subscriber(subjects.SCHEDULER_WAITLIST_LIST, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+@responds(subjects.SCHEDULER_WAITLIST_LIST)
 async def list_waitlist(query: ListWaitlist, repo: Repository, calendar: CalendarDep) -> WaitlistPage:
-    return await waitlist.staff_list(repo, calendar, query, service.utcnow())
+    return await waitlist.staff_list(repo, calendar, query, utcnow())
 
 
-@router.subscriber(subjects.SCHEDULER_DAY, queue=QUEUE, max_workers=HANDLER_CONCURRENCY)
+@responds(subjects.SCHEDULER_PRACTICE_INFO)
+async def practice_info(cmd: GetPracticeInfo, calendar: CalendarDep) -> PracticeInfo:
+    return service.practice_info(calendar, cmd, utcnow())
+
+
+@responds(subjects.SCHEDULER_DAY)
 async def day_appointments(
     query: ListDayAppointments, repo: Repository, calendar: CalendarDep
 ) -> DayAppointments:

@@ -10,9 +10,8 @@ from asyncpg.exceptions import ExclusionViolationError, UniqueViolationError
 from sqlalchemy import ColumnElement, and_, delete, func, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from ignis.kit.outbox import forget_events
+from ignis.kit.db import Repository
 from ignis.scheduler.errors import DuplicateBooking, SlotAlreadyTaken
 from ignis.scheduler.models import SCHEMA, Appointment, SlotHold, WaitlistEntry
 
@@ -31,9 +30,8 @@ class Holds:
         return conditions
 
 
-class AppointmentRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+class AppointmentRepository(Repository):
+    schema = SCHEMA
 
     async def busy(
         self,
@@ -224,7 +222,7 @@ class AppointmentRepository:
 
     async def erase_events(self, patient_id: uuid.UUID) -> int:
         """The outbox's appointment events that name the patient (published or not)."""
-        return await forget_events(self.session, SCHEMA, "patient_id", str(patient_id))
+        return await self.forget_events("patient_id", str(patient_id))
 
     async def count_booked(self) -> int:
         query = select(func.count()).select_from(Appointment).where(Appointment.status == "booked")
@@ -262,7 +260,8 @@ class AppointmentRepository:
         end: dt.datetime,
         late: bool = False,
     ) -> None:
-        """Move in a savepoint; if the new time is taken the appointment keeps its old one."""
+        """Move in a savepoint; if the new time is taken the appointment keeps its old one. Either way the
+        appointment is read back as stored (its `updated_at` is the database's clock)."""
         try:
             async with self.session.begin_nested():
                 appointment.late_change = late
@@ -274,6 +273,7 @@ class AppointmentRepository:
         except IntegrityError as exc:
             await self.session.refresh(appointment)
             raise _translate(exc) from None
+        await self.session.refresh(appointment)
 
 
 def _overlapping(start: dt.datetime, end: dt.datetime) -> ColumnElement[bool]:

@@ -44,7 +44,6 @@ from ignis.contracts.scheduling import (
     WaitlistJoined,
 )
 from ignis.kit.dates import spoken_date, spoken_ranges
-from ignis.kit.outbox import add_event
 from ignis.kit.pagination import decode_cursor, encode_cursor
 from ignis.practice.config import Practitioner, VisitType
 from ignis.scheduler import waitlist
@@ -56,7 +55,7 @@ from ignis.scheduler.errors import (
     SlotAlreadyTaken,
     TooLate,
 )
-from ignis.scheduler.models import SCHEMA, Appointment
+from ignis.scheduler.models import Appointment
 from ignis.scheduler.repository import AppointmentRepository, Holds
 from ignis.scheduler.rules import Patient, refusal
 
@@ -64,10 +63,6 @@ from ignis.scheduler.rules import Patient, refusal
 # search through the whole horizon still needs only a handful of reads.
 FIRST_CHUNK, LARGEST_CHUNK = dt.timedelta(days=1), dt.timedelta(days=14)
 EMERGENCY = {"notruf": "112", "aerztlicher_bereitschaftsdienst": "116117"}
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def _key(text: str) -> str:
@@ -339,12 +334,7 @@ async def book(
             return await _alternatives(repo, calendar, slot, now, patient_id)
         return AppointmentConfirmed(appointment=appointment_info(calendar, existing))
     await repo.booked_from_waitlist(patient_id, slot.visit_type_id)
-    await add_event(
-        repo.session,
-        SCHEMA,
-        subjects.APPOINTMENT_BOOKED,
-        AppointmentBooked(**_event_fields(appointment, now)),
-    )
+    await repo.add_event(subjects.APPOINTMENT_BOOKED, AppointmentBooked(**_event_fields(appointment, now)))
     return AppointmentConfirmed(appointment=appointment_info(calendar, appointment))
 
 
@@ -426,11 +416,8 @@ async def cancel(
     appointment.updated_at = now
     appointment.late_change = late
     appointment.idempotency_key = None  # the slot may be booked again, by this caller too
-    await add_event(
-        repo.session,
-        SCHEMA,
-        subjects.APPOINTMENT_CANCELLED,
-        AppointmentCancelled(**_event_fields(appointment, now), late=late),
+    await repo.add_event(
+        subjects.APPOINTMENT_CANCELLED, AppointmentCancelled(**_event_fields(appointment, now), late=late)
     )
     await repo.lock_practitioner(appointment.practitioner_id)  # a booking of the freed slot waits for this
     freed = Slot(
@@ -477,7 +464,6 @@ async def reschedule(
         )
     except SlotAlreadyTaken:
         return await _alternatives(repo, calendar, slot, now, patient_id)
-    await repo.session.refresh(appointment)
     event = AppointmentRescheduled(
         **_event_fields(appointment, now),
         previous_practitioner_id=previous[0],
@@ -485,7 +471,7 @@ async def reschedule(
         previous_end=previous[2],
         late=late,
     )
-    await add_event(repo.session, SCHEMA, subjects.APPOINTMENT_RESCHEDULED, event)
+    await repo.add_event(subjects.APPOINTMENT_RESCHEDULED, event)
     await repo.booked_from_waitlist(patient_id, slot.visit_type_id)
     freed = Slot(previous[0], appointment.visit_type_id, previous[1], previous[2])
     await waitlist.offer_freed(repo, calendar, freed, patient_id, now)

@@ -20,11 +20,10 @@ from ignis.contracts.scheduling import (
     WaitlistJoined,
     WaitlistPage,
 )
-from ignis.kit.outbox import add_event
 from ignis.kit.pagination import decode_cursor, encode_cursor
 from ignis.practice.config import VisitType
 from ignis.scheduler.calendar import Calendar, Slot, spoken_slot
-from ignis.scheduler.models import SCHEMA, SlotHold, WaitlistEntry
+from ignis.scheduler.models import SlotHold, WaitlistEntry
 from ignis.scheduler.repository import AppointmentRepository, Holds
 from ignis.scheduler.rules import Patient
 
@@ -114,7 +113,7 @@ async def offer_freed(
             end=slot.end,
             expires_at=expires,
         )
-        await add_event(repo.session, SCHEMA, subjects.APPOINTMENT_SLOT_OFFERED, event)
+        await repo.add_event(subjects.APPOINTMENT_SLOT_OFFERED, event)
         return
 
 

@@ -16,12 +16,12 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from ignis.cli.setup import migrate_all
+from ignis.kit.clock import utcnow
 from ignis.kit.crypto import DataKeyError, new_data_key, use_data_keys
 from ignis.kit.db import create_engine
 from ignis.kit.settings import DataSettings, stored_secret
 from ignis.patients.models import Call, Request
 from ignis.patients.repository import PatientRepository
-from ignis.patients.service import utcnow
 from tests.conftest import TEST_DATA_KEYS, drop_database, other_database
 
 SECRET = "Ich habe seit Tagen Fieber und Husten"

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ignis.contracts import subjects
 from ignis.contracts.scheduling import AppointmentEvent
+from ignis.kit.clock import utcnow
 from ignis.kit.crypto import decrypt
 from ignis.notifier.main import create_app as create_notifier
 from ignis.notifier.settings import NotifierSettings
@@ -34,7 +35,7 @@ class Clock:
     fixed: dt.datetime | None = None
 
     def __call__(self) -> dt.datetime:
-        return self.fixed or dt.datetime.now(dt.UTC)
+        return self.fixed or utcnow()
 
 
 @pytest.fixture

@@ -18,10 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from ignis.contracts import subjects
 from ignis.contracts.scheduling import AppointmentBooked, AppointmentCancelled, AppointmentRescheduled
 from ignis.gateway.settings import GatewaySettings
+from ignis.kit.clock import utcnow
 from ignis.notifier.main import create_app as create_notifier
 from ignis.notifier.settings import NotifierSettings
 from ignis.patients.repository import PatientRepository
-from ignis.patients.service import erase_patient
+from ignis.patients.retention import erase_patient
 from ignis.practice.sms import gsm7_length
 from tests.conftest import HEADERS, Caller, verified_caller
 from tests.factories import GROSS, MUELLER, WEIZSAECKER, Person, patient
@@ -65,7 +66,7 @@ async def caller_without_consent(engine: AsyncEngine, person: Person) -> Caller:
 def booked_event(patient_id: uuid.UUID, start: dt.datetime, **fields: Any) -> AppointmentBooked:
     return AppointmentBooked(
         event_id=uuid.uuid4(),
-        occurred_at=dt.datetime.now(dt.UTC),
+        occurred_at=utcnow(),
         appointment_id=uuid.uuid4(),
         patient_id=patient_id,
         practitioner_id="weber",
@@ -123,7 +124,7 @@ class TestConfirmation:
         self, client: httpx.AsyncClient, engine: AsyncEngine, sipgate: FakeSipgate, js: JetStreamContext
     ) -> None:
         caller = await verified_caller(engine, MUELLER)
-        start = dt.datetime.now(dt.UTC) + dt.timedelta(days=3)
+        start = utcnow() + dt.timedelta(days=3)
         event = booked_event(caller.patient_id, start)
         await publish(js, subjects.APPOINTMENT_BOOKED, event)
         await settled(engine, 1, template="confirmation")
@@ -154,7 +155,7 @@ class TestConfirmation:
 
 
 def in_days(days: int) -> dt.datetime:
-    return (dt.datetime.now(dt.UTC) + dt.timedelta(days=days)).replace(microsecond=0)
+    return (utcnow() + dt.timedelta(days=days)).replace(microsecond=0)
 
 
 class TestProviderFailures:
@@ -260,7 +261,7 @@ class TestProviderFailures:
                 break
             await asyncio.sleep(0.05)
         assert rows[0]["reason"] == "sipgate answered 500, nothing sent"
-        clock.fixed = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)  # past the first backoff
+        clock.fixed = utcnow() + dt.timedelta(minutes=1)  # past the first backoff
         rows = await settled(engine, 1, template="confirmation")
         assert (rows[0]["status"], rows[0]["attempts"]) == ("sent", 2)
         assert [r.status for r in sipgate.requests] == [500, 204]
@@ -360,7 +361,7 @@ class TestReminders:
 
     async def test_booked_too_late_for_a_reminder(self, engine: AsyncEngine, js: JetStreamContext) -> None:
         caller = await verified_caller(engine, MUELLER)
-        start = dt.datetime.now(dt.UTC) + dt.timedelta(hours=3)
+        start = utcnow() + dt.timedelta(hours=3)
         await publish(js, subjects.APPOINTMENT_BOOKED, booked_event(caller.patient_id, start))
         [reminder] = await settled(engine, 1, template="reminder")
         assert (reminder["status"], reminder["reason"]) == ("skipped", "booked less than 24 hours ahead")

@@ -12,7 +12,8 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from ignis.gateway.settings import GatewaySettings
-from ignis.patients import service
+from ignis.kit.clock import utcnow
+from ignis.patients import retention
 from ignis.patients.models import IdentityAttempt, Patient
 from ignis.patients.repository import PatientRepository
 from ignis.patients.settings import PatientsSettings
@@ -234,7 +235,7 @@ class TestRaces:
 class TestRepository:
     async def test_unlock_and_window(self, session: AsyncSession) -> None:
         repo = PatientRepository(session)
-        now = service.utcnow()
+        now = utcnow()
         for hours_ago in (30, 2, 1):
             repo.session.add(
                 IdentityAttempt(
@@ -253,7 +254,7 @@ class TestRepository:
         await repo.unlock("name", "657", now - dt.timedelta(minutes=90))
         usage = await repo.budget_usage("c", "+4930111222", ["657"], since)
         assert (usage.caller, usage.names) == (2, {"657": 1})
-        assert await service.purge_expired_attempts(repo, PatientsSettings(), now) == 1
+        assert await retention.purge_expired_attempts(repo, PatientsSettings(), now) == 1
         rows = (await session.execute(text("SELECT count(*) FROM patients.identity_attempt"))).scalar()
         assert rows == 2
 

@@ -17,9 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from ignis.contracts import subjects
 from ignis.gateway.auth import sign_elevenlabs
 from ignis.gateway.settings import GatewaySettings
+from ignis.kit.clock import utcnow
 from ignis.patients.models import Call
 from ignis.patients.repository import PatientRepository
-from ignis.patients.service import utcnow
 from tests.conftest import WEBHOOK_SECRET
 from tests.factories import MUELLER, patient
 

@@ -25,6 +25,7 @@ from ignis.contracts.patients import (
     ResolvePatientRef,
 )
 from ignis.kit.bus import make_broker
+from ignis.kit.clock import utcnow
 from ignis.patients.main import create_app
 from ignis.patients.models import Patient
 from ignis.patients.repository import PatientRepository
@@ -184,7 +185,7 @@ class TestResolveRef:
     async def test_expired_ref_is_refused(
         self, client: NatsBroker, seeded: dict[str, Patient], session: AsyncSession
     ) -> None:
-        past = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+        past = utcnow() - dt.timedelta(minutes=1)
         await PatientRepository(session).issue_ref("conv-old", seeded["anna"].id, "pr_old", past)
         await session.commit()
         command = ResolvePatientRef(conversation_id="conv-old", patient_ref="pr_old")
@@ -203,7 +204,7 @@ class TestRegister:
     async def test_registers_with_e164_phone_and_consent_time(
         self, client: NatsBroker, session: AsyncSession
     ) -> None:
-        before = dt.datetime.now(dt.UTC)
+        before = utcnow()
         reply = await ask(
             client, subjects.PATIENTS_REGISTER, register("c-reg", phone="0170 99988877"), REGISTER
         )
@@ -292,7 +293,7 @@ class TestFailuresAlwaysGetAReply:
         async def explode(*_: object) -> None:
             raise RuntimeError(f"database said: Key (phone)=({MUELLER.phone}) already exists")
 
-        monkeypatch.setattr("ignis.patients.service.identify", explode)
+        monkeypatch.setattr("ignis.patients.identity.identify", explode)
         started = time.monotonic()
         reply = await ask(
             client, subjects.PATIENTS_IDENTIFY, identify("c", "Müller", MUELLER.birth_date), IDENTIFY

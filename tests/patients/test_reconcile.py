@@ -16,11 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from typer.testing import CliRunner
 
 from ignis.cli.main import app, parse_since
+from ignis.kit.clock import utcnow
 from ignis.patients.main import create_app
 from ignis.patients.models import Call
 from ignis.patients.reconcile import reconcile
 from ignis.patients.repository import PatientRepository
-from ignis.patients.service import utcnow
 from ignis.patients.settings import PatientsSettings
 from tests.fakes.elevenlabs import FakeElevenLabs
 

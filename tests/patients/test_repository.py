@@ -4,8 +4,8 @@ import datetime as dt
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from ignis.kit.clock import utcnow
 from ignis.patients.repository import PatientRepository
-from ignis.patients.service import utcnow
 from tests.factories import GROSS, MUELLER, patient
 
 

@@ -18,12 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from ignis.cli.erasure import STREAMS
 from ignis.contracts import subjects
 from ignis.kit.bus import ensure_streams
+from ignis.kit.clock import utcnow
 from ignis.kit.embedded import free_port
 from ignis.kit.settings import Settings
 from ignis.patients.main import create_app
 from ignis.patients.models import Call, IdentityAttempt, Patient, Request, Verification
 from ignis.patients.repository import PatientRepository
-from ignis.patients.service import purge_expired_calls, utcnow
+from ignis.patients.retention import purge_expired_calls
 from ignis.patients.settings import PatientsSettings
 from ignis.scheduler.main import create_app as create_scheduler
 from ignis.scheduler.settings import SchedulerSettings

@@ -2,7 +2,8 @@
 
 import pytest
 
-from ignis.patients.service import find_matches, salutation_of, to_e164
+from ignis.kit.phones import to_e164
+from ignis.patients.identity import find_matches, salutation_of
 from tests.factories import (
     GROSS,
     MAYER_1,

@@ -10,11 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ignis.cli.erasure import STREAMS, Removed, erase_everywhere
 from ignis.kit.bus import ensure_streams
+from ignis.kit.clock import utcnow
 from ignis.kit.settings import Settings
 from ignis.patients import vendor
 from ignis.patients.models import Call
 from ignis.patients.repository import PatientRepository
-from ignis.patients.service import purge_expired_calls, utcnow
+from ignis.patients.retention import purge_expired_calls
 from tests.factories import GROSS, MUELLER, patient
 from tests.fakes.elevenlabs import FakeElevenLabs
 

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from ignis.contracts import subjects
 from ignis.contracts.scheduling import AppointmentBooked
+from ignis.kit.clock import utcnow
 from ignis.kit.db import make_sessionmaker
 from ignis.kit.outbox import OutboxRelay, add_event, forget_events
 from ignis.kit.settings import Settings
@@ -26,7 +27,7 @@ def booked_event() -> AppointmentBooked:
     start = dt.datetime(2030, 1, 7, 8, 0, tzinfo=dt.UTC)
     return AppointmentBooked(
         event_id=uuid.uuid4(),
-        occurred_at=dt.datetime.now(dt.UTC),
+        occurred_at=utcnow(),
         appointment_id=uuid.uuid4(),
         patient_id=uuid.uuid4(),
         practitioner_id="weber",

@@ -1,0 +1,51 @@
+"""What other services may learn about a patient: names for staff screens, and the phone number and SMS
+consent the notifier needs before it texts."""
+
+import datetime as dt
+import logging
+import uuid
+
+from ignis.contracts.notifications import Contact, GetContact, SetSmsConsent, SmsConsentSet
+from ignis.contracts.patients import GetPatientNames, PatientNames
+from ignis.kit.errors import NotFound
+from ignis.kit.phones import is_mobile
+from ignis.patients.repository import PatientRepository
+
+logger = logging.getLogger("ignis.patients.contact")
+
+
+async def patient_names(repo: PatientRepository, query: GetPatientNames) -> PatientNames:
+    ids = []
+    for text in query.patient_ids:
+        try:
+            ids.append(uuid.UUID(text))
+        except ValueError:
+            continue  # an id this service never issued simply has no name
+    patients = await repo.by_ids(ids)
+    return PatientNames(names={str(p.id): f"{p.first_name} {p.last_name}" for p in patients})
+
+
+async def contact(repo: PatientRepository, query: GetContact) -> Contact:
+    patient = await repo.get(query.patient_id)
+    if patient is None:
+        raise NotFound("no such patient")
+    return Contact(
+        phone=patient.phone,
+        mobile=patient.phone is not None and is_mobile(patient.phone),
+        sms_consent=patient.sms_consent,
+    )
+
+
+async def set_sms_consent(repo: PatientRepository, cmd: SetSmsConsent, now: dt.datetime) -> SmsConsentSet:
+    patient = await repo.get(cmd.patient_id)
+    if patient is None:
+        raise NotFound("no such patient")
+    if patient.sms_consent != cmd.sms_consent:
+        patient.sms_consent = cmd.sms_consent
+        patient.sms_consent_at = now if cmd.sms_consent else None
+        logger.info(
+            "SMS consent changed", extra={"patient_id": str(patient.id), "sms_consent": cmd.sms_consent}
+        )
+    return SmsConsentSet(
+        patient_id=patient.id, sms_consent=patient.sms_consent, sms_consent_at=patient.sms_consent_at
+    )

@@ -1,0 +1,143 @@
+"""Caller identification: who a caller is by name and birth date, within the identification budgets, and
+the locks those budgets set, which staff see and lift.
+
+`not_found` and `too_many_attempts` are answers, not exceptions: the failed attempt they count must be
+committed with the reply, whereas a raised `ServiceError` rolls the unit of work back.
+"""
+
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Sequence
+
+from ignis.contracts.base import ErrorCode, ErrorReply
+from ignis.contracts.patients import (
+    IdentifyPatient,
+    IdentityLock,
+    IdentityLocks,
+    IdentityUnlocked,
+    PatientIdentified,
+    UnlockIdentity,
+)
+from ignis.contracts.requests import RequestKind
+from ignis.patients import budget
+from ignis.patients.matching import NameMatch, match_name
+from ignis.patients.models import Patient, Request
+from ignis.patients.refs import issue_ref
+from ignis.patients.repository import PatientRepository
+from ignis.patients.requests import file_request
+from ignis.patients.settings import PatientsSettings
+
+logger = logging.getLogger("ignis.patients.identity")
+
+TOO_MANY_ATTEMPTS = ErrorReply(code=ErrorCode.too_many_attempts, message="identification budget used up")
+
+
+def _best(candidates: Sequence[Patient], spoken: str, name_of: str) -> list[Patient]:
+    """The candidates whose name matches best; exact spellings win over phonetic near misses."""
+    scored = [(match_name(spoken, getattr(patient, name_of)), patient) for patient in candidates]
+    top = max((score for score, _ in scored), default=NameMatch.NONE)
+    return [] if top is NameMatch.NONE else [patient for score, patient in scored if score is top]
+
+
+def find_matches(candidates: Sequence[Patient], last_name: str, first_name: str | None) -> list[Patient]:
+    """Patients that name + birth date identify; more than one means ask, never guess."""
+    matches = _best(candidates, last_name, "last_name")
+    if first_name and matches:
+        matches = _best(matches, first_name, "first_name")
+    return matches
+
+
+def salutation_of(patient: Patient) -> str:
+    if patient.salutation:
+        return f"{patient.salutation} {patient.last_name}"
+    return f"{patient.first_name} {patient.last_name}"
+
+
+async def identify(
+    repo: PatientRepository, settings: PatientsSettings, cmd: IdentifyPatient, now: dt.datetime
+) -> PatientIdentified | ErrorReply:
+    attempt = budget.Attempt.of(cmd.conversation_id, cmd.caller_id, cmd.last_name)
+    verdict = await budget.check(repo, settings, attempt, now)
+    if verdict.locked:
+        return TOO_MANY_ATTEMPTS
+    matches = find_matches(await repo.by_birth_date(cmd.birth_date), cmd.last_name, cmd.first_name)
+    if len(matches) == 1:
+        patient = matches[0]
+        ref = await issue_ref(repo, settings, cmd.conversation_id, patient, now)
+        return PatientIdentified(
+            patient_ref=ref, first_name=patient.first_name, salutation=salutation_of(patient)
+        )
+    if len(matches) > 1:
+        return ErrorReply(code=ErrorCode.ambiguous, message=f"{len(matches)} patients match")
+    await count_attempt(repo, settings, attempt, verdict, "failed", cmd.last_name, now)
+    if budget.used_up(settings, verdict.usage, plus_failures=1):
+        return TOO_MANY_ATTEMPTS
+    failures = verdict.usage.conversation + 1
+    return ErrorReply(code=ErrorCode.not_found, message=f"no match (attempt {failures})")
+
+
+async def count_attempt(
+    repo: PatientRepository,
+    settings: PatientsSettings,
+    attempt: budget.Attempt,
+    verdict: budget.Verdict,
+    kind: str,
+    last_name: str,
+    now: dt.datetime,
+) -> None:
+    """Count the attempt; when it locks a name that a patient has, tell staff at once (never the dates)."""
+    locked = await budget.count(repo, settings, attempt, verdict, kind, now)
+    if not locked:
+        return
+    in_use = {code for name in await repo.last_names() for code in budget.name_codes(name)}
+    for code in locked:
+        if code in in_use:
+            details = (
+                "Telefonische Identifizierung gesperrt: "
+                f"{settings.max_name_failures} erfolglose Versuche oder Neuanmeldungen in "
+                f"{settings.budget_window_hours} Stunden für den Nachnamen „{last_name.strip()}“ "
+                "(oder einen ähnlich klingenden). "
+                "Möglicherweise versucht jemand, ein Geburtsdatum zu erraten. "
+                "Bitte die Anrufe prüfen; die Sperre endet von selbst oder wird vom Praxisteam aufgehoben."
+            )
+            request = Request(
+                id=uuid.uuid4(),
+                kind=RequestKind.nachricht.value,
+                details=details,
+                patient_id=None,
+                conversation_id=attempt.conversation_id,
+                callback_number=None,
+                urgent=True,
+                idempotency_key=f"identity-lock:{code}:{now.isoformat()}",
+            )
+            await file_request(repo, request, now)
+            logger.warning("identification locked for a name in use")  # no code: it derives from a name
+            return
+
+
+async def identity_locks(
+    repo: PatientRepository, settings: PatientsSettings, now: dt.datetime
+) -> IdentityLocks:
+    rows = await repo.budget_locks(
+        budget.window_start(settings, now), settings.max_caller_failures, settings.max_name_failures
+    )
+    window = dt.timedelta(hours=settings.budget_window_hours)
+    return IdentityLocks(
+        items=[
+            IdentityLock(
+                scope=row.scope,
+                key=row.key,
+                failures=row.failures,
+                names_said=sorted(row.names),
+                locked_until=row.lifting + window,
+            )
+            for row in rows
+        ]
+    )
+
+
+async def unlock_identity(repo: PatientRepository, cmd: UnlockIdentity, now: dt.datetime) -> IdentityUnlocked:
+    await repo.unlock(cmd.scope, cmd.key, now)
+    logger.info("identification lock lifted by staff", extra={"scope": cmd.scope})
+    return IdentityUnlocked(scope=cmd.scope)

@@ -1,0 +1,36 @@
+"""Patient refs: the opaque token an identification hands the voice agent, valid in its conversation only.
+
+Every later command about the patient (a request, a booking in the scheduler) names the ref, never the
+patient's id, and is resolved here.
+"""
+
+import datetime as dt
+import secrets
+
+from ignis.contracts.patients import PatientRefResolved, ResolvePatientRef
+from ignis.kit.errors import NotVerified
+from ignis.patients.models import Patient
+from ignis.patients.repository import PatientRepository
+from ignis.patients.settings import PatientsSettings
+
+
+async def issue_ref(
+    repo: PatientRepository,
+    settings: PatientsSettings,
+    conversation_id: str,
+    patient: Patient,
+    now: dt.datetime,
+) -> str:
+    expires_at = now + dt.timedelta(minutes=settings.ref_ttl_minutes)
+    return await repo.issue_ref(conversation_id, patient.id, "pr_" + secrets.token_urlsafe(16), expires_at)
+
+
+async def resolve_ref(
+    repo: PatientRepository, cmd: ResolvePatientRef, now: dt.datetime
+) -> PatientRefResolved:
+    verification = await repo.verification(cmd.patient_ref)
+    if verification is None or verification.conversation_id != cmd.conversation_id:
+        raise NotVerified("ref unknown in this conversation")
+    if verification.expires_at <= now:
+        raise NotVerified("ref expired")
+    return PatientRefResolved(patient_id=str(verification.patient_id))
