@@ -7,7 +7,7 @@ patient's id, and is resolved here.
 import datetime as dt
 import secrets
 
-from ignis.contracts.patients import PatientRefResolved, ResolvePatientRef
+from ignis.contracts.patients import Insurance, PatientRefResolved, ResolvePatientRef
 from ignis.kit.errors import NotVerified
 from ignis.patients.models import Patient
 from ignis.patients.repository import PatientRepository
@@ -33,4 +33,13 @@ async def resolve_ref(
         raise NotVerified("ref unknown in this conversation")
     if verification.expires_at <= now:
         raise NotVerified("ref expired")
-    return PatientRefResolved(patient_id=str(verification.patient_id))
+    patient = await repo.get(verification.patient_id)
+    if patient is None:  # erased during the call
+        raise NotVerified("patient erased")
+    # With what the practice's booking rules ask of the patient (the scheduler checks them).
+    return PatientRefResolved(
+        patient_id=str(patient.id),
+        birth_date=patient.birth_date,
+        insurance=Insurance(patient.insurance),
+        registered_by_phone=patient.registered_by_phone,
+    )

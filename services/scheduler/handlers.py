@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ignis.contracts import subjects
 from ignis.contracts.base import ErrorCode, ErrorReply
 from ignis.contracts.patients import PatientRefResolved, ResolvePatientRef
-from ignis.contracts.requests import CreateRequest, RequestCreated, RequestKind
+from ignis.contracts.requests import CreateRequest, RequestFiled, RequestKind
 from ignis.contracts.scheduling import (
     AppointmentConfirmed,
     AppointmentList,
@@ -53,7 +53,7 @@ responds = responder(router, "scheduler")
 # Well inside the gateway's budget, so the caller hears `unavailable` rather than the gateway timing out.
 PATIENTS_TIMEOUT_SECONDS = 2.0
 _RESOLVED: TypeAdapter[PatientRefResolved | ErrorReply] = TypeAdapter(PatientRefResolved | ErrorReply)
-_FILED: TypeAdapter[RequestCreated | ErrorReply] = TypeAdapter(RequestCreated | ErrorReply)
+_FILED: TypeAdapter[RequestFiled | ErrorReply] = TypeAdapter(RequestFiled | ErrorReply)
 
 
 async def get_repository(session: Session) -> AppointmentRepository:
@@ -98,7 +98,7 @@ def staff_request(cmd: PatientCommand, broker: NatsBroker) -> service.StaffReque
             urgent=True,
         )
         reply = await ask(broker, request, subjects.PATIENTS_REQUEST_CREATE, _FILED, PATIENTS_TIMEOUT_SECONDS)
-        if isinstance(reply, RequestCreated):
+        if isinstance(reply, RequestFiled):
             return reply.request_id
         if reply.code is ErrorCode.not_verified:
             raise NotVerified("ref not valid in this conversation")

@@ -9,7 +9,7 @@ import uuid
 from dataclasses import dataclass
 
 from ignis.contracts.patients import Insurance, PatientRefResolved
-from ignis.contracts.scheduling import NotOffered
+from ignis.contracts.scheduling import NotOffered, NotOfferedReason
 from ignis.practice.config import INSURED, Practice, VisitType
 
 
@@ -50,8 +50,8 @@ def refusal(
     never seen here is a new patient; one from the practice's own records never is."""
     rules = practice.rules_for(visit_type)
 
-    def no(reason: str, explanation: str) -> NotOffered:
-        return NotOffered(visit_type=visit_type.name, reason=reason, explanation=explanation)  # type: ignore[arg-type]
+    def no(reason: NotOfferedReason, explanation: str) -> NotOffered:
+        return NotOffered(visit_type=visit_type.name, reason=reason, explanation=explanation)
 
     if rules.new_patients is False and patient.registered_by_phone and not seen_before:
         return no(

@@ -143,7 +143,8 @@ async def staff_list(
 ) -> WaitlistPage:
     after = None
     if query.cursor:
-        after = decode_cursor(query.cursor, dt.datetime.fromisoformat, uuid.UUID)
+        stamp, key = decode_cursor(query.cursor, dt.datetime.fromisoformat, uuid.UUID)
+        after = (stamp, key)
     rows = await repo.waitlist_page(query.limit + 1, after)
     page = rows[: query.limit]
     holds = await repo.holds_for_entries([e.id for e in page], now)
@@ -162,7 +163,7 @@ async def staff_list(
                 practitioner=practitioner.name if practitioner else entry.practitioner_id,
                 earliest=entry.earliest,
                 latest=entry.latest,
-                status=entry.status,  # type: ignore[arg-type]
+                status=entry.status,
                 created_at=entry.created_at,
                 held_slot=spoken_slot(
                     calendar, Slot(hold.practitioner_id, hold.visit_type_id, hold.start_at, hold.end_at)

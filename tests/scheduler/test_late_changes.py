@@ -34,6 +34,7 @@ async def booked_soon(client: httpx.AsyncClient, caller: Caller) -> dict[str, An
     soon = (await offered(client, caller))[0]
     assert dt.datetime.fromisoformat(soon["start"]) < dt.datetime.now(dt.UTC) + dt.timedelta(hours=24)
     booked = await tool(client, "book_appointment", caller.body(slot_id=soon["slot_id"]))
+    assert booked["code"] == "booked", booked
     return dict(booked["appointment"])
 
 
