@@ -217,6 +217,23 @@ class Routing(ConfigModel):
         return found
 
 
+# The languages ElevenLabs' agents speak besides German (ISO 639-1, as its docs list them), with their
+# German names for the agent's prompt.
+LANGUAGES: dict[str, str] = {
+    "en": "Englisch", "tr": "Türkisch", "ar": "Arabisch", "ru": "Russisch", "pl": "Polnisch",
+    "uk": "Ukrainisch", "fr": "Französisch", "es": "Spanisch", "it": "Italienisch", "pt": "Portugiesisch",
+    "nl": "Niederländisch", "ro": "Rumänisch", "bg": "Bulgarisch", "hr": "Kroatisch", "cs": "Tschechisch",
+    "sk": "Slowakisch", "hu": "Ungarisch", "el": "Griechisch", "sv": "Schwedisch", "da": "Dänisch",
+    "no": "Norwegisch", "fi": "Finnisch", "zh": "Chinesisch", "ja": "Japanisch", "ko": "Koreanisch",
+    "hi": "Hindi", "id": "Indonesisch", "ms": "Malaiisch", "fil": "Filipino", "ta": "Tamil",
+    "vi": "Vietnamesisch",
+}  # fmt: skip
+Language = Literal[
+    "en", "tr", "ar", "ru", "pl", "uk", "fr", "es", "it", "pt", "nl", "ro", "bg", "hr", "cs", "sk", "hu",
+    "el", "sv", "da", "no", "fi", "zh", "ja", "ko", "hi", "id", "ms", "fil", "ta", "vi",
+]  # fmt: skip
+
+
 class VendorPrivacy(ConfigModel):
     """What ElevenLabs keeps of a call: `ignis provision` sets these as the agent's privacy settings."""
 
@@ -253,6 +270,9 @@ class Practice(ConfigModel):
     greet_known_callers: bool = False
     sms: SmsConfig = SmsConfig()
     privacy: VendorPrivacy = VendorPrivacy()
+    # Languages the agent switches to when a caller speaks one (ElevenLabs' language detection); each needs
+    # its first message (`first_message.<code>.txt` beside the German one). The tools answer in German.
+    languages: list[Language] = ["en", "tr", "ar", "ru", "pl", "uk"]
     demo_patients: list[SeedPatient] = []
 
     @model_validator(mode="after")
@@ -270,6 +290,8 @@ class Practice(ConfigModel):
             if unknown:
                 raise ValueError(f"visit_types[{index}].practitioners: unknown {', '.join(sorted(unknown))}")
         check_length(self.sms, self.sms_fields(), [p.name for p in self.practitioners])
+        if len(set(self.languages)) != len(self.languages):
+            raise ValueError("languages: each once")
         answered = to_e164(self.phone)
         if answered and answered in self.transfer_routing().targets():
             raise ValueError("routing: a transfer to the practice's own phone would loop back to the agent")

@@ -6,6 +6,7 @@ file; `{{...}}` are ElevenLabs' own dynamic variables, left as they are. Tool bo
 contracts (`ignis.contracts.tools.TOOL_BODIES`), so the gateway and the agent cannot disagree.
 """
 
+import dataclasses
 import enum
 import string
 import types
@@ -19,7 +20,7 @@ from pydantic import BaseModel
 
 from ignis.contracts.tools import TOOL_BODIES
 from ignis.kit.dates import WEEKDAY_NAMES, spoken_ranges
-from ignis.practice.config import OPENING_STATES, WEEKDAYS, Practice, Routing, VisitType
+from ignis.practice.config import LANGUAGES, OPENING_STATES, WEEKDAYS, Practice, Routing, VisitType
 
 AGENT_DIR = Path(__file__).with_name("agent_texts")
 TOOL_SECRET_HEADER = "X-Ignis-Tool-Secret"
@@ -61,6 +62,8 @@ class AgentTexts:
     prompt: str
     first_message: str
     tool_descriptions: dict[str, str]
+    # The first message in each of the practice's other languages (`languages:`), by ISO 639-1 code.
+    first_messages: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 def practice_fields(practice: Practice) -> dict[str, str]:
@@ -73,6 +76,7 @@ def practice_fields(practice: Practice) -> dict[str, str]:
         "visit_types": "\n".join(_visit_type_line(practice, v) for v in practice.visit_types),
         "practice_rules": practice.rules.described() or "keine Einschränkungen",
         "visit_type_names": ", ".join(v.name for v in practice.visit_types),
+        "languages": ", ".join(LANGUAGES[code] for code in practice.languages) or "keine",
         "opening_hours": "\n".join(
             f"  - {_DAY_NAMES[day]}: {spoken_ranges(practice.opening_hours.get(day, []))}" for day in WEEKDAYS
         ),
@@ -115,6 +119,9 @@ def render_texts(practice: Practice, directory: Path | None = None) -> AgentText
         prompt=_render(directory / "prompt.de.md", fields),
         first_message=_render(directory / "first_message.de.txt", fields),
         tool_descriptions={name: " ".join(str(raw[name]).split()) for name in TOOL_BODIES},
+        first_messages={
+            code: _render(directory / f"first_message.{code}.txt", fields) for code in practice.languages
+        },
     )
 
 
@@ -192,6 +199,9 @@ def agent_config(
     }
     if llm:
         prompt["llm"] = llm
+    if texts.first_messages:
+        # ElevenLabs detects the caller's language and switches to its preset; the tools stay German.
+        prompt["built_in_tools"]["language_detection"] = _system_tool("language_detection", {})
     if transfers := transfer_rules(routing):
         prompt["built_in_tools"]["transfer_to_number"] = _system_tool(
             "transfer_to_number", {"transfers": transfers}
@@ -199,16 +209,22 @@ def agent_config(
     tts: dict[str, Any] = {"model_id": tts_model}
     if voice_id:
         tts["voice_id"] = voice_id
-    return {
-        "conversation_config": {
-            "agent": {
-                "language": "de",
-                "first_message": texts.first_message,
-                "prompt": prompt,
-                "dynamic_variables": {"dynamic_variable_placeholders": DYNAMIC_VARIABLE_DEFAULTS},
-            },
-            "tts": tts,
+    conversation: dict[str, Any] = {
+        "agent": {
+            "language": "de",
+            "first_message": texts.first_message,
+            "prompt": prompt,
+            "dynamic_variables": {"dynamic_variable_placeholders": DYNAMIC_VARIABLE_DEFAULTS},
         },
+        "tts": tts,
+    }
+    if texts.first_messages:
+        conversation["language_presets"] = {
+            code: {"overrides": {"agent": {"first_message": text}}}
+            for code, text in texts.first_messages.items()
+        }
+    return {
+        "conversation_config": conversation,
         "platform_settings": {
             "overrides": {"enable_conversation_initiation_client_data_from_webhook": True},
             "privacy": privacy_settings(practice, retention_days),

@@ -127,6 +127,43 @@ BUILT_IN_TOOLS = frozenset(
         "voicemail_detection",
     }
 )
+# The languages an agent speaks (docs: customization/voice "Language"; the multilingual v2.5 models).
+AGENT_LANGUAGES = frozenset(
+    [
+        "en",
+        "ja",
+        "zh",
+        "de",
+        "hi",
+        "fr",
+        "ko",
+        "pt",
+        "it",
+        "es",
+        "id",
+        "nl",
+        "tr",
+        "fil",
+        "pl",
+        "sv",
+        "bg",
+        "ro",
+        "ar",
+        "cs",
+        "el",
+        "fi",
+        "hr",
+        "ms",
+        "sk",
+        "da",
+        "ta",
+        "uk",
+        "ru",
+        "hu",
+        "no",
+        "vi",
+    ]
+)
 AUTO_DISABLE_AFTER = 10  # consecutive failed deliveries (and no success in 7 days): reference §2.4
 POST_CALL_EVENTS = frozenset(
     {
@@ -913,6 +950,10 @@ class FakeElevenLabs:
                 ("platform_settings", "workspace_overrides", "webhooks", "post_call_webhook_id"),
                 f"Webhook {hooks['post_call_webhook_id']} does not exist",
             )
+        presets = obj(config.get("language_presets"), (*loc, "language_presets"), required=False)
+        for code in presets:
+            if code not in AGENT_LANGUAGES:
+                raise invalid((*loc, "language_presets", code), f"Unsupported language: {code}")
         language = inner.get("language") or "en"
         model = tts.get("model_id") or DEFAULT_TTS_MODEL
         if language != "en" and model not in MULTILINGUAL_TTS_MODELS:

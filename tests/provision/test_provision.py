@@ -3,6 +3,7 @@ first run, nothing on the second, only what changed on a later one, and clear er
 
 import asyncio
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from ignis.contracts.tools import TOOL_BODIES
 from ignis.gateway.settings import GatewaySettings
 from ignis.kit.embedded import free_port
 from ignis.practice.config import DEMO_PRACTICE, PracticeConfigError, load_practice
-from ignis.provision.agent import render_texts
+from ignis.provision.agent import AGENT_DIR, AgentTextError, render_texts
 from ignis.provision.settings import ProvisionSettings
 from ignis.provision.workspace import Change, ProvisionError, Workspace, connect
 from tests.fakes.elevenlabs import FakeElevenLabs
@@ -309,6 +310,61 @@ class TestPracticeRules:
             "nur mit Überweisung)"
         ) in prompt
         assert "`not_offered`" in prompt
+
+
+class TestLanguages:
+    async def test_language_detection_with_a_first_message_per_language(
+        self, settings: ProvisionSettings, elevenlabs: FakeElevenLabs
+    ) -> None:
+        await provision(settings)
+        config = only(elevenlabs.agents)["conversation_config"]
+        assert config["agent"]["language"] == "de"
+        presets = config["language_presets"]
+        assert list(presets) == ["en", "tr", "ar", "ru", "pl", "uk"]  # the default
+        first = {code: preset["overrides"]["agent"]["first_message"] for code, preset in presets.items()}
+        assert first["en"].startswith("Hausarztpraxis Dr. Weber, hello!")
+        assert "merhaba" in first["tr"]
+        assert "مرحباً" in first["ar"]
+        assert "здравствуйте" in first["ru"]
+        assert "dzień dobry" in first["pl"]
+        assert "добрий день" in first["uk"]
+        built_in = config["agent"]["prompt"]["built_in_tools"]
+        assert built_in["language_detection"]["params"] == {"system_tool_type": "language_detection"}
+        assert (
+            "Englisch, Türkisch, Arabisch, Russisch, Polnisch, Ukrainisch"
+            in config["agent"]["prompt"]["prompt"]
+        )
+        assert {c.action for c in await provision(settings)} == {"unchanged"}
+
+    async def test_the_practice_chooses_its_languages(
+        self, settings: ProvisionSettings, elevenlabs: FakeElevenLabs, practice_yaml: Path
+    ) -> None:
+        practice = yaml.safe_load(practice_yaml.read_text(encoding="utf-8"))  # noqa: ASYNC240
+        practice["languages"] = ["en"]
+        practice_yaml.write_text(yaml.safe_dump(practice, allow_unicode=True), encoding="utf-8")  # noqa: ASYNC240
+        await provision(settings)
+        assert list(only(elevenlabs.agents)["conversation_config"]["language_presets"]) == ["en"]
+        practice["languages"] = []
+        practice_yaml.write_text(yaml.safe_dump(practice, allow_unicode=True), encoding="utf-8")  # noqa: ASYNC240
+        elevenlabs.reset()
+        await provision(settings)
+        config = only(elevenlabs.agents)["conversation_config"]
+        assert not config.get("language_presets")
+        assert not config["agent"]["prompt"]["built_in_tools"].get("language_detection")
+
+    def test_a_language_without_its_text_names_the_file(self, practice_yaml: Path, tmp_path: Path) -> None:
+        texts = tmp_path / "texts"
+        shutil.copytree(AGENT_DIR, texts)
+        (texts / "first_message.tr.txt").unlink()
+        with pytest.raises(AgentTextError, match=r"first_message\.tr\.txt"):
+            render_texts(load_practice(practice_yaml), texts)
+
+    def test_an_unknown_language_names_the_key(self, practice_yaml: Path) -> None:
+        practice = yaml.safe_load(practice_yaml.read_text(encoding="utf-8"))
+        practice["languages"] = ["en", "klingon"]
+        practice_yaml.write_text(yaml.safe_dump(practice, allow_unicode=True), encoding="utf-8")
+        with pytest.raises(PracticeConfigError, match=r"languages\.1"):
+            load_practice(practice_yaml)
 
 
 class TestRouting:
