@@ -2,7 +2,9 @@
 
 ElevenLabs sends the properties of each tool's `request_body_schema` as a flat JSON object. The
 descriptions are German because the agent's LLM reads them; `dynamic_variable` marks fields that
-ElevenLabs fills from system variables, never the LLM (used when the tools are provisioned).
+ElevenLabs fills from system variables, never the LLM (used when the tools are provisioned). The agent's
+own words for a choice ("GKV", "vormittags", "ja") are understood by the gateway before these types check
+them (`ignis.language.answers`).
 """
 
 from typing import Any, Literal
@@ -51,10 +53,6 @@ class CallerToolBody(ToolBody):
     )
 
 
-_YES = {"ja", "yes", "true", "1", "j", "y"}
-_NO = {"nein", "no", "false", "0", "n"}
-
-
 class IdentifyPatientBody(CallerToolBody):
     last_name: str = Field(min_length=1, max_length=200, repr=False, description="Nachname des Anrufers")
     birth_date: str = Field(
@@ -76,60 +74,11 @@ class RegisterPatientBody(CallerToolBody):
     sms_consent: bool = Field(description="Ob der Patient SMS-Erinnerungen ausdrücklich wünscht")
     salutation: Salutation | None = Field(default=None, description="Anrede: Frau oder Herr, falls genannt")
 
-    @field_validator("insurance", mode="before")
-    @classmethod
-    def _insurance_synonyms(cls, value: object) -> object:
-        if isinstance(value, str):
-            key = value.strip().lower()
-            return {
-                "gkv": "gesetzlich",
-                "kasse": "gesetzlich",
-                "pkv": "privat",
-                "privatpatient": "privat",
-            }.get(key, key)
-        return value
-
-    @field_validator("sms_consent", mode="before")
-    @classmethod
-    def _german_yes_no(cls, value: object) -> object:
-        if isinstance(value, str):
-            key = value.strip().lower()
-            if key in _YES:
-                return True
-            if key in _NO:
-                return False
-        return value
-
-    @field_validator("salutation", mode="before")
-    @classmethod
-    def _salutation_case(cls, value: object) -> object:
-        if isinstance(value, str):
-            return value.strip().capitalize() or None
-        return value
-
 
 class PatientToolBody(ToolBody):
     patient_ref: str = Field(
         min_length=1, max_length=200, description="patient_ref aus identify_patient oder register_patient"
     )
-
-
-_PARTS_OF_DAY = {"vormittag", "nachmittag", "egal"}
-_TOPICS = {"oeffnungszeiten", "adresse", "schliesstage", "notfall", "alles"}
-
-
-def _lower_choice(value: object, allowed: set[str], default: str) -> object:
-    """The LLM says "Vormittags" or "Öffnungszeiten"; anything unknown falls back rather than fails."""
-    if value is None:
-        return default
-    if isinstance(value, str):
-        key = value.strip().lower().replace("ö", "oe").replace("ß", "ss").rstrip("s")
-        return (
-            key
-            if key in allowed
-            else (value.strip().lower() if value.strip().lower() in allowed else default)
-        )
-    return value
 
 
 class FindSlotsBody(ToolBody):
@@ -149,16 +98,6 @@ class FindSlotsBody(ToolBody):
     referral: bool | None = Field(
         default=None, description="Ob eine Überweisung vorliegt; nur für Terminarten, die eine verlangen"
     )
-
-    @field_validator("part_of_day", mode="before")
-    @classmethod
-    def _part_of_day(cls, value: object) -> object:
-        return _lower_choice(value, _PARTS_OF_DAY, "egal")
-
-    @field_validator("limit", mode="after")
-    @classmethod
-    def _clamp_limit(cls, value: int) -> int:
-        return max(1, min(5, value))
 
 
 class BookAppointmentBody(PatientToolBody):
@@ -205,25 +144,6 @@ class PracticeInfoBody(ToolBody):
         default="alles", description="oeffnungszeiten, adresse, schliesstage, notfall oder alles"
     )
 
-    @field_validator("topic", mode="before")
-    @classmethod
-    def _topic(cls, value: object) -> object:
-        return _lower_choice(value, _TOPICS, "alles")
-
-
-_REQUEST_KINDS = {
-    "rückruf": "rueckruf",
-    "rueckruf": "rueckruf",
-    "rezept": "rezept",
-    "folgerezept": "rezept",
-    "überweisung": "ueberweisung",
-    "ueberweisung": "ueberweisung",
-    "krankschreibung": "krankschreibung",
-    "au": "krankschreibung",
-    "arbeitsunfähigkeitsbescheinigung": "krankschreibung",
-    "nachricht": "nachricht",
-}
-
 
 class CreateRequestBody(CallerToolBody):
     kind: RequestKind = Field(description="rueckruf, rezept, ueberweisung, krankschreibung oder nachricht")
@@ -239,19 +159,6 @@ class CreateRequestBody(CallerToolBody):
     callback_number: str | None = Field(
         default=None, max_length=64, repr=False, description="Rückrufnummer, falls nicht die Anrufernummer"
     )
-
-    @field_validator("kind", mode="before")
-    @classmethod
-    def _spoken_kind(cls, value: object) -> object:
-        return _REQUEST_KINDS.get(value.strip().lower(), value) if isinstance(value, str) else value
-
-    @field_validator("urgent", mode="before")
-    @classmethod
-    def _german_yes_no(cls, value: object) -> object:
-        if isinstance(value, str):
-            key = value.strip().lower()
-            return True if key in _YES else False if key in _NO else value
-        return value
 
 
 # The agent's tools by name: each is `POST /tools/<name>` on the gateway with this body. The gateway

@@ -1,10 +1,9 @@
-"""GDPR Art. 17 across services: the patients service erases a patient and emits `patient.erased`; every
-other service that keeps something about patients erases it too, with this one consumer (durable: an
-erasure that happens while a service is down is carried out when it is back). `ignis erase-patient` also
-asks each service directly, to print what it removed, and deletes the copies held in JetStream streams."""
+"""GDPR Art. 17 across services, as plumbing: a service erases one person's data when an erasure event
+reaches its durable consumer (an erasure that happens while it is down is carried out when it is back) and
+when asked directly, saying what it removed; copies held in JetStream streams are deleted by content. Which
+events and commands these are (the patients' contracts) is each service's declaration."""
 
 import logging
-import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Annotated, Any
 
@@ -13,53 +12,65 @@ from faststream import Context
 from faststream.nats import NatsBroker, NatsMessage, NatsRouter
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ignis.contracts import subjects
-from ignis.contracts.patients import ErasePatient, PatientErased, PatientErasedHere
-from ignis.kit.bus import HANDLER_CONCURRENCY, durable_subscriber, settle
+from ignis.kit.bus import durable_subscriber, settle
 
 logger = logging.getLogger("ignis.erasure")
-Erase = Callable[[AsyncSession, uuid.UUID], Awaitable[dict[str, int]]]
-# Whether a stream message (subject, raw payload) carries data of the patient being erased.
+# Deletes this service's rows of the person the message names; returns counts per kind of record.
+Erase = Callable[[AsyncSession, Any], Awaitable[dict[str, int]]]
+# Whether a stream message (subject, raw payload) carries data of the person being erased.
 Carries = Callable[[str, bytes], bool]
 
 
-def subscribe_erasures(router: NatsRouter, service: str, durable: str, erase: Erase) -> None:
-    """`erase(session, patient_id)` deletes this service's rows of the patient (idempotent: a redelivery
-    finds nothing left) and returns counts, for the log and for `ignis erase-patient`."""
+def subscribe_erasures(
+    router: NatsRouter,
+    *,
+    event: tuple[str, type[BaseModel]],
+    durable: str,
+    command: tuple[str, type[BaseModel]],
+    responds: Callable[[str], Callable[[Callable[..., Any]], Any]],
+    reply: type[BaseModel],
+    erase: Erase,
+) -> None:
+    """Erase on the `(subject, model)` `event` (durable consumer `durable` of the events stream) and on the
+    `command` (subscribed with the service's `responds`, see `kit.bus.responder`), which is answered with
+    `reply` (a model whose one field is `counts`).
 
-    @durable_subscriber(
-        router,
-        subjects.PATIENT_ERASED,
-        stream=subjects.EVENTS_STREAM,
-        durable=durable,
-    )
-    async def on_patient_erased(
+    `erase(session, message)` deletes the rows of the person the event or command names and must be
+    idempotent: a redelivery, or the event after the command, finds nothing left. Counts only are logged.
+    """
+    event_subject, event_model = event
+    command_subject, command_model = command
+
+    @durable_subscriber(router, event_subject, stream=subjects.EVENTS_STREAM, durable=durable)
+    async def on_erased(
         _: Any,
         message: NatsMessage,
         sessionmaker: Annotated[async_sessionmaker[AsyncSession], Context("sessionmaker")],
         broker: Annotated[NatsBroker, Context("broker")],
     ) -> None:
         async def work() -> None:
-            event = PatientErased.model_validate_json(message.body)
+            erasure = event_model.model_validate_json(message.body)
             async with sessionmaker() as session, session.begin():
-                counts = await erase(session, event.patient_id)
-            logger.info("patient erased here too", extra={"patient_id": str(event.patient_id), **counts})
+                counts = await erase(session, erasure)
+            logger.info("erased here too", extra={"subject": event_subject, **counts})
 
         await settle(message, broker, work)
 
-    @router.subscriber(
-        subjects.erase_patient(service), queue=subjects.queue(service), max_workers=HANDLER_CONCURRENCY
-    )
+    @responds(command_subject)
     async def erase_now(
-        cmd: ErasePatient,
+        _: Any,
+        message: NatsMessage,
         sessionmaker: Annotated[async_sessionmaker[AsyncSession], Context("sessionmaker")],
-    ) -> PatientErasedHere:
+    ) -> Any:  # a `reply`; FastStream would cast to a bare BaseModel annotation
+        erasure = command_model.model_validate_json(message.body)
         async with sessionmaker() as session, session.begin():
-            counts = await erase(session, cmd.patient_id)
-        logger.info("patient erased on request", extra={"patient_id": str(cmd.patient_id), **counts})
-        return PatientErasedHere(counts=counts)
+            counts = await erase(session, erasure)
+        logger.info("erased on request", extra={"subject": command_subject, **counts})
+        return reply.model_validate({"counts": counts})
 
 
 async def delete_from_streams(nats_url: str, streams: Iterable[str], carries: Carries) -> dict[str, int]:

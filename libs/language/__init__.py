@@ -1,2 +1,2 @@
-"""German as callers speak it: dates and times as said, their spoken rendering, and the one text folding
-(umlauts, case, accents) used wherever words are compared."""
+"""German as callers speak it: dates as said (`dates`), their spoken rendering (`spoken`), the agent's words
+for a closed choice (`answers`), and the one text folding used wherever words are compared (`text`)."""

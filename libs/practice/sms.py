@@ -12,7 +12,7 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ignis.kit.dates import WEEKDAY_NAMES
+from ignis.language.spoken import WEEKDAY_NAMES
 
 SMS_LIMIT = 160  # GSM-7 septets of one SMS; longer texts are split and billed per part
 

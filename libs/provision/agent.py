@@ -19,7 +19,7 @@ import yaml
 from pydantic import BaseModel
 
 from ignis.contracts.tools import TOOL_BODIES
-from ignis.kit.dates import WEEKDAY_NAMES, spoken_ranges
+from ignis.language.spoken import WEEKDAY_NAMES, spoken_ranges
 from ignis.practice.config import LANGUAGES, OPENING_STATES, WEEKDAYS, Practice, Routing, VisitType
 
 AGENT_DIR = Path(__file__).with_name("agent_texts")

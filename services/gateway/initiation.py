@@ -7,7 +7,7 @@ patients service (who is calling); whatever did not answer in time falls back to
 
 import asyncio
 import datetime as dt
-import logging
+from collections.abc import Awaitable
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,12 +19,11 @@ from ignis.contracts import subjects
 from ignis.contracts.base import ErrorReply
 from ignis.contracts.patients import CallerLookedUp, LookupCaller
 from ignis.contracts.scheduling import GetPracticeInfo, PracticeInfo
+from ignis.gateway.asking import ask_service
 from ignis.gateway.auth import secret_matches
-from ignis.kit.bus import ask
-from ignis.kit.dates import spoken_date
+from ignis.language.spoken import spoken_date
 from ignis.practice.config import OPENING_STATES
 
-logger = logging.getLogger("ignis.gateway.initiation")
 router = APIRouter(prefix="/webhooks/elevenlabs", tags=["webhooks"])
 
 # ElevenLabs publishes no timeout for this webhook; the design answers within 1 s.
@@ -75,16 +74,15 @@ async def dynamic_variables(request: Request, call: InitiationRequest) -> dict[s
     practice_info = GetPracticeInfo(
         conversation_id=call.conversation_id or "unknown", topic="oeffnungszeiten"
     )
-    asks = [_ask(request, subjects.SCHEDULER_PRACTICE_INFO, practice_info, _HOURS)]
+    hours_asked = ask_service(
+        request, subjects.SCHEDULER_PRACTICE_INFO, practice_info, _HOURS, BUDGET_SECONDS
+    )
+    asks: list[Awaitable[object]] = [hours_asked]
     if wants_caller:
-        asks.append(
-            _ask(
-                request,
-                subjects.PATIENTS_LOOKUP_CALLER,
-                LookupCaller(caller_id=call.caller_id or ""),
-                _CALLER,
-            )
-        )
+        lookup = LookupCaller(caller_id=call.caller_id or "")
+        caller_asked = ask_service(request, subjects.PATIENTS_LOOKUP_CALLER, lookup, _CALLER, BUDGET_SECONDS)
+        asks.append(caller_asked)
+    # Whatever failed or did not answer in time is an ErrorReply: those values stay practice-only.
     hours, *caller = await asyncio.gather(*asks)
     if isinstance(hours, PracticeInfo):
         variables |= {"open_now": "ja" if hours.open_now else "nein", "hours_today": hours.hours_today or ""}
@@ -93,13 +91,3 @@ async def dynamic_variables(request: Request, call: InitiationRequest) -> dict[s
     if caller and isinstance(caller[0], CallerLookedUp):
         variables |= {"caller_known": caller[0].known, "caller_first_name": caller[0].first_name or ""}
     return variables
-
-
-async def _ask(request: Request, subject: str, query: BaseModel, adapter: TypeAdapter[Any]) -> Any:
-    """The service's reply, or None when it did not answer well within the budget."""
-    try:
-        reply = await ask(request.app.state.broker, query, subject, adapter, BUDGET_SECONDS)
-    except Exception:  # slow, absent or failing: the call starts with practice-only values
-        logger.info("initiation falls back", extra={"subject": subject})
-        return None
-    return None if isinstance(reply, ErrorReply) else reply

@@ -20,13 +20,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ignis.contracts import subjects
 from ignis.contracts.base import Ping, Pong
 from ignis.gateway import initiation, staff, webhooks
+from ignis.gateway.asking import ask_service
 from ignis.gateway.auth import bearer_matches
 from ignis.gateway.edge import BodyLimit, SecurityHeaders
 from ignis.gateway.metrics import GatewayMetrics
 from ignis.gateway.settings import GatewaySettings
 from ignis.gateway.tools import build_router
 from ignis.kit import tracing
-from ignis.kit.bus import ask, ensure_stream, make_broker
+from ignis.kit.bus import ensure_stream, make_broker
 from ignis.kit.logging import REQUEST_ID, configure_logging
 from ignis.practice.config import load_practice
 
@@ -133,14 +134,9 @@ _PONG: TypeAdapter[Pong] = TypeAdapter(Pong)
 
 
 async def _ping(request: Request, service: str) -> bool:
-    state = request.app.state
-    try:
-        pong = await ask(
-            state.broker, Ping(), subjects.ping(service), _PONG, state.settings.readiness_timeout_seconds
-        )
-        return pong.service == service
-    except Exception:  # readiness reports any failure as not ready; the reason is in the service's log
-        return False
+    timeout = request.app.state.settings.readiness_timeout_seconds
+    pong = await ask_service(request, subjects.ping(service), Ping(), _PONG, timeout)
+    return isinstance(pong, Pong) and pong.service == service
 
 
 class RequestIds:

@@ -4,7 +4,6 @@ Each view carries no more patient data than it shows; a transcript only comes wi
 """
 
 import datetime as dt
-import logging
 import uuid
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
@@ -50,11 +49,9 @@ from ignis.contracts.scheduling import (
     WaitlistPage,
 )
 from ignis.contracts.tools import WithoutNul, refuse_nul
+from ignis.gateway.asking import ask_service
 from ignis.gateway.auth import bearer_matches
-from ignis.kit.bus import ask
-from ignis.kit.errors import ServiceError
 
-logger = logging.getLogger("ignis.gateway.staff")
 STAFF_TIMEOUT_SECONDS = 5.0
 # A day further away than this (either way) has no appointments worth asking for (a century).
 MAX_DAYS_AWAY = 100 * 366
@@ -85,11 +82,8 @@ router = APIRouter(prefix="/staff", tags=["staff"], dependencies=[Depends(staff_
 
 
 async def _ask(request: Request, subject: str, query: BaseModel, adapter: TypeAdapter[Any]) -> Any:
-    try:
-        reply = await ask(request.app.state.broker, query, subject, adapter, STAFF_TIMEOUT_SECONDS)
-    except ServiceError as exc:
-        logger.warning("staff query failed", extra={"subject": subject, "reason": exc.message})
-        raise HTTPException(_STATUS.get(exc.code, 500), exc.code.value) from None
+    """The service's reply; a failure (its own or no reply) is the HTTP status that names its code."""
+    reply = await ask_service(request, subject, query, adapter, STAFF_TIMEOUT_SECONDS)
     if isinstance(reply, ErrorReply):
         raise HTTPException(_STATUS.get(reply.code, 500), reply.code.value)
     return reply

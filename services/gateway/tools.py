@@ -4,18 +4,17 @@ Every business outcome is HTTP 200 so the agent reads it; a malformed body is 42
 their values); a slow or absent service is `unavailable`, answered within the gateway's budget.
 """
 
-import asyncio
 import datetime as dt
-import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError, create_model, field_validator
 
 from ignis.contracts import subjects
 from ignis.contracts.base import Contract, ErrorCode, ErrorReply
@@ -56,13 +55,11 @@ from ignis.contracts.tools import (
     RegisterPatientBody,
     ToolBody,
 )
+from ignis.gateway.asking import ask_service
 from ignis.gateway.auth import secret_matches
 from ignis.gateway.replies import envelope, failure
-from ignis.kit import bus
-from ignis.kit.dates import DateParseError, parse_birth_date, parse_date
-from ignis.kit.errors import ServiceError
-
-logger = logging.getLogger("ignis.gateway.tools")
+from ignis.language import answers
+from ignis.language.dates import DateParseError, parse_birth_date, parse_day
 
 
 class ToolInputError(Exception):
@@ -84,10 +81,21 @@ class Tool:
     # whose reply was lost (a replica died, a reply timed out) is asked again, and the caller hears what
     # happened rather than a failure for a booking that was made.
     acting: bool = False
+    # How the agent's words for a field's choices are understood before the body's types check them.
+    words: Mapping[str, Callable[[object], object]] = field(default_factory=dict)
 
     @property
     def body(self) -> type[ToolBody]:
         return TOOL_BODIES[self.name]
+
+    @cached_property
+    def reader(self) -> type[ToolBody]:
+        """The contracted body, with `words` applied to its fields first (errors name the same fields)."""
+        understood: dict[str, Callable[..., Any]] = {
+            f"_understand_{name}": field_validator(name, mode="before")(staticmethod(understand))
+            for name, understand in self.words.items()
+        }
+        return create_model(self.body.__name__, __base__=self.body, __validators__=understood)
 
 
 def _birth_date(text: str) -> Any:
@@ -99,7 +107,6 @@ def _birth_date(text: str) -> Any:
 
 # Callers say "morgen"; which day that is depends on the practice's clock (German practices: Berlin).
 PRACTICE_ZONE = ZoneInfo("Europe/Berlin")
-_RELATIVE_DAYS = {"heute": 0, "morgen": 1, "uebermorgen": 2, "übermorgen": 2}
 # No caller means a day years away ("31.12.9999" would overflow the scheduler's date arithmetic).
 _FARTHEST_DAYS = 3 * 366
 
@@ -108,11 +115,8 @@ def _day(text: str | None) -> dt.date | None:
     if not text:
         return None
     today = dt.datetime.now(PRACTICE_ZONE).date()
-    offset = _RELATIVE_DAYS.get(text.strip().lower())
-    if offset is not None:
-        return today + dt.timedelta(days=offset)
     try:
-        day = parse_date(text, today=today)
+        day = parse_day(text, today=today)
     except DateParseError:
         raise ToolInputError(ErrorCode.invalid_date) from None
     if abs((day - today).days) > _FARTHEST_DAYS:
@@ -129,7 +133,7 @@ def _find_slots(body: FindSlotsBody) -> FindSlots:
         part_of_day=body.part_of_day,
         practitioner=body.practitioner or None,
         patient_ref=body.patient_ref or None,
-        limit=body.limit,
+        limit=max(1, min(5, body.limit)),
         referral=body.referral,
     )
 
@@ -185,12 +189,18 @@ TOOLS: dict[str, Tool] = {
             TypeAdapter(PatientRegistered | PatientAlreadyRegistered | ErrorReply),
             _register,
             acting=True,
+            words={
+                "insurance": answers.insurance,
+                "sms_consent": answers.yes_no,
+                "salutation": answers.salutation,
+            },
         ),
         Tool(
             "find_slots",
             subjects.SCHEDULER_FIND_SLOTS,
             TypeAdapter(SlotsOffered | NoSlotsFound | VisitTypeUnknown | NotOffered | ErrorReply),
             _find_slots,
+            words={"part_of_day": answers.part_of_day},
         ),
         Tool(
             "book_appointment",
@@ -227,12 +237,14 @@ TOOLS: dict[str, Tool] = {
                 **body.model_dump(exclude={"caller_id"}), caller_id=body.caller_id or None
             ),
             acting=True,
+            words={"kind": answers.request_kind, "urgent": answers.yes_no},
         ),
         Tool(
             "practice_info",
             subjects.SCHEDULER_PRACTICE_INFO,
             TypeAdapter(PracticeInfo | ErrorReply),
             lambda body: GetPracticeInfo(**body.model_dump()),
+            words={"topic": answers.topic},
         ),
         Tool(
             "join_waitlist",
@@ -267,7 +279,7 @@ async def call_tool(request: Request, tool: Tool) -> JSONResponse:
         code = "too_large"  # should the edge cut the body off (BodyLimit), this is what is counted
         raw = await request.body()
         try:
-            body = tool.body.model_validate_json(raw)
+            body = tool.reader.model_validate_json(raw)
         except ValidationError as exc:
             code = ErrorCode.invalid_request.value
             return _json(failure(ErrorCode.invalid_request, fields=invalid_fields(exc)), 422)
@@ -276,52 +288,23 @@ async def call_tool(request: Request, tool: Tool) -> JSONResponse:
         except ToolInputError as exc:
             code = exc.code.value
             return _json(failure(exc.code, tool.name))
-        result = await ask(request, tool, command)
+        reply = await ask_service(
+            request,
+            tool.subject,
+            command,
+            tool.reply,
+            state.settings.tool_budget_seconds,
+            # An acting tool's service recognises the repeated command (see `Tool.acting`).
+            again_within_seconds=state.settings.acting_tool_budget_seconds if tool.acting else None,
+            context={"tool": tool.name, "conversation_id": getattr(command, "conversation_id", None)},
+        )
+        result = envelope(reply, tool.name)
         code = result["code"]
         return _json(result)
     finally:
         elapsed = time.perf_counter() - started
         state.metrics.tool_calls.labels(tool.name, code).inc()
         state.metrics.tool_latency.labels(tool.name).observe(elapsed)
-
-
-# Pause before asking again when no replica answered at once (one may be restarting).
-RETRY_PAUSE_SECONDS = 0.25
-
-
-async def ask(request: Request, tool: Tool, command: BaseModel) -> dict[str, Any]:
-    state = request.app.state
-    conversation_id = getattr(command, "conversation_id", None)
-    context = {"tool": tool.name, "conversation_id": conversation_id}
-    settings = state.settings
-    loop = asyncio.get_running_loop()
-    budget = settings.acting_tool_budget_seconds if tool.acting else settings.tool_budget_seconds
-    deadline = loop.time() + budget
-    attempt = 0
-    while True:
-        attempt += 1
-        # Each attempt waits as long as a plain tool call: asking a slow (not dead) replica again sooner
-        # would only add load when the service is busiest.
-        within = min(settings.tool_budget_seconds, deadline - loop.time())
-        started = loop.time()
-        try:
-            reply = await bus.ask(state.broker, command, tool.subject, tool.reply, within)
-            break
-        except ServiceError as exc:
-            if exc.code is not ErrorCode.unavailable:
-                logger.error("unexpected reply", extra=context)
-                return failure(exc.code)
-            state.metrics.bus_timeouts.labels(tool.subject).inc()
-            logger.warning(
-                "service unavailable", extra={**context, "reason": exc.message, "attempt": attempt}
-            )
-            if not tool.acting or deadline - loop.time() < 0.1:
-                return failure(exc.code, tool.name)
-            if loop.time() - started < RETRY_PAUSE_SECONDS:  # no responders: give a restart a moment
-                await asyncio.sleep(min(RETRY_PAUSE_SECONDS, max(0.0, deadline - loop.time() - 0.1)))
-    if isinstance(reply, ErrorReply) and reply.code is ErrorCode.internal:
-        logger.error("service failed", extra=context)
-    return envelope(reply, tool.name)
 
 
 def build_router() -> APIRouter:

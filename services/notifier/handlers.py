@@ -1,6 +1,5 @@
 """Bus entry points of the notifier: translation and dependency injection only."""
 
-import uuid
 from typing import Annotated, Any
 
 from faststream import Context, Depends
@@ -9,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ignis.contracts import subjects
 from ignis.contracts.notifications import ListMessages, MessagePage, MessageRetried, RetryMessage
+from ignis.contracts.patients import ErasePatient, PatientErased, PatientErasedHere
 from ignis.contracts.scheduling import (
     AppointmentBooked,
     AppointmentCancelled,
@@ -87,8 +87,16 @@ async def on_appointment_event(
     await settle(message, broker, work)
 
 
-async def _erase(session: AsyncSession, patient_id: uuid.UUID) -> dict[str, int]:
-    return await NotifierRepository(session).erase_patient(patient_id)
+async def _erase(session: AsyncSession, erasure: PatientErased | ErasePatient) -> dict[str, int]:
+    return await NotifierRepository(session).erase_patient(erasure.patient_id)
 
 
-subscribe_erasures(router, "notifier", subjects.NOTIFIER_ERASURES_CONSUMER, _erase)
+subscribe_erasures(
+    router,
+    event=(subjects.PATIENT_ERASED, PatientErased),
+    durable=subjects.NOTIFIER_ERASURES_CONSUMER,
+    command=(subjects.erase_patient("notifier"), ErasePatient),
+    responds=responds,
+    reply=PatientErasedHere,
+    erase=_erase,
+)

@@ -10,6 +10,8 @@ import enum
 import re
 import unicodedata
 
+from ignis.language.text import fold
+
 __all__ = ["NameMatch", "koelner_phonetik", "match_name", "normalise", "phonetic"]
 
 
@@ -21,11 +23,6 @@ class NameMatch(enum.IntEnum):
     EXACT = 2
 
 
-# German transliteration first: NFKD alone would turn "ä" into a plain "a".
-_GERMAN = {"ß": "ss", "ä": "ae", "ö": "oe", "ü": "ue"}
-# Letters NFKD does not split into a base letter plus accent.
-_UNDECOMPOSABLE = {"æ": "ae", "œ": "oe", "ø": "o", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "ı": "i"}
-_TRANSLIT = str.maketrans(_GERMAN | _UNDECOMPOSABLE)
 _SEPARATORS = re.compile(r"[\s\-‐‑‒–—'’‘`´.]+")
 # "ae"/"oe"/"ue" as umlaut spellings, so Mueller = Muller. Not after a vowel or "q": in Bauer, Breuer or
 # Quelle the "ue" is a diphthong or a "qu", never an umlaut, and collapsing it would make Bauer = Baur exact.
@@ -112,9 +109,7 @@ def match_name(spoken: str, stored: str) -> NameMatch:
 
 def _parts(name: str) -> list[str]:
     """The normalised parts of a name; particles are dropped unless the name consists of nothing else."""
-    text = unicodedata.normalize("NFC", name).lower().translate(_TRANSLIT)
-    text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
-    letters = ("".join(filter(str.isalpha, raw)) for raw in _SEPARATORS.split(text))
+    letters = ("".join(filter(str.isalpha, raw)) for raw in _SEPARATORS.split(fold(name)))
     parts = [_UMLAUT_SPELLING.sub(r"\1", part) for part in letters if part]
     return [part for part in parts if part not in _PARTICLES] or parts
 

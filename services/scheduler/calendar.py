@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 import holidays
 
-from ignis.kit.dates import spoken_date, spoken_time
+from ignis.language.spoken import spoken_date, spoken_time
 from ignis.practice.config import WEEKDAYS, OpeningState, Practice, Practitioner, VisitType
 
 __all__ = [

@@ -10,7 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ignis.contracts import subjects
 from ignis.contracts.base import ErrorCode, ErrorReply
-from ignis.contracts.patients import PatientRefResolved, ResolvePatientRef
+from ignis.contracts.patients import (
+    ErasePatient,
+    PatientErased,
+    PatientErasedHere,
+    PatientRefResolved,
+    ResolvePatientRef,
+)
 from ignis.contracts.requests import CreateRequest, RequestFiled, RequestKind
 from ignis.contracts.scheduling import (
     AppointmentConfirmed,
@@ -172,12 +178,24 @@ async def day_appointments(
     return await service.day_appointments(repo, calendar, query)
 
 
-async def _erase(session: AsyncSession, patient_id: uuid.UUID) -> dict[str, int]:
+async def _erase(session: AsyncSession, erasure: PatientErased | ErasePatient) -> dict[str, int]:
     """Their appointments and waiting-list entries, and the events naming them that the outbox keeps."""
     repo = AppointmentRepository(session)
-    appointments = await repo.erase_patient(patient_id)
-    waiting = await repo.erase_waitlist(patient_id)
-    return {"appointments": appointments, "waitlist": waiting, "events": await repo.erase_events(patient_id)}
+    appointments = await repo.erase_patient(erasure.patient_id)
+    waiting = await repo.erase_waitlist(erasure.patient_id)
+    return {
+        "appointments": appointments,
+        "waitlist": waiting,
+        "events": await repo.erase_events(erasure.patient_id),
+    }
 
 
-subscribe_erasures(router, "scheduler", subjects.SCHEDULER_ERASURES_CONSUMER, _erase)
+subscribe_erasures(
+    router,
+    event=(subjects.PATIENT_ERASED, PatientErased),
+    durable=subjects.SCHEDULER_ERASURES_CONSUMER,
+    command=(subjects.erase_patient("scheduler"), ErasePatient),
+    responds=responds,
+    reply=PatientErasedHere,
+    erase=_erase,
+)

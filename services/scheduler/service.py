@@ -6,7 +6,6 @@ event to the outbox in the same transaction.
 """
 
 import datetime as dt
-import unicodedata
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -43,8 +42,9 @@ from ignis.contracts.scheduling import (
     VisitTypeUnknown,
     WaitlistJoined,
 )
-from ignis.kit.dates import spoken_date, spoken_ranges
 from ignis.kit.pagination import decode_cursor, encode_cursor
+from ignis.language.spoken import spoken_date, spoken_ranges
+from ignis.language.text import fold
 from ignis.practice.config import Practitioner, VisitType
 from ignis.scheduler import waitlist
 from ignis.scheduler.calendar import Calendar, Slot, parse_slot_id, slot_id, spoken_slot
@@ -66,9 +66,8 @@ EMERGENCY = {"notruf": "112", "aerztlicher_bereitschaftsdienst": "116117"}
 
 
 def _key(text: str) -> str:
-    """Case, accents and umlaut spellings folded, so "Erstgespraech" finds "Erstgespräch"."""
-    text = text.lower().replace("ä", "ae").replace("ö", "oe").replace("ü", "ue").replace("ß", "ss")
-    return "".join(c for c in unicodedata.normalize("NFKD", text) if c.isalnum())
+    """Folded and without spaces or punctuation, so "Erst-Gespraech" finds "Erstgespräch"."""
+    return "".join(filter(str.isalnum, fold(text)))
 
 
 def resolve_visit_type(calendar: Calendar, wanted: str) -> VisitType | None:

@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from ignis.contracts import subjects
 from ignis.contracts.base import ErrorCode
-from ignis.contracts.patients import IdentifyPatient, Insurance
+from ignis.contracts.patients import IdentifyPatient
 from ignis.contracts.tools import IdentifyPatientBody, RegisterPatientBody
 
 
@@ -43,28 +43,6 @@ class TestToolBodies:
             {"conversation_id": "c", "last_name": "M", "birth_date": "1.1.2000", "agent_id": "x"}
         )
         assert body.last_name == "M"
-
-    @pytest.mark.parametrize(
-        ("said", "insurance", "consent"),
-        [
-            ("GKV", Insurance.gesetzlich, "ja"),
-            ("PKV", Insurance.privat, "nein"),
-            ("Selbstzahler", Insurance.selbstzahler, True),
-        ],
-    )
-    def test_spoken_insurance_and_consent(self, said: str, insurance: Insurance, consent: object) -> None:
-        body = RegisterPatientBody.model_validate(
-            {
-                "conversation_id": "c",
-                "first_name": "A",
-                "last_name": "B",
-                "birth_date": "1.1.2000",
-                "insurance": said,
-                "sms_consent": consent,
-            }
-        )
-        assert body.insurance is insurance
-        assert body.sms_consent is (consent in ("ja", True))
 
 
 class TestNames:

@@ -10,6 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ignis.contracts import subjects
+from ignis.contracts.patients import Insurance
+from ignis.contracts.tools import RegisterPatientBody
 from ignis.patients.models import Patient
 from ignis.patients.repository import PatientRepository
 from tests.conftest import HEADERS, METRICS_HEADERS, slow_replica
@@ -318,3 +320,30 @@ def test_the_gateway_serves_exactly_the_contracted_tools() -> None:
 
     assert list(TOOLS) == list(TOOL_BODIES)
     assert {route.path for route in build_router().routes} == {f"/tools/{name}" for name in TOOL_BODIES}  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("said", "insurance", "consent"),
+    [
+        ("GKV", Insurance.gesetzlich, "ja"),
+        ("PKV", Insurance.privat, "nein"),
+        ("Selbstzahler", Insurance.selbstzahler, True),
+    ],
+)
+def test_spoken_insurance_and_consent(said: str, insurance: Insurance, consent: object) -> None:
+    """The agent's words for a choice are understood before the contracted body's types check them."""
+    from ignis.gateway.tools import TOOLS
+
+    body = TOOLS["register_patient"].reader.model_validate(
+        {
+            "conversation_id": "c",
+            "first_name": "A",
+            "last_name": "B",
+            "birth_date": "1.1.2000",
+            "insurance": said,
+            "sms_consent": consent,
+        }
+    )
+    assert isinstance(body, RegisterPatientBody)
+    assert body.insurance is insurance
+    assert body.sms_consent is (consent in ("ja", True))

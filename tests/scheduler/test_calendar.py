@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ignis.kit.dates import spoken_date, spoken_ranges, spoken_time
+from ignis.language.spoken import spoken_date, spoken_ranges, spoken_time
 from ignis.practice.config import Practice, load_practice
 from ignis.scheduler.calendar import Calendar, Slot, parse_slot_id, slot_id, spoken_slot
 

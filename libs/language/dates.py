@@ -6,18 +6,11 @@ never repeat the input: most dates we parse are birth dates, which are personal 
 """
 
 import re
-import unicodedata
-from collections.abc import Sequence
-from datetime import date, time
+from datetime import date, timedelta
 
-__all__ = [
-    "DateParseError",
-    "parse_birth_date",
-    "parse_date",
-    "spoken_date",
-    "spoken_ranges",
-    "spoken_time",
-]
+from ignis.language.text import fold
+
+__all__ = ["DateParseError", "parse_birth_date", "parse_date", "parse_day"]
 
 
 class DateParseError(ValueError):
@@ -27,11 +20,11 @@ class DateParseError(ValueError):
 _EARLIEST_BIRTH = date(1900, 1, 1)
 _MAX_LENGTH = 200  # a spoken date is short; the cap also bounds the recursion of the number-word parser
 
-_TRANSLIT = str.maketrans({"ß": "ss", "ä": "ae", "ö": "oe", "ü": "ue"})
 _ISO = re.compile(r"([0-9]{4})\s*-\s*([0-9]{1,2})\s*-\s*([0-9]{1,2})")
 _SEPARATORS = re.compile(r"[\s.,]+")
 _DIGITS = re.compile(r"([0-9]{1,2})(?:s?te[nrsm]?)?")  # "12", and "12ter" as some transcribers write it
 _FILLERS = frozenset({"am", "den", "der", "dem"})
+_RELATIVE_DAYS = {"heute": 0, "morgen": 1, "uebermorgen": 2}
 
 _MONTHS = {
     **dict.fromkeys(("januar", "jaenner", "jan", "jaen"), 1),
@@ -71,8 +64,9 @@ def parse_date(text: str, *, today: date | None = None, past: bool = False) -> d
     """
     if today is None:
         today = date.today()
-    clean = unicodedata.normalize("NFC", text).lower().translate(_TRANSLIT).strip()
-    if not clean or len(clean) > _MAX_LENGTH:
+    # Digits only as typed: folding would read a superscript "²" or an Arabic-Indic digit as a date part.
+    clean = fold(text)
+    if not clean or len(clean) > _MAX_LENGTH or not all(c.isascii() or not c.isnumeric() for c in text):
         raise DateParseError("unrecognised date")
     if iso := _ISO.fullmatch(clean):
         return _build(int(iso[1]), int(iso[2]), int(iso[3]))
@@ -90,6 +84,14 @@ def parse_date(text: str, *, today: date | None = None, past: bool = False) -> d
         if past and (value, month, day) > (today.year, today.month, today.day):
             value -= 100
     return _build(value, month, day)
+
+
+def parse_day(text: str, *, today: date) -> date:
+    """A day as said for an appointment: ``heute``, ``morgen``, ``übermorgen``, or a date (`parse_date`)."""
+    offset = _RELATIVE_DAYS.get(fold(text))
+    if offset is not None:
+        return today + timedelta(days=offset)
+    return parse_date(text, today=today)
 
 
 def parse_birth_date(text: str, *, today: date | None = None) -> date:
@@ -165,48 +167,3 @@ def _cardinal(word: str) -> int | None:
     if found and unit in _UNITS and tens in _TENS:
         return _UNITS[unit] + _TENS[tens]
     return None
-
-
-# Spoken German for the voice agent: what the text-to-speech engine reads out reliably.
-
-WEEKDAY_NAMES = ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag")
-_MONTH_NAMES = (
-    "Januar",
-    "Februar",
-    "März",
-    "April",
-    "Mai",
-    "Juni",
-    "Juli",
-    "August",
-    "September",
-    "Oktober",
-    "November",
-    "Dezember",
-)
-
-
-def spoken_date(day: date) -> str:
-    """``Dienstag, 2. Dezember``: weekday and month by name, so the caller can check the day at once."""
-    return f"{WEEKDAY_NAMES[day.weekday()]}, {day.day}. {_MONTH_NAMES[day.month - 1]}"
-
-
-def _clock(t: time, *, end: bool = False) -> str:
-    """``9``, ``9:30``; as the end of a range, midnight is ``24`` (a range never ends at its start)."""
-    hour = 24 if end and t == time(0, 0) else t.hour
-    return f"{hour}:{t.minute:02d}" if t.minute else str(hour)
-
-
-def spoken_time(t: time) -> str:
-    """``9:30 Uhr``, full hours ``9 Uhr``: the way a receptionist says it, not ``09:00``."""
-    return f"{_clock(t)} Uhr"
-
-
-def spoken_ranges(ranges: Sequence[tuple[time, time]]) -> str:
-    """``8 bis 12 Uhr und 14 bis 18 Uhr``; an empty day is ``geschlossen``."""
-    parts = [f"{_clock(start)} bis {_clock(end, end=True)} Uhr" for start, end in ranges]
-    if not parts:
-        return "geschlossen"
-    if len(parts) == 1:
-        return parts[0]
-    return f"{', '.join(parts[:-1])} und {parts[-1]}"
