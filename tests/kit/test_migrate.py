@@ -33,7 +33,7 @@ class TestMigrateAll:
                 .scalars()
                 .all()
             )
-        assert versions[-3:] == ["0005_encrypt", "0006_call_raw_event", "0007_vendor_deletion"]
+        assert versions[-3:] == ["0006_call_raw_event", "0007_vendor_deletion", "0008_registered_by_phone"]
         assert {"patient", "verification", "identity_attempt", "schema_migration"} <= set(tables)
 
 
@@ -52,9 +52,16 @@ class TestFreshDatabase:
                     "0005_encrypt",
                     "0006_call_raw_event",
                     "0007_vendor_deletion",
+                    "0008_registered_by_phone",
                 ],
-                "scheduler": ["0001_init", "0002_encrypt", "0003_version"],
-                "notifier": ["0001_init", "0002_encrypt", "0003_version"],
+                "scheduler": [
+                    "0001_init",
+                    "0002_encrypt",
+                    "0003_version",
+                    "0004_late_change",
+                    "0005_waitlist",
+                ],
+                "notifier": ["0001_init", "0002_encrypt", "0003_version", "0004_waitlist_offer"],
             }
             assert await migrate_all(fresh) == {"patients": [], "scheduler": [], "notifier": []}
         finally:
