@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck bench clean sip-tools
+.PHONY: run test lint typecheck bench clean sip-tools browser fhir-engine
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,24 @@ sip-tools:
 	  || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends $(SIP_PACKAGES) >/dev/null; }; } \
 	|| echo "Could not install $(SIP_PACKAGES) (apt-get); the SIP bridge tests will say so." >&2
 
-test: $(STAMP) sip-tools typecheck
+# The staff app's browser tests drive Debian's Chromium through Playwright (never `playwright install`).
+browser:
+	@command -v chromium >/dev/null 2>&1 \
+	|| { $(SUDO) apt-get install -y -qq --no-install-recommends chromium >/dev/null \
+	  || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends chromium >/dev/null; }; } \
+	|| echo "Could not install chromium (apt-get); the staff app's browser tests will fail and say so." >&2
+
+# Medplum's FHIR engine for the FHIR record mode's tests (tests/fhir_engine): @medplum/fhir-router 4.5.2 from
+# npm, on Node.js >= 20. No node is an error, never a skip.
+FHIR_ENGINE := tests/fhir_engine
+fhir-engine: $(FHIR_ENGINE)/node_modules/.package-lock.json
+$(FHIR_ENGINE)/node_modules/.package-lock.json: $(FHIR_ENGINE)/package-lock.json
+	@command -v node >/dev/null && command -v npm >/dev/null \
+	|| { echo "Node.js >= 20 with npm is needed for the FHIR tests (Medplum's FHIR engine): install nodejs and npm" >&2; exit 1; }
+	cd $(FHIR_ENGINE) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+test: $(STAMP) sip-tools browser fhir-engine typecheck
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
@@ -48,8 +65,9 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# Every benchmark, 60 s per run, then one table; shorter: make bench BENCH_ARGS="--seconds 10".
 bench: $(STAMP)
-	$(BIN)/python bench/tool_latency.py
+	$(BIN)/python bench/all.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .ignis .pytest_cache .typecheck .mypy_cache
+	rm -rf $(VENV) .ignis .pytest_cache .typecheck .mypy_cache $(FHIR_ENGINE)/node_modules

@@ -1,8 +1,9 @@
-"""What the benchmarks share: the real system on throw-away NATS and Postgres, load generators, fictitious
-patients, and the reports (latency percentiles, CPU per process, the system's own counters and warnings).
+"""What every benchmark shares: the system under test started once (`ignis up` on throw-away NATS and
+Postgres, with the stack's floor beside it), an open-loop and a closed-loop load generator, the statistics
+of a run (latency, throughput, errors by kind, the generator's lag, this process's GC pauses) and the
+result table.
 
-Not a benchmark itself; `tool_latency.py` and `scheduler_latency.py` import it (run them from anywhere:
-Python puts their directory, `bench/`, on the path).
+Not a benchmark itself; the scripts beside it import it (Python puts their directory, `bench/`, on the path).
 """
 
 import argparse
@@ -18,7 +19,6 @@ import random
 import re
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -33,44 +33,27 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import psutil
+import uvloop
 
 from ignis.kit.clock import utcnow
-from ignis.kit.db import create_engine, make_sessionmaker
 from ignis.kit.embedded import EmbeddedPostgres, free_port, start_nats
 from ignis.patients.matching import normalise, phonetic
 
-try:  # the gateway runs on uvloop; so does the load generator, to spend less of the shared CPU
-    import uvloop
-except ImportError:  # pragma: no cover - uvicorn[standard] installs it
-    uvloop = None  # type: ignore[assignment]
+READY_TIMEOUT_SECONDS = 120.0
+WARMUP_CALLS = 300
+FLOOR = Path(__file__).with_name("floor.py")
 
-READY_TIMEOUT_SECONDS = 90.0
-LAG_NOTE_MS = 5.0  # a generator later than this at p99 fell behind its schedule
-CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-
-# Fictitious patients are drawn from these; Müller-like names test that the lookup rejects them.
-# fmt: off
-FIRST_NAMES = (
-    "Anna", "Ben", "Clara", "David", "Elif", "Felix", "Greta", "Hans", "Ida", "Jonas", "Karla", "Lukas",
-    "Mia", "Noah", "Olga", "Paul", "Rosa", "Tim",
-)
-LAST_NAMES = (
-    "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker", "Schulz", "Hoffmann",
-    "Schäfer", "Koch", "Bauer", "Richter", "Klein", "Wolf", "Schröder", "Neumann", "Schwarz", "Zimmermann",
-    "Braun", "Krüger", "Hofmann", "Hartmann", "Lange", "Schmitt", "Werner", "Krause", "Meier", "Lehmann",
-    "Schmid", "Schulze", "Maier", "Köhler", "Herrmann", "König", "Walter", "Mayer", "Huber", "Kaiser",
-    "Fuchs", "Peters", "Lang", "Scholz", "Möller", "Weiß", "Jung", "Hahn", "Schubert", "Vogel",
-    "Friedrich", "Keller", "Günther", "Frank", "Berger", "Winkler", "Roth", "Beck", "Yılmaz", "Kaya",
-    "Demir", "Nowak", "Kowalski", "Rossi", "Müller", "Miller", "Mahler",
-)
-# fmt: on
+# Where the system keeps its patients and appointments, as `ignis up` is told; each mode gives the
+# environment of `ignis up` for a home. The FHIR record mode is added here (with what it must start).
+RECORD_MODES: dict[str, Callable[[Path], dict[str, str]]] = {"ignis": lambda home: {}}
 
 # A reply's code, or (tool, code) when one generator drives several tools.
 Outcome = str | tuple[str, str]
 Call = Callable[[], Awaitable[Outcome]]
 
 
-# --- measurement -----------------------------------------------------------------------------------------
+# --- load ------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,228 +61,161 @@ class Sample:
     scheduled: float
     started: float
     done: float
-    outcome: str  # the reply's code, "HTTP 502" or the name of the exception the call raised
+    outcome: str  # the reply's code, "HTTP <status>", "timeout", or the exception's name
     tool: str = ""
 
 
-@dataclass
-class Run:
-    label: str
-    samples: list[Sample]
-    valid: frozenset[str]  # outcomes that are an answer; anything else counts as an error
-    cpu: dict[str, float] = field(default_factory=dict)  # role -> share of one core during the run
-    rate: float | None = None  # target of an open-loop run
-    paced: bool | None = None  # calls left on a schedule (lag columns apply); default: an open-loop run
-
-    def __post_init__(self) -> None:
-        if self.paced is None:
-            self.paced = self.rate is not None
-
-    def ok(self, sample: Sample) -> bool:
-        return sample.outcome in self.valid
-
-    def of(self, tool: str, label: str | None = None) -> "Run":
-        """The calls of one tool (or variant) of a mixed run, as a run of its own without CPU figures."""
-        samples = [s for s in self.samples if s.tool == tool]
-        return Run(label or f"{self.label} {tool}", samples, self.valid, paced=self.paced)
-
-    def tools(self) -> list[str]:
-        return list(dict.fromkeys(s.tool for s in self.samples))
-
-    def latencies_ms(self) -> list[float]:
-        return sorted((s.done - s.started) * 1000 for s in self.samples)
-
-    def from_schedule_ms(self) -> list[float]:
-        """Latency a caller would see had each call left on time: counts the generator's own stalls."""
-        return sorted((s.done - s.scheduled) * 1000 for s in self.samples)
-
-    def lags_ms(self) -> list[float]:
-        """How late each call left compared with its schedule: the generator's own lateness."""
-        return sorted((s.started - s.scheduled) * 1000 for s in self.samples)
-
-    def ok_count(self) -> int:
-        return sum(self.ok(s) for s in self.samples)
-
-    def ok_per_second(self) -> float:
-        if not self.samples:
-            return 0.0
-        span = max(s.done for s in self.samples) - min(s.started for s in self.samples)
-        return self.ok_count() / span if span > 0 else 0.0
-
-    def send_rate(self) -> float:
-        starts = sorted(s.started for s in self.samples)
-        return (len(starts) - 1) / (starts[-1] - starts[0]) if len(starts) > 1 else 0.0
-
-    def failures(self) -> Counter[str]:
-        return Counter(s.outcome for s in self.samples if not self.ok(s))
-
-    def outcomes(self) -> Counter[str]:
-        return Counter(s.outcome for s in self.samples)
+def error_kind(exc: Exception) -> str:
+    """`timeout` for the generator's own timeouts, else the exception's name with its library's."""
+    if isinstance(exc, TimeoutError):  # aiohttp's timeouts are TimeoutErrors too
+        return "timeout"
+    library = type(exc).__module__.split(".")[0]
+    return type(exc).__name__ if library == "builtins" else f"{library} {type(exc).__name__}"
 
 
-def percentile(ordered: list[float], p: float) -> float:
-    """Nearest-rank percentile: an actual observed value, never an interpolation below the tail."""
-    if not ordered:
-        return math.nan
-    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+async def tagged(tool: str, call: Awaitable[str]) -> tuple[str, str]:
+    """(tool, the call's outcome or its error's kind): a call that failed still counts for its tool."""
+    try:
+        return tool, await call
+    except Exception as exc:
+        return tool, error_kind(exc)
 
 
 async def timed(call: Call, scheduled: float) -> Sample:
     started = time.perf_counter()
     try:
         result = await call()
-    except Exception as exc:  # a failed call is a data point of the benchmark, not a reason to stop
-        result = type(exc).__name__
+    except Exception as exc:  # a failed call is a data point, not a reason to stop
+        result = error_kind(exc)
     tool, outcome = result if isinstance(result, tuple) else ("", result)
     return Sample(scheduled, started, time.perf_counter(), outcome, tool)
 
 
 async def open_loop(call: Call, rate: float, seconds: float) -> list[Sample]:
-    """Call i is sent at t0 + i/rate whether or not earlier calls returned, as independent callers would."""
-    count = max(1, round(rate * seconds))
+    """Call i is due at t0 + i/rate whether or not earlier calls returned, as independent callers are."""
     tasks: list[asyncio.Task[Sample]] = []
     t0 = time.perf_counter() + 0.01
-    for i in range(count):
-        scheduled = t0 + i / rate
-        # Again until due: the loop's millisecond timers may wake a little early. Waiting for a time, not
-        # for an event, so ASYNC110's asyncio.Event does not apply.
-        while (delay := scheduled - time.perf_counter()) > 0:  # noqa: ASYNC110
+    for i in range(max(1, round(rate * seconds))):
+        due = t0 + i / rate
+        # Waiting for a time, not an event (ASYNC110); again until due, since timers may wake early.
+        while (delay := due - time.perf_counter()) > 0:  # noqa: ASYNC110
             await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(timed(call, scheduled)))
+        tasks.append(asyncio.create_task(timed(call, due)))
     return list(await asyncio.gather(*tasks))
 
 
-async def closed_loop(call: Call, workers: int, seconds: float, limit: int | None = None) -> list[Sample]:
-    """`workers` callers, each sending its next call as soon as the previous one returned."""
+async def closed_loop(call: Call, callers: int, seconds: float, limit: int | None = None) -> list[Sample]:
+    """`callers` callers, each sending its next call as soon as its previous one returned."""
     samples: list[Sample] = []
-    deadline = time.perf_counter() + seconds
-    issued = itertools.count()
+    deadline, issued = time.perf_counter() + seconds, itertools.count()
 
-    async def worker() -> None:
+    async def caller() -> None:
         while time.perf_counter() < deadline and (limit is None or next(issued) < limit):
             samples.append(await timed(call, time.perf_counter()))
 
-    await asyncio.gather(*(worker() for _ in range(workers)))
+    await asyncio.gather(*(caller() for _ in range(callers)))
     return samples
 
 
-def http_runner() -> asyncio.Runner:
-    """The event loop of the HTTP load generators (uvloop where installed)."""
-    return asyncio.Runner(loop_factory=uvloop.new_event_loop if uvloop else None)
+class GcPauses:
+    """Full (generation 2) collections in this process while it is entered: a pause of the generator
+    delays every call due meanwhile, which the lag then shows."""
+
+    def __init__(self) -> None:
+        self.count, self.max_ms, self._began = 0, 0.0, 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            self._began = time.perf_counter()
+        else:
+            self.count += 1
+            self.max_ms = max(self.max_ms, (time.perf_counter() - self._began) * 1000)
+
+    def __enter__(self) -> "GcPauses":
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        gc.callbacks.remove(self)
 
 
-# --- the system under test -------------------------------------------------------------------------------
+# --- statistics ------------------------------------------------------------------------------------------
 
 
-def _proc_stat(pid: int) -> tuple[int, float] | None:
-    """(parent pid, CPU seconds used) from /proc, or None if the process is gone."""
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = raw[raw.rindex(")") + 2 :].split()
-    return int(fields[1]), (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def _box_busy_seconds() -> float:
-    """CPU seconds all cores of the box spent busy, whoever's: shows load the benchmark did not cause."""
-    try:
-        ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    except (OSError, ValueError):
-        return 0.0
-    return (sum(ticks[:8]) - ticks[3] - ticks[4]) / CLK_TCK  # all but idle and iowait; guest is in user
-
-
-def _cmdline(pid: int) -> list[str]:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
-    except OSError:
-        return []
+def percentile(ordered: list[float], p: float) -> float:
+    """Nearest rank: a value actually observed, never an interpolation below the tail."""
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)] if ordered else math.nan
 
 
 @dataclass
-class System:
-    """The processes this benchmark started, so it can account their CPU and be sure to stop all of them."""
+class Run:
+    """The calls of one measured load, and what the box did meanwhile."""
 
-    home: Path
-    roles: tuple[str, ...] = ("gateway", "patients")  # `ignis serve` processes accounted on their own
-    nats: subprocess.Popen[bytes] | None = None
-    nats_url: str = ""
-    postgres: EmbeddedPostgres | None = None
-    up: subprocess.Popen[bytes] | None = None
-    seen: dict[int, str] = field(default_factory=dict)  # every pid ever attributed to the system
+    label: str
+    load: str
+    samples: list[Sample]
+    valid: frozenset[str]  # outcomes that are answers; anything else is an error of that kind
+    paced: bool  # open loop: calls had a schedule, so lag applies
+    gc: GcPauses = field(default_factory=GcPauses)
+    cpu: tuple[float, float] = (math.nan, math.nan)  # % of one core: the system under test, the whole box
 
-    @property
-    def log(self) -> Path:
-        return self.home / "ignis-up.log"
+    def of(self, tool: str) -> "Run":
+        return Run(
+            f"{self.label} {tool}",
+            self.load,
+            [s for s in self.samples if s.tool == tool],
+            self.valid,
+            self.paced,
+        )
 
-    def _postmaster(self) -> int | None:
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            return int((self.home / "postgres" / "postmaster.pid").read_text().split()[0])
-        return None
+    def answered(self) -> list[Sample]:
+        return [s for s in self.samples if s.outcome in self.valid]
 
-    def processes(self) -> dict[int, str]:
-        """pid -> role of every live process of the system (Linux /proc; empty elsewhere)."""
-        roles: dict[int, str] = {}
-        postmaster = self._postmaster()
-        if self.nats is not None:
-            roles[self.nats.pid] = "nats"
-        if postmaster is not None:
-            roles[postmaster] = "postgres"
-        if self.up is not None:
-            roles[self.up.pid] = "other"
-        parents = {
-            pid: role for pid, role in roles.items() if pid in (postmaster, getattr(self.up, "pid", None))
+    def latencies(self) -> list[float]:
+        """Of the answered calls: a rejection's speed is no latency (the errors column counts them)."""
+        return sorted((s.done - s.started) * 1000 for s in self.answered())
+
+    def lags(self) -> list[float]:
+        return sorted((s.started - s.scheduled) * 1000 for s in self.samples)
+
+    def errors(self) -> Counter[str]:
+        return Counter(s.outcome for s in self.samples if s.outcome not in self.valid)
+
+    def per_second(self) -> float:
+        """Answers per second, from the first call sent to the last answer."""
+        if not (answered := self.answered()):
+            return 0.0
+        span = max(s.done for s in answered) - min(s.started for s in answered)
+        return len(answered) / span if span > 0 else 0.0
+
+    def row(self, floor: "Run | None" = None) -> dict[str, str]:
+        """The run as a row of the result table; `floor`, the stack's floor under the same load."""
+        lat, lags = self.latencies(), self.lags()
+        p50, p99 = percentile(lat, 50), percentile(lat, 99)
+        row = {
+            "scenario": self.label,
+            "load": self.load,
+            "calls": str(len(self.samples)),
+            "ok/s": f"{self.per_second():.0f}",
+            "p50 ms": f"{p50:.1f}",
+            "p99 ms": f"{p99:.1f}",
+            "max ms": f"{lat[-1]:.0f}" if lat else "-",
+            "errors": ", ".join(f"{k} {n}" for k, n in self.errors().most_common()) or "0",
+            "lag p50/p99/max ms": "/".join(f"{percentile(lags, p):.1f}" for p in (50, 99, 100))
+            if self.paced
+            else "-",
+            "bench GC2 n/max ms": f"{self.gc.count}/{self.gc.max_ms:.0f}",
+            "CPU % sut/box": "/".join(f"{c:.0f}" for c in self.cpu),
+            "× floor p50/p99": "-",
         }
-        with contextlib.suppress(OSError):
-            for entry in os.scandir("/proc"):
-                if not entry.name.isdigit() or (stat := _proc_stat(int(entry.name))) is None:
-                    continue
-                if stat[0] in parents:
-                    argv = _cmdline(int(entry.name))
-                    role = argv[argv.index("serve") + 1] if "serve" in argv[:-1] else parents[stat[0]]
-                    known = (*self.roles, "postgres")
-                    roles[int(entry.name)] = role if role in known else "other"
-        self.seen.update(roles)
-        return roles
+        if floor is not None and (f := floor.latencies()):
+            row["× floor p50/p99"] = f"{p50 / percentile(f, 50):.1f}/{p99 / percentile(f, 99):.1f}"
+        return row
 
-    def cpu_seconds(self) -> dict[tuple[str, int], float]:
-        """CPU seconds used so far per (role, pid); this process counts as role "bench"."""
-        used = {(role, pid): stat[1] for pid, role in self.processes().items() if (stat := _proc_stat(pid))}
-        used["bench", os.getpid()] = time.process_time()
-        used["box", 0] = _box_busy_seconds()
-        return used
 
-    def stop(self) -> list[int]:
-        """Stop everything, children of `ignis up` included; returns pids that had to be killed hard."""
-        self.processes()
-        killed: list[int] = []
-        if self.up is not None and self.up.poll() is None:
-            self.up.send_signal(signal.SIGTERM)  # the supervisor stops its children in order
-            try:
-                self.up.wait(40)
-            except subprocess.TimeoutExpired:
-                self.up.kill()
-                self.up.wait()
-                killed.append(self.up.pid)
-        for pid, role in self.seen.items():
-            if role not in ("postgres", "nats") and pid != getattr(self.up, "pid", None):
-                # A child that outlived the supervisor (it should not): by pid, never by name.
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    if _proc_stat(pid) is not None and _cmdline(pid)[:1] == [sys.executable]:
-                        os.kill(pid, signal.SIGKILL)
-                        killed.append(pid)
-        if self.nats is not None and self.nats.poll() is None:
-            self.nats.terminate()
-            try:
-                self.nats.wait(10)
-            except subprocess.TimeoutExpired:
-                self.nats.kill()
-                self.nats.wait()
-        if self.postgres is not None:
-            self.postgres.stop()
-        return killed
-
+# --- the system under test -------------------------------------------------------------------------------
 
 # Prepares the fresh database (given the system's home and the database URL) before `ignis up` starts;
 # returns extra environment for `ignis up`, such as IGNIS_PRACTICE_FILE.
@@ -307,234 +223,210 @@ Setup = Callable[[Path, str], Coroutine[Any, Any, dict[str, str]]]
 
 
 @dataclass
-class Started:
-    """A running system under test, as a benchmark reaches it."""
+class System:
+    """`ignis up` on NATS and Postgres of the benchmark's own (so an in-process caller shares the database),
+    and the floor: FastAPI and a FastStream responder with an empty handler, on the same NATS."""
 
-    system: System
-    base: str  # the gateway's URL
-    database_url: str
-    secret: str  # the tool secret, also the metrics token
-    began: float = field(default_factory=time.monotonic)
+    home: Path
+    secret: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    nats_url: str = ""
+    database_url: str = ""
+    base: str = ""  # the gateway
+    floor_base: str = ""
+    postgres: EmbeddedPostgres | None = None
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)  # nats, ignis up, the floor's
 
-    def ready(self, what: str) -> None:
-        print(f"Ready after {time.monotonic() - self.began:.1f} s at {self.base}; {what}")
+    @property
+    def log(self) -> Path:
+        return self.home / "ignis-up.log"
 
-
-def start_system(setup: Setup, roles: tuple[str, ...] = ("gateway", "patients")) -> Started:
-    """Embedded NATS and Postgres of our own (so an in-process reference shares the DB), then `ignis up`."""
-    secret = secrets.token_urlsafe(24)
-    home = Path(tempfile.mkdtemp(prefix="ignis-bench-"))
-    system = System(home, roles)
-    try:
-        nats_url, system.nats = start_nats(home, port=free_port())
-        system.nats_url = nats_url
-        system.postgres = EmbeddedPostgres(home / "postgres")  # its data goes with the temporary home
-        database_url = system.postgres.url
-        extra_env = asyncio.run(setup(home, database_url))
-
-        port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("IGNIS_")}
-        env |= {
-            "IGNIS_ENV": "dev",
-            "IGNIS_HOME": str(home),
-            "IGNIS_GATEWAY_PORT": str(port),
-            "IGNIS_NATS_URL": nats_url,
-            "IGNIS_DATABASE_URL": database_url,
-            "IGNIS_TOOL_SECRET": secret,
-            "IGNIS_METRICS_TOKEN": secret,  # ToolClient.get sends it (for /metrics)
-            "IGNIS_LOG_FORMAT": "text",
-            "IGNIS_LOG_LEVEL": "WARNING",
-            **extra_env,
-        }
-        with system.log.open("wb") as log:  # the child keeps its own handle
-            system.up = subprocess.Popen(
-                [sys.executable, "-m", "ignis.cli.main", "up"],
-                env=env,
-                cwd=home,  # no developer's .env is picked up
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
+    def spawn(self, argv: list[str], env: dict[str, str], log: str) -> subprocess.Popen[bytes]:
+        with (self.home / log).open("ab") as out:  # the child keeps its own handle
+            process = subprocess.Popen(
+                argv, env=env, cwd=self.home, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C reaches only the bench, which then stops the system
-            )
-        base = f"http://127.0.0.1:{port}"
-        wait_ready(base, system.up)
-        return Started(system, base, database_url, secret)
-    except BaseException:
-        stop_and_clean(system, keep=False)
-        raise
+            )  # fmt: skip
+        self.processes.append(process)
+        return process
 
+    def tree(self) -> list[psutil.Process]:
+        """Every live process of the system under test (the floor's included)."""
+        found = []
+        pids = [p.pid for p in self.processes if p.poll() is None]
+        with contextlib.suppress(OSError, ValueError):
+            pids.append(int((self.home / "postgres" / "postmaster.pid").read_text().split()[0]))
+        for pid in pids:
+            with contextlib.suppress(psutil.Error):
+                root = psutil.Process(pid)
+                found += [root, *root.children(recursive=True)]
+        return found
 
-def wait_ready(base: str, up: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        if up.poll() is not None:
-            raise RuntimeError(f"`ignis up` exited with {up.returncode} before it was ready")
-        with (
-            contextlib.suppress(urllib.error.URLError, OSError),
-            urllib.request.urlopen(f"{base}/readyz", timeout=2) as response,
-        ):
-            if response.status == 200:
+    def cpu_seconds(self) -> dict[int, float]:
+        used = {}
+        for process in self.tree():
+            with contextlib.suppress(psutil.Error):
+                times = process.cpu_times()
+                used[process.pid] = times.user + times.system
+        return used
+
+    def settle(self, within: float = 60.0) -> None:
+        """Wait until the system is about idle: a backlog a run left (requests its callers gave up on) would
+        otherwise land on the next run."""
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            before = sum(self.cpu_seconds().values())
+            time.sleep(1.0)
+            if sum(self.cpu_seconds().values()) - before < 0.2:  # 20 % of one core
                 return
-        time.sleep(0.3)
-    raise TimeoutError(f"the system was not ready within {READY_TIMEOUT_SECONDS:.0f} s")
 
-
-def stop_and_clean(system: System, keep: bool) -> None:
-    try:
-        if killed := system.stop():
-            print(f"\n!! had to kill {len(killed)} process(es) that did not stop on SIGTERM: {killed}")
-    finally:
-        if keep:
-            print(f"\nData and logs kept in {system.home}")
-        else:
-            shutil.rmtree(system.home, ignore_errors=True)
+    def stop(self) -> None:
+        for process in reversed(self.processes):  # ignis up and the floor before NATS
+            if process.poll() is None:
+                process.terminate()  # the supervisor stops its children in order
+                try:
+                    process.wait(40)
+                except subprocess.TimeoutExpired:
+                    print(f"!! killed pid {process.pid}, which did not stop on SIGTERM")
+                    process.kill()
+                    process.wait()
+        if self.postgres is not None:
+            self.postgres.stop()
 
 
 @contextlib.contextmanager
-def running(announce: str, start: Callable[[], Started], keep: bool) -> Iterator[Started]:
-    """The system started by `start` for the benchmark's body, stopped (and its data removed unless
-    `keep`) afterwards; says how long it all took."""
+def system(setup: Setup, args: argparse.Namespace) -> Iterator[System]:
+    """The system for the benchmark's body, stopped (and its data removed unless --keep) afterwards."""
     began = time.monotonic()
-    print(announce, flush=True)
-    started = start()
-    started.began = began
-    gc.freeze()  # the set-up's objects are permanent: no full collection of them stalls the generator
+    sut = System(Path(tempfile.mkdtemp(prefix="ignis-bench-")))
     try:
-        yield started
+        sut.nats_url, nats = start_nats(sut.home, port=free_port())
+        sut.processes.append(nats)
+        sut.postgres = EmbeddedPostgres(sut.home / "postgres")
+        sut.database_url = sut.postgres.url
+        extra_env = asyncio.run(setup(sut.home, sut.database_url))
+        env = {k: v for k, v in os.environ.items() if not k.startswith("IGNIS_")}
+        port, floor_port = free_port(), free_port()
+        sut.spawn(
+            [sys.executable, "-m", "ignis.cli.main", "up"],
+            env | RECORD_MODES[args.record](sut.home) | extra_env | {
+                "IGNIS_ENV": "dev", "IGNIS_HOME": str(sut.home), "IGNIS_GATEWAY_PORT": str(port),
+                "IGNIS_NATS_URL": sut.nats_url, "IGNIS_DATABASE_URL": sut.database_url,
+                "IGNIS_TOOL_SECRET": sut.secret, "IGNIS_LOG_FORMAT": "text", "IGNIS_LOG_LEVEL": "WARNING",
+            },
+            "ignis-up.log",
+        )  # fmt: skip
+        sut.spawn([sys.executable, str(FLOOR), "responder", sut.nats_url], env, "floor.log")
+        sut.spawn([sys.executable, str(FLOOR), "gateway", sut.nats_url, str(floor_port)], env, "floor.log")
+        sut.base, sut.floor_base = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{floor_port}"
+        wait_ready(sut, f"{sut.base}/readyz", f"{sut.floor_base}/readyz")
+        print(f"System ready after {time.monotonic() - began:.0f} s ({args.record} record mode)", flush=True)
+        gc.freeze()  # the set-up's objects are permanent: no full collection of them stalls the generator
+        yield sut
     finally:
-        stop_and_clean(started.system, keep)
-    print(f"\nDone in {time.monotonic() - began:.0f} s.")
+        sut.stop()
+        report_warnings(sut)
+        if args.keep:
+            print(f"Data and logs kept in {sut.home}")
+        else:
+            shutil.rmtree(sut.home, ignore_errors=True)
 
 
-def bench_parser(doc: str, seconds: str, rates: list[float], rates_help: str) -> argparse.ArgumentParser:
-    """The options of every latency benchmark: run length, open-loop rates, and --keep."""
-    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=10.0, help=seconds)
-    parser.add_argument(
-        "--rates",
-        type=lambda s: [float(r) for r in s.split(",") if r.strip()],
-        default=rates,
-        help=rates_help,
-    )
-    parser.add_argument("--keep", action="store_true", help="keep the temporary IGNIS_HOME (data and logs)")
-    return parser
+def wait_ready(sut: System, *urls: str) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+    for url in urls:
+        while True:
+            if any(p.poll() is not None for p in sut.processes):
+                raise RuntimeError(f"a process of the system exited before it was ready; see {sut.home}")
+            with (
+                contextlib.suppress(urllib.error.URLError, OSError),
+                urllib.request.urlopen(url, timeout=2) as r,
+            ):
+                if r.status == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{url} was not ready within {READY_TIMEOUT_SECONDS:.0f} s")
+            time.sleep(0.3)
 
 
-class InProcess:
-    """A service's own function as a caller, with neither HTTP nor the bus: a unit of work per call, like
-    its handler, on a pool of the service's size."""
-
-    def __init__(self, database_url: str) -> None:
-        self.engine = create_engine(database_url)
-        self.sessionmaker = make_sessionmaker(self.engine)
-        self.ids = itertools.count()  # each call in a conversation of its own
-
-    async def close(self) -> None:
-        await self.engine.dispose()
-
-
-@contextlib.contextmanager
-def in_process(local: InProcess) -> Iterator[asyncio.Runner]:
-    """A loop for `local`, closed with it: asyncio's default, as the services run theirs (no uvloop)."""
-    with asyncio.Runner() as runner:
-        try:
-            yield runner
-        finally:
-            runner.run(local.close())
-
-
-def at_rates(
-    started: Started,
-    runner: asyncio.Runner,
-    label: str,
-    call: Call,
-    rates: list[float],
-    seconds: float,
-    valid: frozenset[str],
-) -> list[Run]:
-    """`call` open loop at each of `rates` in turn, for `seconds` each."""
-    runs = []
-    for rate in rates:
-        work = open_loop(call, rate, seconds)
-        runs.append(measure(started.system, runner, f"{label} {rate:g}/s", work, valid, rate))
-        runner.run(asyncio.sleep(0.5))  # let stragglers and the pool settle
-    return runs
+def report_warnings(sut: System) -> None:
+    """Warnings and errors the system logged, each message counted once however often it recurred."""
+    with contextlib.suppress(OSError):
+        lines = [
+            re.sub(r"^\d\d:\d\d:\d\d ", "", line)
+            for line in sut.log.read_text(errors="replace").splitlines()
+            if re.search(r"\b(WARNING|ERROR|CRITICAL)\b|Traceback", line)
+        ]
+        for message, count in Counter(lines).most_common(5):
+            print(f"  log: {count:>5} x {message[:150]}")
 
 
 def measure(
-    system: System,
+    sut: System,
     runner: asyncio.Runner,
     label: str,
+    load: str,
     work: Coroutine[Any, Any, list[Sample]],
     valid: frozenset[str],
-    rate: float | None = None,
+    paced: bool,
 ) -> Run:
-    """Run `work` on `runner` and account the CPU every process of the system used meanwhile."""
-    before, wall = system.cpu_seconds(), time.perf_counter()
-    samples = runner.run(work)
-    after, wall = system.cpu_seconds(), time.perf_counter() - wall
-    # Per process, so a Postgres backend that ends mid-run cannot make a role's share negative.
-    cpu: Counter[str] = Counter()
-    for (role, pid), seconds in after.items():
-        cpu[role] += (seconds - before.get((role, pid), 0.0)) / wall
-    run = Run(label, samples, valid, dict(cpu), rate)
-    print(
-        f"  {label:<24} {len(samples):>6} calls, p50 {percentile(run.latencies_ms(), 50):6.2f} ms", flush=True
-    )
+    """Run `work` on `runner` once the system is idle, counting this process's full collections and
+    everyone's CPU meanwhile."""
+    sut.settle()
+    cpu, box, wall = sut.cpu_seconds(), psutil.cpu_times(), time.perf_counter()
+    with GcPauses() as pauses:
+        samples = runner.run(work)
+    wall = time.perf_counter() - wall
+    used = sum(s - cpu.get(pid, s) for pid, s in sut.cpu_seconds().items())  # pids alive at both ends
+    after = psutil.cpu_times()
+    busy = (sum(after) - after.idle - after.iowait) - (sum(box) - box.idle - box.iowait)
+    run = Run(label, load, samples, valid, paced, gc=pauses)
+    run.cpu = (100 * used / wall, 100 * busy / wall)
+    print(f"  {label} {load}: {len(samples)} calls, p50 {percentile(run.latencies(), 50):.1f} ms", flush=True)
     return run
 
 
-# --- data ------------------------------------------------------------------------------------------------
+def open_run(
+    sut: System,
+    runner: asyncio.Runner,
+    label: str,
+    call: Call,
+    rate: float,
+    seconds: float,
+    valid: frozenset[str],
+) -> Run:
+    return measure(sut, runner, label, f"{rate:g}/s", open_loop(call, rate, seconds), valid, paced=True)
 
 
-def fictitious_patients(
-    count: int, seed: int = 1, reject: Callable[[str, dt.date], bool] | None = None
-) -> Iterator[dict[str, Any]]:
-    """Random patients (rows of `patients.patient`); `reject(last_name, birth_date)` vetoes a draw."""
-    rng = random.Random(seed)
-    start, days = dt.date(1930, 1, 1).toordinal(), (dt.date(2012, 12, 31) - dt.date(1930, 1, 1)).days
-    made = 0
-    while made < count:
-        birth_date = dt.date.fromordinal(start + rng.randrange(days))
-        last_name = rng.choice(LAST_NAMES)
-        if reject is not None and reject(last_name, birth_date):
-            continue
-        consent = rng.random() < 0.6
-        made += 1
-        yield {
-            "id": uuid.uuid4(),
-            "first_name": rng.choice(FIRST_NAMES),
-            "last_name": last_name,
-            "salutation": rng.choice(("Frau", "Herr", None)),
-            "birth_date": birth_date,
-            "last_name_key": normalise(last_name),
-            "last_name_phonetic": phonetic(last_name),
-            "phone": f"+49151{rng.randrange(10**8):08d}",
-            "insurance": rng.choice(("gesetzlich", "gesetzlich", "gesetzlich", "privat", "selbstzahler")),
-            "sms_consent": consent,
-            "sms_consent_at": utcnow() if consent else None,
-        }
+def closed_run(
+    sut: System,
+    runner: asyncio.Runner,
+    label: str,
+    call: Call,
+    callers: int,
+    seconds: float,
+    valid: frozenset[str],
+) -> Run:
+    work = closed_loop(call, callers, seconds)
+    return measure(sut, runner, label, f"{callers} callers", work, valid, paced=False)
 
 
 # --- callers ---------------------------------------------------------------------------------------------
 
 
 class ToolClient:
-    """The agent's webhook tools over HTTP, as the voice agent's webhook would send them."""
+    """The agent's webhook tools over HTTP, as ElevenLabs sends them (aiohttp: httpx is no load generator)."""
 
-    def __init__(self, base: str, secret: str, connections: int) -> None:
-        self.base = base
+    def __init__(self, base: str, secret: str) -> None:
+        self.url = f"{base}/tools/"
         self.headers = {"X-Ignis-Tool-Secret": secret, "Content-Type": "application/json"}
-        self.metrics_headers = {"Authorization": f"Bearer {secret}"}  # the system runs with both equal
         self.session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=connections),
-            timeout=aiohttp.ClientTimeout(total=10),
+            connector=aiohttp.TCPConnector(limit=1000), timeout=aiohttp.ClientTimeout(total=10)
         )
 
     async def post(self, tool: str, body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        """(the reply's code or "HTTP <status>", the reply); a failed connection raises."""
+        """(the reply's code, or "HTTP <status>"; the reply)."""
         async with self.session.post(
-            f"{self.base}/tools/{tool}", data=json.dumps(body).encode(), headers=self.headers
+            self.url + tool, data=json.dumps(body).encode(), headers=self.headers
         ) as r:
             payload = await r.read()
         if r.status != 200:
@@ -542,124 +434,101 @@ class ToolClient:
         reply = json.loads(payload)
         return str(reply.get("code", "no code")), reply
 
-    async def get(self, path: str) -> str:
-        async with self.session.get(f"{self.base}{path}", headers=self.metrics_headers) as response:
-            return await response.text()
 
-    async def close(self) -> None:
-        await self.session.close()
-
-
-async def tool_client(base: str, secret: str, connections: int) -> ToolClient:
-    return ToolClient(base, secret, connections)  # an aiohttp session must be made inside its loop
+FLOOR_ANSWER = frozenset({"floor"})
 
 
 @contextlib.contextmanager
-def http_client(started: Started, connections: int = 1000) -> Iterator[tuple[asyncio.Runner, ToolClient]]:
-    """A load generator's loop and a client of the gateway's tools on it, closed afterwards."""
-    with http_runner() as runner:
-        client = runner.run(tool_client(started.base, started.secret, connections))
+def http(sut: System) -> Iterator[tuple[asyncio.Runner, ToolClient, Call]]:
+    """The generator's loop (uvloop, as the gateway's), a client of the gateway's tools on it, and a call of
+    the floor's empty handler through FastAPI and NATS."""
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+
+        async def clients() -> tuple[ToolClient, ToolClient]:  # an aiohttp session is made in its loop
+            return ToolClient(sut.base, sut.secret), ToolClient(sut.floor_base, sut.secret)
+
+        client, floor = runner.run(clients())
+
+        async def floor_call() -> str:
+            return (await floor.post("floor", {"conversation_id": "bench-floor"}))[0]
+
+        runner.run(closed_loop(floor_call, 10, 60, limit=WARMUP_CALLS))
         try:
-            yield runner, client
+            yield runner, client, floor_call
         finally:
-            runner.run(client.close())
+            runner.run(client.session.close())
+            runner.run(floor.session.close())
 
 
-# --- report ----------------------------------------------------------------------------------------------
+# --- data ------------------------------------------------------------------------------------------------
 
-LATENCY_HEADER = [
-    *("scenario", "sent", "ok", "errors", "ok/s"),
-    *("p50", "p90", "p99", "max", "lag p99", "sched p99"),
-]
-
-
-def table(header: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    line = "  ".join("-" * w for w in widths)
-
-    def fmt(row: list[str]) -> str:
-        return "  ".join(
-            cell.ljust(w) if i == 0 else cell.rjust(w)
-            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
-        )
-
-    return "\n".join([fmt(header), line, *map(fmt, rows)])
+# fmt: off
+FIRST_NAMES = ("Anna", "Ben", "Clara", "David", "Elif", "Felix", "Greta", "Hans", "Ida", "Jonas", "Mia")
+LAST_NAMES = (
+    "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker", "Schulz", "Hoffmann", "Schäfer",
+    "Koch", "Bauer", "Richter", "Klein", "Wolf", "Schröder", "Neumann", "Schwarz", "Zimmermann", "Braun",
+    "Krüger", "Hartmann", "Lange", "Werner", "Krause", "Lehmann", "Köhler", "König", "Walter", "Huber",
+    "Kaiser", "Fuchs", "Peters", "Scholz", "Möller", "Weiß", "Jung", "Hahn", "Vogel", "Friedrich", "Keller",
+    "Günther", "Frank", "Berger", "Roth", "Beck", "Yılmaz", "Kaya", "Demir", "Nowak", "Müller", "Miller",
+)
+# fmt: on
 
 
-def latency_row(run: Run) -> list[str]:
-    """One row under LATENCY_HEADER: counts, ok/s and the latency percentiles in ms."""
-    lat, lags = run.latencies_ms(), run.lags_ms()
-    ok = run.ok_count()
-    return [
-        run.label,
-        str(len(run.samples)),
-        str(ok),
-        str(len(run.samples) - ok),
-        f"{run.ok_per_second():.0f}",
-        *(f"{percentile(lat, p):.2f}" for p in (50, 90, 99)),
-        f"{lat[-1]:.2f}" if lat else "-",
-        f"{percentile(lags, 99):.2f}" if run.paced else "-",
-        f"{percentile(run.from_schedule_ms(), 99):.2f}" if run.paced else "-",
-    ]
-
-
-def report_cpu(runs: list[Run], roles: list[str]) -> None:
-    cpu_rows = [
-        [
-            run.label,
-            *(f"{100 * run.cpu.get(r, 0):.0f}" for r in roles),
-            f"{100 * sum(run.cpu.get(r, 0) for r in roles):.0f}",
-            f"{100 * run.cpu.get('box', 0):.0f}",
-        ]
-        for run in runs
-    ]
-    print(
-        f"\nCPU during each run in % of one core (this box has {os.cpu_count()}); bench = this process, "
-        "box = every process on the box\n"
-    )
-    print(table(["scenario", *roles, "total", "box"], cpu_rows))
-
-
-def run_notes(runs: list[Run], failed: str) -> list[str]:
-    """A note per run whose generator fell behind its schedule, and per run with failed calls."""
-    notes = []
-    for run in runs:
-        if run.rate and (percentile(run.lags_ms(), 99) > LAG_NOTE_MS or run.send_rate() < 0.98 * run.rate):
-            notes.append(
-                f"- {run.label}: the generator fell behind (sent {run.send_rate():.0f}/s, "
-                f"lag p99 {percentile(run.lags_ms(), 99):.1f} ms, max {run.lags_ms()[-1]:.1f} ms)"
-            )
-        if failures := run.failures():
-            notes.append(f"- {run.label}: {failed}: {dict(failures.most_common())}")
-    return notes
-
-
-def report_system(system: System, metrics: str) -> None:
-    """What the system itself said under load: gateway counters and warnings in the logs."""
-    counters = [
-        line
-        for line in metrics.splitlines()
-        if line.startswith(("ignis_tool_calls_total", "ignis_bus_request_timeouts_total"))
-    ]
-    print("\nGateway counters (all runs, warm-up included):")
-    print("\n".join(f"  {line}" for line in counters) or "  (none)")
-
-    # (log file, what marks a warning, the per-line prefix to drop so repeats of one message count as one)
-    sources = {
-        "ignis": (system.log, r"\b(WARNING|ERROR|CRITICAL)\b|Traceback", r"^\d\d:\d\d:\d\d "),
-        "postgres": (system.home / "postgres" / "log", r"\b(WARNING|ERROR|FATAL|PANIC):", r"^.*?\[\d+\] "),
-        "nats": (system.home / "logs" / "nats.log", r"\[(WRN|ERR|FTL)\]", r"^\[\d+\] \S+ \S+ "),
-    }
-    for name, (path, marker, prefix) in sources.items():
-        try:
-            lines = path.read_text(errors="replace").splitlines()
-        except OSError:
+def fictitious_patients(
+    count: int, seed: int = 1, reject: Callable[[str, dt.date], bool] | None = None
+) -> Iterator[dict[str, Any]]:
+    """Random rows of `patients.patient`; `reject(last_name, birth_date)` vetoes a draw."""
+    rng = random.Random(seed)
+    start, days = dt.date(1930, 1, 1).toordinal(), 30_000
+    made = 0
+    while made < count:
+        birth_date, last_name = dt.date.fromordinal(start + rng.randrange(days)), rng.choice(LAST_NAMES)
+        if reject is not None and reject(last_name, birth_date):
             continue
-        found = Counter(
-            re.sub(r"bench-[a-z]+-\d+", "bench-…", re.sub(prefix, "", line))
-            for line in lines
-            if re.search(marker, line)
-        )
-        print(f"\nWarnings and errors in the {name} log: {sum(found.values())}")
-        for message, count in found.most_common(10):
-            print(f"  {count:>6} x {message[:160]}")
+        made += 1
+        consent = rng.random() < 0.6
+        yield {
+            "id": uuid.UUID(int=rng.getrandbits(128)),
+            "first_name": rng.choice(FIRST_NAMES),
+            "last_name": last_name,
+            "salutation": rng.choice(("Frau", "Herr", None)),
+            "birth_date": birth_date,
+            "last_name_key": normalise(last_name),
+            "last_name_phonetic": phonetic(last_name),
+            "phone": f"+49151{rng.randrange(10**8):08d}",
+            "insurance": rng.choice(("gesetzlich", "gesetzlich", "privat", "selbstzahler")),
+            "sms_consent": consent,
+            "sms_consent_at": utcnow() if consent else None,
+        }
+
+
+# --- options and report ----------------------------------------------------------------------------------
+
+
+def parser(doc: str) -> argparse.ArgumentParser:
+    """The options every benchmark takes."""
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--seconds", type=float, default=60.0, help="length of each measured run (default 60)")
+    p.add_argument(
+        "--record", choices=list(RECORD_MODES), default="ignis", help="where Ignis keeps its records"
+    )
+    p.add_argument("--keep", action="store_true", help="keep the temporary IGNIS_HOME (data and logs)")
+    p.add_argument(
+        "--results", type=Path, help="append the result rows to this file (JSON lines), for all.py"
+    )
+    return p
+
+
+def markdown(rows: list[dict[str, str]]) -> str:
+    header = list(rows[0])
+    lines = [header, ["---"] * len(header), *([row.get(k, "") for k in header] for row in rows)]
+    return "\n".join("| " + " | ".join(line) + " |" for line in lines)
+
+
+def report(bench: str, args: argparse.Namespace, rows: list[dict[str, str]], notes: list[str]) -> None:
+    """Print the bench's table and notes; append them to --results for the table of all benches."""
+    rows = [{"bench": f"{bench} ({args.record})", **row} for row in rows]
+    print(f"\n{markdown(rows)}\n" + "".join(f"\n- {note}" for note in notes))
+    if args.results is not None:
+        with args.results.open("a") as out:
+            out.write(json.dumps({"rows": rows, "notes": notes}) + "\n")

@@ -16,12 +16,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import httpx
 import psutil
-from harness import table
+from harness import markdown
 
 from ignis.kit.embedded import free_port
 
@@ -76,13 +76,16 @@ def main() -> None:
                 started = time.monotonic()
                 until(answers, 120)
                 seconds.append(time.monotonic() - started)
+            low, median, high = min(seconds), statistics.median(seconds), max(seconds)
             rows.append(
-                [
-                    name,
-                    *(f"{value:.2f}" for value in (min(seconds), statistics.median(seconds), max(seconds))),
-                ]
+                {
+                    "kill -9 of": name,
+                    "min s": f"{low:.2f}",
+                    "median s": f"{median:.2f}",
+                    "max s": f"{high:.2f}",
+                }
             )
-        print(table(["kill -9 of", "min s", "median s", "max s"], rows))
+        print(markdown(rows))
     finally:
         up.send_signal(signal.SIGTERM)
         up.wait(60)
@@ -115,7 +118,7 @@ def ready(base: str) -> bool:
     return False
 
 
-def tool(base: str, name: str, body: dict[str, object]) -> str:
+def tool(base: str, name: str, body: Mapping[str, object]) -> str:
     with contextlib.suppress(httpx.HTTPError):
         response = httpx.post(
             f"{base}/tools/{name}", json=body, headers={"X-Ignis-Tool-Secret": SECRET}, timeout=5

@@ -1,22 +1,28 @@
-"""How fast a booking becomes an SMS: appointment events through JetStream, the notifier's consumer, its
-plan in Postgres, the patients service's contact check and the provider, as `ignis up` runs them.
+"""How fast a burst of bookings becomes SMS: appointment events through JetStream, the notifier's consumer,
+its plan in Postgres, the patients service's contact check and the provider, as `ignis up` runs them.
 
-Publishes `appointment.booked` events (as the scheduler's outbox relay does) for fictitious patients with
-SMS consent, at a fixed open-loop rate, and measures from each event's `occurred_at` to its confirmation's
-`finished_at` (the provider answered), plus the throughput. The provider is `log` (no network), so the
-numbers are Ignis' own share; sipgate's answer time comes on top.
+Publishes --events `appointment.booked` events at once (as the scheduler's outbox relay would after a
+busy minute) for fictitious patients with SMS consent, and measures each from its `occurred_at` to its
+confirmation's `finished_at` (the provider answered); ok/s is SMS/s. The provider is `log` (no network), so
+the numbers are Ignis' own share. The floor is the same burst on a stream of its own to a consumer that
+does nothing. (--seconds does not apply: the burst is done when every event is.)
 
-    python bench/sms_latency.py [--events 500] [--rate 50] [--keep]
+    python bench/sms_latency.py [--events 2000]
 """
 
-import argparse
 import asyncio
+import contextlib
 import datetime as dt
+import json
 import time
 import uuid
+from pathlib import Path
 
+import floor
+import harness
 import nats
-from harness import fictitious_patients, percentile, start_system, stop_and_clean, table
+from harness import Sample
+from nats.aio.msg import Msg
 from sqlalchemy import insert, text
 
 from ignis.cli.setup import migrate_all
@@ -26,10 +32,14 @@ from ignis.kit.clock import utcnow
 from ignis.kit.db import create_engine
 from ignis.patients.models import Patient
 
+WITHIN_SECONDS = 180.0
+SENT = frozenset({"sent"})
+
 
 async def seed(database_url: str, count: int) -> list[uuid.UUID]:
     await migrate_all(database_url)
-    rows = [row | {"sms_consent": True, "sms_consent_at": utcnow()} for row in fictitious_patients(count)]
+    now = utcnow()
+    rows = [row | {"sms_consent": True, "sms_consent_at": now} for row in harness.fictitious_patients(count)]
     engine = create_engine(database_url, pool_size=1)
     try:
         async with engine.begin() as conn:
@@ -39,106 +49,98 @@ async def seed(database_url: str, count: int) -> list[uuid.UUID]:
     return [row["id"] for row in rows]
 
 
-async def publish(
-    nats_url: str, patients: list[uuid.UUID], rate: float, sent: dict[uuid.UUID, dt.datetime]
-) -> float:
-    """Publish one booking per patient at `rate` per second, noting each event's time in `sent`; returns
-    the seconds it took."""
-    nc = await nats.connect(nats_url)
+def booked(index: int, patient_id: uuid.UUID) -> AppointmentBooked:
+    start = utcnow().replace(microsecond=0) + dt.timedelta(days=3, minutes=index)
+    return AppointmentBooked(
+        event_id=uuid.uuid4(),
+        occurred_at=utcnow(),
+        appointment_id=uuid.uuid4(),
+        patient_id=patient_id,
+        practitioner_id="weber",
+        visit_type_id="akut",
+        start=start,
+        end=start + dt.timedelta(minutes=10),
+    )
+
+
+async def burst(sut: harness.System, patients: list[uuid.UUID]) -> list[Sample]:
+    """All bookings published at once; then each event's way to its SMS, from the notifier's table."""
+    nc = await nats.connect(sut.nats_url)
     js = nc.jetstream()
-    start = time.perf_counter()
-    for index, patient_id in enumerate(patients):
-        await asyncio.sleep(max(0.0, start + index / rate - time.perf_counter()))
-        appointment_start = utcnow().replace(microsecond=0) + dt.timedelta(days=3, minutes=index)
-        event = AppointmentBooked(
-            event_id=uuid.uuid4(),
-            occurred_at=utcnow(),
-            appointment_id=uuid.uuid4(),
-            patient_id=patient_id,
-            practitioner_id="weber",
-            visit_type_id="akut",
-            start=appointment_start,
-            end=appointment_start + dt.timedelta(minutes=10),
+    events = [booked(i, p) for i, p in enumerate(patients)]
+    await asyncio.gather(
+        *(
+            js.publish(
+                subjects.APPOINTMENT_BOOKED,
+                e.model_dump_json().encode(),
+                stream=subjects.EVENTS_STREAM,
+                headers={"Nats-Msg-Id": str(e.event_id)},
+            )
+            for e in events
         )
-        sent[event.event_id] = event.occurred_at
-        await js.publish(
-            subjects.APPOINTMENT_BOOKED,
-            event.model_dump_json().encode(),
-            stream=subjects.EVENTS_STREAM,
-            headers={"Nats-Msg-Id": str(event.event_id)},
-        )
-    took = time.perf_counter() - start
+    )
     await nc.close()
-    return took
-
-
-async def collect(
-    database_url: str, count: int, within_seconds: float
-) -> list[tuple[dt.datetime, dt.datetime]]:
-    """(created_at, finished_at) of every sent confirmation, once all `count` are done (or time is up)."""
-    engine = create_engine(database_url, pool_size=1)
-    deadline = time.monotonic() + within_seconds
+    sent = {e.event_id: e.occurred_at.timestamp() for e in events}
+    engine = create_engine(sut.database_url, pool_size=1)
+    query = text("SELECT event_id, status, finished_at FROM notifier.message WHERE template = 'confirmation'")
+    deadline = time.monotonic() + WITHIN_SECONDS
     try:
         while True:
             async with engine.connect() as conn:
-                rows = (
-                    await conn.execute(
-                        text(
-                            "SELECT status, event_id, finished_at FROM notifier.message "
-                            "WHERE template = 'confirmation'"
-                        )
-                    )
-                ).all()
+                rows = (await conn.execute(query)).all()
             done = [r for r in rows if r.status not in ("pending", "claimed", "sending")]
-            if len(done) >= count or time.monotonic() > deadline:
-                return [(r.event_id, r.finished_at) for r in done if r.status == "sent"]
+            if len(done) >= len(events) or time.monotonic() > deadline:
+                break
             await asyncio.sleep(0.2)
     finally:
         await engine.dispose()
+    samples = [Sample(sent[r.event_id], sent[r.event_id], r.finished_at.timestamp(), r.status) for r in done]
+    missing = len(events) - len(samples)
+    return samples + [Sample(0.0, 0.0, 0.0, "timeout")] * missing
+
+
+async def floor_burst(sut: harness.System, count: int) -> list[Sample]:
+    """The same burst to the floor's consumer, from each publish to the floor saying it saw the message."""
+    nc = await nats.connect(sut.nats_url)
+    js, seen, everything = nc.jetstream(), {}, asyncio.Event()
+
+    async def on_seen(msg: Msg) -> None:
+        seen[json.loads(msg.data)["n"]] = time.perf_counter()
+        if len(seen) == count:
+            everything.set()
+
+    await nc.subscribe(floor.SEEN, cb=on_seen)
+    began = time.perf_counter()
+    await asyncio.gather(*(js.publish(floor.EVENTS, json.dumps({"n": n}).encode()) for n in range(count)))
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(everything.wait(), WITHIN_SECONDS)
+    await nc.close()
+    return [
+        Sample(began, began, seen[n], "sent") if n in seen else Sample(0, 0, 0, "timeout")
+        for n in range(count)
+    ]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--events", type=int, default=500)
-    parser.add_argument("--rate", type=float, default=50.0)
-    parser.add_argument("--keep", action="store_true", help="keep data and logs")
+    parser = harness.parser(__doc__)
+    parser.add_argument("--events", type=int, default=2000, help="bookings in the burst")
     args = parser.parse_args()
-
     patients: list[uuid.UUID] = []
 
-    async def setup(_home: object, database_url: str) -> dict[str, str]:
+    async def setup(_home: Path, database_url: str) -> dict[str, str]:
         patients.extend(await seed(database_url, args.events))
         return {"IGNIS_SMS_PROVIDER": "log"}
 
-    up = start_system(setup, roles=("patients", "notifier"))
-    system, database_url = up.system, up.database_url
-    try:
-        sent: dict[uuid.UUID, dt.datetime] = {}
-        started = time.time()
-        took = asyncio.run(publish(system.nats_url, patients, args.rate, sent))
-        rows = asyncio.run(collect(database_url, len(patients), within_seconds=120))
-        finished = time.time() - started
-        latencies = sorted((done - sent[event_id]).total_seconds() * 1000 for event_id, done in rows)
-        print(f"\n{len(patients)} bookings published in {took:.1f} s ({len(patients) / took:.0f}/s)")
-        print(
-            table(
-                ["measure", "n", "p50 ms", "p99 ms", "max ms", "throughput /s"],
-                [
-                    [
-                        "event → SMS sent",
-                        str(len(latencies)),
-                        f"{percentile(latencies, 50):.1f}",
-                        f"{percentile(latencies, 99):.1f}",
-                        f"{latencies[-1]:.1f}" if latencies else "-",
-                        f"{len(latencies) / finished:.0f}",
-                    ]
-                ],
-            )
+    load = f"{args.events} events at once"
+    with harness.system(setup, args) as sut, asyncio.Runner() as runner:
+        empty = floor_burst(sut, args.events)
+        base = harness.measure(
+            sut, runner, "floor: JetStream, empty consumer", load, empty, SENT, paced=False
         )
-        if len(latencies) < len(patients):
-            print(f"!! only {len(latencies)} of {len(patients)} confirmations were sent")
-    finally:
-        stop_and_clean(system, args.keep)
+        sms = harness.measure(
+            sut, runner, "booking → SMS sent", load, burst(sut, patients), SENT, paced=False
+        )
+    harness.report("sms", args, [sms.row(base), base.row()], [])
 
 
 if __name__ == "__main__":

@@ -19,8 +19,7 @@ from ignis.patients.repository import PatientRepository
 
 # Services with patient data of their own; each also erases on `patient.erased`, whenever it runs.
 ERASING_SERVICES = ("scheduler", "notifier")
-# Every stream that can hold a copy: raw post-call events, dead letters, events naming the patient.
-STREAMS = (subjects.WEBHOOKS_STREAM, subjects.DEAD_LETTER_STREAM, subjects.EVENTS_STREAM)
+STREAMS = retention.STREAMS_WITH_PATIENT_DATA
 _REPLY: TypeAdapter[PatientErasedHere | ErrorReply] = TypeAdapter(PatientErasedHere | ErrorReply)
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import httpx
 import typer
 
-from ignis.cli.setup import in_patients_schema, migrate_all, seed_all
+from ignis.cli.setup import in_patients_schema, migrate_all, seed_all, with_sessionmaker
 from ignis.cli.supervisor import Child, Supervisor
 from ignis.gateway import server as gateway_server
 from ignis.gateway.settings import GatewaySettings
@@ -26,6 +26,8 @@ from ignis.patients import retention
 from ignis.practice.config import Practice, PracticeConfigError
 
 if TYPE_CHECKING:  # the set-up commands import the ElevenLabs SDK only when they run
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
     from ignis.provision.agent import AgentTexts
     from ignis.provision.settings import ProvisionSettings
 
@@ -149,7 +151,7 @@ def _wait_ready(base: str, supervisor: Supervisor, timeout: float = 60.0) -> boo
 def serve(process: Annotated[str, typer.Argument(help="gateway, patients, scheduler or notifier")]) -> None:
     """Run one process in the foreground (what `ignis up` supervises, and what a container runs)."""
     if process == "gateway":
-        gateway_server.run(GatewaySettings())
+        gateway_server.run(GatewaySettings(), factory="ignis.cli.web:create_app")  # with the staff app
         return
     if process not in PROCESSES:
         typer.echo(f"Unknown process {process!r}; choose one of {', '.join(PROCESSES)}.", err=True)
@@ -344,6 +346,52 @@ def dead_letters_command(
             f"{letter.sequence:>6}  {letter.failed_at:%Y-%m-%d %H:%M:%S}  {letter.subject}  "
             f"{letter.error}  {letter.size} bytes"
         )
+
+
+staff_cli = typer.Typer(help="Accounts of the practice team's web app (/praxis/).", no_args_is_help=True)
+app.add_typer(staff_cli, name="staff")
+
+
+@staff_cli.command("add")
+def staff_add(
+    name: Annotated[str, typer.Argument(help="the name the person signs in with")],
+    role: Annotated[str, typer.Option(help="staff or admin (admins also see the system page)")] = "staff",
+    url: Annotated[
+        str | None, typer.Option(help="the gateway's address (default IGNIS_PUBLIC_URL, else this machine's)")
+    ] = None,
+) -> None:
+    """Create an account and print its one-time set-up link (the person chooses their password there)."""
+    from ignis.cli.web import STAFF_APP_PATH
+    from ignis.staff_app import accounts
+    from ignis.staff_app.main import policy
+    from ignis.staff_app.repository import StaffRepository
+    from ignis.staff_app.settings import StaffAppSettings
+
+    if role not in {r.value for r in accounts.Role} or not name.strip() or len(name) > 100:
+        typer.echo("Give a name (up to 100 characters) and --role staff or --role admin.", err=True)
+        raise typer.Exit(2)
+    settings = StaffAppSettings()
+
+    async def add(sessionmaker: "async_sessionmaker[AsyncSession]") -> str:
+        async with sessionmaker() as session, session.begin():
+            _, token = await accounts.add_account(
+                StaffRepository(session), name.strip(), accounts.Role(role), dt.datetime.now(dt.UTC),
+                policy(settings),
+            )  # fmt: skip
+        return token
+
+    asyncio.run(migrate_all(settings.database))
+    try:
+        token = asyncio.run(with_sessionmaker(settings.database, add))
+    except accounts.AccountExists:
+        typer.echo(f"An account named {name.strip()!r} exists already.", err=True)
+        raise typer.Exit(1) from None
+    gateway = GatewaySettings()
+    base = url or settings.public_url or f"http://{gateway.gateway_host}:{gateway.gateway_port}"
+    typer.echo(
+        f"Account {name.strip()!r} ({role}) created. Its one-time set-up link, valid for "
+        f"{settings.staff_setup_hours} hours:\n{base.rstrip('/')}{STAFF_APP_PATH}/einrichten/{token}"
+    )
 
 
 @app.command()

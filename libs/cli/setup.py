@@ -18,7 +18,7 @@ from ignis.practice.config import load_practice
 T = TypeVar("T")
 
 # Services that own a schema; each ships `migrations/*.sql` in its package.
-SCHEMA_OWNERS = ("patients", "scheduler", "notifier")
+SCHEMA_OWNERS = ("patients", "scheduler", "notifier", "staff_app")
 
 
 async def migrate_all(url: str) -> dict[str, list[str]]:

@@ -22,6 +22,7 @@ class Contact(Contract):
     phone: str | None = Field(repr=False)  # E.164
     mobile: bool
     sms_consent: bool
+    sms_consent_at: dt.datetime | None = None  # when it was given (for the staff app's patient page)
 
 
 class SetSmsConsent(Contract):

@@ -8,7 +8,6 @@ from pydantic import Field
 
 from ignis.contracts.base import Contract, Event
 
-PartOfDay = Literal["vormittag", "nachmittag", "egal"]
 Topic = Literal["oeffnungszeiten", "adresse", "schliesstage", "notfall", "alles"]
 
 
@@ -49,7 +48,9 @@ class FindSlots(Contract):
     visit_type: str = Field(min_length=1, max_length=100)
     earliest: dt.date | None = None
     latest: dt.date | None = None
-    part_of_day: PartOfDay = "egal"
+    # Bounds of a slot's local start time on any day ("nach 16 Uhr", "vormittags": before 12:00).
+    after: dt.time | None = None
+    before: dt.time | None = None
     practitioner: str | None = Field(default=None, max_length=100)
     # With a verified caller's ref, the practice's rules for the visit type are checked for them.
     patient_ref: str | None = Field(default=None, max_length=200)
@@ -159,6 +160,13 @@ class ClosureInfo(Contract):
     spoken: str
 
 
+class DayHours(Contract):
+    """A weekday's regular opening hours as said: `Montag`, `8 bis 12 Uhr und 14 bis 18 Uhr`."""
+
+    day: str
+    hours: str
+
+
 class PracticeInfo(Contract):
     """Only the asked topic's fields are set: the reply is read out and costs tokens."""
 
@@ -168,6 +176,8 @@ class PracticeInfo(Contract):
     hours_today: str | None = None
     # open, lunch_break, closed or vacation (a closure of the practice): which transfers apply now.
     opening_state: Literal["open", "lunch_break", "closed", "vacation"] | None = None
+    # The regular week, Monday first; what differs (holidays, vacations) is in `next_closures`.
+    opening_hours: list[DayHours] | None = None
     next_closures: list[ClosureInfo] | None = None
     address: str | None = None
     emergency: dict[str, str] | None = None

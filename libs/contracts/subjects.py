@@ -83,6 +83,7 @@ def erase_patient(service: str) -> str:
 
 PATIENTS_CALLS_CONSUMER: Final = "patients-calls"
 NOTIFIER_APPOINTMENTS_CONSUMER: Final = "notifier-appointments"
+NOTIFIER_REQUESTS_CONSUMER: Final = "notifier-requests"  # urgent requests: an SMS to the staff mobile
 # Each service that keeps something about patients erases it when the patients service erased one.
 SCHEDULER_ERASURES_CONSUMER: Final = "scheduler-erasures"
 NOTIFIER_ERASURES_CONSUMER: Final = "notifier-erasures"

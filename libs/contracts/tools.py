@@ -83,12 +83,27 @@ class PatientToolBody(ToolBody):
 
 class FindSlotsBody(ToolBody):
     visit_type: str = Field(min_length=1, max_length=100, description="Terminart, z. B. Akutsprechstunde")
-    earliest: str | None = Field(
-        default=None, max_length=100, description="Frühestes Datum, z. B. 2026-12-01 oder morgen"
+    # The gateway reads these as callers say them (ignis.language.phrases), in the practice's time zone.
+    when: str | None = Field(
+        default=None,
+        max_length=200,
+        description=(
+            "Wunschzeitraum mit den Worten des Anrufers, z. B. nächste Woche, am Freitag, "
+            "nächsten Dienstag nachmittags, in zwei Wochen nach 16 Uhr, Anfang Dezember, 3. Dezember"
+        ),
     )
-    latest: str | None = Field(default=None, max_length=100, description="Spätestes Datum")
-    part_of_day: Literal["vormittag", "nachmittag", "egal"] = Field(
-        default="egal", description="vormittag, nachmittag oder egal"
+    earliest: str | None = Field(
+        default=None,
+        max_length=100,
+        description="Frühester Tag, z. B. morgen, ab Montag, 3. Dezember, 2026-12-01",
+    )
+    latest: str | None = Field(
+        default=None, max_length=100, description="Spätester Tag, z. B. Freitag, Ende des Monats"
+    )
+    part_of_day: str | None = Field(
+        default=None,
+        max_length=100,
+        description="Tageszeit, z. B. früh, vormittags, mittags, nachmittags, abends, ab 16 Uhr, vor 10 Uhr",
     )
     practitioner: str | None = Field(
         default=None, max_length=100, description="Gewünschte Ärztin oder gewünschter Arzt"

@@ -25,6 +25,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from ignis.contracts import subjects
 from ignis.contracts.base import ErrorCode, ErrorReply, Ping, Pong
 from ignis.kit.clock import utcnow
+from ignis.kit.context import Message
 from ignis.kit.crypto import DataKeyError
 from ignis.kit.errors import ServiceError, Unavailable
 from ignis.kit.logging import REQUEST_ID, redacted_traceback
@@ -87,16 +88,17 @@ def durable_subscriber(
 def error_middleware() -> ExceptionMiddleware:
     """Turn every exception into a published `ErrorReply`.
 
-    Without a publishing handler a requester waits for its timeout when a handler raises.
+    Without a publishing handler a requester waits for its timeout when a handler raises. The handlers are
+    async: FastStream runs sync ones in a worker thread.
     """
     middleware = ExceptionMiddleware()
 
     @middleware.add_handler(ServiceError, publish=True)
-    def _service_error(exc: ServiceError) -> ErrorReply:
+    async def _service_error(exc: ServiceError) -> ErrorReply:
         return ErrorReply(code=exc.code, message=exc.message)
 
     @middleware.add_handler(ValidationError, publish=True)
-    def _invalid(exc: ValidationError, message: NatsMessage) -> ErrorReply:
+    async def _invalid(exc: ValidationError, message: Message) -> ErrorReply:
         # Field names only: pydantic's own text would quote the offending (patient) values.
         fields = sorted({".".join(str(part) for part in err["loc"]) for err in exc.errors()})
         logger.warning("invalid message", extra={"fields": fields})
@@ -105,7 +107,7 @@ def error_middleware() -> ExceptionMiddleware:
         return ErrorReply(code=ErrorCode.invalid_request, message="invalid fields: " + ", ".join(fields))
 
     @middleware.add_handler(Exception, publish=True)
-    def _internal(exc: Exception, message: NatsMessage) -> ErrorReply:
+    async def _internal(exc: Exception, message: Message) -> ErrorReply:
         logger.error("handler failed", extra={"error": redacted_traceback(exc)})
         if _from_stream(message):
             raise exc  # let the consumer's ack policy redeliver it; a reply would acknowledge it

@@ -7,11 +7,12 @@ raises. Repositories and services never commit.
 from collections.abc import AsyncIterator
 from typing import Annotated, ClassVar
 
-from faststream import Context, Depends
+from faststream import Depends
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from ignis.contracts.base import Event
+from ignis.kit.context import Context
 from ignis.kit.outbox import OutboxRelay, add_event, forget_events, has_new_events
 
 NAMING_CONVENTION = {
@@ -34,9 +35,13 @@ BACKGROUND_CONNECTIONS = 4
 
 
 def create_engine(url: str, pool_size: int = 20) -> AsyncEngine:
+    """No ping per checkout (a round trip on every tool call): a connection Postgres dropped (restart,
+    failover) fails its first statement, which SQLAlchemy recognises as a disconnect and answers by
+    invalidating the whole pool, so that one unit of work fails (the caller hears `unavailable`, a JetStream
+    delivery comes again) and the next ones connect afresh."""
     # hide_parameters keeps patient data out of SQLAlchemy's error text (asyncpg's DETAIL is
     # handled by translating expected errors and by the redacting log formatter).
-    return create_async_engine(url, pool_pre_ping=True, hide_parameters=True, pool_size=pool_size)
+    return create_async_engine(url, hide_parameters=True, pool_size=pool_size)
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -60,6 +65,8 @@ async def get_session(
 
 
 Session = Annotated[AsyncSession, Depends(get_session)]
+Sessionmaker = Annotated[async_sessionmaker[AsyncSession], Context("sessionmaker")]
+"""For handlers that open their own transactions (JetStream consumers settling after commit)."""
 
 
 class Repository:

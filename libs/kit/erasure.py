@@ -5,18 +5,19 @@ events and commands these are (the patients' contracts) is each service's declar
 
 import logging
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Annotated, Any
+from typing import Any
 
 import nats
-from faststream import Context
-from faststream.nats import NatsBroker, NatsMessage, NatsRouter
+from faststream.nats import NatsRouter
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ignis.contracts import subjects
 from ignis.kit.bus import durable_subscriber, settle
+from ignis.kit.context import Broker, Message
+from ignis.kit.db import Sessionmaker
 
 logger = logging.getLogger("ignis.erasure")
 # Deletes this service's rows of the person the message names; returns counts per kind of record.
@@ -48,9 +49,9 @@ def subscribe_erasures(
     @durable_subscriber(router, event_subject, stream=subjects.EVENTS_STREAM, durable=durable)
     async def on_erased(
         _: Any,
-        message: NatsMessage,
-        sessionmaker: Annotated[async_sessionmaker[AsyncSession], Context("sessionmaker")],
-        broker: Annotated[NatsBroker, Context("broker")],
+        message: Message,
+        sessionmaker: Sessionmaker,
+        broker: Broker,
     ) -> None:
         async def work() -> None:
             erasure = event_model.model_validate_json(message.body)
@@ -63,8 +64,8 @@ def subscribe_erasures(
     @responds(command_subject)
     async def erase_now(
         _: Any,
-        message: NatsMessage,
-        sessionmaker: Annotated[async_sessionmaker[AsyncSession], Context("sessionmaker")],
+        message: Message,
+        sessionmaker: Sessionmaker,
     ) -> Any:  # a `reply`; FastStream would cast to a bare BaseModel annotation
         erasure = command_model.model_validate_json(message.body)
         async with sessionmaker() as session, session.begin():

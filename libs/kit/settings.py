@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     database_url: str | None = None
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
+    # How replies the voice reads out write dates and times (ignis.language.spoken): "words" ("den
+    # fünfundzwanzigsten November, um acht Uhr dreißig"), so no voice reads "25." or "8:30" in English, or
+    # "digits" ("25. November, um 8:30 Uhr").
+    spoken_style: Literal["words", "digits"] = "words"
     practice_file: Path | None = None
     # A service's own /healthz, /readyz and /metrics (per replica; containers use 0.0.0.0:9100). None: off,
     # as under `ignis up`, where several processes share one host.

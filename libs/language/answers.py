@@ -1,4 +1,6 @@
-"""How the agent's words for a closed choice are understood: "ja", "GKV", "Vormittags", "AU".
+"""How the agent's words for a closed choice are understood: "ja", "GKV", "Öffnungszeiten", "AU".
+
+(Dates and times of day are no closed choice: `ignis.language.phrases` reads them.)
 
 The agent's LLM fills the tool fields from what the caller said, often with the caller's own word rather
 than the listed value. Each function maps the words it knows to the canonical value and passes anything
@@ -9,12 +11,11 @@ from collections.abc import Set
 
 from ignis.language.text import fold
 
-__all__ = ["insurance", "part_of_day", "request_kind", "salutation", "topic", "yes_no"]
+__all__ = ["insurance", "request_kind", "salutation", "topic", "yes_no"]
 
 _YES = frozenset({"ja", "yes", "true", "1", "j", "y"})
 _NO = frozenset({"nein", "no", "false", "0", "n"})
 _INSURANCE = {"gkv": "gesetzlich", "kasse": "gesetzlich", "pkv": "privat", "privatpatient": "privat"}
-_PARTS_OF_DAY = frozenset({"vormittag", "nachmittag", "egal"})
 _TOPICS = frozenset({"oeffnungszeiten", "adresse", "schliesstage", "notfall", "alles"})
 _REQUEST_KINDS = {
     "rueckruf": "rueckruf",
@@ -57,11 +58,6 @@ def salutation(value: object) -> object:
 def request_kind(value: object) -> object:
     """``Rückruf``, ``Folgerezept``, ``AU``: the kind of request to the practice team they ask for."""
     return _REQUEST_KINDS.get(fold(value), value) if isinstance(value, str) else value
-
-
-def part_of_day(value: object) -> object:
-    """``Vormittags`` is ``vormittag``; a part of day not understood (or none) is ``egal``."""
-    return _one_of(value, _PARTS_OF_DAY, "egal")
 
 
 def topic(value: object) -> object:

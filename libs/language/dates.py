@@ -6,11 +6,11 @@ never repeat the input: most dates we parse are birth dates, which are personal 
 """
 
 import re
-from datetime import date, timedelta
+from datetime import date
 
 from ignis.language.text import fold
 
-__all__ = ["DateParseError", "parse_birth_date", "parse_date", "parse_day"]
+__all__ = ["DateParseError", "parse_birth_date", "parse_date"]
 
 
 class DateParseError(ValueError):
@@ -24,7 +24,6 @@ _ISO = re.compile(r"([0-9]{4})\s*-\s*([0-9]{1,2})\s*-\s*([0-9]{1,2})")
 _SEPARATORS = re.compile(r"[\s.,]+")
 _DIGITS = re.compile(r"([0-9]{1,2})(?:s?te[nrsm]?)?")  # "12", and "12ter" as some transcribers write it
 _FILLERS = frozenset({"am", "den", "der", "dem"})
-_RELATIVE_DAYS = {"heute": 0, "morgen": 1, "uebermorgen": 2}
 
 _MONTHS = {
     **dict.fromkeys(("januar", "jaenner", "jan", "jaen"), 1),
@@ -84,14 +83,6 @@ def parse_date(text: str, *, today: date | None = None, past: bool = False) -> d
         if past and (value, month, day) > (today.year, today.month, today.day):
             value -= 100
     return _build(value, month, day)
-
-
-def parse_day(text: str, *, today: date) -> date:
-    """A day as said for an appointment: ``heute``, ``morgen``, ``übermorgen``, or a date (`parse_date`)."""
-    offset = _RELATIVE_DAYS.get(fold(text))
-    if offset is not None:
-        return today + timedelta(days=offset)
-    return parse_date(text, today=today)
 
 
 def parse_birth_date(text: str, *, today: date | None = None) -> date:

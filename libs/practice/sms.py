@@ -123,6 +123,9 @@ class SmsConfig(BaseModel):
     # No SMS from quiet_from to quiet_until local time: a reminder due then goes out before it.
     quiet_from: dt.time = dt.time(21, 0)
     quiet_until: dt.time = dt.time(8, 0)
+    # The practice team's mobile: each urgent request left with the agent is announced there by SMS (no
+    # details), outside the quiet hours. None: no such alerts.
+    staff_mobile: str | None = Field(default=None, max_length=32)
     templates: dict[Template, str] = {}
 
     @model_validator(mode="after")

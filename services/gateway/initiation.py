@@ -21,7 +21,7 @@ from ignis.contracts.patients import CallerLookedUp, LookupCaller
 from ignis.contracts.scheduling import GetPracticeInfo, PracticeInfo
 from ignis.gateway.asking import ask_service
 from ignis.gateway.auth import secret_matches
-from ignis.language.spoken import spoken_date
+from ignis.language.spoken import spoken_date, spoken_year
 from ignis.practice.config import OPENING_STATES
 
 router = APIRouter(prefix="/webhooks/elevenlabs", tags=["webhooks"])
@@ -60,9 +60,10 @@ async def conversation_init(request: Request) -> JSONResponse:
 async def dynamic_variables(request: Request, call: InitiationRequest) -> dict[str, Any]:
     practice = request.app.state.practice
     now = dt.datetime.now(ZoneInfo(practice.timezone))
+    style = request.app.state.settings.spoken_style
     variables: dict[str, Any] = {
         "practice_name": practice.name,
-        "today": f"{spoken_date(now.date())} {now.year}",
+        "today": f"{spoken_date(now.date(), style)} {spoken_year(now.year, style)}",
         "now": now.strftime("%H:%M"),
         "open_now": "unbekannt",
         "hours_today": "",

@@ -29,6 +29,7 @@ from ignis.gateway.tools import build_router
 from ignis.kit import tracing
 from ignis.kit.bus import ensure_stream, make_broker
 from ignis.kit.logging import REQUEST_ID, configure_logging
+from ignis.kit.memory import freeze_startup_objects
 from ignis.practice.config import load_practice
 
 logger = logging.getLogger("ignis.gateway")
@@ -48,6 +49,7 @@ def create_app(settings: GatewaySettings | None = None, broker: NatsBroker | Non
         app.state.jetstream_max_payload = connection.max_payload - 16 * 1024
         app.state.jetstream = connection.jetstream()
         await ensure_stream(app.state.jetstream, subjects.WEBHOOKS_STREAM, settings)
+        freeze_startup_objects()
         yield
         try:
             await connection.drain()

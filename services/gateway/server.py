@@ -146,10 +146,11 @@ def guarded_protocol(header_timeout: float, body_timeout: float) -> type[Guarded
     )
 
 
-def run(settings: GatewaySettings) -> None:
-    """Serve the gateway in the foreground (`ignis serve gateway`) until SIGTERM or Ctrl-C."""
+def run(settings: GatewaySettings, factory: str = "ignis.gateway.main:create_app") -> None:
+    """Serve the gateway (or an app `factory` composed around it) in the foreground until SIGTERM or
+    Ctrl-C."""
     uvicorn.run(
-        "ignis.gateway.main:create_app",
+        factory,
         factory=True,
         host=settings.gateway_host,
         port=settings.gateway_port,

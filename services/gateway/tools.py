@@ -59,7 +59,8 @@ from ignis.gateway.asking import ask_service
 from ignis.gateway.auth import secret_matches
 from ignis.gateway.replies import envelope, failure
 from ignis.language import answers
-from ignis.language.dates import DateParseError, parse_birth_date, parse_day
+from ignis.language.dates import DateParseError, parse_birth_date
+from ignis.language.phrases import Wish, parse_wish
 
 
 class ToolInputError(Exception):
@@ -75,7 +76,8 @@ class Tool:
     name: str  # its body is TOOL_BODIES[name], the contract ElevenLabs is provisioned with
     subject: str
     reply: TypeAdapter[Any]
-    to_command: Callable[[Any], Contract]
+    # The body and the practice's date today (callers say "morgen"; which day that is is the practice's).
+    to_command: Callable[[Any, dt.date], Contract]
     # It changes something. Its service recognises a repeated command (booking: conversation and slot;
     # requests: conversation, kind and details; cancel and move: the appointment's state), so a command
     # whose reply was lost (a replica died, a reply timed out) is asked again, and the caller hears what
@@ -98,39 +100,49 @@ class Tool:
         return create_model(self.body.__name__, __base__=self.body, __validators__=understood)
 
 
-def _birth_date(text: str) -> Any:
+def _birth_date(text: str, today: dt.date) -> Any:
     try:
-        return parse_birth_date(text)
+        return parse_birth_date(text, today=today)
     except DateParseError:
         raise ToolInputError(ErrorCode.invalid_birth_date) from None
 
 
-# Callers say "morgen"; which day that is depends on the practice's clock (German practices: Berlin).
-PRACTICE_ZONE = ZoneInfo("Europe/Berlin")
 # No caller means a day years away ("31.12.9999" would overflow the scheduler's date arithmetic).
 _FARTHEST_DAYS = 3 * 366
 
 
-def _day(text: str | None) -> dt.date | None:
+def _wish(text: str | None, today: dt.date) -> Wish:
+    """The days and hours a field says ("nächste Woche", "ab 16 Uhr"); unparseable is `invalid_date`."""
     if not text:
-        return None
-    today = dt.datetime.now(PRACTICE_ZONE).date()
+        return Wish()
     try:
-        day = parse_day(text, today=today)
+        wish = parse_wish(text, today=today)
     except DateParseError:
         raise ToolInputError(ErrorCode.invalid_date) from None
-    if abs((day - today).days) > _FARTHEST_DAYS:
+    for day in (wish.first, wish.last):
+        if day is not None and abs((day - today).days) > _FARTHEST_DAYS:
+            raise ToolInputError(ErrorCode.invalid_date)
+    return wish
+
+
+def _find_slots(body: FindSlotsBody, today: dt.date) -> FindSlots:
+    """`when` bounds both ends, `earliest` the first day, `latest` the last; hours said in any field count."""
+    earliest, latest = _wish(body.earliest, today), _wish(body.latest, today)
+    wish = (
+        _wish(body.when, today)
+        & Wish(first=earliest.first, after=earliest.after, before=earliest.before)
+        & Wish(last=latest.last, after=latest.after, before=latest.before)
+        & _wish(body.part_of_day, today)
+    )
+    if wish.after is not None and wish.before is not None and wish.after >= wish.before:
         raise ToolInputError(ErrorCode.invalid_date)
-    return day
-
-
-def _find_slots(body: FindSlotsBody) -> FindSlots:
     return FindSlots(
         conversation_id=body.conversation_id,
         visit_type=body.visit_type,
-        earliest=_day(body.earliest),
-        latest=_day(body.latest),
-        part_of_day=body.part_of_day,
+        earliest=wish.first,
+        latest=wish.last,
+        after=wish.after,
+        before=wish.before,
         practitioner=body.practitioner or None,
         patient_ref=body.patient_ref or None,
         limit=max(1, min(5, body.limit)),
@@ -138,34 +150,35 @@ def _find_slots(body: FindSlotsBody) -> FindSlots:
     )
 
 
-def _join_waitlist(body: JoinWaitlistBody) -> JoinWaitlist:
+def _join_waitlist(body: JoinWaitlistBody, today: dt.date) -> JoinWaitlist:
+    """The days the caller would take, as said ("nächste Woche"); hours of the day are not kept."""
     return JoinWaitlist(
         conversation_id=body.conversation_id,
         patient_ref=body.patient_ref,
         visit_type=body.visit_type,
-        earliest=_day(body.earliest),
-        latest=_day(body.latest),
+        earliest=_wish(body.earliest, today).first,
+        latest=_wish(body.latest, today).last,
         practitioner=body.practitioner or None,
     )
 
 
-def _identify(body: IdentifyPatientBody) -> IdentifyPatient:
+def _identify(body: IdentifyPatientBody, today: dt.date) -> IdentifyPatient:
     return IdentifyPatient(
         conversation_id=body.conversation_id,
         caller_id=body.caller_id or None,
         last_name=body.last_name,
-        birth_date=_birth_date(body.birth_date),
+        birth_date=_birth_date(body.birth_date, today),
         first_name=body.first_name or None,
     )
 
 
-def _register(body: RegisterPatientBody) -> RegisterPatient:
+def _register(body: RegisterPatientBody, today: dt.date) -> RegisterPatient:
     return RegisterPatient(
         conversation_id=body.conversation_id,
         caller_id=body.caller_id or None,
         first_name=body.first_name,
         last_name=body.last_name,
-        birth_date=_birth_date(body.birth_date),
+        birth_date=_birth_date(body.birth_date, today),
         phone=body.phone or None,
         insurance=body.insurance,
         sms_consent=body.sms_consent,
@@ -199,41 +212,40 @@ TOOLS: dict[str, Tool] = {
             "find_slots",
             subjects.SCHEDULER_FIND_SLOTS,
             TypeAdapter(SlotsOffered | NoSlotsFound | VisitTypeUnknown | NotOffered | ErrorReply),
-            _find_slots,
-            words={"part_of_day": answers.part_of_day},
+            _find_slots,  # every date and time field is read as said (ignis.language.phrases)
         ),
         Tool(
             "book_appointment",
             subjects.SCHEDULER_BOOK,
             TypeAdapter(AppointmentConfirmed | SlotTaken | NotOffered | ErrorReply),
-            lambda body: BookAppointment(**body.model_dump()),
+            lambda body, _: BookAppointment(**body.model_dump()),
             acting=True,
         ),
         Tool(
             "list_appointments",
             subjects.SCHEDULER_LIST,
             TypeAdapter(AppointmentList | ErrorReply),
-            lambda body: ListAppointments(**body.model_dump()),
+            lambda body, _: ListAppointments(**body.model_dump()),
         ),
         Tool(
             "cancel_appointment",
             subjects.SCHEDULER_CANCEL,
             TypeAdapter(CancellationConfirmed | ChangeRequested | ErrorReply),
-            lambda body: CancelAppointment(**body.model_dump()),
+            lambda body, _: CancelAppointment(**body.model_dump()),
             acting=True,
         ),
         Tool(
             "reschedule_appointment",
             subjects.SCHEDULER_RESCHEDULE,
             TypeAdapter(RescheduleConfirmed | SlotTaken | ChangeRequested | ErrorReply),
-            lambda body: RescheduleAppointment(**body.model_dump()),
+            lambda body, _: RescheduleAppointment(**body.model_dump()),
             acting=True,
         ),
         Tool(
             "create_request",
             subjects.PATIENTS_REQUEST_CREATE,
             TypeAdapter(RequestFiled | ErrorReply),
-            lambda body: CreateRequest(
+            lambda body, _: CreateRequest(
                 **body.model_dump(exclude={"caller_id"}), caller_id=body.caller_id or None
             ),
             acting=True,
@@ -243,7 +255,7 @@ TOOLS: dict[str, Tool] = {
             "practice_info",
             subjects.SCHEDULER_PRACTICE_INFO,
             TypeAdapter(PracticeInfo | ErrorReply),
-            lambda body: GetPracticeInfo(**body.model_dump()),
+            lambda body, _: GetPracticeInfo(**body.model_dump()),
             words={"topic": answers.topic},
         ),
         Tool(
@@ -273,9 +285,7 @@ async def call_tool(request: Request, tool: Tool) -> JSONResponse:
     try:
         given = request.headers.get("x-ignis-tool-secret", "")
         if not secret_matches(given, state.settings.tool_secret.get_secret_value()):
-            return _json(
-                {"ok": False, "code": code, "message": "Fehlende oder falsche Anmeldung des Werkzeugs."}, 401
-            )
+            return _json(failure(code), 401)
         code = "too_large"  # should the edge cut the body off (BodyLimit), this is what is counted
         raw = await request.body()
         try:
@@ -284,7 +294,8 @@ async def call_tool(request: Request, tool: Tool) -> JSONResponse:
             code = ErrorCode.invalid_request.value
             return _json(failure(ErrorCode.invalid_request, fields=invalid_fields(exc)), 422)
         try:
-            command = tool.to_command(body)
+            today = dt.datetime.now(ZoneInfo(state.practice.timezone)).date()
+            command = tool.to_command(body, today)
         except ToolInputError as exc:
             code = exc.code.value
             return _json(failure(exc.code, tool.name))

@@ -14,7 +14,8 @@ import datetime as dt
 import logging
 import uuid
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeGuard, TypeVar
 from zoneinfo import ZoneInfo
 
 from faststream.nats import NatsBroker
@@ -37,10 +38,12 @@ from ignis.practice.config import Practice
 from ignis.practice.sms import Template, message_fields, render
 
 logger = logging.getLogger("ignis.notifier.dispatch")
+T = TypeVar("T")
 Status = MessageStatus
 
 CONTACT_TIMEOUT_SECONDS = 2.0
-BATCH = 10  # messages sent at once; a hanging provider holds up no more than these
+BATCH = 10  # messages sent at once; a hanging provider holds up no more than these (and the patients service
+# answers this many contact requests at once: 50 timed out on a busy box, postponing those SMS by 30 s)
 RETRY_BACKOFF = [dt.timedelta(seconds=s) for s in (30, 120, 600, 1800, 3600)]
 MAX_ATTEMPTS = len(RETRY_BACKOFF) + 1
 # A claim older than this belongs to a sender that stopped: nothing was sent yet, it is released.
@@ -102,61 +105,58 @@ class Dispatcher:
             )
 
     async def dispatch_due(self) -> int:
-        """Send the messages due now, up to `BATCH` at once; how many were taken."""
+        """Send the messages due now, up to `BATCH` at once; how many were taken.
+
+        A batch costs three transactions however large it is: the claim (with the reminders' appointments),
+        the step of each message (the `sending` mark of those that go out, committed before any request
+        leaves, or why one does not), and the outcomes. Contacts are asked and SMS sent concurrently.
+        """
         claim = uuid.uuid4()
         async with self.sessionmaker() as session, session.begin():
-            messages = await NotifierRepository(session).claim_due(self.clock(), BATCH, claim)
-        await asyncio.gather(*(self._deliver(message, claim) for message in messages))
+            repo = NotifierRepository(session)
+            messages = await repo.claim_due(self.clock(), BATCH, claim)
+            reminded = [m.appointment_id for m in messages if m.template == Template.reminder]
+            current = await repo.current_appointments(reminded) if reminded else {}
+        if not messages:
+            return 0
+        decided = await asyncio.gather(*(self._decide(m, current) for m in messages), return_exceptions=True)
+        steps = [(m, step) for m, step in zip(messages, decided, strict=True) if _succeeded(step, m)]
+        outgoing = [(m, step.send) for m, step in await self._apply(steps, claim) if step.send is not None]
+        results = await asyncio.gather(
+            *(self.provider.send(phone, text, str(m.id)) for m, (phone, text) in outgoing),
+            return_exceptions=True,
+        )
+        outcomes = [
+            (m, self._outcome(m, result))
+            for (m, _), result in zip(outgoing, results, strict=True)
+            if _succeeded(result, m)
+        ]
+        await self._apply(outcomes, claim)
         return len(messages)
 
-    async def _deliver(self, message: Message, claim: uuid.UUID) -> None:
-        try:
-            await self._process(message, claim)
-        except Exception:  # leave it claimed: recovery releases it after the lease, nothing left yet
-            logger.error(
-                "message could not be processed", extra={"message_id": str(message.id)}, exc_info=True
-            )
-
-    async def _finish(self, message: Message, holder: uuid.UUID, **fields: Any) -> bool:
+    async def _apply(
+        self, steps: list[tuple[Message, "_Step"]], claim: uuid.UUID
+    ) -> list[tuple[Message, "_Step"]]:
+        """Write the steps in one transaction; those of messages this sender still holds, once committed."""
+        if not steps:
+            return []
         async with self.sessionmaker() as session, session.begin():
-            return await NotifierRepository(session).finish(message.id, holder, **fields)
+            repo = NotifierRepository(session)
+            held = [(m, step) for m, step in steps if await repo.finish(m.id, claim, **step.fields)]
+        for message, step in held:
+            step.report(message)
+        return held
 
-    async def _close(self, message: Message, claim: uuid.UUID, status: Status, reason: str) -> None:
-        await self._finish(message, claim, status=status, reason=reason, finished_at=self.clock())
-        SMS.labels(message.template, status).inc()
-        logger.info("SMS not sent", extra={"message_id": str(message.id), "status": status, "reason": reason})
-
-    async def _later(
-        self, message: Message, claim: uuid.UUID, reason: str, after: float | None = None
-    ) -> None:
-        """Certainly not sent: try again after a backoff, or give up after `MAX_ATTEMPTS`."""
-        if message.attempts >= MAX_ATTEMPTS:
-            await self._close(
-                message, claim, Status.failed, f"gave up after {message.attempts} attempts: {reason}"
-            )
-            return
-        delay = RETRY_BACKOFF[message.attempts - 1]
-        if after is not None:
-            delay = max(delay, dt.timedelta(seconds=after))
-        await self._finish(
-            message, claim, status=Status.pending, reason=reason, due_at=self.clock() + delay, claim=None
-        )
-        logger.warning("SMS postponed", extra={"message_id": str(message.id), "reason": reason})
-
-    async def _process(self, message: Message, claim: uuid.UUID) -> None:
+    async def _decide(self, message: Message, current: dict[uuid.UUID, uuid.UUID]) -> "_Step":
+        """What becomes of a claimed message: closed, postponed, or sent (to which number, what text)."""
         now = self.clock()
         if message.start_at <= now:
-            await self._close(message, claim, Status.skipped, "the appointment has begun")
-            return
+            return self._close(Status.skipped, "the appointment has begun")
         if message.template == Template.reminder:
-            if not await self._still_current(message):
-                await self._close(message, claim, Status.withdrawn, "appointment cancelled or moved")
-                return
+            if current.get(message.appointment_id) != message.event_id:
+                return self._close(Status.withdrawn, "appointment cancelled or moved")
             if service.in_quiet_hours(now.astimezone(self.zone).time(), self.practice):
-                await self._close(
-                    message, claim, Status.skipped, "due in the quiet hours (the notifier was away)"
-                )
-                return
+                return self._close(Status.skipped, "due in the quiet hours (the notifier was away)")
         try:
             contact = await ask(
                 self.broker,
@@ -166,65 +166,67 @@ class Dispatcher:
                 CONTACT_TIMEOUT_SECONDS,
             )
         except ServiceError as exc:
-            await self._later(message, claim, f"patients service: {exc.message}")
-            return
+            return self._later(message, f"patients service: {exc.message}")
         if isinstance(contact, ErrorReply):
             if contact.code == ErrorCode.not_found:
-                await self._close(message, claim, Status.skipped, "patient no longer exists")
-            else:
-                await self._later(message, claim, f"patients service answered {contact.code}")
-            return
+                return self._close(Status.skipped, "patient no longer exists")
+            return self._later(message, f"patients service answered {contact.code}")
         if not contact.sms_consent:
-            await self._close(message, claim, Status.skipped, "no SMS consent")
-            return
+            return self._close(Status.skipped, "no SMS consent")
         if not contact.phone or not contact.mobile:
-            await self._close(message, claim, Status.skipped, "no mobile number")
-            return
+            return self._close(Status.skipped, "no mobile number")
         text = self.text(message)
-        if not await self._finish(
-            message,
-            claim,
-            status=Status.sending,
-            body=text,
-            provider=self.provider.name,
-            claimed_at=self.clock(),
-        ):
-            return  # recovered by another sender meanwhile: it is theirs now
-        result = await self.provider.send(contact.phone, text, str(message.id))
-        await self._record(message, claim, result)
+        fields = {"status": Status.sending, "body": text, "provider": self.provider.name, "claimed_at": now}
+        return _Step(fields, send=(contact.phone, text))
 
-    async def _still_current(self, message: Message) -> bool:
-        async with self.sessionmaker() as session:
-            appointment = await NotifierRepository(session).appointment(message.appointment_id)
-        return (
-            appointment is not None and appointment.event_id == message.event_id and not appointment.cancelled
-        )
+    def _close(self, status: Status, reason: str) -> "_Step":
+        def report(message: Message) -> None:
+            SMS.labels(message.template, status).inc()
+            extra = {"message_id": str(message.id), "status": status, "reason": reason}
+            logger.info("SMS not sent", extra=extra)
 
-    async def _record(self, message: Message, claim: uuid.UUID, result: Result) -> None:
-        extra = {
-            "message_id": str(message.id),
-            "template": message.template,
-            "http_status": result.http_status,
-        }
+        return _Step({"status": status, "reason": reason, "finished_at": self.clock()}, report=report)
+
+    def _later(self, message: Message, reason: str, after: float | None = None) -> "_Step":
+        """Certainly not sent: try again after a backoff, or give up after `MAX_ATTEMPTS`."""
+        if message.attempts >= MAX_ATTEMPTS:
+            return self._close(Status.failed, f"gave up after {message.attempts} attempts: {reason}")
+        delay = RETRY_BACKOFF[message.attempts - 1]
+        if after is not None:
+            delay = max(delay, dt.timedelta(seconds=after))
+
+        def report(message: Message) -> None:
+            logger.warning("SMS postponed", extra={"message_id": str(message.id), "reason": reason})
+
+        fields = {"status": Status.pending, "reason": reason, "due_at": self.clock() + delay, "claim": None}
+        return _Step(fields, report=report)
+
+    def _outcome(self, message: Message, result: Result) -> "_Step":
         if result.outcome == Outcome.retry:
-            await self._later(message, claim, result.reason or "try again", result.retry_after_seconds)
-            return
+            return self._later(message, result.reason or "try again", result.retry_after_seconds)
         status = {Outcome.sent: Status.sent, Outcome.failed: Status.failed, Outcome.unknown: Status.unknown}[
             result.outcome
         ]
-        await self._finish(
-            message,
-            claim,
-            status=status,
-            reason=result.reason,
-            provider_status=result.http_status,
-            finished_at=self.clock(),
-        )
-        SMS.labels(message.template, status).inc()
-        if status == Status.sent:
-            logger.info("SMS sent", extra=extra)
-        else:
-            logger.error("SMS not delivered", extra=extra | {"status": status, "reason": result.reason})
+
+        def report(message: Message) -> None:
+            SMS.labels(message.template, status).inc()
+            extra = {
+                "message_id": str(message.id),
+                "template": message.template,
+                "http_status": result.http_status,
+            }
+            if status == Status.sent:
+                logger.info("SMS sent", extra=extra)
+            else:
+                logger.error("SMS not delivered", extra=extra | {"status": status, "reason": result.reason})
+
+        fields = {
+            "status": status,
+            "reason": result.reason,
+            "provider_status": result.http_status,
+            "finished_at": self.clock(),
+        }
+        return _Step(fields, report=report)
 
     def text(self, message: Message) -> str:
         practitioner = self.practice.practitioner(message.practitioner_id)
@@ -235,3 +237,24 @@ class Dispatcher:
             (message.previous_start_at or message.start_at).astimezone(self.zone),
         )
         return render(self.practice.sms.template(Template(message.template)), fields)
+
+
+@dataclass
+class _Step:
+    """A claimed message's next step: the fields written for it, what is said once they are committed, and
+    the SMS to send then (number, text), if any."""
+
+    fields: dict[str, Any]
+    report: Callable[[Message], None] = lambda message: None
+    send: tuple[str, str] | None = None
+
+
+def _succeeded(done: "T | BaseException", message: Message) -> TypeGuard[T]:
+    """Whether a message's step ran; one that raised leaves the message claimed (nothing left yet: recovery
+    releases it after the lease) or sending (recovery makes it unknown), as for a sender that stopped."""
+    if isinstance(done, Exception):
+        logger.error("message could not be processed", extra={"message_id": str(message.id)}, exc_info=done)
+        return False
+    if isinstance(done, BaseException):
+        raise done
+    return True

@@ -1,14 +1,16 @@
 """Bus entry points of the notifier: translation and dependency injection only."""
 
+import logging
 from typing import Annotated, Any
 
-from faststream import Context, Depends
-from faststream.nats import NatsBroker, NatsMessage, NatsRouter
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from faststream import Depends
+from faststream.nats import NatsRouter
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ignis.contracts import subjects
 from ignis.contracts.notifications import ListMessages, MessagePage, MessageRetried, RetryMessage
 from ignis.contracts.patients import ErasePatient, PatientErased, PatientErasedHere
+from ignis.contracts.requests import RequestCreated
 from ignis.contracts.scheduling import (
     AppointmentBooked,
     AppointmentCancelled,
@@ -18,18 +20,18 @@ from ignis.contracts.scheduling import (
 )
 from ignis.kit.bus import durable_subscriber, responder, settle
 from ignis.kit.clock import utcnow
-from ignis.kit.db import Session
+from ignis.kit.context import Broker, Context, Message
+from ignis.kit.db import Session, Sessionmaker
 from ignis.kit.erasure import subscribe_erasures
-from ignis.notifier import service
+from ignis.notifier import alerts, service
 from ignis.notifier.dispatcher import Dispatcher
 from ignis.notifier.repository import NotifierRepository
 from ignis.practice.config import Practice
 
+logger = logging.getLogger("ignis.notifier")
 router = NatsRouter()
 responds = responder(router, "notifier")
 
-Sessionmaker = Annotated[async_sessionmaker[AsyncSession], Context("sessionmaker")]
-Broker = Annotated[NatsBroker, Context("broker")]
 PracticeConfig = Annotated[Practice, Context("practice")]
 Sender = Annotated[Dispatcher | None, Context("dispatcher", default=None)]
 
@@ -68,7 +70,7 @@ async def retry_message(cmd: RetryMessage, repo: Repository) -> MessageRetried:
 )
 async def on_appointment_event(
     _: Any,
-    message: NatsMessage,
+    message: Message,
     sessionmaker: Sessionmaker,
     practice: PracticeConfig,
     broker: Broker,
@@ -83,6 +85,35 @@ async def on_appointment_event(
             await service.plan(NotifierRepository(session), practice, subject, event, utcnow())
         if dispatcher is not None:
             dispatcher.wake.set()
+
+    await settle(message, broker, work)
+
+
+@durable_subscriber(
+    router,
+    subjects.REQUEST_CREATED,
+    stream=subjects.EVENTS_STREAM,
+    durable=subjects.NOTIFIER_REQUESTS_CONSUMER,
+)
+async def on_request_created(
+    _: Any,
+    message: Message,
+    sessionmaker: Sessionmaker,
+    practice: PracticeConfig,
+    broker: Broker,
+    dispatcher: Sender,
+) -> None:
+    """An urgent request: an SMS to the staff mobile (once; acknowledged after it is recorded)."""
+
+    async def work() -> None:
+        if dispatcher is None:
+            return
+        event = RequestCreated.model_validate_json(message.body)
+        async with sessionmaker() as session, session.begin():
+            outcome = await alerts.alert_staff(
+                NotifierRepository(session), dispatcher.provider, practice, event, dispatcher.clock()
+            )
+        logger.info("staff alert", extra={"request_id": event.request_id, "outcome": outcome})
 
     await settle(message, broker, work)
 

@@ -50,6 +50,7 @@ def create_app(
         background=[send_sms],
         consumers={
             subjects.NOTIFIER_APPOINTMENTS_CONSUMER: subjects.EVENTS_STREAM,
+            subjects.NOTIFIER_REQUESTS_CONSUMER: subjects.EVENTS_STREAM,
             subjects.NOTIFIER_ERASURES_CONSUMER: subjects.EVENTS_STREAM,
         },
     )

@@ -52,3 +52,12 @@ class Message(Base):
     body: Mapped[str | None] = mapped_column(Encrypted())  # the SMS text: encrypted at rest
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.clock_timestamp())
     finished_at: Mapped[dt.datetime | None]
+
+
+class StaffAlert(Base):
+    __tablename__ = "staff_alert"
+
+    request_id: Mapped[str] = mapped_column(primary_key=True)
+    created_at: Mapped[dt.datetime]
+    status: Mapped[str]
+    reason: Mapped[str | None]

@@ -10,7 +10,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from ignis.contracts.notifications import MessageStatus
 from ignis.kit.db import Repository
-from ignis.notifier.models import SCHEMA, Appointment, Message
+from ignis.notifier.models import SCHEMA, Appointment, Message, StaffAlert
 
 Status = MessageStatus
 
@@ -18,8 +18,14 @@ Status = MessageStatus
 class NotifierRepository(Repository):
     schema = SCHEMA
 
-    async def appointment(self, appointment_id: uuid.UUID) -> Appointment | None:
-        return await self.session.get(Appointment, appointment_id)
+    async def current_appointments(self, appointment_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
+        """Of these appointments, those not cancelled, with the id of the event that last set them."""
+        rows = await self.session.execute(
+            select(Appointment.id, Appointment.event_id).where(
+                Appointment.id.in_(appointment_ids), Appointment.cancelled.is_(False)
+            )
+        )
+        return dict(rows.all())
 
     async def save_appointment(self, **state: Any) -> bool:
         """Keep the appointment's state from an event unless a newer version is known; whether it was kept
@@ -43,6 +49,21 @@ class NotifierRepository(Repository):
             .returning(Message.id)
         )
         return result.scalar() is not None
+
+    async def add_staff_alert(self, request_id: str, now: dt.datetime) -> bool:
+        """Record the alert of a request before it is sent, unless it exists; whether it was new."""
+        result = await self.session.execute(
+            insert(StaffAlert)
+            .values(request_id=request_id, created_at=now, status="sending")
+            .on_conflict_do_nothing(index_elements=[StaffAlert.request_id])
+            .returning(StaffAlert.request_id)
+        )
+        return result.scalar() is not None
+
+    async def finish_staff_alert(self, request_id: str, status: str, reason: str | None) -> None:
+        await self.session.execute(
+            update(StaffAlert).where(StaffAlert.request_id == request_id).values(status=status, reason=reason)
+        )
 
     async def withdraw_reminders(self, appointment_id: uuid.UUID, keep_event: uuid.UUID, reason: str) -> int:
         """Withdraw the appointment's pending reminders but the one planned by `keep_event`."""

@@ -2,9 +2,8 @@
 
 from typing import Annotated, Any
 
-from faststream import Context, Depends
-from faststream.nats import NatsBroker, NatsMessage, NatsRouter
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from faststream import Depends
+from faststream.nats import NatsRouter
 
 from ignis.contracts import subjects
 from ignis.contracts.base import ErrorReply
@@ -12,6 +11,7 @@ from ignis.contracts.calls import CallDetail, CallPage, GetCall, ListCalls
 from ignis.contracts.notifications import Contact, GetContact, SetSmsConsent, SmsConsentSet
 from ignis.contracts.patients import (
     CallerLookedUp,
+    ErasePatient,
     GetPatientNames,
     IdentifyPatient,
     IdentityLocks,
@@ -19,6 +19,7 @@ from ignis.contracts.patients import (
     ListIdentityLocks,
     LookupCaller,
     PatientAlreadyRegistered,
+    PatientErasedHere,
     PatientIdentified,
     PatientNames,
     PatientRefResolved,
@@ -36,10 +37,13 @@ from ignis.contracts.requests import (
     RequestPage,
     RequestUpdated,
 )
+from ignis.fhir.client import FhirClient
 from ignis.kit.bus import durable_subscriber, responder, settle
 from ignis.kit.clock import utcnow
-from ignis.kit.db import Session
-from ignis.patients import calls, contact, identity, refs, registration, requests
+from ignis.kit.context import Broker, Context, Message
+from ignis.kit.db import Session, Sessionmaker
+from ignis.patients import calls, contact, fhir_records, identity, refs, registration, requests, retention
+from ignis.patients.fhir_index import PatientIndex
 from ignis.patients.repository import PatientRepository
 from ignis.patients.settings import PatientsSettings
 
@@ -47,14 +51,16 @@ router = NatsRouter()
 responds = responder(router, "patients")
 
 
-async def get_repository(session: Session) -> PatientRepository:
-    return PatientRepository(session)
+async def get_repository(
+    session: Session,
+    fhir: FhirClient | None = Context("fhir", default=None),
+    index: PatientIndex | None = Context("patient_index", default=None),
+) -> PatientRepository:
+    return fhir_records.repository(session, fhir, index)
 
 
 Repository = Annotated[PatientRepository, Depends(get_repository)]
 Settings = Annotated[PatientsSettings, Context("settings")]
-Sessionmaker = Annotated[async_sessionmaker[AsyncSession], Context("sessionmaker")]
-Broker = Annotated[NatsBroker, Context("broker")]
 
 
 @responds(subjects.PATIENTS_IDENTIFY)
@@ -121,6 +127,14 @@ async def set_sms_consent(cmd: SetSmsConsent, repo: Repository) -> SmsConsentSet
     return await contact.set_sms_consent(repo, cmd, utcnow())
 
 
+@responds(subjects.erase_patient("patients"))
+async def erase_patient(cmd: ErasePatient, repo: Repository, settings: Settings) -> PatientErasedHere:
+    """GDPR Art. 17 from the staff app; `ignis erase-patient` does the same from the command line."""
+    return PatientErasedHere(
+        counts=await retention.erase_everywhere_here(repo, settings.nats, cmd.patient_id)
+    )
+
+
 @responds(subjects.PATIENTS_CONTACT)
 async def patient_contact(query: GetContact, repo: Repository) -> Contact:
     return await contact.contact(repo, query)
@@ -143,7 +157,7 @@ async def unlock_identity(cmd: UnlockIdentity, repo: Repository) -> IdentityUnlo
     durable=subjects.PATIENTS_CALLS_CONSUMER,
 )
 async def store_call(
-    _: Any, message: NatsMessage, sessionmaker: Sessionmaker, settings: Settings, broker: Broker
+    _: Any, message: Message, sessionmaker: Sessionmaker, settings: Settings, broker: Broker
 ) -> None:
     """Acknowledged only after the record is committed; a redelivery finds it and changes nothing. Then the
     event (the whole transcript) is deleted from the stream: the record is the one copy, purged with it.

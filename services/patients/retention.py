@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ignis.contracts import subjects
 from ignis.contracts.patients import PatientErased
 from ignis.kit.clock import utcnow
+from ignis.kit.erasure import delete_from_streams
+from ignis.kit.errors import NotFound
 from ignis.kit.payload import unpack
 from ignis.patients import budget
 from ignis.patients.repository import PatientRepository
@@ -63,6 +65,29 @@ async def erase_patient(repo: PatientRepository, patient_id: uuid.UUID) -> dict[
         event = PatientErased(event_id=uuid.uuid4(), occurred_at=utcnow(), patient_id=patient_id)
         await repo.add_event(subjects.PATIENT_ERASED, event)
     logger.info("patient erased", extra={"patient_id": str(patient_id), **counts})
+    return counts
+
+
+# Every stream that can hold a copy of a patient's data: raw post-call events, dead letters, events.
+STREAMS_WITH_PATIENT_DATA = (subjects.WEBHOOKS_STREAM, subjects.DEAD_LETTER_STREAM, subjects.EVENTS_STREAM)
+
+
+async def erase_everywhere_here(
+    repo: PatientRepository, nats_url: str, patient_id: uuid.UUID
+) -> dict[str, int]:
+    """Erasure asked over NATS (the staff app): the patient's rows, the stream copies of their data, and
+    their conversations at ElevenLabs recorded for deletion (sent by the vendor job, retried until done).
+    The scheduler and the notifier erase theirs on `patient.erased`. (The stream copies go before the
+    commit: what they hold is stored in the rows being erased.)"""
+    conversations = await repo.conversations_of(patient_id)
+    counts = await erase_patient(repo, patient_id)
+    if not counts["patient"]:
+        raise NotFound("no such patient")
+    await repo.record_vendor_deletions(conversations, "erasure", utcnow())
+    copies = await delete_from_streams(
+        nats_url, STREAMS_WITH_PATIENT_DATA, carries_patient(patient_id, conversations)
+    )
+    counts["stream_messages"] = sum(copies.values())
     return counts
 
 

@@ -3,7 +3,7 @@
 import uuid
 from typing import Annotated
 
-from faststream import Context, Depends
+from faststream import Depends
 from faststream.nats import NatsBroker, NatsRouter
 from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -46,6 +46,7 @@ from ignis.contracts.scheduling import (
 )
 from ignis.kit.bus import ask, responder
 from ignis.kit.clock import utcnow
+from ignis.kit.context import Broker, Context
 from ignis.kit.db import Session
 from ignis.kit.erasure import subscribe_erasures
 from ignis.kit.errors import NotVerified, Unavailable
@@ -68,7 +69,6 @@ async def get_repository(session: Session) -> AppointmentRepository:
 
 Repository = Annotated[AppointmentRepository, Depends(get_repository)]
 CalendarDep = Annotated[Calendar, Context("calendar")]
-Broker = Annotated[NatsBroker, Context("broker")]
 
 
 async def verified(conversation_id: str, patient_ref: str, broker: NatsBroker) -> Patient:

@@ -1,5 +1,7 @@
 """Factory of the scheduler service: `faststream run ignis.scheduler.main:create_app --factory`."""
 
+import datetime as dt
+
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ignis.contracts import subjects
@@ -17,7 +19,8 @@ def create_app(
 ) -> Service:
     """A practice file with an error stops the start here, naming the file, the key and the problem."""
     settings = settings or SchedulerSettings()
-    calendar = Calendar(load_practice(settings.practice_file))
+    calendar = Calendar(load_practice(settings.practice_file), spoken_style=settings.spoken_style)
+    calendar.prepare(dt.date.today())
     app = create_service(
         "scheduler",
         settings,

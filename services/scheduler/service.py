@@ -25,13 +25,13 @@ from ignis.contracts.scheduling import (
     ClosureInfo,
     DayAppointment,
     DayAppointments,
+    DayHours,
     FindSlots,
     GetPracticeInfo,
     JoinWaitlist,
     ListDayAppointments,
     NoSlotsFound,
     NotOffered,
-    PartOfDay,
     PracticeInfo,
     RescheduleAppointment,
     RescheduleConfirmed,
@@ -43,11 +43,11 @@ from ignis.contracts.scheduling import (
     WaitlistJoined,
 )
 from ignis.kit.pagination import decode_cursor, encode_cursor
-from ignis.language.spoken import spoken_date, spoken_ranges
+from ignis.language.spoken import WEEKDAY_NAMES, SpokenStyle, spoken_date, spoken_ranges
 from ignis.language.text import fold
-from ignis.practice.config import Practitioner, VisitType
+from ignis.practice.config import WEEKDAYS, Practitioner, VisitType
 from ignis.scheduler import waitlist
-from ignis.scheduler.calendar import Calendar, Slot, parse_slot_id, slot_id, spoken_slot
+from ignis.scheduler.calendar import Booked, Calendar, Slot, merge_busy, parse_slot_id, slot_id, spoken_slot
 from ignis.scheduler.errors import (
     AppointmentNotFound,
     DuplicateBooking,
@@ -59,9 +59,9 @@ from ignis.scheduler.models import Appointment
 from ignis.scheduler.repository import AppointmentRepository, Holds
 from ignis.scheduler.rules import Patient, refusal
 
-# Busy time is read a day first, then in growing chunks: most searches end on their first day, and a
-# search through the whole horizon still needs only a handful of reads.
-FIRST_CHUNK, LARGEST_CHUNK = dt.timedelta(days=1), dt.timedelta(days=14)
+# Busy time is read a day first, then a week, then the rest of the window at once: most searches end on
+# their first day, and one through the whole horizon costs three reads (of integers, a row per practitioner).
+CHUNKS = (dt.timedelta(days=1), dt.timedelta(days=7))
 EMERGENCY = {"notruf": "112", "aerztlicher_bereitschaftsdienst": "116117"}
 
 
@@ -121,32 +121,58 @@ def _local_day_start(calendar: Calendar, day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(0), tzinfo=calendar.zone).astimezone(dt.UTC)
 
 
+class BookedTime:
+    """Booked time of the practitioners a request searches, read once and merged once: each read continues
+    where the last one ended, so a find_slots that searches again from the same start (its fallback) reads
+    only what it has not read yet."""
+
+    def __init__(self, repo: AppointmentRepository, holds: Holds | None = None) -> None:
+        self.repo = repo
+        self.holds = holds  # slots held from the waiting list for others count as booked
+        self.ids: list[str] = []
+        self.start = self.end = dt.datetime.min.replace(tzinfo=dt.UTC)
+        self.booked = Booked()
+
+    async def covering(self, ids: list[str], start: dt.datetime, end: dt.datetime) -> Booked:
+        """Booked time of `ids` over at least [start, end)."""
+        if ids != self.ids or not self.start <= start <= self.end:
+            self.ids, self.start, self.end, self.booked = ids, start, start, Booked()
+        if end > self.end:
+            read = await self.repo.busy(ids, self.end, end, holds=self.holds)
+            known = {pid: [*self.booked.get(pid, []), *intervals] for pid, intervals in read.items()}
+            self.booked.update(merge_busy(known))
+            self.end = end
+        return self.booked
+
+
 async def search(
     repo: AppointmentRepository,
     calendar: Calendar,
     visit_type: VisitType,
     window: tuple[dt.datetime, dt.datetime],
     *,
-    part_of_day: PartOfDay = "egal",
+    after: dt.time | None = None,
+    before: dt.time | None = None,
     practitioner_ids: Sequence[str] | None = None,
     limit: int = 3,
-    holds: Holds | None = None,
+    booked: BookedTime | None = None,
 ) -> list[Slot]:
-    """The earliest free slots in `window`, reading booked (and held) time chunk by chunk."""
+    """The earliest free slots in `window`, reading booked time chunk by chunk (`CHUNKS`)."""
     offering = [p.id for p in calendar.practice.offering(visit_type)]
     candidates = [p for p in offering if practitioner_ids is None or p in practitioner_ids]
+    booked = booked or BookedTime(repo)
     found: list[Slot] = []
     start, end = window
-    size = FIRST_CHUNK
+    sizes = iter(CHUNKS)
     while start < end and len(found) < limit and candidates:
-        chunk = (start, min(end, start + size))
-        size = min(size * 2, LARGEST_CHUNK)
-        busy = await repo.busy(candidates, *chunk, holds=holds)
+        size = next(sizes, None)
+        chunk = (start, end if size is None else min(end, start + size))
         found += calendar.free_slots(
             visit_type,
-            busy,
+            await booked.covering(candidates, *chunk),
             chunk,
-            part_of_day=part_of_day,
+            after=after,
+            before=before,
             practitioner_ids=candidates,
             limit=limit - len(found),
         )
@@ -205,6 +231,7 @@ async def find_slots(
     earliest = _local_day_start(calendar, cmd.earliest) if cmd.earliest else None
     latest = _local_day_start(calendar, cmd.latest + dt.timedelta(days=1)) if cmd.latest else None
     window = calendar.bookable_window(now, earliest, latest)
+    booked = BookedTime(repo, holds)
     slots = []
     if window is not None:
         slots = await search(
@@ -212,23 +239,24 @@ async def find_slots(
             calendar,
             visit_type,
             window,
-            part_of_day=cmd.part_of_day,
+            after=cmd.after,
+            before=cmd.before,
             practitioner_ids=practitioner_ids,
             limit=cmd.limit,
-            holds=holds,
+            booked=booked,
         )
     if slots or held:
         offers = held + [
             o for o in (offer(calendar, s) for s in slots) if o.slot_id not in {h.slot_id for h in held}
         ]
         return SlotsOffered(slots=offers[: max(cmd.limit, len(held))])
-    if window is not None and latest is None and cmd.part_of_day == "egal":
+    if window is not None and latest is None and cmd.after is None and cmd.before is None:
         return NoSlotsFound()  # the whole horizon was searched already
     # Nothing as wished: the first free slot from the wished day on, at any time of day and up to the horizon.
     later = calendar.bookable_window(now, earliest)
     following = (
         await search(
-            repo, calendar, visit_type, later, practitioner_ids=practitioner_ids, limit=1, holds=holds
+            repo, calendar, visit_type, later, practitioner_ids=practitioner_ids, limit=1, booked=booked
         )
         if later
         else []
@@ -236,7 +264,7 @@ async def find_slots(
     if not following:
         return NoSlotsFound()
     day = following[0].start.astimezone(calendar.zone).date()
-    return NoSlotsFound(next_possible=day, next_possible_spoken=spoken_date(day))
+    return NoSlotsFound(next_possible=day, next_possible_spoken=spoken_date(day, calendar.spoken_style))
 
 
 async def join_waitlist(
@@ -271,7 +299,8 @@ async def _alternatives(
     visit_type = calendar.practice.visit_type(slot.visit_type_id)
     window = calendar.bookable_window(now, slot.start)
     holds = Holds(now, holder)
-    found = await search(repo, calendar, visit_type, window, holds=holds) if visit_type and window else []
+    booked = BookedTime(repo, holds)
+    found = await search(repo, calendar, visit_type, window, booked=booked) if visit_type and window else []
     return SlotTaken(alternatives=[offer(calendar, s) for s in found if s != slot][:3])
 
 
@@ -480,19 +509,28 @@ async def reschedule(
 def practice_info(calendar: Calendar, cmd: GetPracticeInfo, now: dt.datetime) -> PracticeInfo:
     practice = calendar.practice
     local = now.astimezone(calendar.zone)
+    style = calendar.spoken_style
     fields: dict[str, object] = {}
 
     def wants(topic: str) -> bool:
         return cmd.topic in (topic, "alles")
 
     if wants("oeffnungszeiten"):
-        today = calendar.opening_ranges(local.date())
-        fields["open_now"] = any(start <= local.time() < end for start, end in today)
-        fields["hours_today"] = spoken_ranges(today)
+        fields["open_now"] = calendar.is_open(now)
+        fields["hours_today"] = spoken_ranges(calendar.opening_ranges(local.date()), style)
+        fields["opening_hours"] = [
+            DayHours(
+                day=WEEKDAY_NAMES[index],
+                hours=spoken_ranges(sorted(practice.opening_hours.get(day, [])), style),
+            )
+            for index, day in enumerate(WEEKDAYS)
+        ]
+    if wants("oeffnungszeiten") or wants("schliesstage"):  # "wann haben Sie auf?" includes the holidays
         fields["opening_state"] = calendar.opening_state(now)
-    if wants("schliesstage"):
         fields["next_closures"] = [
-            ClosureInfo(start=start, end=end, reason=reason, spoken=_spoken_closure(start, end, reason))
+            ClosureInfo(
+                start=start, end=end, reason=reason, spoken=_spoken_closure(start, end, reason, style)
+            )
             for start, end, reason in calendar.next_closures(local.date())[:5]
         ]
     if wants("adresse"):
@@ -504,10 +542,10 @@ def practice_info(calendar: Calendar, cmd: GetPracticeInfo, now: dt.datetime) ->
     return PracticeInfo(practice_name=practice.name, **fields)
 
 
-def _spoken_closure(start: dt.date, end: dt.date, reason: str) -> str:
+def _spoken_closure(start: dt.date, end: dt.date, reason: str, style: SpokenStyle) -> str:
     if start == end:
-        return f"am {spoken_date(start)} ({reason})"
-    return f"vom {spoken_date(start)} bis {spoken_date(end)} ({reason})"
+        return f"am {spoken_date(start, style)} ({reason})"
+    return f"vom {spoken_date(start, style)} bis {spoken_date(end, style)} ({reason})"
 
 
 async def day_appointments(

@@ -68,13 +68,16 @@ class TestWithServices:
         assert variables["caller_known"] is True
         assert variables["caller_first_name"] == "Anna"
         assert variables["open_now"] in ("ja", "nein")
-        assert variables["hours_today"] in ("7 bis 12 Uhr und 13 bis 20 Uhr", "geschlossen")
+        assert variables["hours_today"] in (
+            "sieben bis zwölf Uhr und dreizehn bis zwanzig Uhr",
+            "geschlossen",
+        )
         # Which transfers apply (tests/scheduler/test_calendar.py: the state at each hour).
         expected = {"ja": {"geöffnet"}, "nein": {"Mittagspause", "geschlossen"}}
         assert variables["practice_state"] in expected[variables["open_now"]]
         assert len(variables["now"]) == 5
         assert re.fullmatch(r"[A-Z][a-z]+tag|Mittwoch", variables["today"].split(",")[0])
-        assert re.fullmatch(r"\w+, \d{1,2}\. \w+ \d{4}", variables["today"])
+        assert re.fullmatch(r"\w+, den \w+ten \w+ zweitausend\w*", variables["today"])  # said, not digits
 
         shared, _ = await initiate(gateway, caller_id=MAYER_1.phone)
         assert (shared["caller_known"], shared["caller_first_name"]) == (False, "")

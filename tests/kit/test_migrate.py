@@ -11,11 +11,18 @@ from tests.conftest import drop_database, other_database
 
 class TestMigrateAll:
     async def test_second_run_applies_nothing(self, engine: AsyncEngine, database_url: str) -> None:
-        assert await migrate_all(database_url) == {"patients": [], "scheduler": [], "notifier": []}
+        assert await migrate_all(database_url) == {
+            "patients": [],
+            "scheduler": [],
+            "notifier": [],
+            "staff_app": [],
+        }
 
     async def test_concurrent_runs_do_not_collide(self, engine: AsyncEngine, database_url: str) -> None:
         results = await asyncio.gather(*(migrate_all(database_url) for _ in range(3)))
-        assert all(result == {"patients": [], "scheduler": [], "notifier": []} for result in results)
+        assert all(
+            result == {"patients": [], "scheduler": [], "notifier": [], "staff_app": []} for result in results
+        )
 
     async def test_schema_and_version_recorded(self, engine: AsyncEngine) -> None:
         async with engine.connect() as conn:
@@ -33,7 +40,7 @@ class TestMigrateAll:
                 .scalars()
                 .all()
             )
-        assert versions[-3:] == ["0006_call_raw_event", "0007_vendor_deletion", "0008_registered_by_phone"]
+        assert versions[-3:] == ["0008_fhir_patient", "0009_fhir_sync", "0010_registered_by_phone"]
         assert {"patient", "verification", "identity_attempt", "schema_migration"} <= set(tables)
 
 
@@ -52,7 +59,9 @@ class TestFreshDatabase:
                     "0005_encrypt",
                     "0006_call_raw_event",
                     "0007_vendor_deletion",
-                    "0008_registered_by_phone",
+                    "0008_fhir_patient",
+                    "0009_fhir_sync",
+                    "0010_registered_by_phone",
                 ],
                 "scheduler": [
                     "0001_init",
@@ -61,8 +70,20 @@ class TestFreshDatabase:
                     "0004_late_change",
                     "0005_waitlist",
                 ],
-                "notifier": ["0001_init", "0002_encrypt", "0003_version", "0004_waitlist_offer"],
+                "notifier": [
+                    "0001_init",
+                    "0002_encrypt",
+                    "0003_version",
+                    "0004_staff_alert",
+                    "0005_waitlist_offer",
+                ],
+                "staff_app": ["0001_init"],
             }
-            assert await migrate_all(fresh) == {"patients": [], "scheduler": [], "notifier": []}
+            assert await migrate_all(fresh) == {
+                "patients": [],
+                "scheduler": [],
+                "notifier": [],
+                "staff_app": [],
+            }
         finally:
             await drop_database(engine, "ignis_fresh_migrate")

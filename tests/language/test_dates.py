@@ -4,7 +4,7 @@ from datetime import date
 
 import pytest
 
-from ignis.language.dates import DateParseError, parse_birth_date, parse_date, parse_day
+from ignis.language.dates import DateParseError, parse_birth_date, parse_date
 
 TODAY = date(2024, 6, 15)
 
@@ -229,22 +229,3 @@ class TestErrorsCarryNoPersonalData:
         for fragment in fragments:
             assert fragment.lower() not in rendered.lower()
         assert caught.value.__cause__ is None
-
-
-class TestParseDay:
-    @pytest.mark.parametrize(
-        ("text", "expected"),
-        [
-            ("heute", TODAY),
-            (" Morgen ", date(2024, 6, 16)),
-            ("übermorgen", date(2024, 6, 17)),
-            ("Uebermorgen", date(2024, 6, 17)),
-            ("1.7.24", date(2024, 7, 1)),
-        ],
-    )
-    def test_relative_words_and_dates(self, text: str, expected: date) -> None:
-        assert parse_day(text, today=TODAY) == expected
-
-    def test_anything_else_is_no_day(self) -> None:
-        with pytest.raises(DateParseError):
-            parse_day("irgendwann", today=TODAY)

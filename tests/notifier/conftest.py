@@ -68,6 +68,8 @@ async def forget_history(nats_url: str) -> None:
     with contextlib.suppress(nats.js.errors.NotFoundError):
         await js.purge_stream(subjects.EVENTS_STREAM)
         await js.delete_consumer(subjects.EVENTS_STREAM, subjects.NOTIFIER_APPOINTMENTS_CONSUMER)
+    with contextlib.suppress(nats.js.errors.NotFoundError):
+        await js.delete_consumer(subjects.EVENTS_STREAM, subjects.NOTIFIER_REQUESTS_CONSUMER)
     await nc.close()
 
 

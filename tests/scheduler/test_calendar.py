@@ -190,9 +190,9 @@ class TestFreeSlots:
 
     def test_part_of_day(self, cal: Calendar) -> None:
         weber = {"practitioner_ids": ["weber"]}
-        assert starts(find(cal, "akut", part_of_day="nachmittag", limit=1, **weber)) == ["weber 14:00"]
+        assert starts(find(cal, "akut", after=time(12), limit=1, **weber)) == ["weber 14:00"]
         late = day_window(TUESDAY, "11:40", days=2)
-        morning = find(cal, "akut", window=late, part_of_day="vormittag", **weber)
+        morning = find(cal, "akut", window=late, before=time(12), **weber)
         assert starts(morning) == ["weber 11:40", "weber 11:50", "weber 08:00"]
         assert morning[-1].start.astimezone(BERLIN).date() == TUESDAY + timedelta(days=1)
 
@@ -280,6 +280,16 @@ class TestClosures:
         assert closed.opening_state(datetime.combine(TUESDAY, time(10), tzinfo=closed.zone)) == "vacation"
         late = Calendar(practice(opening_hours={"di": ["18:00-24:00"]}))
         assert late.opening_state(datetime.combine(TUESDAY, time(23, 30), tzinfo=late.zone)) == "open"
+
+    def test_open_until_midnight(self) -> None:
+        cal = Calendar(practice(opening_hours={"di": ["08:00-12:00", "18:00-24:00"]}))
+        assert cal.is_open(at(TUESDAY, "23:59"))
+        assert cal.is_open(at(TUESDAY, "18:00"))
+        assert cal.is_open(at(TUESDAY, "11:59"))
+        assert not cal.is_open(at(TUESDAY, "12:00"))
+        assert not cal.is_open(at(TUESDAY, "17:59"))
+        assert not cal.is_open(at(TUESDAY + timedelta(days=1), "00:00"))  # Wednesday: closed
+        assert not cal.is_open(at(TUESDAY, "07:59"))
 
     def test_next_closures_merges_runs_and_names_holidays(self) -> None:
         cal = Calendar(
