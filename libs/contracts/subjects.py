@@ -40,6 +40,10 @@ SCHEDULER_LIST: Final = "ignis.scheduler.appointment.list"
 SCHEDULER_CANCEL: Final = "ignis.scheduler.appointment.cancel"
 SCHEDULER_RESCHEDULE: Final = "ignis.scheduler.appointment.reschedule"
 SCHEDULER_DAY: Final = "ignis.scheduler.appointment.day"
+# The practice team's own: for a patient, without a conversation (the staff app signs in and audits).
+SCHEDULER_PATIENT_APPOINTMENTS: Final = "ignis.scheduler.appointment.of_patient"
+SCHEDULER_STAFF_CANCEL: Final = "ignis.scheduler.appointment.staff_cancel"
+SCHEDULER_STAFF_RESCHEDULE: Final = "ignis.scheduler.appointment.staff_reschedule"
 SCHEDULER_PRACTICE_INFO: Final = "ignis.scheduler.practice.info"
 
 NOTIFIER_MESSAGES_LIST: Final = "ignis.notifier.messages.list"

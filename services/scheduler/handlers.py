@@ -28,6 +28,7 @@ from ignis.contracts.scheduling import (
     GetPracticeInfo,
     ListAppointments,
     ListDayAppointments,
+    ListPatientAppointments,
     NoSlotsFound,
     PatientCommand,
     PracticeInfo,
@@ -35,6 +36,8 @@ from ignis.contracts.scheduling import (
     RescheduleConfirmed,
     SlotsOffered,
     SlotTaken,
+    StaffCancelAppointment,
+    StaffRescheduleAppointment,
     VisitTypeUnknown,
 )
 from ignis.kit.bus import ask, responder
@@ -104,7 +107,7 @@ async def cancel_appointment(
     cmd: CancelAppointment, repo: Repository, calendar: CalendarDep, broker: Broker
 ) -> CancellationConfirmed:
     patient_id = await verified_patient(cmd, broker)
-    return await service.cancel(repo, calendar, cmd, patient_id, utcnow())
+    return await service.cancel(repo, calendar, cmd.appointment_id, patient_id, utcnow())
 
 
 @responds(subjects.SCHEDULER_RESCHEDULE)
@@ -113,6 +116,27 @@ async def reschedule_appointment(
 ) -> RescheduleConfirmed | SlotTaken:
     patient_id = await verified_patient(cmd, broker)
     return await service.reschedule(repo, calendar, cmd, patient_id, utcnow())
+
+
+@responds(subjects.SCHEDULER_PATIENT_APPOINTMENTS)
+async def patient_appointments(
+    query: ListPatientAppointments, repo: Repository, calendar: CalendarDep
+) -> AppointmentList:
+    return await service.list_appointments(repo, calendar, query.patient_id, utcnow())
+
+
+@responds(subjects.SCHEDULER_STAFF_CANCEL)
+async def staff_cancel(
+    cmd: StaffCancelAppointment, repo: Repository, calendar: CalendarDep
+) -> CancellationConfirmed:
+    return await service.cancel(repo, calendar, cmd.appointment_id, None, utcnow())
+
+
+@responds(subjects.SCHEDULER_STAFF_RESCHEDULE)
+async def staff_reschedule(
+    cmd: StaffRescheduleAppointment, repo: Repository, calendar: CalendarDep
+) -> RescheduleConfirmed | SlotTaken:
+    return await service.reschedule(repo, calendar, cmd, None, utcnow())
 
 
 @responds(subjects.SCHEDULER_PRACTICE_INFO)

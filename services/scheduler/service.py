@@ -19,7 +19,6 @@ from ignis.contracts.scheduling import (
     AppointmentList,
     AppointmentRescheduled,
     BookAppointment,
-    CancelAppointment,
     CancellationConfirmed,
     ClosureInfo,
     DayAppointment,
@@ -35,6 +34,7 @@ from ignis.contracts.scheduling import (
     SlotOffer,
     SlotsOffered,
     SlotTaken,
+    StaffRescheduleAppointment,
     VisitTypeInfo,
     VisitTypeUnknown,
 )
@@ -315,38 +315,43 @@ async def list_appointments(
 
 
 async def _own_appointment(
-    repo: AppointmentRepository, appointment_id: str, patient_id: uuid.UUID
+    repo: AppointmentRepository, appointment_id: str, patient_id: uuid.UUID | None
 ) -> Appointment:
     """The caller's own appointment, locked, booked or cancelled; someone else's is as unknown as a missing
-    one. A cancelled one is returned so that a retried cancellation can be confirmed."""
+    one. A cancelled one is returned so that a retried cancellation can be confirmed. The practice team
+    (`patient_id` None) may act on any."""
     try:
         key = uuid.UUID(appointment_id)
     except ValueError:
         raise AppointmentNotFound("no such appointment") from None
     appointment = await repo.get_for_update(key)
-    if appointment is None or appointment.patient_id != patient_id:
+    if appointment is None or (patient_id is not None and appointment.patient_id != patient_id):
         raise AppointmentNotFound("no such appointment")
     return appointment
 
 
-def _changeable(calendar: Calendar, appointment: Appointment, now: dt.datetime) -> None:
+def _changeable(calendar: Calendar, appointment: Appointment, now: dt.datetime, by_staff: bool) -> None:
+    """The cancellation period binds callers; the practice itself may change an appointment until it begins
+    (a practitioner falls ill)."""
     if appointment.status != "booked":
         raise AppointmentNotFound("no such appointment")
-    if appointment.start_at - now < dt.timedelta(hours=calendar.practice.booking.cancel_until_hours):
-        raise TooLate("within the cancellation period")
+    period = dt.timedelta(hours=0 if by_staff else calendar.practice.booking.cancel_until_hours)
+    if appointment.start_at - now < period:
+        raise TooLate("within the cancellation period" if not by_staff else "the appointment has begun")
 
 
 async def cancel(
     repo: AppointmentRepository,
     calendar: Calendar,
-    cmd: CancelAppointment,
-    patient_id: uuid.UUID,
+    appointment_id: str,
+    patient_id: uuid.UUID | None,
     now: dt.datetime,
 ) -> CancellationConfirmed:
-    appointment = await _own_appointment(repo, cmd.appointment_id, patient_id)
+    """For the verified caller `patient_id`, or for the practice team when it is None."""
+    appointment = await _own_appointment(repo, appointment_id, patient_id)
     if appointment.status == "cancelled":
         return CancellationConfirmed(appointment_id=str(appointment.id))  # cancelled already, e.g. a retry
-    _changeable(calendar, appointment, now)
+    _changeable(calendar, appointment, now, by_staff=patient_id is None)
     appointment.status = "cancelled"
     appointment.version += 1  # under the row lock of `_own_appointment`
     appointment.cancelled_at = now
@@ -361,10 +366,11 @@ async def cancel(
 async def reschedule(
     repo: AppointmentRepository,
     calendar: Calendar,
-    cmd: RescheduleAppointment,
-    patient_id: uuid.UUID,
+    cmd: RescheduleAppointment | StaffRescheduleAppointment,
+    patient_id: uuid.UUID | None,
     now: dt.datetime,
 ) -> RescheduleConfirmed | SlotTaken:
+    """For the verified caller `patient_id`, or for the practice team when it is None."""
     appointment = await _own_appointment(repo, cmd.appointment_id, patient_id)
     wanted = parse_slot_id(cmd.new_slot_id, calendar.practice)
     current = Slot(
@@ -372,7 +378,7 @@ async def reschedule(
     )
     if appointment.status == "booked" and wanted == current:
         return RescheduleConfirmed(appointment=appointment_info(calendar, appointment))  # a retried call
-    _changeable(calendar, appointment, now)
+    _changeable(calendar, appointment, now, by_staff=patient_id is None)
     slot = _checked_slot(calendar, cmd.new_slot_id, now)
     previous = (appointment.practitioner_id, appointment.start_at, appointment.end_at)
     await repo.lock_practitioner(slot.practitioner_id)
