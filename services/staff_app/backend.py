@@ -1,5 +1,6 @@
 """What the staff app asks the services over NATS: the staff subjects of `contracts`, typed both ways."""
 
+import datetime as dt
 import uuid
 from typing import Any, Literal, TypeVar
 
@@ -40,7 +41,23 @@ from ignis.contracts.requests import (
     RequestPage,
     RequestUpdated,
 )
-from ignis.contracts.scheduling import DayAppointments, ListDayAppointments
+from ignis.contracts.scheduling import (
+    AppointmentInfo,
+    AppointmentList,
+    CancellationConfirmed,
+    DayAppointments,
+    FindSlots,
+    ListDayAppointments,
+    ListPatientAppointments,
+    NoSlotsFound,
+    RescheduleConfirmed,
+    SlotOffer,
+    SlotsOffered,
+    SlotTaken,
+    StaffCancelAppointment,
+    StaffRescheduleAppointment,
+    VisitTypeUnknown,
+)
 from ignis.kit.bus import ask
 from ignis.kit.errors import ServiceError
 
@@ -59,6 +76,16 @@ _PATIENT_NAMES: TypeAdapter[PatientNames | ErrorReply] = TypeAdapter(PatientName
 _CONTACT: TypeAdapter[Contact | ErrorReply] = TypeAdapter(Contact | ErrorReply)
 _SMS_CONSENT_SET: TypeAdapter[SmsConsentSet | ErrorReply] = TypeAdapter(SmsConsentSet | ErrorReply)
 _DAY_APPOINTMENTS: TypeAdapter[DayAppointments | ErrorReply] = TypeAdapter(DayAppointments | ErrorReply)
+_APPOINTMENT_LIST: TypeAdapter[AppointmentList | ErrorReply] = TypeAdapter(AppointmentList | ErrorReply)
+_CANCELLED: TypeAdapter[CancellationConfirmed | ErrorReply] = TypeAdapter(CancellationConfirmed | ErrorReply)
+_MOVED: TypeAdapter[RescheduleConfirmed | SlotTaken | ErrorReply] = TypeAdapter(
+    RescheduleConfirmed | SlotTaken | ErrorReply
+)
+_SLOTS: TypeAdapter[SlotsOffered | NoSlotsFound | VisitTypeUnknown | ErrorReply] = TypeAdapter(
+    SlotsOffered | NoSlotsFound | VisitTypeUnknown | ErrorReply
+)
+# `find_slots` is the callers' query and names its conversation; the staff app's searches are this one.
+STAFF_CONVERSATION = "praxis-app"
 _IDENTITY_LOCKS: TypeAdapter[IdentityLocks | ErrorReply] = TypeAdapter(IdentityLocks | ErrorReply)
 _IDENTITY_UNLOCKED: TypeAdapter[IdentityUnlocked | ErrorReply] = TypeAdapter(IdentityUnlocked | ErrorReply)
 
@@ -148,6 +175,35 @@ class Backend:
         return await self._ask(
             subjects.SCHEDULER_DAY, ListDayAppointments(day=day, limit=200), _DAY_APPOINTMENTS
         )
+
+    async def appointments(self, patient_id: uuid.UUID) -> list[AppointmentInfo]:
+        """The patient's upcoming booked appointments."""
+        query = ListPatientAppointments(patient_id=patient_id)
+        return (
+            await self._ask(subjects.SCHEDULER_PATIENT_APPOINTMENTS, query, _APPOINTMENT_LIST)
+        ).appointments
+
+    async def free_slots(self, visit_type: str, practitioner: str, earliest: dt.date) -> list[SlotOffer]:
+        """The next free slots of this visit type with this practitioner, from `earliest` on."""
+        query = FindSlots(
+            conversation_id=STAFF_CONVERSATION,
+            visit_type=visit_type,
+            practitioner=practitioner,
+            earliest=earliest,
+            limit=5,
+        )
+        found: SlotsOffered | NoSlotsFound | VisitTypeUnknown = await self._ask(
+            subjects.SCHEDULER_FIND_SLOTS, query, _SLOTS
+        )
+        return found.slots if isinstance(found, SlotsOffered) else []
+
+    async def cancel_appointment(self, appointment_id: str) -> None:
+        command = StaffCancelAppointment(appointment_id=appointment_id)
+        await self._ask(subjects.SCHEDULER_STAFF_CANCEL, command, _CANCELLED)
+
+    async def move_appointment(self, appointment_id: str, slot_id: str) -> RescheduleConfirmed | SlotTaken:
+        command = StaffRescheduleAppointment(appointment_id=appointment_id, new_slot_id=slot_id)
+        return await self._ask(subjects.SCHEDULER_STAFF_RESCHEDULE, command, _MOVED)
 
     async def identity_locks(self) -> IdentityLocks:
         return await self._ask(subjects.PATIENTS_LOCKS_LIST, ListIdentityLocks(), _IDENTITY_LOCKS)

@@ -233,6 +233,76 @@ async def test_a_failed_sms_is_sent_again_consent_is_toggled_and_the_day_shows_t
     await screenshot(page, "tag")
 
 
+async def test_the_desk_moves_and_then_cancels_an_appointment_from_the_day_page(
+    praxis: Praxis, context: BrowserContext
+) -> None:
+    """Both after a confirmation; the patient page lists the appointment, the caller's own list follows
+    the change, the patient is told by SMS and the audit trail names who did it."""
+    me = {"conversation_id": "praxis-verlegen", "caller_id": IDENTIFY_DEMO["caller_id"]}
+    identified = await ask_tool(praxis, "identify_patient", {**IDENTIFY_DEMO, **me})
+    mine = {**me, "patient_ref": identified["patient_ref"]}
+    earliest = (dt.date.today() + dt.timedelta(days=5)).strftime("%d.%m.%Y")
+    offered = await ask_tool(
+        praxis, "find_slots", {**me, "visit_type": "Akutsprechstunde", "earliest": earliest}
+    )
+    slot = offered["slots"][0]  # type: ignore[index]
+    booked = await ask_tool(praxis, "book_appointment", {**mine, "slot_id": slot["slot_id"]})
+    assert booked["code"] == "booked"
+    appointment_id = booked["appointment"]["appointment_id"]  # type: ignore[index]
+    start = dt.datetime.fromisoformat(slot["start"])
+
+    page = await context.new_page()
+    await open_app(praxis, page, "Sabine")
+    await page.goto(f"{praxis.url}/tag?datum={start.date().isoformat()}")
+    row = page.locator("li", has=page.locator(f"a[href$='/termine/{appointment_id}/absagen']"))
+    await expect(row).to_contain_text(f"{start:%H:%M}")
+    await row.get_by_role("link", name="Anna Müller").click()
+    await expect(page.locator("#termine")).to_contain_text(f"{start:%d.%m.%Y %H:%M}")
+    await screenshot(page, "patient_termine")
+
+    await page.goto(f"{praxis.url}/tag?datum={start.date().isoformat()}")
+    await row.get_by_role("link", name="Verlegen").click()
+    await expect(page.get_by_role("heading", name="Termin verlegen")).to_be_visible()
+    choices = page.get_by_role("radio")
+    await expect(choices.first).to_be_checked()
+    assert await choices.count() >= 2
+    label = await page.locator("fieldset label").nth(1).inner_text()
+    await screenshot(page, "termin_verlegen")
+    await choices.nth(1).check()
+    await page.get_by_role("button", name="Auf die gewählte Zeit verlegen").click()
+    await expect(page.get_by_role("heading", name=re.compile("Termine am"))).to_be_visible()
+    moved_to = label.split("–")[0].strip()  # "dd.mm.YYYY HH:MM"
+    await expect(row).to_contain_text(moved_to[-5:])
+    listed = await ask_tool(praxis, "list_appointments", mine)
+    ours = [a for a in listed["appointments"] if a["appointment_id"] == appointment_id]  # type: ignore[union-attr]
+    assert [f"{dt.datetime.fromisoformat(a['start']):%d.%m.%Y %H:%M}" for a in ours] == [moved_to]
+
+    await row.get_by_role("link", name="Absagen").click()
+    await expect(page.get_by_role("heading", name="Termin absagen?")).to_be_visible()
+    await expect(page.locator("dl")).to_contain_text("Anna Müller")
+    await screenshot(page, "termin_absagen")
+    await page.get_by_role("button", name="Termin absagen").click()
+    await expect(page.get_by_role("heading", name=re.compile("Termine am"))).to_be_visible()
+    await expect(row).to_have_count(0)
+    await screenshot(page, "tag_abgesagt")
+    listed = await ask_tool(praxis, "list_appointments", mine)
+    assert appointment_id not in [a["appointment_id"] for a in listed["appointments"]]  # type: ignore[union-attr]
+
+    await page.get_by_role("link", name="SMS").click()
+    for _ in range(40):
+        if await page.locator("tr", has_text="Terminabsage").count():
+            break
+        await asyncio.sleep(0.5)
+        await page.reload()
+    await expect(page.locator("tr", has_text="Terminabsage")).to_have_count(1)
+    await page.locator("tr", has_text="Terminabsage").get_by_role("link", name="Anna Müller").click()
+    await page.get_by_role("link", name="Zugriffsprotokoll").click()
+    for action in ("termin verlegt", "termin abgesagt"):
+        entry = page.locator("tr", has_text=action)
+        await expect(entry).to_contain_text("Sabine")
+        await expect(entry).to_contain_text(appointment_id)
+
+
 async def test_system_page_for_admins_only_shows_and_lifts_an_identification_lock(
     praxis: Praxis, context: BrowserContext, browser_context_2: BrowserContext
 ) -> None:
