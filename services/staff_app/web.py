@@ -10,8 +10,8 @@ import datetime as dt
 import logging
 import secrets
 import uuid
-from collections.abc import Awaitable
-from typing import Annotated, Any, Literal
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Annotated, Any, Literal, Protocol
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -94,6 +94,24 @@ def reason_in_german(reason: str | None) -> str:
         return "–"
     return next((german for part, german in REASONS if part in reason), reason)
 
+
+class SystemCheck(Protocol):
+    """One of `ignis doctor`'s checks (`ignis.provision.doctor.Check`) as the system page shows it."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def outcome(self) -> str: ...  # pass, fail or skip
+    @property
+    def detail(self) -> str: ...
+    @property
+    def fix(self) -> str: ...
+
+
+SystemChecks = Callable[[], Awaitable[Sequence[SystemCheck]]]
+# The doctor probes ElevenLabs, sipgate and the SIP edge (5 s each at most, in parallel where it can).
+SYSTEM_CHECKS_SECONDS = 60.0
+CHECK_OUTCOMES = {"pass": "in Ordnung", "fail": "Fehler", "skip": "übersprungen"}
 
 OUTCOMES = {"success": "erfolgreich", "failure": "nicht erfolgreich", "unknown": "unklar"}
 # What a service's error means for the person at the desk, and the page's status.
@@ -582,6 +600,22 @@ async def system(request: Request, _staff: Admin) -> Response:
         return error_page(request, exc)
     letters = await dead_letters.dead_letters(settings.nats, limit=200)
     return render(request, "system.html", locks=locks.items, letters=letters)
+
+
+@router.get("/system/pruefung", response_class=HTMLResponse)
+async def system_checks(request: Request, staff: Admin) -> Response:
+    """`ignis doctor` from the browser: each check with its outcome, what it saw and the fix. Run on request
+    only (it takes seconds and asks ElevenLabs and sipgate)."""
+    run: SystemChecks | None = request.app.state.system_checks
+    if run is None:
+        return render(request, "error.html", status=404, message="Die Prüfung ist hier nicht eingerichtet.")
+    try:
+        checks = await asyncio.wait_for(run(), SYSTEM_CHECKS_SECONDS)
+    except TimeoutError:
+        return render(request, "error.html", status=504, message="Die Prüfung hat zu lange gedauert.")
+    await audit(request, staff, "systemprüfung")
+    failed = sum(1 for c in checks if c.outcome == "fail")
+    return render(request, "checks.html", checks=checks, failed=failed, outcomes=CHECK_OUTCOMES)
 
 
 @router.post("/system/entsperren")

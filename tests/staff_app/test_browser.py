@@ -11,9 +11,9 @@ from playwright.async_api import Browser, BrowserContext, Page, expect
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.e2e.conftest import STAFF_TOKEN
+from tests.e2e.conftest import METRICS_TOKEN, STAFF_TOKEN, TOOL_SECRET, WEBHOOK_SECRET
 from tests.e2e.test_ignis_up import IDENTIFY_DEMO, post_call, tool
-from tests.fakes.sipgate import FakeSipgate
+from tests.fakes.sipgate import TOKEN, FakeSipgate
 from tests.staff_app.conftest import PASSWORD, Praxis, screenshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("team")]
@@ -333,6 +333,33 @@ async def test_system_page_for_admins_only_shows_and_lifts_an_identification_loc
     await open_app(praxis, tom, "Tom")
     await expect(tom.get_by_role("link", name="System")).to_have_count(0)
     answer = await tom.goto(praxis.url + "/system")
+    assert answer is not None
+    assert answer.status == 403
+
+
+async def test_the_system_page_runs_ignis_doctors_checks_with_their_hints_and_no_secrets(
+    praxis: Praxis, context: BrowserContext, browser_context_2: BrowserContext
+) -> None:
+    page = await context.new_page()
+    await open_app(praxis, page, "Sabine")
+    await page.get_by_role("link", name="System").click()
+    await page.get_by_role("link", name="Verbindungen prüfen").click()
+    await expect(page.get_by_role("heading", name="Verbindungen prüfen")).to_be_visible(timeout=60_000)
+    # sipgate (the fake, with the right token) passes; no ElevenLabs key here fails, with what to do.
+    await expect(page.locator("tr", has_text="sipgate token")).to_contain_text("in Ordnung")
+    key = page.locator("tr", has_text="ElevenLabs API key")
+    await expect(key).to_contain_text("Fehler")
+    await expect(key).to_contain_text("IGNIS_ELEVENLABS_API_KEY is not set")
+    await expect(key).to_contain_text("run `ignis provision`")
+    await expect(page.locator("#ergebnis")).to_contain_text("Prüfungen mit Fehler")
+    await screenshot(page, "system_pruefung")
+    shown = await page.content()
+    for secret in (TOKEN, TOOL_SECRET, WEBHOOK_SECRET, STAFF_TOKEN, METRICS_TOKEN):
+        assert secret not in shown
+
+    tom = await browser_context_2.new_page()
+    await open_app(praxis, tom, "Tom")
+    answer = await tom.goto(praxis.url + "/system/pruefung")
     assert answer is not None
     assert answer.status == 403
 
