@@ -2,15 +2,23 @@
 
 import asyncio
 import datetime as dt
+import json
 import re
+import uuid
 from zoneinfo import ZoneInfo
 
 import httpx
+import nats
 import pytest
+from faststream.nats import NatsMessage
+from nats.js.api import ConsumerConfig
 from playwright.async_api import Browser, BrowserContext, Page, expect
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from ignis.contracts import subjects
+from ignis.kit.bus import make_broker, settle
+from tests.conftest import own_stream
 from tests.e2e.conftest import METRICS_TOKEN, STAFF_TOKEN, TOOL_SECRET, WEBHOOK_SECRET
 from tests.e2e.test_ignis_up import IDENTIFY_DEMO, post_call, tool
 from tests.fakes.sipgate import TOKEN, FakeSipgate
@@ -362,6 +370,49 @@ async def test_the_system_page_runs_ignis_doctors_checks_with_their_hints_and_no
     answer = await tom.goto(praxis.url + "/system/pruefung")
     assert answer is not None
     assert answer.status == 403
+
+
+async def test_a_dead_letter_is_listed_without_its_content_and_replayed_from_the_system_page(
+    praxis: Praxis, context: BrowserContext, nats_url: str
+) -> None:
+    """What failed every attempt, as `settle` leaves it; "Erneut zustellen" puts it back on its subject
+    (its stream's consumer takes it again) and off the list."""
+    stream, subject = f"TEST_{uuid.uuid4().hex[:6].upper()}", f"ignis.test.{uuid.uuid4().hex[:6]}"
+    await own_stream(nats_url, stream, f"{subject}.>")
+    connection = await nats.connect(nats_url)
+    js = connection.jetstream()
+    await js.purge_stream(subjects.DEAD_LETTER_STREAM)
+    broker = make_broker(nats_url, "staff-app-dead-letter-test")
+    await broker.start()
+    try:
+        payload = json.dumps({"transcript": "Anna Müller hat Husten"}).encode()
+        await js.publish(f"{subject}.call", payload, stream=stream)
+        consumer = await js.pull_subscribe(
+            f"{subject}.call", durable=None, stream=stream, config=ConsumerConfig(inactive_threshold=300)
+        )
+        [delivered] = await consumer.fetch(1, timeout=5)
+
+        async def fail() -> None:
+            raise RuntimeError("the database is away")
+
+        await settle(NatsMessage(raw_message=delivered, body=delivered.data), broker, fail, max_deliveries=1)
+
+        page = await context.new_page()
+        await open_app(praxis, page, "Sabine")
+        await page.get_by_role("link", name="System").click()
+        letter = page.locator("tr", has_text=f"{subject}.call")
+        await expect(letter).to_contain_text("RuntimeError")
+        assert "Husten" not in await page.content()
+        await screenshot(page, "system_dead_letter")
+        await letter.get_by_role("button", name="Erneut zustellen").click()
+        await expect(page.get_by_role("heading", name="System", exact=True)).to_be_visible()
+        await expect(letter).to_have_count(0)
+        [again] = await consumer.fetch(1, timeout=5)
+        assert again.data == payload
+        assert (await js.stream_info(subjects.DEAD_LETTER_STREAM)).state.messages == 0
+    finally:
+        await broker.stop()
+        await connection.close()
 
 
 async def test_an_admin_erases_a_patient_after_a_confirmation_naming_what_goes(
