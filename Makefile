@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck bench clean sip-tools browser
+.PHONY: run test lint typecheck bench clean sip-tools browser fhir-engine
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,7 +36,17 @@ browser:
 	  || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends chromium >/dev/null; }; } \
 	|| echo "Could not install chromium (apt-get); the staff app's browser tests will fail and say so." >&2
 
-test: $(STAMP) sip-tools browser typecheck
+# Medplum's FHIR engine for the FHIR record mode's tests (tests/fhir_engine): @medplum/fhir-router 4.5.2 from
+# npm, on Node.js >= 20. No node is an error, never a skip.
+FHIR_ENGINE := tests/fhir_engine
+fhir-engine: $(FHIR_ENGINE)/node_modules/.package-lock.json
+$(FHIR_ENGINE)/node_modules/.package-lock.json: $(FHIR_ENGINE)/package-lock.json
+	@command -v node >/dev/null && command -v npm >/dev/null \
+	|| { echo "Node.js >= 20 with npm is needed for the FHIR tests (Medplum's FHIR engine): install nodejs and npm" >&2; exit 1; }
+	cd $(FHIR_ENGINE) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+test: $(STAMP) sip-tools browser fhir-engine typecheck
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
@@ -60,4 +70,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/all.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .ignis .pytest_cache .typecheck .mypy_cache
+	rm -rf $(VENV) .ignis .pytest_cache .typecheck .mypy_cache $(FHIR_ENGINE)/node_modules

@@ -49,6 +49,7 @@ from ignis.scheduler.settings import SchedulerSettings
 from tests.factories import MUELLER, Person, patient
 from tests.fakes.elevenlabs import FakeElevenLabs, running_fake_elevenlabs
 from tests.fakes.sipgate import FakeSipgate, running_fake_sipgate
+from tests.fhir_engine.engine import FhirEngine, running_engine
 from tests.pii import assert_no_pii
 
 # One data key for the whole run: every process of a test (and the test itself, reading rows) agrees on it,
@@ -91,6 +92,21 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     yield server.url
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def fhir_engine() -> Iterator[FhirEngine]:
+    """Medplum's FHIR engine (fhir-router 4.5.2, in-memory repository) over HTTP on a free loopback port,
+    started once per run, on first use (tests/fhir_engine)."""
+    with running_engine() as engine:
+        yield engine
+
+
+@pytest.fixture
+def fhir_url(fhir_engine: FhirEngine) -> Iterator[str]:
+    """The engine's FHIR base for one test; the store is emptied (and the auth reset to none) afterwards."""
+    yield fhir_engine.base_url
+    fhir_engine.reset()
 
 
 def other_database(url: str, name: str) -> str:
@@ -149,7 +165,7 @@ async def wipe(engine: AsyncEngine) -> None:
             text(
                 "TRUNCATE patients.patient, patients.verification, patients.identity_attempt, "
                 "patients.identity_unlock, patients.call, patients.request, patients.outbox, "
-                "patients.vendor_deletion, "
+                "patients.vendor_deletion, patients.fhir_patient, "
                 "scheduler.appointment, scheduler.outbox, notifier.appointment, notifier.message, "
                 "notifier.staff_alert, "
                 "staff_app.account, staff_app.session, staff_app.audit CASCADE"

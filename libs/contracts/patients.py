@@ -75,6 +75,8 @@ class ResolvePatientRef(Contract):
 class PatientRefResolved(Contract):
     kind: Literal["resolved"] = "resolved"
     patient_id: str
+    # FHIR record mode: the patient's logical id on the practice's server (the scheduler books for it).
+    fhir_patient_id: str | None = None
 
 
 class LookupCaller(Contract):

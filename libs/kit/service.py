@@ -5,8 +5,8 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import anyio
@@ -80,6 +80,7 @@ def create_service(
     outbox: bool = False,
     background: Sequence[Callable[[Service], Coroutine[Any, Any, None]]] = (),
     consumers: dict[str, str] | None = None,
+    resources: Mapping[str, Callable[[], AbstractAsyncContextManager[Any]]] | None = None,
 ) -> Service:
     """Build service `name`; handlers read `settings` and `sessionmaker` from the context.
 
@@ -88,6 +89,8 @@ def create_service(
     its broker, and settings and sessionmaker in its context). `consumers` (durable name → stream) are the
     service's JetStream consumers: their streams and the dead-letter stream exist before they bind, and
     they are reported on `/metrics` of the service's own HTTP endpoint (on when `IGNIS_SERVICE_PORT` is set).
+    `resources` (name → async context manager factory) are opened in the lifespan, closed at shutdown, and
+    put into the context under their name (a client with a connection pool, one per process).
     """
     configure_logging(name, settings.log_level, settings.log_format == "json")
     if isinstance(settings, DataSettings):
@@ -110,6 +113,8 @@ def create_service(
                 stack.push_async_callback(engine.dispose)
                 maker = make_sessionmaker(engine)
             context.set_global("sessionmaker", maker)
+            for resource, open_resource in (resources or {}).items():
+                context.set_global(resource, await stack.enter_async_context(open_resource()))
             if outbox and maker is not None:
                 relay = OutboxRelay(maker, name, settings)
                 await relay.connect()

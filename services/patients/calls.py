@@ -82,7 +82,7 @@ async def get_call(repo: PatientRepository, query: GetCall) -> CallDetail:
     call = await repo.get_call(query.conversation_id)
     if call is None:
         raise CallNotFound("no such call")
-    patient = await repo.get(call.patient_id) if call.patient_id else None
+    patient = await repo.records.get(call.patient_id) if call.patient_id else None
     return CallDetail(
         **_summary_fields(call, patient),
         caller_number=call.caller_number,
@@ -98,7 +98,7 @@ async def get_call(repo: PatientRepository, query: GetCall) -> CallDetail:
 async def lookup_caller(repo: PatientRepository, query: LookupCaller) -> CallerLookedUp:
     """Known only when the number belongs to exactly one patient; a shared number stays anonymous."""
     phone = to_e164(query.caller_id)
-    matches = await repo.by_phone(phone) if phone else []
+    matches = await repo.records.by_phone(phone) if phone else []
     if len(matches) != 1:
         return CallerLookedUp(known=False)
     return CallerLookedUp(known=True, first_name=matches[0].first_name)

@@ -21,12 +21,12 @@ async def patient_names(repo: PatientRepository, query: GetPatientNames) -> Pati
             ids.append(uuid.UUID(text))
         except ValueError:
             continue  # an id this service never issued simply has no name
-    patients = await repo.by_ids(ids)
+    patients = await repo.records.by_ids(ids)
     return PatientNames(names={str(p.id): f"{p.first_name} {p.last_name}" for p in patients})
 
 
 async def contact(repo: PatientRepository, query: GetContact) -> Contact:
-    patient = await repo.get(query.patient_id)
+    patient = await repo.records.get(query.patient_id)
     if patient is None:
         raise NotFound("no such patient")
     return Contact(
@@ -38,12 +38,11 @@ async def contact(repo: PatientRepository, query: GetContact) -> Contact:
 
 
 async def set_sms_consent(repo: PatientRepository, cmd: SetSmsConsent, now: dt.datetime) -> SmsConsentSet:
-    patient = await repo.get(cmd.patient_id)
+    patient = await repo.records.get(cmd.patient_id)
     if patient is None:
         raise NotFound("no such patient")
     if patient.sms_consent != cmd.sms_consent:
-        patient.sms_consent = cmd.sms_consent
-        patient.sms_consent_at = now if cmd.sms_consent else None
+        await repo.records.set_sms_consent(patient, cmd.sms_consent, now)
         logger.info(
             "SMS consent changed", extra={"patient_id": str(patient.id), "sms_consent": cmd.sms_consent}
         )

@@ -37,11 +37,13 @@ from ignis.contracts.requests import (
     RequestPage,
     RequestUpdated,
 )
+from ignis.fhir.client import FhirClient
 from ignis.kit.bus import durable_subscriber, responder, settle
 from ignis.kit.clock import utcnow
 from ignis.kit.context import Broker, Context, Message
 from ignis.kit.db import Session, Sessionmaker
-from ignis.patients import calls, contact, identity, refs, registration, requests, retention
+from ignis.patients import calls, contact, fhir_records, identity, refs, registration, requests, retention
+from ignis.patients.fhir_index import PatientIndex
 from ignis.patients.repository import PatientRepository
 from ignis.patients.settings import PatientsSettings
 
@@ -49,8 +51,12 @@ router = NatsRouter()
 responds = responder(router, "patients")
 
 
-async def get_repository(session: Session) -> PatientRepository:
-    return PatientRepository(session)
+async def get_repository(
+    session: Session,
+    fhir: FhirClient | None = Context("fhir", default=None),
+    index: PatientIndex | None = Context("patient_index", default=None),
+) -> PatientRepository:
+    return fhir_records.repository(session, fhir, index)
 
 
 Repository = Annotated[PatientRepository, Depends(get_repository)]

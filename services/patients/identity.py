@@ -61,7 +61,10 @@ async def identify(
     verdict = await budget.check(repo, settings, attempt, now)
     if verdict.locked:
         return TOO_MANY_ATTEMPTS
-    matches = find_matches(await repo.by_birth_date(cmd.birth_date), cmd.last_name, cmd.first_name)
+    matches = find_matches(await repo.records.by_birth_date(cmd.birth_date), cmd.last_name, cmd.first_name)
+    if not matches and repo.records.cached:  # a patient entered a moment ago: ask the records themselves
+        fresh = await repo.records.by_birth_date(cmd.birth_date, fresh=True)
+        matches = find_matches(fresh, cmd.last_name, cmd.first_name)
     if len(matches) == 1:
         patient = matches[0]
         ref = await issue_ref(repo, settings, cmd.conversation_id, patient, now)
@@ -90,9 +93,10 @@ async def count_attempt(
     locked = await budget.count(repo, settings, attempt, verdict, kind, now)
     if not locked:
         return
-    in_use = {code for name in await repo.last_names() for code in budget.name_codes(name)}
+    names = await repo.records.last_names()  # None: too many to tell, so the name counts as in use
+    in_use = None if names is None else {code for name in names for code in budget.name_codes(name)}
     for code in locked:
-        if code in in_use:
+        if in_use is None or code in in_use:
             details = (
                 "Telefonische Identifizierung gesperrt: "
                 f"{settings.max_name_failures} erfolglose Versuche oder Neuanmeldungen in "

@@ -36,6 +36,15 @@ class Patient(Base):
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
 
 
+class FhirPatient(Base):
+    """FHIR record mode: which FHIR Patient (logical id on the practice's server) an Ignis id stands for."""
+
+    __tablename__ = "fhir_patient"
+
+    patient_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    fhir_id: Mapped[str]
+
+
 class Verification(Base):
     __tablename__ = "verification"
 
@@ -91,6 +100,8 @@ class Call(Base):
     raw_event: Mapped[str | None] = mapped_column(Encrypted())
     received_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
     retain_until: Mapped[dt.datetime]
+    # FHIR record mode: the kind last written to the patient's Communication (None: not yet).
+    fhir_kind: Mapped[str | None] = mapped_column(default=None)
 
 
 class VendorDeletion(Base):
@@ -122,3 +133,5 @@ class Request(Base):
     claimed_at: Mapped[dt.datetime | None]
     completed_at: Mapped[dt.datetime | None]
     completion_note: Mapped[str | None] = mapped_column(Encrypted())
+    # FHIR record mode: the status last written to the request's Task (None: not yet).
+    fhir_status: Mapped[str | None] = mapped_column(default=None)

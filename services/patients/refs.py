@@ -33,4 +33,7 @@ async def resolve_ref(
         raise NotVerified("ref unknown in this conversation")
     if verification.expires_at <= now:
         raise NotVerified("ref expired")
-    return PatientRefResolved(patient_id=str(verification.patient_id))
+    fhir_ids = await repo.fhir_ids([verification.patient_id])  # empty in Ignis' own record mode
+    return PatientRefResolved(
+        patient_id=str(verification.patient_id), fhir_patient_id=fhir_ids.get(verification.patient_id)
+    )

@@ -38,7 +38,8 @@ async def register(
     if verdict.locked or verdict.registrations_left <= 0:
         return TOO_MANY_ATTEMPTS
     await repo.lock_birth_date(cmd.birth_date)
-    matches = find_matches(await repo.by_birth_date(cmd.birth_date), cmd.last_name, cmd.first_name)
+    candidates = await repo.records.by_birth_date(cmd.birth_date, fresh=True)
+    matches = find_matches(candidates, cmd.last_name, cmd.first_name)
     if len(matches) > 1:
         return ErrorReply(code=ErrorCode.already_registered, message="several existing records match")
     if matches:
@@ -49,7 +50,7 @@ async def register(
         )
 
     await count_attempt(repo, settings, attempt, verdict, "registered", cmd.last_name, now)
-    patient = await repo.add(new_patient(cmd, phone, now))
+    patient = await repo.records.add(new_patient(cmd, phone, now))
     return PatientRegistered(patient_ref=await issue_ref(repo, settings, cmd.conversation_id, patient, now))
 
 
@@ -88,7 +89,7 @@ def new_patient(cmd: RegisterPatient, phone: str | None, now: dt.datetime) -> Pa
 
 async def seed(repo: PatientRepository, practice: Practice, now: dt.datetime) -> int:
     """Load the practice file's demo patients into an empty database; returns how many were added."""
-    if await repo.count():
+    if await repo.records.count():
         return 0
     for entry in practice.demo_patients:
         cmd = RegisterPatient(
@@ -100,5 +101,5 @@ async def seed(repo: PatientRepository, practice: Practice, now: dt.datetime) ->
             sms_consent=entry.sms_consent,
             salutation=entry.salutation,
         )
-        await repo.add(new_patient(cmd, to_e164(entry.phone) if entry.phone else None, now))
+        await repo.records.add(new_patient(cmd, to_e164(entry.phone) if entry.phone else None, now))
     return len(practice.demo_patients)

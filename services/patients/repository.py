@@ -20,11 +20,13 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ignis.kit.db import Repository
 from ignis.patients.models import (
     SCHEMA,
     Call,
+    FhirPatient,
     IdentityAttempt,
     IdentityUnlock,
     Patient,
@@ -32,6 +34,7 @@ from ignis.patients.models import (
     VendorDeletion,
     Verification,
 )
+from ignis.patients.records import PatientRecords
 
 
 @dataclass
@@ -45,9 +48,22 @@ class BudgetUsage:
 
 
 class PatientRepository(Repository):
+    """Ignis' own rows of the patients service, and (in the default record mode) the patients themselves:
+    `records` is where the patients are, this repository itself unless the FHIR server holds them."""
+
     schema = SCHEMA
 
-    async def by_birth_date(self, birth_date: dt.date) -> Sequence[Patient]:
+    def __init__(self, session: AsyncSession) -> None:
+        super().__init__(session)
+        self.records: PatientRecords = self
+        self.cached = False
+
+    async def _patients(self, patient_ids: Iterable[uuid.UUID | None]) -> dict[uuid.UUID, Patient]:
+        """The patients of these ids, wherever the records are (rows here link to them by id only)."""
+        patients = await self.records.by_ids(list({i for i in patient_ids if i is not None}))
+        return {patient.id: patient for patient in patients}
+
+    async def by_birth_date(self, birth_date: dt.date, fresh: bool = False) -> Sequence[Patient]:
         result = await self.session.execute(select(Patient).where(Patient.birth_date == birth_date))
         return result.scalars().all()
 
@@ -135,12 +151,12 @@ class PatientRepository(Repository):
 
     async def verified_in(self, conversation_id: str) -> Sequence[tuple[str, Patient]]:
         """(ref, patient) of every patient verified in this conversation."""
-        query = (
-            select(Verification.patient_ref, Patient)
-            .join(Patient, Patient.id == Verification.patient_id)
-            .where(Verification.conversation_id == conversation_id)
+        query = select(Verification.patient_ref, Verification.patient_id).where(
+            Verification.conversation_id == conversation_id
         )
-        return [(ref, patient) for ref, patient in (await self.session.execute(query)).all()]
+        rows = (await self.session.execute(query)).all()
+        patients = await self._patients(patient_id for _, patient_id in rows)
+        return [(ref, patients[patient_id]) for ref, patient_id in rows if patient_id in patients]
 
     async def registered_in(self, conversation_id: str, name_said: str) -> bool:
         """Whether this conversation registered a new patient of this (normalised) last name."""
@@ -151,9 +167,45 @@ class PatientRepository(Repository):
         )
         return await self.session.scalar(query.limit(1)) is not None
 
-    async def last_names(self) -> Sequence[str]:
+    async def last_names(self) -> Sequence[str] | None:
         """Every distinct last name (for the rare check whether a locked name is one a patient has)."""
         return (await self.session.execute(select(Patient.last_name).distinct())).scalars().all()
+
+    async def set_sms_consent(self, patient: Patient, consent: bool, now: dt.datetime) -> None:
+        patient.sms_consent = consent
+        patient.sms_consent_at = now if consent else None
+        await self.session.flush()
+
+    async def link_fhir_patients(self, links: dict[uuid.UUID, str]) -> None:
+        """FHIR record mode: remember which FHIR Patient each Ignis patient id stands for."""
+        if links:
+            rows = [{"patient_id": key, "fhir_id": fhir_id} for key, fhir_id in links.items()]
+            await self.session.execute(insert(FhirPatient).values(rows).on_conflict_do_nothing())
+
+    async def fhir_ids(self, patient_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
+        if not patient_ids:
+            return {}
+        query = select(FhirPatient.patient_id, FhirPatient.fhir_id).where(
+            FhirPatient.patient_id.in_(patient_ids)
+        )
+        return {row.patient_id: row.fhir_id for row in (await self.session.execute(query)).all()}
+
+    async def requests_behind_fhir(self, limit: int) -> Sequence[Request]:
+        """FHIR record mode: requests whose Task does not show their status yet, oldest first."""
+        query = select(Request).where(Request.fhir_status.is_distinct_from(Request.status))
+        return (await self.session.scalars(query.order_by(Request.created_at).limit(limit))).all()
+
+    async def request_in_fhir(self, request_id: uuid.UUID, status: str) -> None:
+        await self.session.execute(update(Request).where(Request.id == request_id).values(fhir_status=status))
+
+    async def calls_behind_fhir(self, limit: int) -> Sequence[Call]:
+        """FHIR record mode: calls of a verified patient whose Communication is not written (or outdated)."""
+        query = select(Call).where(Call.patient_id.is_not(None), Call.fhir_kind.is_distinct_from(Call.kind))
+        return (await self.session.scalars(query.order_by(Call.received_at).limit(limit))).all()
+
+    async def call_in_fhir(self, conversation_id: str, kind: str) -> None:
+        statement = update(Call).where(Call.conversation_id == conversation_id).values(fhir_kind=kind)
+        await self.session.execute(statement)
 
     async def budget_locks(
         self, since: dt.datetime, caller_limit: int, name_limit: int
@@ -259,11 +311,13 @@ class PatientRepository(Repository):
         self, limit: int, before: tuple[dt.datetime, str] | None
     ) -> Sequence[tuple[Call, Patient | None]]:
         """Newest first, after the keyset `before` (received_at, conversation_id) of the previous page."""
-        query = select(Call, Patient).outerjoin(Patient, Patient.id == Call.patient_id)
+        query = select(Call)
         if before is not None:
             query = query.where(tuple_(Call.received_at, Call.conversation_id) < tuple_(*before))
         query = query.order_by(Call.received_at.desc(), Call.conversation_id.desc()).limit(limit)
-        return [(call, patient) for call, patient in (await self.session.execute(query)).all()]
+        calls = (await self.session.scalars(query)).all()
+        patients = await self._patients(call.patient_id for call in calls)
+        return [(call, patients.get(call.patient_id) if call.patient_id else None) for call in calls]
 
     async def request_by_key(self, key: str) -> Request | None:
         return await self.session.scalar(select(Request).where(Request.idempotency_key == key))
@@ -285,7 +339,7 @@ class PatientRepository(Repository):
         after: tuple[bool, dt.datetime, uuid.UUID] | None,
     ) -> Sequence[tuple[Request, Patient | None]]:
         """The queue in working order: urgent first, then oldest first; keyset `after` for the next page."""
-        query = select(Request, Patient).outerjoin(Patient, Patient.id == Request.patient_id)
+        query = select(Request)
         if status is not None:
             query = query.where(Request.status == status)
         if kind is not None:
@@ -301,7 +355,9 @@ class PatientRepository(Repository):
             )
             query = query.where(or_(later, Request.urgent.is_(False)) if was_urgent else later)
         query = query.order_by(Request.urgent.desc(), Request.created_at, Request.id).limit(limit)
-        return [(request, patient) for request, patient in (await self.session.execute(query)).all()]
+        requests = (await self.session.scalars(query)).all()
+        patients = await self._patients(request.patient_id for request in requests)
+        return [(r, patients.get(r.patient_id) if r.patient_id else None) for r in requests]
 
     async def patient_of(self, patient_id: uuid.UUID | None) -> Patient | None:
         return await self.session.get(Patient, patient_id) if patient_id else None
@@ -322,7 +378,7 @@ class PatientRepository(Repository):
 
     async def conversations_of(self, patient_id: uuid.UUID) -> set[str]:
         """Every conversation that carries the patient's data: copies elsewhere (NATS) are found by these."""
-        phone = await self.session.scalar(select(Patient.phone).where(Patient.id == patient_id))
+        phone = await self._phone(patient_id)
         calls, requests = self._left_by(patient_id, phone)
         query = union(
             select(Call.conversation_id).where(calls),
@@ -332,10 +388,11 @@ class PatientRepository(Repository):
         return set((await self.session.scalars(query)).all())
 
     async def erase(self, patient_id: uuid.UUID) -> dict[str, int]:
-        """Delete everything this service keeps about one patient."""
-        phone = await self.session.scalar(select(Patient.phone).where(Patient.id == patient_id))
+        """Delete everything this service keeps about one patient (in FHIR record mode: Ignis' link to the
+        FHIR Patient; the practice's own record there is the practice's to erase)."""
+        phone = await self._phone(patient_id)
         calls, requests = self._left_by(patient_id, phone)
-        counts = {}
+        counts: dict[str, int] = {}
         for name, model, where in (
             ("calls", Call, calls),
             ("requests", Request, requests),
@@ -343,10 +400,15 @@ class PatientRepository(Repository):
             # Identification attempts from their number (kept for the budgets' window only).
             ("identity_attempts", IdentityAttempt, IdentityAttempt.caller_key == (phone or "")),
             ("patient", Patient, Patient.id == patient_id),
+            ("patient", FhirPatient, FhirPatient.patient_id == patient_id),
         ):
             result = await self.session.execute(delete(model).where(where))
-            counts[name] = int(result.rowcount or 0)  # type: ignore[attr-defined]
+            counts[name] = counts.get(name, 0) + int(result.rowcount or 0)  # type: ignore[attr-defined]
         return counts
+
+    async def _phone(self, patient_id: uuid.UUID) -> str | None:
+        patient = await self.records.get(patient_id)
+        return patient.phone if patient else None
 
     # Conversations at ElevenLabs: reconciliation and deletion there
 

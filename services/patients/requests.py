@@ -138,7 +138,7 @@ async def claim_request(repo: PatientRepository, cmd: ClaimRequest, now: dt.date
     if request.status == "done" or (request.status == "claimed" and request.claimed_by != cmd.by):
         raise RequestConflict("already claimed or done")
     request.status, request.claimed_by, request.claimed_at = "claimed", cmd.by, request.claimed_at or now
-    return RequestUpdated(request=_request_item(request, await repo.patient_of(request.patient_id)))
+    return RequestUpdated(request=_request_item(request, await repo.records.patient_of(request.patient_id)))
 
 
 async def complete_request(repo: PatientRepository, cmd: CompleteRequest, now: dt.datetime) -> RequestUpdated:
@@ -148,4 +148,4 @@ async def complete_request(repo: PatientRepository, cmd: CompleteRequest, now: d
     if request.status != "done":
         request.status, request.completed_at, request.completion_note = "done", now, cmd.note
         request.claimed_by = request.claimed_by or cmd.by
-    return RequestUpdated(request=_request_item(request, await repo.patient_of(request.patient_id)))
+    return RequestUpdated(request=_request_item(request, await repo.records.patient_of(request.patient_id)))

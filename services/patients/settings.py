@@ -2,10 +2,14 @@
 
 from pydantic import Field
 
+from ignis.fhir.settings import FhirSettings
 from ignis.kit.settings import DataSettings
 
 
-class PatientsSettings(DataSettings):
+class PatientsSettings(DataSettings, FhirSettings):
+    # IGNIS_RECORDS=fhir: the patients are on the practice's FHIR server (FhirSettings, README "FHIR"); each
+    # process keeps them by birth date in memory, asking the server this often for what changed.
+    fhir_index_seconds: float = Field(default=2.0, gt=0)
     # A verified caller's ref lives for the call; two hours covers the longest call with margin.
     ref_ttl_minutes: int = 120
     # Identification budgets (README "Security and privacy"): failed identifications allowed per

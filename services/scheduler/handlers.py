@@ -46,8 +46,9 @@ from ignis.kit.context import Broker, Context
 from ignis.kit.db import Session
 from ignis.kit.erasure import subscribe_erasures
 from ignis.kit.errors import NotVerified, Unavailable
-from ignis.scheduler import service
+from ignis.scheduler import fhir_records, service
 from ignis.scheduler.calendar import Calendar
+from ignis.scheduler.fhir_records import FhirCalendar
 from ignis.scheduler.repository import AppointmentRepository
 
 router = NatsRouter()
@@ -57,15 +58,17 @@ PATIENTS_TIMEOUT_SECONDS = 2.0
 _RESOLVED: TypeAdapter[PatientRefResolved | ErrorReply] = TypeAdapter(PatientRefResolved | ErrorReply)
 
 
-async def get_repository(session: Session) -> AppointmentRepository:
-    return AppointmentRepository(session)
+async def get_repository(
+    session: Session, fhir: FhirCalendar | None = Context("fhir_calendar", default=None)
+) -> AppointmentRepository:
+    return fhir_records.repository(session, fhir)
 
 
 Repository = Annotated[AppointmentRepository, Depends(get_repository)]
 CalendarDep = Annotated[Calendar, Context("calendar")]
 
 
-async def verified_patient(cmd: PatientCommand, broker: NatsBroker) -> uuid.UUID:
+async def verified_patient(cmd: PatientCommand, broker: NatsBroker, repo: AppointmentRepository) -> uuid.UUID:
     """Ask the patients service whose ref this is; only a ref verified in this conversation acts.
 
     No answer in time raises `Unavailable`, which the caller hears as such.
@@ -73,7 +76,9 @@ async def verified_patient(cmd: PatientCommand, broker: NatsBroker) -> uuid.UUID
     query = ResolvePatientRef(conversation_id=cmd.conversation_id, patient_ref=cmd.patient_ref)
     reply = await ask(broker, query, subjects.PATIENTS_RESOLVE_REF, _RESOLVED, PATIENTS_TIMEOUT_SECONDS)
     if isinstance(reply, PatientRefResolved):
-        return uuid.UUID(reply.patient_id)
+        patient_id = uuid.UUID(reply.patient_id)
+        repo.know_patient(patient_id, reply.fhir_patient_id)
+        return patient_id
     if reply.code is ErrorCode.not_verified:
         raise NotVerified("ref not valid in this conversation")
     raise Unavailable("patients service failed")
@@ -90,7 +95,7 @@ async def find_slots(
 async def book_appointment(
     cmd: BookAppointment, repo: Repository, calendar: CalendarDep, broker: Broker
 ) -> AppointmentConfirmed | SlotTaken:
-    patient_id = await verified_patient(cmd, broker)
+    patient_id = await verified_patient(cmd, broker, repo)
     return await service.book(repo, calendar, cmd, patient_id, utcnow())
 
 
@@ -98,7 +103,7 @@ async def book_appointment(
 async def list_appointments(
     cmd: ListAppointments, repo: Repository, calendar: CalendarDep, broker: Broker
 ) -> AppointmentList:
-    patient_id = await verified_patient(cmd, broker)
+    patient_id = await verified_patient(cmd, broker, repo)
     return await service.list_appointments(repo, calendar, patient_id, utcnow())
 
 
@@ -106,7 +111,7 @@ async def list_appointments(
 async def cancel_appointment(
     cmd: CancelAppointment, repo: Repository, calendar: CalendarDep, broker: Broker
 ) -> CancellationConfirmed:
-    patient_id = await verified_patient(cmd, broker)
+    patient_id = await verified_patient(cmd, broker, repo)
     return await service.cancel(repo, calendar, cmd.appointment_id, patient_id, utcnow())
 
 
@@ -114,7 +119,7 @@ async def cancel_appointment(
 async def reschedule_appointment(
     cmd: RescheduleAppointment, repo: Repository, calendar: CalendarDep, broker: Broker
 ) -> RescheduleConfirmed | SlotTaken:
-    patient_id = await verified_patient(cmd, broker)
+    patient_id = await verified_patient(cmd, broker, repo)
     return await service.reschedule(repo, calendar, cmd, patient_id, utcnow())
 
 

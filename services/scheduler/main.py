@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ignis.contracts import subjects
 from ignis.kit.service import Service, create_service
 from ignis.practice.config import load_practice
-from ignis.scheduler import handlers
+from ignis.scheduler import fhir_records, handlers
 from ignis.scheduler.calendar import Calendar
 from ignis.scheduler.settings import SchedulerSettings
 
@@ -28,6 +28,13 @@ def create_app(
         sessionmaker=sessionmaker,
         outbox=outbox,
         consumers={subjects.SCHEDULER_ERASURES_CONSUMER: subjects.EVENTS_STREAM},
+        # IGNIS_RECORDS=fhir: appointments on the practice's FHIR server; the practice file's practitioners
+        # and visit types are found or created there at start-up.
+        resources=(
+            {"fhir_calendar": lambda: fhir_records.open_calendar(settings, calendar.practice)}
+            if settings.records == "fhir"
+            else {}
+        ),
     )
     app.context.set_global("calendar", calendar)
     return app

@@ -1,4 +1,8 @@
-"""The only module of the scheduler that runs SQL. It flushes, never commits."""
+"""The only module of the scheduler that runs SQL. It flushes, never commits.
+
+`AppointmentRepository` is also the scheduler's records port: with IGNIS_RECORDS=fhir,
+`fhir_records.FhirAppointments` overrides every method that reads or writes appointments, and only the
+outbox (Ignis' business) stays here."""
 
 import datetime as dt
 import uuid
@@ -15,6 +19,9 @@ from ignis.scheduler.models import SCHEMA, Appointment
 
 class AppointmentRepository(Repository):
     schema = SCHEMA
+
+    def know_patient(self, patient_id: uuid.UUID, fhir_patient_id: str | None) -> None:
+        """The verified caller's FHIR Patient id, which FHIR record mode books for; unused here."""
 
     async def busy(
         self, practitioner_ids: Collection[str], start: dt.datetime, end: dt.datetime
@@ -123,6 +130,14 @@ class AppointmentRepository(Repository):
             await self.session.refresh(appointment)
             raise _translate(exc) from None
         await self.session.refresh(appointment)
+
+    async def cancel(self, appointment: Appointment, now: dt.datetime) -> None:
+        """Cancel an appointment read with `get_for_update` (its row lock is held)."""
+        appointment.status = "cancelled"
+        appointment.version += 1
+        appointment.cancelled_at = now
+        appointment.updated_at = now
+        appointment.idempotency_key = None  # the slot may be booked again, by this caller too
 
 
 _BUSY = text(

@@ -352,11 +352,7 @@ async def cancel(
     if appointment.status == "cancelled":
         return CancellationConfirmed(appointment_id=str(appointment.id))  # cancelled already, e.g. a retry
     _changeable(calendar, appointment, now, by_staff=patient_id is None)
-    appointment.status = "cancelled"
-    appointment.version += 1  # under the row lock of `_own_appointment`
-    appointment.cancelled_at = now
-    appointment.updated_at = now
-    appointment.idempotency_key = None  # the slot may be booked again, by this caller too
+    await repo.cancel(appointment, now)
     await repo.add_event(
         subjects.APPOINTMENT_CANCELLED, AppointmentCancelled(**_event_fields(appointment, now))
     )

@@ -40,7 +40,7 @@ class TestMigrateAll:
                 .scalars()
                 .all()
             )
-        assert versions[-3:] == ["0005_encrypt", "0006_call_raw_event", "0007_vendor_deletion"]
+        assert versions[-3:] == ["0007_vendor_deletion", "0008_fhir_patient", "0009_fhir_sync"]
         assert {"patient", "verification", "identity_attempt", "schema_migration"} <= set(tables)
 
 
@@ -59,6 +59,8 @@ class TestFreshDatabase:
                     "0005_encrypt",
                     "0006_call_raw_event",
                     "0007_vendor_deletion",
+                    "0008_fhir_patient",
+                    "0009_fhir_sync",
                 ],
                 "scheduler": ["0001_init", "0002_encrypt", "0003_version"],
                 "notifier": ["0001_init", "0002_encrypt", "0003_version", "0004_staff_alert"],

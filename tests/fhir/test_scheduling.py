@@ -1,0 +1,349 @@
+"""Scheduling in FHIR record mode, through the gateway, with the calendar on Medplum's FHIR engine: the same
+tools and events as in Ignis' own record mode; appointments are `Appointment`s on the server, and what the
+practice writes there itself is respected at once."""
+
+import asyncio
+import datetime as dt
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from faststream import TestApp
+from nats.js import JetStreamContext
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from ignis.contracts import subjects
+from ignis.fhir import codes
+from ignis.fhir.client import FhirClient, Resource, token
+from ignis.fhir.ids import patient_id_of
+from ignis.patients.main import create_app as create_patients
+from ignis.patients.repository import PatientRepository
+from ignis.patients.settings import PatientsSettings
+from ignis.scheduler.main import create_app as create_scheduler
+from ignis.scheduler.settings import SchedulerSettings
+from tests.conftest import TEST_PRACTICE, Caller, received, wait_until_serving
+from tests.factories import GROSS, MUELLER, Person
+from tests.fhir.conftest import practice_patient
+from tests.scheduler.test_booking import in_three_days, offered, tool
+
+
+@pytest.fixture
+async def fhir_services(
+    nats_url: str,
+    database_url: str,
+    practice_file: Path,
+    tmp_path: Path,
+    fhir_url: str,
+    clean_database: None,
+) -> AsyncIterator[None]:
+    """Patients and scheduler in FHIR record mode, each with its own engine (bookings really commit)."""
+    common: dict[str, Any] = {
+        "nats_url": nats_url,
+        "database_url": database_url,
+        "home": tmp_path,
+        "log_format": "text",
+        "records": "fhir",
+        "fhir_url": fhir_url,
+        # The engine serves one request at a time: under the concurrency tests a request queues for seconds.
+        "fhir_timeout_seconds": 20.0,
+    }
+    patients = create_patients(PatientsSettings(**common))
+    scheduler = create_scheduler(SchedulerSettings(**common, practice_file=practice_file))
+    async with TestApp(patients), TestApp(scheduler):
+        await wait_until_serving(patients.broker, "scheduler")
+        await wait_until_serving(patients.broker, "patients")
+        yield
+
+
+@pytest.fixture
+async def client(gateway: httpx.AsyncClient, fhir_services: None) -> httpx.AsyncClient:
+    return gateway
+
+
+@pytest.fixture
+def gateway_settings(gateway_settings: Any) -> Any:
+    """Every caller of the concurrency tests waits for their answer (the engine serves one request at a time,
+    on a box shared by many test runs); the budget is not what these tests are about."""
+    return gateway_settings.model_copy(
+        update={"tool_budget_seconds": 20.0, "acting_tool_budget_seconds": 20.0}
+    )
+
+
+async def fhir_caller(engine: AsyncEngine, fhir: FhirClient, person: Person = MUELLER) -> Caller:
+    """A patient of the practice (on the server) identified in a conversation of their own."""
+    resource = (await fhir.create(practice_patient(person))).resource
+    patient_id = patient_id_of(resource["id"])
+    async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
+        repo = PatientRepository(session)
+        await repo.link_fhir_patients({patient_id: resource["id"]})
+        conversation = f"conv-{uuid.uuid4().hex[:8]}"
+        ref = await repo.issue_ref(
+            conversation, patient_id, f"pr_{uuid.uuid4().hex}", dt.datetime.now(dt.UTC).replace(year=2100)
+        )
+    return Caller(conversation, ref, patient_id)
+
+
+@pytest.fixture
+async def caller(engine: AsyncEngine, fhir: FhirClient, fhir_services: None) -> Caller:
+    return await fhir_caller(engine, fhir)
+
+
+async def practitioner(fhir: FhirClient, practice_id: str) -> Resource:
+    [found] = await fhir.search("Practitioner", {"identifier": token(codes.IGNIS_PRACTITIONER, practice_id)})
+    return found
+
+
+async def ignis_appointment(fhir: FhirClient, appointment_id: str) -> Resource:
+    [found] = await fhir.search("Appointment", {"identifier": token(codes.IGNIS_APPOINTMENT, appointment_id)})
+    return found
+
+
+def moment(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+class TestTheCalendarIsOnTheServer:
+    async def test_book_list_move_cancel_write_one_appointment_resource(
+        self, client: httpx.AsyncClient, caller: Caller, fhir: FhirClient, events: JetStreamContext
+    ) -> None:
+        first, second = (await offered(client, caller, earliest=in_three_days(), practitioner="weber"))[:2]
+
+        booked = await tool(
+            client, "book_appointment", caller.body(slot_id=first["slot_id"], reason="Husten")
+        )
+        appointment_id = booked["appointment"]["appointment_id"]
+        stored = await ignis_appointment(fhir, appointment_id)
+        listed = await tool(client, "list_appointments", caller.body())
+        moved = await tool(
+            client,
+            "reschedule_appointment",
+            caller.body(appointment_id=appointment_id, new_slot_id=second["slot_id"]),
+        )
+        after_move = await ignis_appointment(fhir, appointment_id)
+        cancelled = await tool(client, "cancel_appointment", caller.body(appointment_id=appointment_id))
+        after_cancel = await ignis_appointment(fhir, appointment_id)
+
+        assert booked["code"] == "booked"
+        assert booked["appointment"]["spoken"] == first["spoken"]
+        weber = await practitioner(fhir, "weber")
+        patient = (await fhir.search("Patient", {"birthdate": MUELLER.birth_date.isoformat()}))[0]
+        assert stored["status"] == "booked"
+        assert moment(stored["start"]) == moment(first["start"])
+        assert {p["actor"]["reference"] for p in stored["participant"]} == {
+            f"Patient/{patient['id']}",
+            f"Practitioner/{weber['id']}",
+        }
+        assert stored["serviceType"][0]["coding"][0]["code"] == "akut"
+        assert [a["appointment_id"] for a in listed["appointments"]] == [appointment_id]
+        assert moved["code"] == "rescheduled"
+        assert moved["appointment"]["spoken"] == second["spoken"]
+        assert after_move["id"] == stored["id"]
+        assert moment(after_move["start"]) == moment(second["start"])
+        assert cancelled["code"] == "cancelled"
+        assert (after_cancel["id"], after_cancel["status"]) == (stored["id"], "cancelled")
+        assert (await tool(client, "list_appointments", caller.body()))["appointments"] == []
+        messages = await received(events, 3)
+        assert [m.subject for m in messages] == [
+            subjects.APPOINTMENT_BOOKED,
+            subjects.APPOINTMENT_RESCHEDULED,
+            subjects.APPOINTMENT_CANCELLED,
+        ]
+
+    async def test_a_retried_booking_makes_one_appointment(
+        self, client: httpx.AsyncClient, caller: Caller, fhir: FhirClient
+    ) -> None:
+        slot = (await offered(client, caller, earliest=in_three_days()))[0]
+
+        first, again = await asyncio.gather(
+            tool(client, "book_appointment", caller.body(slot_id=slot["slot_id"])),
+            tool(client, "book_appointment", caller.body(slot_id=slot["slot_id"])),
+        )
+
+        assert (first["code"], again["code"]) == ("booked", "booked")
+        assert first["appointment"]["appointment_id"] == again["appointment"]["appointment_id"]
+        assert len(await fhir.search("Appointment", {"status": "booked"})) == 1
+
+    async def test_the_practice_file_is_mapped_once(
+        self,
+        caller: Caller,
+        fhir: FhirClient,
+        practice_file: Path,
+        fhir_url: str,
+        nats_url: str,
+        tmp_path: Path,
+    ) -> None:
+        settings = SchedulerSettings(
+            nats_url=nats_url, home=tmp_path, records="fhir", fhir_url=fhir_url, practice_file=practice_file
+        )
+        async with TestApp(create_scheduler(settings, outbox=False)):  # a second replica starts
+            pass
+
+        visit_types = {v["id"] for v in TEST_PRACTICE["visit_types"]}
+        assert len(await fhir.search("Practitioner", {})) == 2
+        assert len(await fhir.search("HealthcareService", {})) == len(visit_types)
+        weber = await practitioner(fhir, "weber")
+        [schedule] = await fhir.search("Schedule", {"actor": f"Practitioner/{weber['id']}"})
+        assert {c["coding"][0]["code"] for c in schedule["serviceType"]} == visit_types
+
+
+class TestWhatThePracticeWritesCounts:
+    async def test_an_appointment_made_at_the_desk_is_avoided_at_once(
+        self, client: httpx.AsyncClient, caller: Caller, fhir: FhirClient
+    ) -> None:
+        slot = (await offered(client, caller, earliest=in_three_days(), practitioner="weber"))[0]
+        weber = await practitioner(fhir, "weber")
+        walk_in = (await fhir.create(practice_patient(GROSS))).resource
+        await fhir.create(
+            {
+                "resourceType": "Appointment",
+                "status": "booked",
+                "start": slot["start"],
+                "end": (moment(slot["start"]) + dt.timedelta(minutes=30)).isoformat(),
+                "participant": [
+                    {"actor": {"reference": f"Patient/{walk_in['id']}"}, "status": "accepted"},
+                    {"actor": {"reference": f"Practitioner/{weber['id']}"}, "status": "accepted"},
+                ],
+            }
+        )
+
+        again = await offered(client, caller, earliest=in_three_days(), practitioner="weber")
+        booked = await tool(client, "book_appointment", caller.body(slot_id=slot["slot_id"]))
+
+        desk_end = moment(slot["start"]) + dt.timedelta(minutes=30)
+        assert all(moment(s["end"]) <= moment(slot["start"]) or moment(s["start"]) >= desk_end for s in again)
+        assert booked["code"] == "slot_taken"
+        assert len(await fhir.search("Appointment", {})) == 1
+
+    async def test_a_busy_slot_blocks_and_a_cancelled_appointment_frees(
+        self, client: httpx.AsyncClient, caller: Caller, fhir: FhirClient
+    ) -> None:
+        slot = (await offered(client, caller, earliest=in_three_days(), practitioner="weber"))[0]
+        [schedule] = await fhir.search("Schedule", {"identifier": token(codes.IGNIS_SCHEDULE, "weber")})
+        busy = (
+            await fhir.create(
+                {
+                    "resourceType": "Slot",
+                    "schedule": {"reference": f"Schedule/{schedule['id']}"},
+                    "status": "busy-unavailable",
+                    "start": slot["start"],
+                    "end": slot["end"],
+                }
+            )
+        ).resource
+
+        blocked = await offered(client, caller, earliest=in_three_days(), practitioner="weber")
+        await fhir.update(busy | {"status": "free"})
+        freed = await offered(client, caller, earliest=in_three_days(), practitioner="weber")
+
+        assert slot["slot_id"] not in [s["slot_id"] for s in blocked]
+        assert freed[0]["slot_id"] == slot["slot_id"]
+
+
+# Fewer than the 100 of Ignis' own record mode: every loser makes a few round trips to the one-at-a-time
+# engine, which on a loaded test box takes seconds; the race is the same with 20.
+CALLERS = 20
+
+
+class TestConcurrency:
+    async def test_many_callers_one_slot_one_winner(
+        self, client: httpx.AsyncClient, caller: Caller, engine: AsyncEngine, fhir: FhirClient
+    ) -> None:
+        callers = [
+            await fhir_caller(
+                engine, fhir, Person("Test", f"Person{i}", dt.date(1970, 1, 1) + dt.timedelta(days=i))
+            )
+            for i in range(CALLERS)
+        ]
+        slot = (await offered(client, caller))[0]
+
+        replies = await asyncio.gather(
+            *(tool(client, "book_appointment", c.body(slot_id=slot["slot_id"])) for c in callers)
+        )
+
+        codes_heard = sorted(r["code"] for r in replies)
+        assert codes_heard.count("booked") == 1
+        assert codes_heard.count("slot_taken") == CALLERS - 1
+        booked = await fhir.search("Appointment", {"status": "booked"})
+        assert [moment(a["start"]) for a in booked] == [moment(slot["start"])]
+
+    async def test_reschedule_race_keeps_the_loser_where_it_was(
+        self, client: httpx.AsyncClient, caller: Caller, engine: AsyncEngine, fhir: FhirClient
+    ) -> None:
+        other = await fhir_caller(engine, fhir, GROSS)
+        mine_slot, theirs_slot, target = (
+            await offered(client, caller, earliest=in_three_days(), practitioner="weber")
+        )[:3]
+        mine = (await tool(client, "book_appointment", caller.body(slot_id=mine_slot["slot_id"])))[
+            "appointment"
+        ]
+        theirs = (await tool(client, "book_appointment", other.body(slot_id=theirs_slot["slot_id"])))[
+            "appointment"
+        ]
+
+        results = await asyncio.gather(
+            tool(
+                client,
+                "reschedule_appointment",
+                caller.body(appointment_id=mine["appointment_id"], new_slot_id=target["slot_id"]),
+            ),
+            tool(
+                client,
+                "reschedule_appointment",
+                other.body(appointment_id=theirs["appointment_id"], new_slot_id=target["slot_id"]),
+            ),
+        )
+
+        assert sorted(r["code"] for r in results) == ["rescheduled", "slot_taken"]
+        loser = caller if results[0]["code"] == "slot_taken" else other
+        kept = mine if loser is caller else theirs
+        listed = (await tool(client, "list_appointments", loser.body()))["appointments"]
+        assert [(a["appointment_id"], a["spoken"]) for a in listed] == [
+            (kept["appointment_id"], kept["spoken"])
+        ]
+        assert len(await fhir.search("Appointment", {"status": "booked"})) == 2
+
+
+async def test_the_whole_call_through_the_gateway(
+    client: httpx.AsyncClient, fhir: FhirClient, fhir_services: None
+) -> None:
+    """Register a new caller, identify them in a later call, then find, book, move and cancel: every record on
+    the practice's server."""
+    registered = await tool(
+        client,
+        "register_patient",
+        {
+            "conversation_id": "conv-register",
+            "first_name": GROSS.first_name,
+            "last_name": GROSS.last_name,
+            "birth_date": GROSS.birth_date.isoformat(),
+            "phone": "0160 9876543",
+            "insurance": "privat",
+            "sms_consent": True,
+        },
+    )
+    identified = await tool(
+        client,
+        "identify_patient",
+        {"conversation_id": "conv-later", "last_name": "Gross", "birth_date": GROSS.birth_date.isoformat()},
+    )
+    caller = Caller("conv-later", str(identified["patient_ref"]), uuid.uuid4())
+    first, second = (await offered(client, caller, earliest=in_three_days()))[:2]
+    booked = await tool(client, "book_appointment", caller.body(slot_id=first["slot_id"]))
+    appointment_id = booked["appointment"]["appointment_id"]
+    moved = await tool(
+        client,
+        "reschedule_appointment",
+        caller.body(appointment_id=appointment_id, new_slot_id=second["slot_id"]),
+    )
+    on_server = await ignis_appointment(fhir, appointment_id)
+    cancelled = await tool(client, "cancel_appointment", caller.body(appointment_id=appointment_id))
+
+    assert (registered["code"], identified["code"]) == ("registered", "identified")
+    assert (booked["code"], moved["code"], cancelled["code"]) == ("booked", "rescheduled", "cancelled")
+    [patient] = await fhir.search("Patient", {"birthdate": GROSS.birth_date.isoformat()})
+    assert {p["actor"]["reference"] for p in on_server["participant"]} >= {f"Patient/{patient['id']}"}
+    assert moment(on_server["start"]) == moment(second["start"])
+    assert (await ignis_appointment(fhir, appointment_id))["status"] == "cancelled"
