@@ -45,11 +45,13 @@ from ignis.contracts.scheduling import (
     AppointmentInfo,
     AppointmentList,
     CancellationConfirmed,
+    ChangeRequested,
     DayAppointments,
     FindSlots,
     ListDayAppointments,
     ListPatientAppointments,
     NoSlotsFound,
+    NotOffered,
     RescheduleConfirmed,
     SlotOffer,
     SlotsOffered,
@@ -77,12 +79,15 @@ _CONTACT: TypeAdapter[Contact | ErrorReply] = TypeAdapter(Contact | ErrorReply)
 _SMS_CONSENT_SET: TypeAdapter[SmsConsentSet | ErrorReply] = TypeAdapter(SmsConsentSet | ErrorReply)
 _DAY_APPOINTMENTS: TypeAdapter[DayAppointments | ErrorReply] = TypeAdapter(DayAppointments | ErrorReply)
 _APPOINTMENT_LIST: TypeAdapter[AppointmentList | ErrorReply] = TypeAdapter(AppointmentList | ErrorReply)
-_CANCELLED: TypeAdapter[CancellationConfirmed | ErrorReply] = TypeAdapter(CancellationConfirmed | ErrorReply)
-_MOVED: TypeAdapter[RescheduleConfirmed | SlotTaken | ErrorReply] = TypeAdapter(
-    RescheduleConfirmed | SlotTaken | ErrorReply
+# `ChangeRequested` is a caller's late wish filed for the team; the team's own commands never get it.
+_CANCELLED: TypeAdapter[CancellationConfirmed | ChangeRequested | ErrorReply] = TypeAdapter(
+    CancellationConfirmed | ChangeRequested | ErrorReply
 )
-_SLOTS: TypeAdapter[SlotsOffered | NoSlotsFound | VisitTypeUnknown | ErrorReply] = TypeAdapter(
-    SlotsOffered | NoSlotsFound | VisitTypeUnknown | ErrorReply
+_MOVED: TypeAdapter[RescheduleConfirmed | SlotTaken | ChangeRequested | ErrorReply] = TypeAdapter(
+    RescheduleConfirmed | SlotTaken | ChangeRequested | ErrorReply
+)
+_SLOTS: TypeAdapter[SlotsOffered | NoSlotsFound | VisitTypeUnknown | NotOffered | ErrorReply] = TypeAdapter(
+    SlotsOffered | NoSlotsFound | VisitTypeUnknown | NotOffered | ErrorReply
 )
 # `find_slots` is the callers' query and names its conversation; the staff app's searches are this one.
 STAFF_CONVERSATION = "praxis-app"
@@ -192,18 +197,27 @@ class Backend:
             earliest=earliest,
             limit=5,
         )
-        found: SlotsOffered | NoSlotsFound | VisitTypeUnknown = await self._ask(
+        found: SlotsOffered | NoSlotsFound | VisitTypeUnknown | NotOffered = await self._ask(
             subjects.SCHEDULER_FIND_SLOTS, query, _SLOTS
         )
         return found.slots if isinstance(found, SlotsOffered) else []
 
     async def cancel_appointment(self, appointment_id: str) -> None:
         command = StaffCancelAppointment(appointment_id=appointment_id)
-        await self._ask(subjects.SCHEDULER_STAFF_CANCEL, command, _CANCELLED)
+        done: CancellationConfirmed | ChangeRequested = await self._ask(
+            subjects.SCHEDULER_STAFF_CANCEL, command, _CANCELLED
+        )
+        if isinstance(done, ChangeRequested):
+            raise BackendError(ErrorCode.internal)  # the team files no request to itself
 
     async def move_appointment(self, appointment_id: str, slot_id: str) -> RescheduleConfirmed | SlotTaken:
         command = StaffRescheduleAppointment(appointment_id=appointment_id, new_slot_id=slot_id)
-        return await self._ask(subjects.SCHEDULER_STAFF_RESCHEDULE, command, _MOVED)
+        moved: RescheduleConfirmed | SlotTaken | ChangeRequested = await self._ask(
+            subjects.SCHEDULER_STAFF_RESCHEDULE, command, _MOVED
+        )
+        if isinstance(moved, ChangeRequested):
+            raise BackendError(ErrorCode.internal)  # the team files no request to itself
+        return moved
 
     async def identity_locks(self) -> IdentityLocks:
         return await self._ask(subjects.PATIENTS_LOCKS_LIST, ListIdentityLocks(), _IDENTITY_LOCKS)

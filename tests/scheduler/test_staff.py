@@ -4,10 +4,12 @@ cancelling and moving them without a conversation, with the same events (so the 
 import datetime as dt
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import yaml
 from faststream.nats import NatsBroker
 from nats.js import JetStreamContext
 from pydantic import BaseModel, TypeAdapter
@@ -27,7 +29,7 @@ from ignis.contracts.scheduling import (
 from ignis.kit.bus import make_broker
 from ignis.kit.clock import utcnow
 from ignis.scheduler.models import Appointment
-from tests.conftest import Caller, received
+from tests.conftest import TEST_PRACTICE, Caller, received
 from tests.scheduler.test_booking import in_three_days, offered, tool
 
 pytestmark = pytest.mark.usefixtures("services")
@@ -36,6 +38,17 @@ CANCELLED: TypeAdapter[CancellationConfirmed | ErrorReply] = TypeAdapter(Cancell
 MOVED: TypeAdapter[RescheduleConfirmed | SlotTaken | ErrorReply] = TypeAdapter(
     RescheduleConfirmed | SlotTaken | ErrorReply
 )
+
+
+@pytest.fixture
+def practice_file(tmp_path: Path) -> Path:
+    """The test practice refusing callers' late changes: what the team may still do is then plain."""
+    booking = TEST_PRACTICE["booking"] | {"late_changes": "refuse"}  # type: ignore[operator]
+    path = tmp_path / "practice.yaml"
+    path.write_text(
+        yaml.safe_dump(TEST_PRACTICE | {"booking": booking}, allow_unicode=True), encoding="utf-8"
+    )
+    return path
 
 
 @pytest.fixture
@@ -110,7 +123,7 @@ async def test_staff_list_move_and_cancel_a_patients_appointment(
     assert all(str(caller.patient_id).encode() in m.data for m in published)
 
 
-async def test_staff_may_cancel_within_the_cancellation_period_but_not_once_it_began(
+async def test_staff_may_cancel_where_a_caller_is_refused_as_too_late_but_not_once_it_began(
     client: httpx.AsyncClient, caller: Caller, staff: NatsBroker, engine: AsyncEngine
 ) -> None:
     soon = await appointment_at(engine, caller.patient_id, utcnow() + dt.timedelta(hours=2))
@@ -120,6 +133,7 @@ async def test_staff_may_cancel_within_the_cancellation_period_but_not_once_it_b
         staff, subjects.SCHEDULER_STAFF_CANCEL, StaffCancelAppointment(appointment_id=str(soon)), CANCELLED
     )
     assert isinstance(cancelled, CancellationConfirmed)
+    assert cancelled.late is False  # the practice's own change, not the patient's late one
 
     begun = await appointment_at(engine, caller.patient_id, utcnow() - dt.timedelta(minutes=5))
     late = await ask(
