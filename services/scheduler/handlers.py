@@ -53,7 +53,7 @@ from ignis.kit.context import Broker, Context
 from ignis.kit.db import Session
 from ignis.kit.erasure import subscribe_erasures
 from ignis.kit.errors import NotVerified, Unavailable
-from ignis.scheduler import fhir_records, service, waitlist
+from ignis.scheduler import agenda, booking, fhir_records, offers, practice_info, waitlist
 from ignis.scheduler.calendar import Calendar
 from ignis.scheduler.fhir_records import FhirCalendar
 from ignis.scheduler.repository import AppointmentRepository
@@ -100,7 +100,7 @@ async def verified_patient(cmd: PatientCommand, broker: NatsBroker, repo: Appoin
     return (await verified(cmd.conversation_id, cmd.patient_ref, broker, repo)).id
 
 
-def staff_request(cmd: PatientCommand, broker: NatsBroker) -> service.StaffRequest:
+def staff_request(cmd: PatientCommand, broker: NatsBroker) -> booking.StaffRequest:
     """A late change the practice wants to confirm itself: a callback request in the team's queue (the
     patients service owns it), urgent because the appointment is near. The same wish asked again in the
     same conversation files nothing new (the patients service recognises it)."""
@@ -128,7 +128,7 @@ async def find_slots(
     cmd: FindSlots, repo: Repository, calendar: CalendarDep, broker: Broker
 ) -> SlotsOffered | NoSlotsFound | VisitTypeUnknown | NotOffered | ErrorReply:
     patient = await verified(cmd.conversation_id, cmd.patient_ref, broker, repo) if cmd.patient_ref else None
-    return await service.find_slots(repo, calendar, cmd, utcnow(), patient)
+    return await offers.find_slots(repo, calendar, cmd, utcnow(), patient)
 
 
 @responds(subjects.SCHEDULER_BOOK)
@@ -136,7 +136,7 @@ async def book_appointment(
     cmd: BookAppointment, repo: Repository, calendar: CalendarDep, broker: Broker
 ) -> AppointmentConfirmed | SlotTaken | NotOffered:
     patient = await verified(cmd.conversation_id, cmd.patient_ref, broker, repo)
-    return await service.book(repo, calendar, cmd, patient, utcnow())
+    return await booking.book(repo, calendar, cmd, patient, utcnow())
 
 
 @responds(subjects.SCHEDULER_LIST)
@@ -144,7 +144,7 @@ async def list_appointments(
     cmd: ListAppointments, repo: Repository, calendar: CalendarDep, broker: Broker
 ) -> AppointmentList:
     patient_id = await verified_patient(cmd, broker, repo)
-    return await service.list_appointments(repo, calendar, patient_id, utcnow())
+    return await booking.list_appointments(repo, calendar, patient_id, utcnow())
 
 
 @responds(subjects.SCHEDULER_CANCEL)
@@ -152,7 +152,7 @@ async def cancel_appointment(
     cmd: CancelAppointment, repo: Repository, calendar: CalendarDep, broker: Broker
 ) -> CancellationConfirmed | ChangeRequested:
     patient_id = await verified_patient(cmd, broker, repo)
-    return await service.cancel(repo, calendar, cmd, patient_id, utcnow(), staff_request(cmd, broker))
+    return await booking.cancel(repo, calendar, cmd, patient_id, utcnow(), staff_request(cmd, broker))
 
 
 @responds(subjects.SCHEDULER_RESCHEDULE)
@@ -160,7 +160,7 @@ async def reschedule_appointment(
     cmd: RescheduleAppointment, repo: Repository, calendar: CalendarDep, broker: Broker
 ) -> RescheduleConfirmed | SlotTaken | ChangeRequested:
     patient_id = await verified_patient(cmd, broker, repo)
-    return await service.reschedule(repo, calendar, cmd, patient_id, utcnow(), staff_request(cmd, broker))
+    return await booking.reschedule(repo, calendar, cmd, patient_id, utcnow(), staff_request(cmd, broker))
 
 
 @responds(subjects.SCHEDULER_WAITLIST_JOIN)
@@ -168,7 +168,7 @@ async def join_waitlist(
     cmd: JoinWaitlist, repo: Repository, calendar: CalendarDep, broker: Broker
 ) -> WaitlistJoined | VisitTypeUnknown | NotOffered | ErrorReply:
     patient = await verified(cmd.conversation_id, cmd.patient_ref, broker, repo)
-    return await service.join_waitlist(repo, calendar, cmd, patient, utcnow())
+    return await offers.join_waitlist(repo, calendar, cmd, patient, utcnow())
 
 
 @responds(subjects.SCHEDULER_WAITLIST_LIST)
@@ -180,33 +180,33 @@ async def list_waitlist(query: ListWaitlist, repo: Repository, calendar: Calenda
 async def patient_appointments(
     query: ListPatientAppointments, repo: Repository, calendar: CalendarDep
 ) -> AppointmentList:
-    return await service.list_appointments(repo, calendar, query.patient_id, utcnow())
+    return await booking.list_appointments(repo, calendar, query.patient_id, utcnow())
 
 
 @responds(subjects.SCHEDULER_STAFF_CANCEL)
 async def staff_cancel(
     cmd: StaffCancelAppointment, repo: Repository, calendar: CalendarDep
 ) -> CancellationConfirmed | ChangeRequested:
-    return await service.cancel(repo, calendar, cmd, None, utcnow(), None)
+    return await booking.cancel(repo, calendar, cmd, None, utcnow(), None)
 
 
 @responds(subjects.SCHEDULER_STAFF_RESCHEDULE)
 async def staff_reschedule(
     cmd: StaffRescheduleAppointment, repo: Repository, calendar: CalendarDep
 ) -> RescheduleConfirmed | SlotTaken | ChangeRequested:
-    return await service.reschedule(repo, calendar, cmd, None, utcnow(), None)
+    return await booking.reschedule(repo, calendar, cmd, None, utcnow(), None)
 
 
 @responds(subjects.SCHEDULER_PRACTICE_INFO)
-async def practice_info(cmd: GetPracticeInfo, calendar: CalendarDep) -> PracticeInfo:
-    return service.practice_info(calendar, cmd, utcnow())
+async def tell_practice_info(cmd: GetPracticeInfo, calendar: CalendarDep) -> PracticeInfo:
+    return practice_info.practice_info(calendar, cmd, utcnow())
 
 
 @responds(subjects.SCHEDULER_DAY)
 async def day_appointments(
     query: ListDayAppointments, repo: Repository, calendar: CalendarDep
 ) -> DayAppointments:
-    return await service.day_appointments(repo, calendar, query)
+    return await agenda.day_appointments(repo, calendar, query)
 
 
 async def _erase(session: AsyncSession, erasure: PatientErased | ErasePatient) -> dict[str, int]:
