@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ignis.contracts import subjects
 from ignis.kit.service import Service, create_service
 from ignis.practice.config import load_practice
-from ignis.scheduler import fhir_records, handlers
+from ignis.scheduler import fhir_directory, handlers
 from ignis.scheduler.calendar import Calendar
 from ignis.scheduler.settings import SchedulerSettings
 
@@ -31,7 +31,7 @@ def create_app(
         # IGNIS_RECORDS=fhir: appointments on the practice's FHIR server; the practice file's practitioners
         # and visit types are found or created there at start-up.
         resources=(
-            {"fhir_calendar": lambda: fhir_records.open_calendar(settings, calendar.practice)}
+            {"fhir_calendar": lambda: fhir_directory.open_calendar(settings, calendar.practice)}
             if settings.records == "fhir"
             else {}
         ),
