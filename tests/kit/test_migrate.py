@@ -63,7 +63,7 @@ class TestFreshDatabase:
                     "0009_fhir_sync",
                 ],
                 "scheduler": ["0001_init", "0002_encrypt", "0003_version"],
-                "notifier": ["0001_init", "0002_encrypt", "0003_version", "0004_staff_alert"],
+                "notifier": ["0001_init", "0002_encrypt", "0003_version", "0004_staff_alert", "0005_fhir"],
                 "staff_app": ["0001_init"],
             }
             assert await migrate_all(fresh) == {
