@@ -19,6 +19,7 @@ from ignis.kit.clock import utcnow
 from ignis.kit.rounds import in_rounds
 from ignis.notifier.models import Message
 from ignis.notifier.repository import NotifierRepository
+from ignis.practice.sms import Template
 
 logger = logging.getLogger("ignis.notifier.fhir")
 
@@ -40,8 +41,10 @@ def communication_of(message: Message) -> Resource:
         "subject": patient,
         "recipient": [patient],
         "sent": (message.finished_at or message.created_at).isoformat(),
-        "about": [{"identifier": {"system": codes.IGNIS_APPOINTMENT, "value": str(message.appointment_id)}}],
     }
+    if message.template != Template.waitlist_offer:  # an offer's `appointment_id` is a hold's, not a booking
+        appointment = {"system": codes.IGNIS_APPOINTMENT, "value": str(message.appointment_id)}
+        communication["about"] = [{"identifier": appointment}]
     if message.body:
         communication["payload"] = [{"contentString": message.body}]
     return communication

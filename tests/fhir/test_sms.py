@@ -128,6 +128,8 @@ async def test_a_confirmation_sms_is_one_communication_for_the_patient(
     assert communication["medium"][0]["coding"][0] == {"system": codes.PARTICIPATION_MODE, "code": "SMSWRIT"}
     assert communication["recipient"] == [{"reference": f"Patient/{patient['id']}"}]
     assert communication["payload"] == [{"contentString": sms["message"]}]
+    appointment = {"system": codes.IGNIS_APPOINTMENT, "value": booked["appointment"]["appointment_id"]}
+    assert communication["about"] == [{"identifier": appointment}]
     assert dt.datetime.fromisoformat(communication["sent"]) == message["finished_at"]
     assert len(await communications(fhir, patient)) == 1
 
