@@ -286,3 +286,23 @@ class WaitlistPage(Contract):
     kind: Literal["waitlist"] = "waitlist"
     items: list[WaitlistItem]
     next_cursor: str | None
+
+
+class ListPatientAppointments(Contract):
+    """Staff view: a patient's upcoming booked appointments. The staff app is trusted and audits who asked."""
+
+    patient_id: uuid.UUID
+
+
+class StaffCancelAppointment(Contract):
+    """The practice cancels for a patient: no conversation and no patient ref (the staff app signs its
+    people in and audits the action). Same event, so the same SMS, as a caller's cancellation."""
+
+    appointment_id: str = Field(min_length=1, max_length=100)
+
+
+class StaffRescheduleAppointment(Contract):
+    """The practice moves a patient's appointment to a free slot (one `find_slots` offered)."""
+
+    appointment_id: str = Field(min_length=1, max_length=100)
+    new_slot_id: str = Field(min_length=1, max_length=200)

@@ -19,7 +19,7 @@ logger = logging.getLogger("ignis.patients.fhir")
 
 # Patients fetched per request while catching up; the first fill of a practice of 20,000 takes 20 requests.
 PAGE = 1000
-KEPT = ("resourceType", "id", "active", "name", "birthDate", "gender", "telecom")
+KEPT = ("resourceType", "id", "active", "name", "birthDate", "gender", "telecom", "identifier")
 
 
 class PatientIndex:
@@ -37,6 +37,11 @@ class PatientIndex:
         if not self.ready:
             return None
         return list(self._by_day.get(birth_date.isoformat(), {}).values())
+
+    def get(self, fhir_id: str) -> Resource | None:
+        """One patient's record as last seen, or None when unknown here (ask the server then)."""
+        day = self._day_of.get(fhir_id)
+        return self._by_day[day].get(fhir_id) if day is not None else None
 
     def __len__(self) -> int:
         return len(self._day_of)

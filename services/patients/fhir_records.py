@@ -196,6 +196,9 @@ class FhirPatientRecords:
         fhir_ids = await self.repo.fhir_ids(patient_ids)
         if not fhir_ids:
             return []
+        known = [self.index.get(i) for i in fhir_ids.values()] if self.index is not None else [None]
+        if all(r is not None for r in known):  # each in this process's index: no request to the server
+            return await self._seen([r for r in known if r is not None])
         return await self._seen(
             await self.fhir.search("Patient", {"_id": ",".join(sorted(fhir_ids.values()))})
         )
@@ -204,7 +207,8 @@ class FhirPatientRecords:
         fhir_id = (await self.repo.fhir_ids([patient_id])).get(patient_id)
         if fhir_id is None:
             return None
-        found = await self.fhir.search("Patient", {"_id": fhir_id})
+        known = self.index.get(fhir_id) if self.index is not None else None
+        found = [known] if known is not None else await self.fhir.search("Patient", {"_id": fhir_id})
         if not found:
             return None  # deleted or merged away on the server
         consent = await self._sms_consent(fhir_id)

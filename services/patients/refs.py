@@ -33,7 +33,7 @@ async def resolve_ref(
         raise NotVerified("ref unknown in this conversation")
     if verification.expires_at <= now:
         raise NotVerified("ref expired")
-    patient = await repo.records.get(verification.patient_id)
+    patient = await repo.records.patient_of(verification.patient_id)  # no SMS consent needed here
     if patient is None:  # erased during the call
         raise NotVerified("patient erased")
     fhir_ids = await repo.fhir_ids([patient.id])  # empty in Ignis' own record mode

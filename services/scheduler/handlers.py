@@ -31,6 +31,7 @@ from ignis.contracts.scheduling import (
     JoinWaitlist,
     ListAppointments,
     ListDayAppointments,
+    ListPatientAppointments,
     ListWaitlist,
     NoSlotsFound,
     NotOffered,
@@ -40,6 +41,8 @@ from ignis.contracts.scheduling import (
     RescheduleConfirmed,
     SlotsOffered,
     SlotTaken,
+    StaffCancelAppointment,
+    StaffRescheduleAppointment,
     VisitTypeUnknown,
     WaitlistJoined,
     WaitlistPage,
@@ -171,6 +174,27 @@ async def join_waitlist(
 @responds(subjects.SCHEDULER_WAITLIST_LIST)
 async def list_waitlist(query: ListWaitlist, repo: Repository, calendar: CalendarDep) -> WaitlistPage:
     return await waitlist.staff_list(repo, calendar, query, utcnow())
+
+
+@responds(subjects.SCHEDULER_PATIENT_APPOINTMENTS)
+async def patient_appointments(
+    query: ListPatientAppointments, repo: Repository, calendar: CalendarDep
+) -> AppointmentList:
+    return await service.list_appointments(repo, calendar, query.patient_id, utcnow())
+
+
+@responds(subjects.SCHEDULER_STAFF_CANCEL)
+async def staff_cancel(
+    cmd: StaffCancelAppointment, repo: Repository, calendar: CalendarDep
+) -> CancellationConfirmed | ChangeRequested:
+    return await service.cancel(repo, calendar, cmd, None, utcnow(), None)
+
+
+@responds(subjects.SCHEDULER_STAFF_RESCHEDULE)
+async def staff_reschedule(
+    cmd: StaffRescheduleAppointment, repo: Repository, calendar: CalendarDep
+) -> RescheduleConfirmed | SlotTaken | ChangeRequested:
+    return await service.reschedule(repo, calendar, cmd, None, utcnow(), None)
 
 
 @responds(subjects.SCHEDULER_PRACTICE_INFO)

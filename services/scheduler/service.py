@@ -38,6 +38,8 @@ from ignis.contracts.scheduling import (
     SlotOffer,
     SlotsOffered,
     SlotTaken,
+    StaffCancelAppointment,
+    StaffRescheduleAppointment,
     VisitTypeInfo,
     VisitTypeUnknown,
     WaitlistJoined,
@@ -350,18 +352,18 @@ async def book(
     if confirmed := await _booked_before(repo, calendar, key, patient_id):
         return confirmed
     if not await repo.is_free(slot.practitioner_id, slot.start, slot.end, holds=Holds(now, patient_id)):
-        return await _alternatives(repo, calendar, slot, now, patient_id)
+        return await _alternatives(repo, calendar, slot, now, appointment.patient_id)
     try:
         await repo.add(appointment)
     except SlotAlreadyTaken:
-        return await _alternatives(repo, calendar, slot, now, patient_id)
+        return await _alternatives(repo, calendar, slot, now, appointment.patient_id)
     except DuplicateBooking:
         # The identical call raced its own retry; the first one won and is the answer to both.
         existing = await repo.by_idempotency_key(key)
         if existing is None or existing.patient_id != patient_id:
-            return await _alternatives(repo, calendar, slot, now, patient_id)
+            return await _alternatives(repo, calendar, slot, now, appointment.patient_id)
         return AppointmentConfirmed(appointment=appointment_info(calendar, existing))
-    await repo.booked_from_waitlist(patient_id, slot.visit_type_id)
+    await repo.booked_from_waitlist(appointment.patient_id, slot.visit_type_id)
     await repo.add_event(subjects.APPOINTMENT_BOOKED, AppointmentBooked(**_event_fields(appointment, now)))
     return AppointmentConfirmed(appointment=appointment_info(calendar, appointment))
 
@@ -383,16 +385,17 @@ async def list_appointments(
 
 
 async def _own_appointment(
-    repo: AppointmentRepository, appointment_id: str, patient_id: uuid.UUID
+    repo: AppointmentRepository, appointment_id: str, patient_id: uuid.UUID | None
 ) -> Appointment:
     """The caller's own appointment, locked, booked or cancelled; someone else's is as unknown as a missing
-    one. A cancelled one is returned so that a retried cancellation can be confirmed."""
+    one. A cancelled one is returned so that a retried cancellation can be confirmed. The practice team
+    (`patient_id` None) may act on any."""
     try:
         key = uuid.UUID(appointment_id)
     except ValueError:
         raise AppointmentNotFound("no such appointment") from None
     appointment = await repo.get_for_update(key)
-    if appointment is None or appointment.patient_id != patient_id:
+    if appointment is None or (patient_id is not None and appointment.patient_id != patient_id):
         raise AppointmentNotFound("no such appointment")
     return appointment
 
@@ -402,11 +405,17 @@ async def _own_appointment(
 StaffRequest = Callable[[str], Awaitable[str]]
 
 
-def _is_late(calendar: Calendar, appointment: Appointment, now: dt.datetime) -> bool:
+def _is_late(calendar: Calendar, appointment: Appointment, now: dt.datetime, by_staff: bool = False) -> bool:
     """Whether a change now falls inside the practice's cancellation period. Raises when it cannot be
-    made at all: the appointment is not booked, or the practice refuses late changes."""
+    made at all: the appointment is not booked, or the practice refuses late changes. The practice team's
+    own change is never a late one (the period binds callers; a practitioner falls ill), but it cannot
+    change an appointment that has begun."""
     if appointment.status != "booked":
         raise AppointmentNotFound("no such appointment")
+    if by_staff:
+        if appointment.start_at <= now:
+            raise TooLate("the appointment has begun")
+        return False
     booking = calendar.practice.booking
     late = appointment.start_at - now < dt.timedelta(hours=booking.cancel_until_hours)
     if late and booking.late_changes == "refuse":
@@ -424,17 +433,19 @@ def _when(calendar: Calendar, appointment: Appointment) -> str:
 async def cancel(
     repo: AppointmentRepository,
     calendar: Calendar,
-    cmd: CancelAppointment,
-    patient_id: uuid.UUID,
+    cmd: CancelAppointment | StaffCancelAppointment,
+    patient_id: uuid.UUID | None,
     now: dt.datetime,
-    staff_request: StaffRequest,
+    staff_request: StaffRequest | None,
 ) -> CancellationConfirmed | ChangeRequested:
+    """For the verified caller `patient_id`, or for the practice team when it is None (which files no
+    request: it is the team)."""
     appointment = await _own_appointment(repo, cmd.appointment_id, patient_id)
     if appointment.status == "cancelled":
         # cancelled already, e.g. a retry
         return CancellationConfirmed(appointment_id=str(appointment.id), late=bool(appointment.late_change))
-    late = _is_late(calendar, appointment, now)
-    if late and calendar.practice.booking.late_changes == "request":
+    late = _is_late(calendar, appointment, now, by_staff=patient_id is None)
+    if late and staff_request is not None and calendar.practice.booking.late_changes == "request":
         details = f"Kurzfristige Absage erbeten: Termin {_when(calendar, appointment)}."
         request_id = await staff_request(details)
         return ChangeRequested(appointment_id=str(appointment.id), request_id=request_id)
@@ -447,18 +458,20 @@ async def cancel(
     freed = Slot(
         appointment.practitioner_id, appointment.visit_type_id, appointment.start_at, appointment.end_at
     )
-    await waitlist.offer_freed(repo, calendar, freed, patient_id, now)
+    await waitlist.offer_freed(repo, calendar, freed, appointment.patient_id, now)
     return CancellationConfirmed(appointment_id=str(appointment.id), late=late)
 
 
 async def reschedule(
     repo: AppointmentRepository,
     calendar: Calendar,
-    cmd: RescheduleAppointment,
-    patient_id: uuid.UUID,
+    cmd: RescheduleAppointment | StaffRescheduleAppointment,
+    patient_id: uuid.UUID | None,
     now: dt.datetime,
-    staff_request: StaffRequest,
+    staff_request: StaffRequest | None,
 ) -> RescheduleConfirmed | SlotTaken | ChangeRequested:
+    """For the verified caller `patient_id`, or for the practice team when it is None (which files no
+    request: it is the team)."""
     appointment = await _own_appointment(repo, cmd.appointment_id, patient_id)
     wanted = parse_slot_id(cmd.new_slot_id, calendar.practice)
     current = Slot(
@@ -468,9 +481,9 @@ async def reschedule(
         return RescheduleConfirmed(
             appointment=appointment_info(calendar, appointment), late=bool(appointment.late_change)
         )
-    late = _is_late(calendar, appointment, now)
+    late = _is_late(calendar, appointment, now, by_staff=patient_id is None)
     slot = _checked_slot(calendar, cmd.new_slot_id, now)
-    if late and calendar.practice.booking.late_changes == "request":
+    if late and staff_request is not None and calendar.practice.booking.late_changes == "request":
         details = (
             f"Kurzfristige Verlegung erbeten: Termin {_when(calendar, appointment)}, "
             f"gewünscht {spoken_slot(calendar, slot)}."
@@ -479,15 +492,15 @@ async def reschedule(
         return ChangeRequested(appointment_id=str(appointment.id), request_id=request_id)
     previous = (appointment.practitioner_id, appointment.start_at, appointment.end_at)
     await repo.lock_practitioner(slot.practitioner_id)
-    holds = Holds(now, patient_id)
+    holds = Holds(now, appointment.patient_id)
     if not await repo.is_free(slot.practitioner_id, slot.start, slot.end, ignore=appointment.id, holds=holds):
-        return await _alternatives(repo, calendar, slot, now, patient_id)
+        return await _alternatives(repo, calendar, slot, now, appointment.patient_id)
     try:
         await repo.move(
             appointment, slot.practitioner_id, slot.visit_type_id, slot.start, slot.end, late=late
         )
     except SlotAlreadyTaken:
-        return await _alternatives(repo, calendar, slot, now, patient_id)
+        return await _alternatives(repo, calendar, slot, now, appointment.patient_id)
     event = AppointmentRescheduled(
         **_event_fields(appointment, now),
         previous_practitioner_id=previous[0],
@@ -496,9 +509,9 @@ async def reschedule(
         late=late,
     )
     await repo.add_event(subjects.APPOINTMENT_RESCHEDULED, event)
-    await repo.booked_from_waitlist(patient_id, slot.visit_type_id)
+    await repo.booked_from_waitlist(appointment.patient_id, slot.visit_type_id)
     freed = Slot(previous[0], appointment.visit_type_id, previous[1], previous[2])
-    await waitlist.offer_freed(repo, calendar, freed, patient_id, now)
+    await waitlist.offer_freed(repo, calendar, freed, appointment.patient_id, now)
     return RescheduleConfirmed(appointment=appointment_info(calendar, appointment), late=late)
 
 

@@ -1,5 +1,6 @@
 """What the staff app asks the services over NATS: the staff subjects of `contracts`, typed both ways."""
 
+import datetime as dt
 import uuid
 from typing import Any, Literal, TypeVar
 
@@ -40,7 +41,25 @@ from ignis.contracts.requests import (
     RequestPage,
     RequestUpdated,
 )
-from ignis.contracts.scheduling import DayAppointments, ListDayAppointments
+from ignis.contracts.scheduling import (
+    AppointmentInfo,
+    AppointmentList,
+    CancellationConfirmed,
+    ChangeRequested,
+    DayAppointments,
+    FindSlots,
+    ListDayAppointments,
+    ListPatientAppointments,
+    NoSlotsFound,
+    NotOffered,
+    RescheduleConfirmed,
+    SlotOffer,
+    SlotsOffered,
+    SlotTaken,
+    StaffCancelAppointment,
+    StaffRescheduleAppointment,
+    VisitTypeUnknown,
+)
 from ignis.kit.bus import ask
 from ignis.kit.errors import ServiceError
 
@@ -59,6 +78,19 @@ _PATIENT_NAMES: TypeAdapter[PatientNames | ErrorReply] = TypeAdapter(PatientName
 _CONTACT: TypeAdapter[Contact | ErrorReply] = TypeAdapter(Contact | ErrorReply)
 _SMS_CONSENT_SET: TypeAdapter[SmsConsentSet | ErrorReply] = TypeAdapter(SmsConsentSet | ErrorReply)
 _DAY_APPOINTMENTS: TypeAdapter[DayAppointments | ErrorReply] = TypeAdapter(DayAppointments | ErrorReply)
+_APPOINTMENT_LIST: TypeAdapter[AppointmentList | ErrorReply] = TypeAdapter(AppointmentList | ErrorReply)
+# `ChangeRequested` is a caller's late wish filed for the team; the team's own commands never get it.
+_CANCELLED: TypeAdapter[CancellationConfirmed | ChangeRequested | ErrorReply] = TypeAdapter(
+    CancellationConfirmed | ChangeRequested | ErrorReply
+)
+_MOVED: TypeAdapter[RescheduleConfirmed | SlotTaken | ChangeRequested | ErrorReply] = TypeAdapter(
+    RescheduleConfirmed | SlotTaken | ChangeRequested | ErrorReply
+)
+_SLOTS: TypeAdapter[SlotsOffered | NoSlotsFound | VisitTypeUnknown | NotOffered | ErrorReply] = TypeAdapter(
+    SlotsOffered | NoSlotsFound | VisitTypeUnknown | NotOffered | ErrorReply
+)
+# `find_slots` is the callers' query and names its conversation; the staff app's searches are this one.
+STAFF_CONVERSATION = "praxis-app"
 _IDENTITY_LOCKS: TypeAdapter[IdentityLocks | ErrorReply] = TypeAdapter(IdentityLocks | ErrorReply)
 _IDENTITY_UNLOCKED: TypeAdapter[IdentityUnlocked | ErrorReply] = TypeAdapter(IdentityUnlocked | ErrorReply)
 
@@ -148,6 +180,44 @@ class Backend:
         return await self._ask(
             subjects.SCHEDULER_DAY, ListDayAppointments(day=day, limit=200), _DAY_APPOINTMENTS
         )
+
+    async def appointments(self, patient_id: uuid.UUID) -> list[AppointmentInfo]:
+        """The patient's upcoming booked appointments."""
+        query = ListPatientAppointments(patient_id=patient_id)
+        return (
+            await self._ask(subjects.SCHEDULER_PATIENT_APPOINTMENTS, query, _APPOINTMENT_LIST)
+        ).appointments
+
+    async def free_slots(self, visit_type: str, practitioner: str, earliest: dt.date) -> list[SlotOffer]:
+        """The next free slots of this visit type with this practitioner, from `earliest` on."""
+        query = FindSlots(
+            conversation_id=STAFF_CONVERSATION,
+            visit_type=visit_type,
+            practitioner=practitioner,
+            earliest=earliest,
+            limit=5,
+        )
+        found: SlotsOffered | NoSlotsFound | VisitTypeUnknown | NotOffered = await self._ask(
+            subjects.SCHEDULER_FIND_SLOTS, query, _SLOTS
+        )
+        return found.slots if isinstance(found, SlotsOffered) else []
+
+    async def cancel_appointment(self, appointment_id: str) -> None:
+        command = StaffCancelAppointment(appointment_id=appointment_id)
+        done: CancellationConfirmed | ChangeRequested = await self._ask(
+            subjects.SCHEDULER_STAFF_CANCEL, command, _CANCELLED
+        )
+        if isinstance(done, ChangeRequested):
+            raise BackendError(ErrorCode.internal)  # the team files no request to itself
+
+    async def move_appointment(self, appointment_id: str, slot_id: str) -> RescheduleConfirmed | SlotTaken:
+        command = StaffRescheduleAppointment(appointment_id=appointment_id, new_slot_id=slot_id)
+        moved: RescheduleConfirmed | SlotTaken | ChangeRequested = await self._ask(
+            subjects.SCHEDULER_STAFF_RESCHEDULE, command, _MOVED
+        )
+        if isinstance(moved, ChangeRequested):
+            raise BackendError(ErrorCode.internal)  # the team files no request to itself
+        return moved
 
     async def identity_locks(self) -> IdentityLocks:
         return await self._ask(subjects.PATIENTS_LOCKS_LIST, ListIdentityLocks(), _IDENTITY_LOCKS)

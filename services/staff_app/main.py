@@ -22,6 +22,7 @@ from ignis.staff_app.accounts import Policy
 from ignis.staff_app.auth import AdminOnly, CsrfRefused, NotSignedIn, base_path
 from ignis.staff_app.backend import Backend
 from ignis.staff_app.settings import StaffAppSettings
+from ignis.staff_app.web import SystemChecks
 
 HERE = Path(__file__).parent
 
@@ -36,9 +37,15 @@ def policy(settings: StaffAppSettings) -> Policy:
     )
 
 
-def create_app(settings: StaffAppSettings | None = None, broker: NatsBroker | None = None) -> FastAPI:
+def create_app(
+    settings: StaffAppSettings | None = None,
+    broker: NatsBroker | None = None,
+    system_checks: SystemChecks | None = None,
+) -> FastAPI:
     """The app; its lifespan connects to NATS and Postgres (a mounted app's lifespan is run by the
-    composing process, see libs/cli/web.py)."""
+    composing process, see libs/cli/web.py). `system_checks` are `ignis doctor`'s, handed in by that
+    process: they live in `ignis.provision`, which reads the gateway's and notifier's settings, and a
+    service imports no other service's code, not even through a library."""
     settings = settings or StaffAppSettings()
     broker = broker or make_broker(settings.nats, "staff_app")
     practice = load_practice(settings.practice_file)
@@ -63,6 +70,7 @@ def create_app(settings: StaffAppSettings | None = None, broker: NatsBroker | No
     templates.env.filters["dauer"] = lambda secs: f"{secs // 60}:{secs % 60:02d} min" if secs else "–"
     app.state.settings = settings
     app.state.practice = practice
+    app.state.system_checks = system_checks
     app.state.policy = policy(settings)
     app.state.templates = templates
     app.state.backend = Backend(broker, settings.staff_timeout_seconds)

@@ -10,8 +10,8 @@ import datetime as dt
 import logging
 import secrets
 import uuid
-from collections.abc import Awaitable
-from typing import Annotated, Any, Literal
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Annotated, Any, Literal, Protocol
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -21,6 +21,7 @@ from fastapi.templating import Jinja2Templates
 from ignis.contracts.base import ErrorCode
 from ignis.contracts.notifications import MessageItem, MessageStatus
 from ignis.contracts.requests import RequestItem, RequestKind
+from ignis.contracts.scheduling import DayAppointment, SlotOffer, SlotTaken
 from ignis.kit import dead_letters
 from ignis.staff_app import accounts
 from ignis.staff_app.auth import (
@@ -94,6 +95,24 @@ def reason_in_german(reason: str | None) -> str:
     return next((german for part, german in REASONS if part in reason), reason)
 
 
+class SystemCheck(Protocol):
+    """One of `ignis doctor`'s checks (`ignis.provision.doctor.Check`) as the system page shows it."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def outcome(self) -> str: ...  # pass, fail or skip
+    @property
+    def detail(self) -> str: ...
+    @property
+    def fix(self) -> str: ...
+
+
+SystemChecks = Callable[[], Awaitable[Sequence[SystemCheck]]]
+# The doctor probes ElevenLabs, sipgate and the SIP edge (5 s each at most, in parallel where it can).
+SYSTEM_CHECKS_SECONDS = 60.0
+CHECK_OUTCOMES = {"pass": "in Ordnung", "fail": "Fehler", "skip": "übersprungen"}
+
 OUTCOMES = {"success": "erfolgreich", "failure": "nicht erfolgreich", "unknown": "unklar"}
 # What a service's error means for the person at the desk, and the page's status.
 ERRORS: dict[ErrorCode, tuple[int, str]] = {
@@ -101,6 +120,8 @@ ERRORS: dict[ErrorCode, tuple[int, str]] = {
     ErrorCode.not_found: (404, "Nicht gefunden (vielleicht inzwischen gelöscht)."),
     ErrorCode.invalid_request: (400, "Ungültige Eingabe."),
     ErrorCode.unavailable: (503, "Ein Dienst antwortet gerade nicht. Bitte gleich noch einmal versuchen."),
+    ErrorCode.too_late: (409, "Der Termin hat schon begonnen und lässt sich nicht mehr ändern."),
+    ErrorCode.invalid_slot: (409, "Diese Zeit ist nicht mehr buchbar. Bitte eine andere wählen."),
 }
 
 
@@ -372,11 +393,13 @@ async def retry_sms(request: Request, message_id: uuid.UUID, staff: Changing) ->
 
 @router.get("/patienten/{patient_id}", response_class=HTMLResponse)
 async def patient(request: Request, patient_id: uuid.UUID, staff: SignedIn) -> Response:
-    """Contact, SMS consent, the SMS sent, and the recent calls and open requests of one patient."""
+    """Contact, SMS consent, upcoming appointments, the SMS sent, and the recent calls and open requests of
+    one patient."""
     try:
-        names, contact, messages, calls, requests = await asyncio.gather(
+        names, contact, appointments, messages, calls, requests = await asyncio.gather(
             backend(request).names({str(patient_id)}),
             backend(request).contact(patient_id),
+            backend(request).appointments(patient_id),
             backend(request).messages(patient_id=patient_id),
             backend(request).calls(limit=100),
             backend(request).requests(None),
@@ -391,6 +414,7 @@ async def patient(request: Request, patient_id: uuid.UUID, staff: SignedIn) -> R
         patient_id=patient_id,
         name=names.get(mine, "(unbekannt)"),
         contact=contact,
+        appointments=appointments,
         messages=messages,
         calls=[c for c in calls.items if c.patient and c.patient.patient_id == mine],
         requests=[r for r in requests if r.patient and r.patient.patient_id == mine],
@@ -491,6 +515,79 @@ async def day(request: Request, _staff: SignedIn, datum: dt.date | None = None) 
     )
 
 
+async def _day_item(request: Request, day: dt.date, appointment_id: str) -> DayAppointment:
+    """The appointment as the day page showed it; the patient it belongs to comes from the scheduler, not
+    from the form."""
+    page = await backend(request).day(day)
+    found = next((a for a in page.items if a.appointment_id == appointment_id), None)
+    if found is None:
+        raise BackendError(ErrorCode.not_found)
+    return found
+
+
+async def _change_page(
+    request: Request, template: str, day: dt.date, appointment_id: str, status: int = 200, **context: Any
+) -> Response:
+    try:
+        item = await _day_item(request, day, appointment_id[:100])
+        names = await backend(request).names({item.patient_id})
+        if template == "move.html" and "slots" not in context:
+            today = dt.datetime.now(ZoneInfo(request.app.state.practice.timezone)).date()
+            context["slots"] = await backend(request).free_slots(item.visit_type, item.practitioner, today)
+    except BackendError as exc:
+        return error_page(request, exc)
+    name = names.get(item.patient_id, "(unbekannt)")
+    return render(request, template, status=status, day=day, appointment=item, name=name, **context)
+
+
+@router.get("/tag/{datum}/termine/{appointment_id}/absagen", response_class=HTMLResponse)
+async def cancel_form(request: Request, datum: dt.date, appointment_id: str, _staff: SignedIn) -> Response:
+    """Asks before it cancels: the patient gets an SMS about it."""
+    return await _change_page(request, "cancel.html", datum, appointment_id)
+
+
+@router.post("/tag/{datum}/termine/{appointment_id}/absagen")
+async def cancel_appointment(
+    request: Request, datum: dt.date, appointment_id: str, staff: Changing
+) -> Response:
+    try:
+        item = await _day_item(request, datum, appointment_id[:100])
+        await backend(request).cancel_appointment(item.appointment_id)
+    except BackendError as exc:
+        return error_page(request, exc)
+    await audit(request, staff, "termin abgesagt", item.patient_id, item.appointment_id)
+    return see_other(request, f"/tag?datum={datum.isoformat()}")
+
+
+@router.get("/tag/{datum}/termine/{appointment_id}/verlegen", response_class=HTMLResponse)
+async def move_form(request: Request, datum: dt.date, appointment_id: str, _staff: SignedIn) -> Response:
+    """The next free slots for the same visit type with the same practitioner, to pick one."""
+    return await _change_page(request, "move.html", datum, appointment_id)
+
+
+@router.post("/tag/{datum}/termine/{appointment_id}/verlegen", response_class=HTMLResponse)
+async def move_appointment(
+    request: Request,
+    datum: dt.date,
+    appointment_id: str,
+    staff: Changing,
+    slot_id: Annotated[str, Form(max_length=200)],
+) -> Response:
+    try:
+        item = await _day_item(request, datum, appointment_id[:100])
+        moved = await backend(request).move_appointment(item.appointment_id, slot_id)
+    except BackendError as exc:
+        return error_page(request, exc)
+    if isinstance(moved, SlotTaken):
+        alternatives: list[SlotOffer] = moved.alternatives
+        message = "Diese Zeit wurde eben vergeben. Bitte eine andere wählen."
+        return await _change_page(
+            request, "move.html", datum, appointment_id, 409, slots=alternatives, message=message
+        )
+    await audit(request, staff, "termin verlegt", item.patient_id, item.appointment_id)
+    return see_other(request, f"/tag?datum={moved.appointment.start.date().isoformat()}")
+
+
 # --- system (admins) ------------------------------------------------------------------------------------
 
 
@@ -503,6 +600,22 @@ async def system(request: Request, _staff: Admin) -> Response:
         return error_page(request, exc)
     letters = await dead_letters.dead_letters(settings.nats, limit=200)
     return render(request, "system.html", locks=locks.items, letters=letters)
+
+
+@router.get("/system/pruefung", response_class=HTMLResponse)
+async def system_checks(request: Request, staff: Admin) -> Response:
+    """`ignis doctor` from the browser: each check with its outcome, what it saw and the fix. Run on request
+    only (it takes seconds and asks ElevenLabs and sipgate)."""
+    run: SystemChecks | None = request.app.state.system_checks
+    if run is None:
+        return render(request, "error.html", status=404, message="Die Prüfung ist hier nicht eingerichtet.")
+    try:
+        checks = await asyncio.wait_for(run(), SYSTEM_CHECKS_SECONDS)
+    except TimeoutError:
+        return render(request, "error.html", status=504, message="Die Prüfung hat zu lange gedauert.")
+    await audit(request, staff, "systemprüfung")
+    failed = sum(1 for c in checks if c.outcome == "fail")
+    return render(request, "checks.html", checks=checks, failed=failed, outcomes=CHECK_OUTCOMES)
 
 
 @router.post("/system/entsperren")

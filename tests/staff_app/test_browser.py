@@ -2,18 +2,26 @@
 
 import asyncio
 import datetime as dt
+import json
 import re
+import uuid
 from zoneinfo import ZoneInfo
 
 import httpx
+import nats
 import pytest
+from faststream.nats import NatsMessage
+from nats.js.api import ConsumerConfig
 from playwright.async_api import Browser, BrowserContext, Page, expect
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.e2e.conftest import STAFF_TOKEN
+from ignis.contracts import subjects
+from ignis.kit.bus import make_broker, settle
+from tests.conftest import own_stream
+from tests.e2e.conftest import METRICS_TOKEN, STAFF_TOKEN, TOOL_SECRET, WEBHOOK_SECRET
 from tests.e2e.test_ignis_up import IDENTIFY_DEMO, post_call, tool
-from tests.fakes.sipgate import FakeSipgate
+from tests.fakes.sipgate import TOKEN, FakeSipgate
 from tests.staff_app.conftest import PASSWORD, Praxis, screenshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("team")]
@@ -233,6 +241,76 @@ async def test_a_failed_sms_is_sent_again_consent_is_toggled_and_the_day_shows_t
     await screenshot(page, "tag")
 
 
+async def test_the_desk_moves_and_then_cancels_an_appointment_from_the_day_page(
+    praxis: Praxis, context: BrowserContext
+) -> None:
+    """Both after a confirmation; the patient page lists the appointment, the caller's own list follows
+    the change, the patient is told by SMS and the audit trail names who did it."""
+    me = {"conversation_id": "praxis-verlegen", "caller_id": IDENTIFY_DEMO["caller_id"]}
+    identified = await ask_tool(praxis, "identify_patient", {**IDENTIFY_DEMO, **me})
+    mine = {**me, "patient_ref": identified["patient_ref"]}
+    earliest = (dt.date.today() + dt.timedelta(days=5)).strftime("%d.%m.%Y")
+    offered = await ask_tool(
+        praxis, "find_slots", {**me, "visit_type": "Akutsprechstunde", "earliest": earliest}
+    )
+    slot = offered["slots"][0]  # type: ignore[index]
+    booked = await ask_tool(praxis, "book_appointment", {**mine, "slot_id": slot["slot_id"]})
+    assert booked["code"] == "booked"
+    appointment_id = booked["appointment"]["appointment_id"]  # type: ignore[index]
+    start = dt.datetime.fromisoformat(slot["start"])
+
+    page = await context.new_page()
+    await open_app(praxis, page, "Sabine")
+    await page.goto(f"{praxis.url}/tag?datum={start.date().isoformat()}")
+    row = page.locator("li", has=page.locator(f"a[href$='/termine/{appointment_id}/absagen']"))
+    await expect(row).to_contain_text(f"{start:%H:%M}")
+    await row.get_by_role("link", name="Anna Müller").click()
+    await expect(page.locator("#termine")).to_contain_text(f"{start:%d.%m.%Y %H:%M}")
+    await screenshot(page, "patient_termine")
+
+    await page.goto(f"{praxis.url}/tag?datum={start.date().isoformat()}")
+    await row.get_by_role("link", name="Verlegen").click()
+    await expect(page.get_by_role("heading", name="Termin verlegen")).to_be_visible()
+    choices = page.get_by_role("radio")
+    await expect(choices.first).to_be_checked()
+    assert await choices.count() >= 2
+    label = await page.locator("fieldset label").nth(1).inner_text()
+    await screenshot(page, "termin_verlegen")
+    await choices.nth(1).check()
+    await page.get_by_role("button", name="Auf die gewählte Zeit verlegen").click()
+    await expect(page.get_by_role("heading", name=re.compile("Termine am"))).to_be_visible()
+    moved_to = label.split("–")[0].strip()  # "dd.mm.YYYY HH:MM"
+    await expect(row).to_contain_text(moved_to[-5:])
+    listed = await ask_tool(praxis, "list_appointments", mine)
+    ours = [a for a in listed["appointments"] if a["appointment_id"] == appointment_id]  # type: ignore[union-attr]
+    assert [f"{dt.datetime.fromisoformat(a['start']):%d.%m.%Y %H:%M}" for a in ours] == [moved_to]
+
+    await row.get_by_role("link", name="Absagen").click()
+    await expect(page.get_by_role("heading", name="Termin absagen?")).to_be_visible()
+    await expect(page.locator("dl")).to_contain_text("Anna Müller")
+    await screenshot(page, "termin_absagen")
+    await page.get_by_role("button", name="Termin absagen").click()
+    await expect(page.get_by_role("heading", name=re.compile("Termine am"))).to_be_visible()
+    await expect(row).to_have_count(0)
+    await screenshot(page, "tag_abgesagt")
+    listed = await ask_tool(praxis, "list_appointments", mine)
+    assert appointment_id not in [a["appointment_id"] for a in listed["appointments"]]  # type: ignore[union-attr]
+
+    await page.get_by_role("link", name="SMS").click()
+    for _ in range(40):
+        if await page.locator("tr", has_text="Terminabsage").count():
+            break
+        await asyncio.sleep(0.5)
+        await page.reload()
+    await expect(page.locator("tr", has_text="Terminabsage")).to_have_count(1)
+    await page.locator("tr", has_text="Terminabsage").get_by_role("link", name="Anna Müller").click()
+    await page.get_by_role("link", name="Zugriffsprotokoll").click()
+    for action in ("termin verlegt", "termin abgesagt"):
+        entry = page.locator("tr", has_text=action)
+        await expect(entry).to_contain_text("Sabine")
+        await expect(entry).to_contain_text(appointment_id)
+
+
 async def test_system_page_for_admins_only_shows_and_lifts_an_identification_lock(
     praxis: Praxis, context: BrowserContext, browser_context_2: BrowserContext
 ) -> None:
@@ -265,6 +343,76 @@ async def test_system_page_for_admins_only_shows_and_lifts_an_identification_loc
     answer = await tom.goto(praxis.url + "/system")
     assert answer is not None
     assert answer.status == 403
+
+
+async def test_the_system_page_runs_ignis_doctors_checks_with_their_hints_and_no_secrets(
+    praxis: Praxis, context: BrowserContext, browser_context_2: BrowserContext
+) -> None:
+    page = await context.new_page()
+    await open_app(praxis, page, "Sabine")
+    await page.get_by_role("link", name="System").click()
+    await page.get_by_role("link", name="Verbindungen prüfen").click()
+    await expect(page.get_by_role("heading", name="Verbindungen prüfen")).to_be_visible(timeout=60_000)
+    # sipgate (the fake, with the right token) passes; no ElevenLabs key here fails, with what to do.
+    await expect(page.locator("tr", has_text="sipgate token")).to_contain_text("in Ordnung")
+    key = page.locator("tr", has_text="ElevenLabs API key")
+    await expect(key).to_contain_text("Fehler")
+    await expect(key).to_contain_text("IGNIS_ELEVENLABS_API_KEY is not set")
+    await expect(key).to_contain_text("run `ignis provision`")
+    await expect(page.locator("#ergebnis")).to_contain_text("Prüfungen mit Fehler")
+    await screenshot(page, "system_pruefung")
+    shown = await page.content()
+    for secret in (TOKEN, TOOL_SECRET, WEBHOOK_SECRET, STAFF_TOKEN, METRICS_TOKEN):
+        assert secret not in shown
+
+    tom = await browser_context_2.new_page()
+    await open_app(praxis, tom, "Tom")
+    answer = await tom.goto(praxis.url + "/system/pruefung")
+    assert answer is not None
+    assert answer.status == 403
+
+
+async def test_a_dead_letter_is_listed_without_its_content_and_replayed_from_the_system_page(
+    praxis: Praxis, context: BrowserContext, nats_url: str
+) -> None:
+    """What failed every attempt, as `settle` leaves it; "Erneut zustellen" puts it back on its subject
+    (its stream's consumer takes it again) and off the list."""
+    stream, subject = f"TEST_{uuid.uuid4().hex[:6].upper()}", f"ignis.test.{uuid.uuid4().hex[:6]}"
+    await own_stream(nats_url, stream, f"{subject}.>")
+    connection = await nats.connect(nats_url)
+    js = connection.jetstream()
+    await js.purge_stream(subjects.DEAD_LETTER_STREAM)
+    broker = make_broker(nats_url, "staff-app-dead-letter-test")
+    await broker.start()
+    try:
+        payload = json.dumps({"transcript": "Anna Müller hat Husten"}).encode()
+        await js.publish(f"{subject}.call", payload, stream=stream)
+        consumer = await js.pull_subscribe(
+            f"{subject}.call", durable=None, stream=stream, config=ConsumerConfig(inactive_threshold=300)
+        )
+        [delivered] = await consumer.fetch(1, timeout=5)
+
+        async def fail() -> None:
+            raise RuntimeError("the database is away")
+
+        await settle(NatsMessage(raw_message=delivered, body=delivered.data), broker, fail, max_deliveries=1)
+
+        page = await context.new_page()
+        await open_app(praxis, page, "Sabine")
+        await page.get_by_role("link", name="System").click()
+        letter = page.locator("tr", has_text=f"{subject}.call")
+        await expect(letter).to_contain_text("RuntimeError")
+        assert "Husten" not in await page.content()
+        await screenshot(page, "system_dead_letter")
+        await letter.get_by_role("button", name="Erneut zustellen").click()
+        await expect(page.get_by_role("heading", name="System", exact=True)).to_be_visible()
+        await expect(letter).to_have_count(0)
+        [again] = await consumer.fetch(1, timeout=5)
+        assert again.data == payload
+        assert (await js.stream_info(subjects.DEAD_LETTER_STREAM)).state.messages == 0
+    finally:
+        await broker.stop()
+        await connection.close()
 
 
 async def test_an_admin_erases_a_patient_after_a_confirmation_naming_what_goes(
