@@ -23,6 +23,8 @@ class Contact(Contract):
     mobile: bool
     sms_consent: bool
     sms_consent_at: dt.datetime | None = None  # when it was given (for the staff app's patient page)
+    # FHIR record mode: the patient's id on the practice's server (the notifier records each SMS there).
+    fhir_patient_id: str | None = None
 
 
 class SetSmsConsent(Contract):

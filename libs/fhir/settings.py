@@ -1,7 +1,8 @@
 """Settings of the record mode: where a service that owns records keeps them, and how it reaches FHIR.
 
 A mixin of `kit.settings.Settings` (like `DataSettings`): the services that own records (patients, scheduler)
-inherit it, so `IGNIS_RECORDS` and the `IGNIS_FHIR_*` variables mean the same in every process.
+and the notifier (it records each SMS sent there) inherit it, so `IGNIS_RECORDS` and the `IGNIS_FHIR_*`
+variables mean the same in every process.
 """
 
 from typing import Literal, Self

@@ -69,7 +69,11 @@ class Dispatcher:
         send_timeout_seconds: float,
         clock: Callable[[], dt.datetime] = utcnow,
         poll_seconds: float = 1.0,
+        fhir_records: bool = False,
     ) -> None:
+        """`fhir_records`: FHIR record mode; a message sent keeps the patient's FHIR id (`fhir_sync` then
+        records it on the server)."""
+        self.fhir_records = fhir_records
         self.sessionmaker = sessionmaker
         self.broker = broker
         self.practice = practice
@@ -177,6 +181,8 @@ class Dispatcher:
             return self._close(Status.skipped, "no mobile number")
         text = self.text(message)
         fields = {"status": Status.sending, "body": text, "provider": self.provider.name, "claimed_at": now}
+        if self.fhir_records:
+            fields["fhir_patient_id"] = contact.fhir_patient_id
         return _Step(fields, send=(contact.phone, text))
 
     def _close(self, status: Status, reason: str) -> "_Step":

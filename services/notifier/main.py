@@ -2,11 +2,14 @@
 
 import datetime as dt
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any
 
 from ignis.contracts import subjects
+from ignis.fhir.client import FhirClient
 from ignis.kit.clock import utcnow
 from ignis.kit.service import Service, create_service
-from ignis.notifier import handlers
+from ignis.notifier import fhir_sync, handlers
 from ignis.notifier.dispatcher import Dispatcher
 from ignis.notifier.providers import SmsProvider, make_provider
 from ignis.notifier.settings import NotifierSettings
@@ -36,6 +39,7 @@ def create_app(
             settings.sms_timeout_seconds,
             clock=clock,
             poll_seconds=poll_seconds,
+            fhir_records=settings.records == "fhir",
         )
         app.context.set_global("dispatcher", dispatcher)
         try:
@@ -43,11 +47,21 @@ def create_app(
         finally:
             await sms.aclose()
 
+    async def record_in_fhir(app: Service) -> None:
+        await fhir_sync.sync_forever(app.context.get("sessionmaker"), app.context.get("fhir"), poll_seconds)
+
+    background = [send_sms]
+    resources: dict[str, Callable[[], AbstractAsyncContextManager[Any]]] = {}
+    if settings.records == "fhir":
+        # Each SMS sent is recorded on the practice's FHIR server: one pooled client per process.
+        resources["fhir"] = lambda: FhirClient.from_settings(settings)
+        background.append(record_in_fhir)
     app = create_service(
         "notifier",
         settings,
         handlers.router,
-        background=[send_sms],
+        background=background,
+        resources=resources,
         consumers={
             subjects.NOTIFIER_APPOINTMENTS_CONSUMER: subjects.EVENTS_STREAM,
             subjects.NOTIFIER_REQUESTS_CONSUMER: subjects.EVENTS_STREAM,

@@ -52,6 +52,8 @@ class Message(Base):
     body: Mapped[str | None] = mapped_column(Encrypted())  # the SMS text: encrypted at rest
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.clock_timestamp())
     finished_at: Mapped[dt.datetime | None]
+    fhir_patient_id: Mapped[str | None]  # FHIR record mode: whom the Communication is about
+    fhir_written_at: Mapped[dt.datetime | None]  # when its Communication reached the server
 
 
 class StaffAlert(Base):

@@ -172,3 +172,23 @@ class NotifierRepository(Repository):
                 query.order_by(Message.created_at.desc(), Message.id.desc()).limit(limit)
             )
         ).all()
+
+    async def behind_fhir(self, limit: int) -> Sequence[Message]:
+        """Sent messages whose Communication the FHIR server does not have yet, oldest first."""
+        return (
+            await self.session.scalars(
+                select(Message)
+                .where(
+                    Message.status == Status.sent,
+                    Message.fhir_patient_id.is_not(None),
+                    Message.fhir_written_at.is_(None),
+                )
+                .order_by(Message.finished_at)
+                .limit(limit)
+            )
+        ).all()
+
+    async def in_fhir(self, message_id: uuid.UUID, now: dt.datetime) -> None:
+        await self.session.execute(
+            update(Message).where(Message.id == message_id).values(fhir_written_at=now)
+        )

@@ -1,13 +1,15 @@
-"""Settings of the notifier service: which SMS provider, and sipgate's credentials."""
+"""Settings of the notifier service: which SMS provider, and sipgate's credentials; in FHIR record mode
+(FhirSettings) the practice's server, where each SMS sent is recorded as a `Communication`."""
 
 from typing import Literal, Self
 
 from pydantic import Field, SecretStr, model_validator
 
+from ignis.fhir.settings import FhirSettings
 from ignis.kit.settings import DataSettings
 
 
-class NotifierSettings(DataSettings):
+class NotifierSettings(DataSettings, FhirSettings):
     # `log` (the default) sends nothing: it records and logs each SMS, without the number.
     sms_provider: Literal["log", "sipgate"] = "log"
     sipgate_api_url: str = "https://api.sipgate.com/v2"

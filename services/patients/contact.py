@@ -34,6 +34,7 @@ async def contact(repo: PatientRepository, query: GetContact) -> Contact:
         mobile=patient.phone is not None and is_mobile(patient.phone),
         sms_consent=patient.sms_consent,
         sms_consent_at=patient.sms_consent_at,
+        fhir_patient_id=(await repo.fhir_ids([patient.id])).get(patient.id),  # none in Ignis' own mode
     )
 
 

@@ -2,6 +2,7 @@
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from faststream import TestApp
@@ -12,6 +13,8 @@ from ignis.fhir.client import FhirClient, Resource
 from ignis.kit.bus import make_broker
 from ignis.patients.main import create_app as create_patients
 from ignis.patients.settings import PatientsSettings
+from ignis.scheduler.main import create_app as create_scheduler
+from ignis.scheduler.settings import SchedulerSettings
 from tests.conftest import wait_until_serving
 from tests.factories import Person
 
@@ -62,6 +65,34 @@ async def committing_patients_bus(
         await wait_until_serving(requester, "patients")
         yield requester
         await requester.stop()
+
+
+@pytest.fixture
+async def fhir_services(
+    nats_url: str,
+    database_url: str,
+    practice_file: Path,
+    tmp_path: Path,
+    fhir_url: str,
+    clean_database: None,
+) -> AsyncIterator[None]:
+    """Patients and scheduler in FHIR record mode, each with its own engine (bookings really commit)."""
+    common: dict[str, Any] = {
+        "nats_url": nats_url,
+        "database_url": database_url,
+        "home": tmp_path,
+        "log_format": "text",
+        "records": "fhir",
+        "fhir_url": fhir_url,
+        # The engine serves one request at a time: under the concurrency tests a request queues for seconds.
+        "fhir_timeout_seconds": 20.0,
+    }
+    patients = create_patients(PatientsSettings(**common))
+    scheduler = create_scheduler(SchedulerSettings(**common, practice_file=practice_file))
+    async with TestApp(patients), TestApp(scheduler):
+        await wait_until_serving(patients.broker, "scheduler")
+        await wait_until_serving(patients.broker, "patients")
+        yield
 
 
 def practice_patient(person: Person, **fields: object) -> Resource:

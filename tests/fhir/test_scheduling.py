@@ -5,7 +5,6 @@ practice writes there itself is respected at once."""
 import asyncio
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -19,43 +18,13 @@ from ignis.contracts import subjects
 from ignis.fhir import codes
 from ignis.fhir.client import FhirClient, Resource, token
 from ignis.fhir.ids import patient_id_of
-from ignis.patients.main import create_app as create_patients
 from ignis.patients.repository import PatientRepository
-from ignis.patients.settings import PatientsSettings
 from ignis.scheduler.main import create_app as create_scheduler
 from ignis.scheduler.settings import SchedulerSettings
-from tests.conftest import TEST_PRACTICE, Caller, received, wait_until_serving
+from tests.conftest import TEST_PRACTICE, Caller, received
 from tests.factories import GROSS, MUELLER, Person
 from tests.fhir.conftest import practice_patient
 from tests.scheduler.test_booking import in_three_days, offered, tool
-
-
-@pytest.fixture
-async def fhir_services(
-    nats_url: str,
-    database_url: str,
-    practice_file: Path,
-    tmp_path: Path,
-    fhir_url: str,
-    clean_database: None,
-) -> AsyncIterator[None]:
-    """Patients and scheduler in FHIR record mode, each with its own engine (bookings really commit)."""
-    common: dict[str, Any] = {
-        "nats_url": nats_url,
-        "database_url": database_url,
-        "home": tmp_path,
-        "log_format": "text",
-        "records": "fhir",
-        "fhir_url": fhir_url,
-        # The engine serves one request at a time: under the concurrency tests a request queues for seconds.
-        "fhir_timeout_seconds": 20.0,
-    }
-    patients = create_patients(PatientsSettings(**common))
-    scheduler = create_scheduler(SchedulerSettings(**common, practice_file=practice_file))
-    async with TestApp(patients), TestApp(scheduler):
-        await wait_until_serving(patients.broker, "scheduler")
-        await wait_until_serving(patients.broker, "patients")
-        yield
 
 
 @pytest.fixture

@@ -76,6 +76,7 @@ class TestFreshDatabase:
                     "0003_version",
                     "0004_staff_alert",
                     "0005_waitlist_offer",
+                    "0006_fhir",
                 ],
                 "staff_app": ["0001_init"],
             }
