@@ -228,7 +228,7 @@ class TestErasePatient:
             assert done.stdout.splitlines()[1:] == [
                 "  patients: calls 2, requests 2, verifications 1, identity_attempts 1, patient 1",
                 "  nats: IGNIS_WEBHOOKS 2, IGNIS_DEAD_LETTERS 1, IGNIS_EVENTS 1",
-                "  scheduler: appointments 1, events 1",
+                "  scheduler: appointments 1, waitlist 0, events 1",
                 "  notifier: pending: notifier erases when it is back",
                 "  elevenlabs: not configured",
             ]
