@@ -166,8 +166,8 @@ async def wipe(engine: AsyncEngine) -> None:
                 "TRUNCATE patients.patient, patients.verification, patients.identity_attempt, "
                 "patients.identity_unlock, patients.call, patients.request, patients.outbox, "
                 "patients.vendor_deletion, patients.fhir_patient, "
-                "scheduler.appointment, scheduler.outbox, notifier.appointment, notifier.message, "
-                "notifier.staff_alert, "
+                "scheduler.appointment, scheduler.outbox, scheduler.waitlist_entry, scheduler.slot_hold, "
+                "notifier.appointment, notifier.message, notifier.staff_alert, "
                 "staff_app.account, staff_app.session, staff_app.audit CASCADE"
             )
         )

@@ -469,10 +469,20 @@ def demo_call(
     url: Annotated[
         str | None, typer.Option(help="the gateway (default: this machine's, as `ignis up` runs it)")
     ] = None,
+    scene: Annotated[
+        str,
+        typer.Option(
+            help="termin (book, prescription), warteliste (a freed slot held for the waiting list), "
+            "kurzfristig (a short-notice cancellation)"
+        ),
+    ] = "termin",
 ) -> None:
     """Play a scripted German call against a running gateway, as ElevenLabs would, and print each turn."""
     from ignis.provision import demo_call as demo
 
+    if scene not in demo.SCENES:
+        typer.echo(f"Unknown scene {scene!r}; one of: {', '.join(demo.SCENES)}", err=True)
+        raise typer.Exit(2)
     settings = GatewaySettings()
     practice = _practice(settings)
     base = url or f"http://{settings.gateway_host}:{settings.gateway_port}"
@@ -483,6 +493,7 @@ def demo_call(
             settings.tool_secret.get_secret_value(),
             settings.elevenlabs_webhook_secret.get_secret_value(),
             say=typer.echo,
+            scene=scene,
         )
     except demo.DemoCallFailed as exc:
         typer.echo(f"✗ {exc}", err=True)

@@ -77,6 +77,11 @@ class PatientRefResolved(Contract):
     patient_id: str
     # FHIR record mode: the patient's logical id on the practice's server (the scheduler books for it).
     fhir_patient_id: str | None = None
+    # What the practice's booking rules ask (`practice.config.Rules`): age on the visit's day, insurance,
+    # and whether the patient came to the practice through a phone registration (a new patient).
+    birth_date: dt.date | None = Field(default=None, repr=False)
+    insurance: Insurance | None = None
+    registered_by_phone: bool = False
 
 
 class LookupCaller(Contract):

@@ -41,6 +41,8 @@ SCHEDULER_CANCEL: Final = "ignis.scheduler.appointment.cancel"
 SCHEDULER_RESCHEDULE: Final = "ignis.scheduler.appointment.reschedule"
 SCHEDULER_DAY: Final = "ignis.scheduler.appointment.day"
 SCHEDULER_PRACTICE_INFO: Final = "ignis.scheduler.practice.info"
+SCHEDULER_WAITLIST_JOIN: Final = "ignis.scheduler.waitlist.join"
+SCHEDULER_WAITLIST_LIST: Final = "ignis.scheduler.waitlist.list"
 
 NOTIFIER_MESSAGES_LIST: Final = "ignis.notifier.messages.list"
 NOTIFIER_MESSAGE_RETRY: Final = "ignis.notifier.message.retry"
@@ -50,6 +52,8 @@ PATIENT_ERASED: Final = "ignis.events.patient.erased"
 APPOINTMENT_BOOKED: Final = "ignis.events.appointment.booked"
 APPOINTMENT_CANCELLED: Final = "ignis.events.appointment.cancelled"
 APPOINTMENT_RESCHEDULED: Final = "ignis.events.appointment.rescheduled"
+# A freed slot held for a patient on the waiting list (under appointment.> so the notifier's consumer has it).
+APPOINTMENT_SLOT_OFFERED: Final = "ignis.events.appointment.slot_offered"
 APPOINTMENT_EVENTS_SUBJECTS: Final = "ignis.events.appointment.>"
 
 EVENTS_STREAM: Final = "IGNIS_EVENTS"

@@ -110,12 +110,18 @@ class FindSlotsBody(ToolBody):
     )
     patient_ref: str | None = Field(default=None, max_length=200, description="patient_ref, falls bekannt")
     limit: int = Field(default=3, description="Wie viele Vorschläge (höchstens 5)")
+    referral: bool | None = Field(
+        default=None, description="Ob eine Überweisung vorliegt; nur für Terminarten, die eine verlangen"
+    )
 
 
 class BookAppointmentBody(PatientToolBody):
     slot_id: str = Field(min_length=1, max_length=200, description="slot_id eines angebotenen Termins")
     reason: str | None = Field(
         default=None, max_length=500, repr=False, description="Anliegen in wenigen Worten"
+    )
+    referral: bool | None = Field(
+        default=None, description="Ob eine Überweisung vorliegt; nur für Terminarten, die eine verlangen"
     )
 
 
@@ -135,6 +141,17 @@ class RescheduleAppointmentBody(PatientToolBody):
         min_length=1, max_length=100, description="appointment_id des bisherigen Termins"
     )
     new_slot_id: str = Field(min_length=1, max_length=200, description="slot_id des neuen Termins")
+
+
+class JoinWaitlistBody(PatientToolBody):
+    visit_type: str = Field(min_length=1, max_length=100, description="Terminart, z. B. Akutsprechstunde")
+    earliest: str | None = Field(
+        default=None, max_length=100, description="Frühestes Datum, z. B. 2026-12-01 oder morgen"
+    )
+    latest: str | None = Field(default=None, max_length=100, description="Spätestes Datum")
+    practitioner: str | None = Field(
+        default=None, max_length=100, description="Gewünschte Ärztin oder gewünschter Arzt, falls genannt"
+    )
 
 
 class PracticeInfoBody(ToolBody):
@@ -171,4 +188,5 @@ TOOL_BODIES: dict[str, type[ToolBody]] = {
     "reschedule_appointment": RescheduleAppointmentBody,
     "create_request": CreateRequestBody,
     "practice_info": PracticeInfoBody,
+    "join_waitlist": JoinWaitlistBody,
 }

@@ -55,6 +55,7 @@ class Template(StrEnum):
     reschedule = "reschedule"
     cancellation = "cancellation"
     reminder = "reminder"
+    waitlist_offer = "waitlist_offer"  # a freed slot held for a patient on the waiting list
 
 
 # The fields a template may use. Never the visit type, the reason or anything medical: an SMS can be
@@ -83,6 +84,8 @@ DEFAULT_TEMPLATES = {
     "Neuer Termin: {phone}",
     Template.reminder: "{practice}: Erinnerung: Ihr Termin {weekday}, {date}, {time} Uhr. "
     "{address}. Absage: {phone}",
+    Template.waitlist_offer: "{practice}: Termin frei geworden: {weekday}, {date}, {time} Uhr. "
+    "Wir halten ihn kurz für Sie: {phone}",
 }
 
 

@@ -6,6 +6,7 @@ file; `{{...}}` are ElevenLabs' own dynamic variables, left as they are. Tool bo
 contracts (`ignis.contracts.tools.TOOL_BODIES`), so the gateway and the agent cannot disagree.
 """
 
+import dataclasses
 import enum
 import string
 import types
@@ -19,7 +20,7 @@ from pydantic import BaseModel
 
 from ignis.contracts.tools import TOOL_BODIES
 from ignis.language.spoken import WEEKDAY_NAMES, spoken_ranges
-from ignis.practice.config import WEEKDAYS, Practice
+from ignis.practice.config import LANGUAGES, OPENING_STATES, WEEKDAYS, Practice, Routing, VisitType
 
 AGENT_DIR = Path(__file__).with_name("agent_texts")
 TOOL_SECRET_HEADER = "X-Ignis-Tool-Secret"
@@ -45,6 +46,7 @@ DYNAMIC_VARIABLE_DEFAULTS: dict[str, str | bool] = {
     "now": "",
     "open_now": "unbekannt",
     "hours_today": "",
+    "practice_state": "unbekannt",
     "caller_known": False,
     "caller_first_name": "",
 }
@@ -60,6 +62,8 @@ class AgentTexts:
     prompt: str
     first_message: str
     tool_descriptions: dict[str, str]
+    # The first message in each of the practice's other languages (`languages:`), by ISO 639-1 code.
+    first_messages: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 def practice_fields(practice: Practice) -> dict[str, str]:
@@ -69,12 +73,19 @@ def practice_fields(practice: Practice) -> dict[str, str]:
         "practice_name": practice.name,
         "practice_address": f"{address.street}, {address.postal_code} {address.city}",
         "practice_phone": practice.phone,
-        "visit_types": "\n".join(f"  - {v.name} ({v.minutes} Minuten)" for v in practice.visit_types),
+        "visit_types": "\n".join(_visit_type_line(practice, v) for v in practice.visit_types),
+        "practice_rules": practice.rules.described() or "keine Einschränkungen",
         "visit_type_names": ", ".join(v.name for v in practice.visit_types),
+        "languages": ", ".join(LANGUAGES[code] for code in practice.languages) or "keine",
         "opening_hours": "\n".join(
             f"  - {_DAY_NAMES[day]}: {spoken_ranges(practice.opening_hours.get(day, []))}" for day in WEEKDAYS
         ),
     }
+
+
+def _visit_type_line(practice: Practice, visit_type: VisitType) -> str:
+    rules = practice.rules_for(visit_type).described()
+    return f"  - {visit_type.name} ({visit_type.minutes} Minuten{': ' + rules if rules else ''})"
 
 
 def _render(path: Path, fields: dict[str, str]) -> str:
@@ -108,6 +119,9 @@ def render_texts(practice: Practice, directory: Path | None = None) -> AgentText
         prompt=_render(directory / "prompt.de.md", fields),
         first_message=_render(directory / "first_message.de.txt", fields),
         tool_descriptions={name: " ".join(str(raw[name]).split()) for name in TOOL_BODIES},
+        first_messages={
+            code: _render(directory / f"first_message.{code}.txt", fields) for code in practice.languages
+        },
     )
 
 
@@ -172,7 +186,7 @@ def agent_config(
     tts_model: str,
     voice_id: str | None,
     llm: str | None,
-    staff_phone: str | None,
+    routing: Routing,
     retention_days: int,
 ) -> dict[str, Any]:
     """`conversation_config` and `platform_settings` of the German receptionist; `retention_days`: how long
@@ -185,33 +199,70 @@ def agent_config(
     }
     if llm:
         prompt["llm"] = llm
-    if staff_phone:
-        transfer = {
-            "transfer_destination": {"type": "phone", "phone_number": staff_phone},
-            "condition": "Die Person verlangt ausdrücklich das Praxisteam, oder du kommst nicht weiter.",
-            "transfer_type": "sip_refer",
-        }
+    if texts.first_messages:
+        # ElevenLabs detects the caller's language and switches to its preset; the tools stay German.
+        prompt["built_in_tools"]["language_detection"] = _system_tool("language_detection", {})
+    if transfers := transfer_rules(routing):
         prompt["built_in_tools"]["transfer_to_number"] = _system_tool(
-            "transfer_to_number", {"transfers": [transfer]}
+            "transfer_to_number", {"transfers": transfers}
         )
     tts: dict[str, Any] = {"model_id": tts_model}
     if voice_id:
         tts["voice_id"] = voice_id
-    return {
-        "conversation_config": {
-            "agent": {
-                "language": "de",
-                "first_message": texts.first_message,
-                "prompt": prompt,
-                "dynamic_variables": {"dynamic_variable_placeholders": DYNAMIC_VARIABLE_DEFAULTS},
-            },
-            "tts": tts,
+    conversation: dict[str, Any] = {
+        "agent": {
+            "language": "de",
+            "first_message": texts.first_message,
+            "prompt": prompt,
+            "dynamic_variables": {"dynamic_variable_placeholders": DYNAMIC_VARIABLE_DEFAULTS},
         },
+        "tts": tts,
+    }
+    if texts.first_messages:
+        conversation["language_presets"] = {
+            code: {"overrides": {"agent": {"first_message": text}}}
+            for code, text in texts.first_messages.items()
+        }
+    return {
+        "conversation_config": conversation,
         "platform_settings": {
             "overrides": {"enable_conversation_initiation_client_data_from_webhook": True},
             "privacy": privacy_settings(practice, retention_days),
         },
     }
+
+
+def transfer_rules(routing: Routing) -> list[dict[str, Any]]:
+    """One `transfer_to_number` rule per number, its condition naming the practice's states it serves in
+    (the conversation-init webhook tells the agent the state as `practice_state`)."""
+    rules = []
+    for phone, states in routing.targets().items():
+        wanted = [OPENING_STATES[s] for s, urgent in states.items() if not urgent]
+        urgent = [OPENING_STATES[s] for s, urgent in states.items() if urgent]
+        cases = []
+        if wanted:
+            cases.append(
+                f"der Praxisstatus ist {_either(wanted)} und die Person verlangt ausdrücklich das "
+                "Praxisteam, oder du kommst nicht weiter"
+            )
+        if urgent:
+            cases.append(
+                f"der Praxisstatus ist {_either(urgent)} und das Anliegen ist dringend, aber nicht "
+                "lebensbedrohlich (dann 112)"
+            )
+        rules.append(
+            {
+                "transfer_destination": {"type": "phone", "phone_number": phone},
+                "condition": "Nur wenn " + "; oder wenn ".join(cases) + ".",
+                "transfer_type": "sip_refer",
+            }
+        )
+    return rules
+
+
+def _either(words: list[str]) -> str:
+    quoted = [f"„{word}“" for word in words]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " oder " + quoted[-1]
 
 
 def privacy_settings(practice: Practice, retention_days: int) -> dict[str, Any]:

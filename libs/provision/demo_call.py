@@ -150,20 +150,67 @@ def _expect(reply: dict[str, Any], *codes: str) -> None:
         raise DemoCallFailed(f"expected {' or '.join(codes)}, the gateway answered {reply.get('code')!r}")
 
 
-def run(base_url: str, practice: Practice, tool_secret: str, webhook_secret: str, say: Print = print) -> str:
-    """Play the call; returns its conversation id. Raises `DemoCallFailed` at the first broken step."""
-    patient = practice.demo_patients[0] if practice.demo_patients else None
-    caller = _Caller.of(patient)
-    call = Call(base_url.rstrip("/"), tool_secret, webhook_secret, say, caller.phone)
-    say(f"Ein Anruf bei {practice.name} von {caller.phone} ({call.conversation_id})")
-    variables = call.begin(practice.phone)
-    call.agent(f"{variables.get('practice_name') or practice.name}, guten Tag! Sie sprechen mit dem "
-               "KI-Telefonassistenten der Praxis. Wie kann ich Ihnen helfen?")  # fmt: skip
+# The scenes `ignis demo-call --scene` plays; `termin` is the default.
+SCENES = ("termin", "warteliste", "kurzfristig")
+
+
+def run(
+    base_url: str,
+    practice: Practice,
+    tool_secret: str,
+    webhook_secret: str,
+    say: Print = print,
+    scene: str = "termin",
+) -> str:
+    """Play the scene; returns the conversation id of its (last) call. Raises `DemoCallFailed` at the first
+    broken step."""
+    calls = _Calls(base_url.rstrip("/"), practice, tool_secret, webhook_secret, say)
+    if scene == "warteliste":
+        return _waiting_list(calls)
+    if scene == "kurzfristig":
+        return _late_cancellation(calls)
+    return _booking(calls)
+
+
+@dataclass
+class _Calls:
+    base_url: str
+    practice: Practice
+    tool_secret: str
+    webhook_secret: str
+    say: Print
+
+    def start(self, caller: "_Caller") -> Call:
+        """A call from `caller`: the initiation webhook and the agent's greeting."""
+        call = Call(self.base_url, self.tool_secret, self.webhook_secret, self.say, caller.phone)
+        self.say(f"Ein Anruf bei {self.practice.name} von {caller.phone} ({call.conversation_id})")
+        variables = call.begin(self.practice.phone)
+        call.agent(f"{variables.get('practice_name') or self.practice.name}, guten Tag! Sie sprechen mit dem "
+                   "KI-Telefonassistenten der Praxis. Wie kann ich Ihnen helfen?")  # fmt: skip
+        return call
+
+    def caller(self, index: int) -> "_Caller":
+        patients = self.practice.demo_patients
+        return _Caller.of(patients[index] if len(patients) > index else None, index)
+
+    @property
+    def visit(self) -> str:
+        return self.practice.visit_types[0].name if self.practice.visit_types else "Akutsprechstunde"
+
+    def finish(self, call: Call, summary: str) -> str:
+        call.caller("Danke, das war alles. Auf Wiederhören!")
+        call.agent("Gern geschehen. Auf Wiederhören!")
+        self.say("  → end_call")
+        _expect(call.end("agent_demo", summary), "stored", "duplicate")
+        self.say(f"Fertig: der Anruf steht in GET /staff/calls/{call.conversation_id}.")
+        return call.conversation_id
+
+
+def _identified(call: Call, caller: "_Caller") -> str:
+    """The caller says who they are; identified, or registered as new. Their ref for this call."""
     born = _spoken_birth_date(caller.birth_date)
     call.caller(f"Guten Tag, {caller.first_name} {caller.last_name}, geboren am {born}.")
-    found = call.tool(
-        "identify_patient", last_name=caller.last_name, birth_date=_spoken_birth_date(caller.birth_date)
-    )
+    found = call.tool("identify_patient", last_name=caller.last_name, birth_date=born)
     if found.get("code") != "identified":
         call.agent(str(found.get("message", "")))
         call.caller("Ich bin neu bei Ihnen und möchte mich anmelden.")
@@ -177,9 +224,14 @@ def run(base_url: str, practice: Practice, tool_secret: str, webhook_secret: str
         )
         _expect(found, "registered", "already_registered")
     call.agent(str(found.get("message", "")))
-    ref = str(found["patient_ref"])
+    return str(found["patient_ref"])
 
-    visit = practice.visit_types[0].name if practice.visit_types else "Akutsprechstunde"
+
+def _booking(calls: _Calls) -> str:
+    """A caller books an appointment and orders a repeat prescription."""
+    call = calls.start(calls.caller(0))
+    ref = _identified(call, calls.caller(0))
+    visit = calls.visit
     call.caller(f"Ich bräuchte einen Termin: {visit}, gern vormittags.")
     offer = call.tool("find_slots", visit_type=visit, part_of_day="vormittag", patient_ref=ref)
     if offer.get("code") != "slots":
@@ -200,14 +252,95 @@ def run(base_url: str, practice: Practice, tool_secret: str, webhook_secret: str
     )
     _expect(request, "request_created")
     call.agent(str(request.get("message", "")))
-    call.caller("Danke, das war alles. Auf Wiederhören!")
-    call.agent("Gern geschehen. Auf Wiederhören!")
-    say("  → end_call")
+    return calls.finish(call, "Termin gebucht und Folgerezept bestellt")
 
-    stored = call.end("agent_demo", "Termin gebucht und Folgerezept bestellt")
-    _expect(stored, "stored", "duplicate")
-    say(f"Fertig: der Anruf steht in GET /staff/calls/{call.conversation_id}.")
-    return call.conversation_id
+
+def _waiting_list(calls: _Calls) -> str:
+    """Four calls: B books a slot; A wants that very time and joins the waiting list; B cancels; the slot
+    is held for A (an SMS goes out if A consented) and offered first when A calls back."""
+    visit, first, second = calls.visit, calls.caller(0), calls.caller(1)
+    in_three_days = (dt.date.today() + dt.timedelta(days=3)).isoformat()
+
+    call = calls.start(second)
+    ref = _identified(call, second)
+    call.caller(f"Ich hätte gern einen Termin ({visit}) in drei Tagen.")
+    offer = call.tool("find_slots", visit_type=visit, earliest=in_three_days, patient_ref=ref)
+    _expect(offer, "slots")
+    wanted = offer["slots"][0]
+    call.agent(f"Ich kann Ihnen anbieten: {wanted['spoken']}.")
+    call.caller("Den nehme ich.")
+    booked = call.tool("book_appointment", patient_ref=ref, slot_id=wanted["slot_id"])
+    _expect(booked, "booked")
+    call.agent(str(booked["message"]))
+    calls.finish(call, "Termin gebucht")
+
+    call = calls.start(first)
+    ref = _identified(call, first)
+    day = wanted["start"][:10]
+    call.caller(f"Ich bräuchte einen Termin am {day} bei {wanted['practitioner']}, genau um diese Zeit.")
+    offer = call.tool("find_slots", visit_type=visit, earliest=day, latest=day, patient_ref=ref)
+    _expect(offer, "slots", "no_slots")
+    call.agent("Diese Zeit ist leider vergeben. Soll ich Sie auf die Warteliste setzen?")
+    call.caller("Ja, bitte.")
+    joined = call.tool(
+        "join_waitlist",
+        patient_ref=ref,
+        visit_type=visit,
+        earliest=day,
+        latest=day,
+        practitioner=wanted["practitioner"],
+    )
+    _expect(joined, "waitlist_joined")
+    call.agent(str(joined["message"]))
+    calls.finish(call, "Auf die Warteliste gesetzt")
+
+    call = calls.start(second)
+    ref = _identified(call, second)
+    call.caller("Ich muss meinen Termin leider absagen.")
+    mine = call.tool("list_appointments", patient_ref=ref)
+    appointment = next(a for a in mine["appointments"] if a["start"] == wanted["start"])
+    cancelled = call.tool("cancel_appointment", patient_ref=ref, appointment_id=appointment["appointment_id"])
+    _expect(cancelled, "cancelled")
+    call.agent(str(cancelled["message"]))
+    calls.finish(call, "Termin abgesagt")
+    calls.say("  [Der frei gewordene Termin ist jetzt für die Wartende reserviert; sie bekommt eine SMS.]")
+
+    call = calls.start(first)
+    ref = _identified(call, first)
+    call.caller("Ich habe eine SMS bekommen, ein Termin sei frei geworden.")
+    offer = call.tool("find_slots", visit_type=visit, patient_ref=ref)
+    _expect(offer, "slots")
+    held = offer["slots"][0]
+    if not held.get("held"):
+        raise DemoCallFailed("the freed slot was not held for the caller on the waiting list")
+    call.agent(f"Für Sie reserviert ist: {held['spoken']}. Soll ich ihn buchen?")
+    call.caller("Ja, gern.")
+    booked = call.tool("book_appointment", patient_ref=ref, slot_id=held["slot_id"])
+    _expect(booked, "booked")
+    call.agent(str(booked["message"]))
+    return calls.finish(call, "Reservierten Termin aus der Warteliste gebucht")
+
+
+def _late_cancellation(calls: _Calls) -> str:
+    """A caller cancels an appointment at short notice; what happens is the practice's choice
+    (`booking.late_changes`): cancelled and flagged late, a request the team confirms, or a refusal."""
+    caller = calls.caller(0)
+    call = calls.start(caller)
+    ref = _identified(call, caller)
+    call.caller("Ich habe einen Termin, den ich kurzfristig absagen muss.")
+    offer = call.tool("find_slots", visit_type=calls.visit, patient_ref=ref)  # the scene's appointment
+    _expect(offer, "slots")
+    booked = call.tool("book_appointment", patient_ref=ref, slot_id=offer["slots"][0]["slot_id"])
+    _expect(booked, "booked")
+    soon = booked["appointment"]
+    call.agent(f"Ihr Termin: {soon['spoken']}. Soll ich ihn wirklich absagen?")
+    call.caller("Ja, bitte, es geht leider nicht anders.")
+    reply = call.tool("cancel_appointment", patient_ref=ref, appointment_id=soon["appointment_id"])
+    _expect(reply, "cancelled", "change_requested", "too_late")
+    call.agent(str(reply["message"]))
+    if reply.get("late"):
+        calls.say("  [kurzfristig abgesagt: für das Praxisteam als kurzfristig markiert]")
+    return calls.finish(call, "Kurzfristige Absage")
 
 
 @dataclass(frozen=True)
@@ -218,8 +351,10 @@ class _Caller:
     phone: str
 
     @classmethod
-    def of(cls, patient: SeedPatient | None) -> "_Caller":
-        if patient is None:  # a practice without demo patients: a fictitious newcomer
+    def of(cls, patient: SeedPatient | None, index: int = 0) -> "_Caller":
+        if patient is None:  # a practice without demo patients: fictitious newcomers
+            if index:
+                return cls("Max", "Mustermann", dt.date(1961, 4, 3), "+4915199999998")
             return cls("Erika", "Mustermann", dt.date(1964, 8, 12), "+4915199999999")
         phone = (to_e164(patient.phone) if patient.phone else None) or "+4915199999999"
         return cls(patient.first_name, patient.last_name, patient.birth_date, phone)

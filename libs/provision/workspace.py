@@ -245,7 +245,7 @@ class Workspace:
             tts_model=self.settings.tts_model,
             voice_id=self.settings.voice_id,
             llm=self.settings.llm,
-            staff_phone=e164(self.practice.staff_phone) if self.practice.staff_phone else None,
+            routing=self.practice.transfer_routing(),
             retention_days=self.settings.call_retention_days,
         )
         summaries = [

@@ -22,6 +22,7 @@ from ignis.contracts.scheduling import GetPracticeInfo, PracticeInfo
 from ignis.gateway.asking import ask_service
 from ignis.gateway.auth import secret_matches
 from ignis.language.spoken import spoken_date, spoken_year
+from ignis.practice.config import OPENING_STATES
 
 router = APIRouter(prefix="/webhooks/elevenlabs", tags=["webhooks"])
 
@@ -66,6 +67,7 @@ async def dynamic_variables(request: Request, call: InitiationRequest) -> dict[s
         "now": now.strftime("%H:%M"),
         "open_now": "unbekannt",
         "hours_today": "",
+        "practice_state": "unbekannt",
     }
     if practice.greet_known_callers:  # always both keys: a prompt that names a missing one ends the call
         variables |= {"caller_known": False, "caller_first_name": ""}
@@ -85,6 +87,8 @@ async def dynamic_variables(request: Request, call: InitiationRequest) -> dict[s
     hours, *caller = await asyncio.gather(*asks)
     if isinstance(hours, PracticeInfo):
         variables |= {"open_now": "ja" if hours.open_now else "nein", "hours_today": hours.hours_today or ""}
+        if hours.opening_state:
+            variables["practice_state"] = OPENING_STATES[hours.opening_state]
     if caller and isinstance(caller[0], CallerLookedUp):
         variables |= {"caller_known": caller[0].known, "caller_first_name": caller[0].first_name or ""}
     return variables

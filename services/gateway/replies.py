@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from ignis.contracts.base import ErrorCode, ErrorReply
 
 # Replies that carry data but are no success: the agent must react to them (ok=false).
-NOT_OK = {"no_slots", "unknown_visit_type", "slot_taken"}
+NOT_OK = {"no_slots", "unknown_visit_type", "slot_taken", "change_requested", "not_offered"}
 
 MESSAGES: dict[str, str] = {
     "identified": "Vielen Dank, ich habe Sie in unserer Patientenkartei gefunden.",
@@ -22,12 +22,26 @@ MESSAGES: dict[str, str] = {
     "no_slots": "Im gewünschten Zeitraum ist leider kein Termin frei.",
     "unknown_visit_type": "Diese Terminart bieten wir so leider nicht an.",
     "booked": "Der Termin ist verbindlich für Sie gebucht.",
+    # With the practice's own reason in `explanation`, a sentence for the caller.
+    "not_offered": "Diesen Termin kann ich Ihnen leider nicht anbieten.",
     "slot_taken": "Dieser Termin wurde leider gerade vergeben.",
     "appointments": "Das sind Ihre anstehenden Termine.",
     "appointments:none": "Bei uns sind für Sie keine anstehenden Termine eingetragen.",
     "cancelled": "Der Termin ist abgesagt.",
     "rescheduled": "Der Termin ist verlegt.",
+    "change_requested": (
+        "So kurzfristig ändert das Praxisteam den Termin selbst. Ich habe Ihren Wunsch notiert; das Team "
+        "bestätigt ihn Ihnen. Bis dahin bleibt der Termin bestehen."
+    ),
     "info": "Hier sind die gewünschten Informationen zur Praxis.",
+    "waitlist_joined": (
+        "Sie stehen auf der Warteliste. Wird ein passender Termin frei, halten wir ihn eine Weile für Sie "
+        "und schicken Ihnen eine SMS, wenn Sie SMS wünschen."
+    ),
+    "join_waitlist:unavailable": (
+        "Ich konnte gerade nicht bestätigen, ob Sie auf der Warteliste stehen. "
+        "Bitte versuchen Sie es gleich noch einmal; doppelt eingetragen wird nichts."
+    ),
     "request_created": "Ihr Anliegen ist für das Praxisteam notiert.",
     "create_request:not_verified": (
         "Für Rezepte, Überweisungen und Krankschreibungen muss ich Sie zuerst identifizieren. "
@@ -38,8 +52,10 @@ MESSAGES: dict[str, str] = {
         "zum Beispiel am dritten Dezember oder nächsten Dienstag?"
     ),
     ErrorCode.invalid_slot: "Diesen Termin kann ich so leider nicht buchen.",
+    # Never "please call us": the caller is calling the practice (`booking.late_changes: refuse`).
     ErrorCode.too_late: (
-        "So kurzfristig kann ich den Termin nicht mehr ändern. Bitte rufen Sie während der Sprechzeiten an."
+        "So kurzfristig kann der Termin leider nicht mehr abgesagt oder verlegt werden. "
+        "Gern notiere ich eine Nachricht für das Praxisteam."
     ),
     ErrorCode.unknown_practitioner: "Diese Ärztin oder diesen Arzt gibt es in unserer Praxis nicht.",
     ErrorCode.not_found: "Dazu habe ich leider nichts gefunden.",

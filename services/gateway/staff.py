@@ -5,6 +5,7 @@ Each view carries no more patient data than it shows; a transcript only comes wi
 
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -39,7 +40,14 @@ from ignis.contracts.requests import (
     RequestPage,
     RequestUpdated,
 )
-from ignis.contracts.scheduling import DayAppointments, ListDayAppointments
+from ignis.contracts.scheduling import (
+    DayAppointment,
+    DayAppointments,
+    ListDayAppointments,
+    ListWaitlist,
+    WaitlistItem,
+    WaitlistPage,
+)
 from ignis.contracts.tools import WithoutNul, refuse_nul
 from ignis.gateway.asking import ask_service
 from ignis.gateway.auth import bearer_matches
@@ -176,7 +184,31 @@ async def day_appointments(
         ListDayAppointments(day=day, limit=limit, cursor=cursor),
         TypeAdapter(DayAppointments | ErrorReply),
     )
-    ids = sorted({item.patient_id for item in page.items})
+    items = await _with_names(request, page.items)
+    return {"date": day.isoformat(), "items": items, "next_cursor": page.next_cursor}
+
+
+@router.get("/waitlist")
+async def waitlist(
+    request: Request,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> dict[str, Any]:
+    """Who waits for which visit type, first come first, with the slot held for them (and until when)."""
+    page: WaitlistPage = await _ask(
+        request,
+        subjects.SCHEDULER_WAITLIST_LIST,
+        ListWaitlist(limit=limit, cursor=cursor),
+        TypeAdapter(WaitlistPage | ErrorReply),
+    )
+    return {"items": await _with_names(request, page.items), "next_cursor": page.next_cursor}
+
+
+async def _with_names(
+    request: Request, items: Sequence[DayAppointment | WaitlistItem]
+) -> list[dict[str, Any]]:
+    """The items as JSON, each with its patient's name (asked of the patients service)."""
+    ids = sorted({item.patient_id for item in items})
     names: PatientNames = (
         await _ask(
             request,
@@ -187,11 +219,9 @@ async def day_appointments(
         if ids
         else PatientNames(names={})
     )
-    items = [
-        {**item.model_dump(mode="json"), "patient_name": names.names.get(item.patient_id)}
-        for item in page.items
+    return [
+        {**item.model_dump(mode="json"), "patient_name": names.names.get(item.patient_id)} for item in items
     ]
-    return {"date": day.isoformat(), "items": items, "next_cursor": page.next_cursor}
 
 
 @router.get("/messages")

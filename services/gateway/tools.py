@@ -32,21 +32,26 @@ from ignis.contracts.scheduling import (
     BookAppointment,
     CancelAppointment,
     CancellationConfirmed,
+    ChangeRequested,
     FindSlots,
     GetPracticeInfo,
+    JoinWaitlist,
     ListAppointments,
     NoSlotsFound,
+    NotOffered,
     PracticeInfo,
     RescheduleAppointment,
     RescheduleConfirmed,
     SlotsOffered,
     SlotTaken,
     VisitTypeUnknown,
+    WaitlistJoined,
 )
 from ignis.contracts.tools import (
     TOOL_BODIES,
     FindSlotsBody,
     IdentifyPatientBody,
+    JoinWaitlistBody,
     RegisterPatientBody,
     ToolBody,
 )
@@ -141,6 +146,19 @@ def _find_slots(body: FindSlotsBody, today: dt.date) -> FindSlots:
         practitioner=body.practitioner or None,
         patient_ref=body.patient_ref or None,
         limit=max(1, min(5, body.limit)),
+        referral=body.referral,
+    )
+
+
+def _join_waitlist(body: JoinWaitlistBody, today: dt.date) -> JoinWaitlist:
+    """The days the caller would take, as said ("nächste Woche"); hours of the day are not kept."""
+    return JoinWaitlist(
+        conversation_id=body.conversation_id,
+        patient_ref=body.patient_ref,
+        visit_type=body.visit_type,
+        earliest=_wish(body.earliest, today).first,
+        latest=_wish(body.latest, today).last,
+        practitioner=body.practitioner or None,
     )
 
 
@@ -193,13 +211,13 @@ TOOLS: dict[str, Tool] = {
         Tool(
             "find_slots",
             subjects.SCHEDULER_FIND_SLOTS,
-            TypeAdapter(SlotsOffered | NoSlotsFound | VisitTypeUnknown | ErrorReply),
+            TypeAdapter(SlotsOffered | NoSlotsFound | VisitTypeUnknown | NotOffered | ErrorReply),
             _find_slots,  # every date and time field is read as said (ignis.language.phrases)
         ),
         Tool(
             "book_appointment",
             subjects.SCHEDULER_BOOK,
-            TypeAdapter(AppointmentConfirmed | SlotTaken | ErrorReply),
+            TypeAdapter(AppointmentConfirmed | SlotTaken | NotOffered | ErrorReply),
             lambda body, _: BookAppointment(**body.model_dump()),
             acting=True,
         ),
@@ -212,14 +230,14 @@ TOOLS: dict[str, Tool] = {
         Tool(
             "cancel_appointment",
             subjects.SCHEDULER_CANCEL,
-            TypeAdapter(CancellationConfirmed | ErrorReply),
+            TypeAdapter(CancellationConfirmed | ChangeRequested | ErrorReply),
             lambda body, _: CancelAppointment(**body.model_dump()),
             acting=True,
         ),
         Tool(
             "reschedule_appointment",
             subjects.SCHEDULER_RESCHEDULE,
-            TypeAdapter(RescheduleConfirmed | SlotTaken | ErrorReply),
+            TypeAdapter(RescheduleConfirmed | SlotTaken | ChangeRequested | ErrorReply),
             lambda body, _: RescheduleAppointment(**body.model_dump()),
             acting=True,
         ),
@@ -239,6 +257,13 @@ TOOLS: dict[str, Tool] = {
             TypeAdapter(PracticeInfo | ErrorReply),
             lambda body, _: GetPracticeInfo(**body.model_dump()),
             words={"topic": answers.topic},
+        ),
+        Tool(
+            "join_waitlist",
+            subjects.SCHEDULER_WAITLIST_JOIN,
+            TypeAdapter(WaitlistJoined | VisitTypeUnknown | NotOffered | ErrorReply),
+            _join_waitlist,
+            acting=True,
         ),
     )
 }

@@ -16,6 +16,7 @@ from ignis.contracts.scheduling import (
     AppointmentCancelled,
     AppointmentEvent,
     AppointmentRescheduled,
+    AppointmentSlotOffered,
 )
 from ignis.kit.bus import durable_subscriber, responder, settle
 from ignis.kit.clock import utcnow
@@ -34,10 +35,11 @@ responds = responder(router, "notifier")
 PracticeConfig = Annotated[Practice, Context("practice")]
 Sender = Annotated[Dispatcher | None, Context("dispatcher", default=None)]
 
-_EVENTS: dict[str, type[AppointmentEvent]] = {
+_EVENTS: dict[str, type[AppointmentEvent] | type[AppointmentSlotOffered]] = {
     subjects.APPOINTMENT_BOOKED: AppointmentBooked,
     subjects.APPOINTMENT_RESCHEDULED: AppointmentRescheduled,
     subjects.APPOINTMENT_CANCELLED: AppointmentCancelled,
+    subjects.APPOINTMENT_SLOT_OFFERED: AppointmentSlotOffered,
 }
 
 

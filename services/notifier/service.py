@@ -17,7 +17,7 @@ from ignis.contracts.notifications import (
     MessageStatus,
     RetryMessage,
 )
-from ignis.contracts.scheduling import AppointmentEvent, AppointmentRescheduled
+from ignis.contracts.scheduling import AppointmentEvent, AppointmentRescheduled, AppointmentSlotOffered
 from ignis.kit.errors import NotFound
 from ignis.kit.pagination import decode_cursor, encode_cursor
 from ignis.notifier.errors import MessageConflict
@@ -42,9 +42,16 @@ def idempotency_key(event_id: uuid.UUID, template: Template) -> str:
 
 
 async def plan(
-    repo: NotifierRepository, practice: Practice, subject: str, event: AppointmentEvent, now: dt.datetime
+    repo: NotifierRepository,
+    practice: Practice,
+    subject: str,
+    event: AppointmentEvent | AppointmentSlotOffered,
+    now: dt.datetime,
 ) -> None:
     """Record the SMS `event` calls for, idempotently: the same event twice records nothing new."""
+    if isinstance(event, AppointmentSlotOffered):
+        await _offer(repo, event, now)
+        return
     template = IMMEDIATE[subject]
     message = {
         "event_id": event.event_id,
@@ -84,6 +91,23 @@ async def plan(
         await _skip(repo, message, Template.reminder, now, f"booked less than {reminder_hours} hours ahead")
     else:
         await _add(repo, message, Template.reminder, due)
+
+
+async def _offer(repo: NotifierRepository, event: AppointmentSlotOffered, now: dt.datetime) -> None:
+    """A slot held for a patient on the waiting list: one SMS at once (the dispatcher asks for their consent
+    right before sending), none once the hold has lapsed."""
+    message = {
+        "event_id": event.event_id,
+        "appointment_id": event.hold_id,  # no appointment yet: the hold names it
+        "patient_id": event.patient_id,
+        "practitioner_id": event.practitioner_id,
+        "start_at": event.start,
+        "previous_start_at": None,
+    }
+    if event.expires_at <= now:
+        await _skip(repo, message, Template.waitlist_offer, now, "the hold lapsed before the SMS was planned")
+    else:
+        await _add(repo, message, Template.waitlist_offer, now)
 
 
 async def _add(

@@ -75,7 +75,11 @@ def to_patient(resource: Resource, consent: Resource | None = None) -> Patient |
         last_name_key=normalise(last_name),
         last_name_phonetic=phonetic(last_name),
         phone=_phone(resource),
-        insurance="",  # Coverage is written at registration; nothing in Ignis reads it back
+        insurance="",  # Coverage is written at registration; the booking rules then see no insurance kind
+        # A phone registration carries Ignis' registration identifier: the practice rules' "new patient".
+        registered_by_phone=any(
+            i.get("system") == codes.IGNIS_REGISTRATION for i in resource.get("identifier") or []
+        ),
         sms_consent=granted,
         sms_consent_at=_consent_time(consent) if granted and consent else None,
     )

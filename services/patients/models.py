@@ -33,6 +33,7 @@ class Patient(Base):
     insurance: Mapped[str]
     sms_consent: Mapped[bool]
     sms_consent_at: Mapped[dt.datetime | None]
+    registered_by_phone: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
 
 

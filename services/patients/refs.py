@@ -7,7 +7,7 @@ patient's id, and is resolved here.
 import datetime as dt
 import secrets
 
-from ignis.contracts.patients import PatientRefResolved, ResolvePatientRef
+from ignis.contracts.patients import Insurance, PatientRefResolved, ResolvePatientRef
 from ignis.kit.errors import NotVerified
 from ignis.patients.models import Patient
 from ignis.patients.repository import PatientRepository
@@ -33,7 +33,15 @@ async def resolve_ref(
         raise NotVerified("ref unknown in this conversation")
     if verification.expires_at <= now:
         raise NotVerified("ref expired")
-    fhir_ids = await repo.fhir_ids([verification.patient_id])  # empty in Ignis' own record mode
+    patient = await repo.records.get(verification.patient_id)
+    if patient is None:  # erased during the call
+        raise NotVerified("patient erased")
+    fhir_ids = await repo.fhir_ids([patient.id])  # empty in Ignis' own record mode
+    # With what the practice's booking rules ask of the patient (the scheduler checks them).
     return PatientRefResolved(
-        patient_id=str(verification.patient_id), fhir_patient_id=fhir_ids.get(verification.patient_id)
+        patient_id=str(patient.id),
+        fhir_patient_id=fhir_ids.get(patient.id),
+        birth_date=patient.birth_date,
+        insurance=Insurance(patient.insurance) if patient.insurance else None,  # FHIR mode: not read back
+        registered_by_phone=bool(patient.registered_by_phone),
     )

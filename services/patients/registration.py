@@ -84,6 +84,7 @@ def new_patient(cmd: RegisterPatient, phone: str | None, now: dt.datetime) -> Pa
         insurance=cmd.insurance.value,
         sms_consent=cmd.sms_consent,
         sms_consent_at=now if cmd.sms_consent else None,
+        registered_by_phone=True,  # a new patient, for the practice's booking rules
     )
 
 

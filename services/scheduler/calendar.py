@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 import holidays
 
 from ignis.language.spoken import SpokenStyle, spoken_date, spoken_time
-from ignis.practice.config import WEEKDAYS, Practice, Practitioner, VisitType
+from ignis.practice.config import WEEKDAYS, OpeningState, Practice, Practitioner, VisitType
 
 __all__ = [
     "Booked",
@@ -150,6 +150,20 @@ class Calendar:
             start <= now and (end == time(0, 0) or now < end)
             for start, end in self.opening_ranges(local.date())
         )
+
+    def opening_state(self, moment: datetime) -> OpeningState:
+        """The practice's state at `moment` (aware): one of its closures, open, between two ranges of the
+        day, or closed (before, after, a day without hours, a public holiday)."""
+        local = _utc(moment).astimezone(self.zone)
+        if self._practice_closure(local.date()):
+            return "vacation"
+        ranges = self.opening_ranges(local.date())
+        clock = local.time()
+        if any(start <= clock < end or (end == time(0) and start <= clock) for start, end in ranges):
+            return "open"
+        if any(end <= clock for _, end in ranges if end != time(0)) and any(clock < s for s, _ in ranges):
+            return "lunch_break"
+        return "closed"
 
     def next_closures(self, today: date, days: int = 60) -> list[tuple[date, date, str]]:
         """Practice-wide closures (holidays and closures, not absences) ahead, one entry per run of days.

@@ -42,7 +42,7 @@ from ignis.fhir.settings import FhirSettings
 from ignis.practice.config import Practice
 from ignis.scheduler.errors import DuplicateBooking, SlotAlreadyTaken
 from ignis.scheduler.models import Appointment
-from ignis.scheduler.repository import AppointmentRepository
+from ignis.scheduler.repository import AppointmentRepository, Holds
 
 # Appointment statuses that do not hold time (FHIR R4 appointmentstatus).
 FREE_STATUSES = frozenset({"cancelled", "noshow", "entered-in-error"})
@@ -237,7 +237,11 @@ class FhirAppointments(AppointmentRepository):
         )
 
     async def busy(
-        self, practitioner_ids: Collection[str], start: dt.datetime, end: dt.datetime
+        self,
+        practitioner_ids: Collection[str],
+        start: dt.datetime,
+        end: dt.datetime,
+        holds: Holds | None = None,
     ) -> dict[str, list[tuple[int, int]]]:
         """Appointments and busy Slots on the server, one search of each, run together; as the Postgres
         repository answers: [start, end) in whole seconds since the epoch, rounded outwards."""
@@ -276,13 +280,18 @@ class FhirAppointments(AppointmentRepository):
                     busy[owner].append(_seconds(slot["start"], slot["end"]))
         for intervals in busy.values():
             intervals.sort()
-        return dict(busy)
+        return await self.with_held(dict(busy), practitioner_ids, start, end, holds)
 
     async def is_free(
-        self, practitioner_id: str, start: dt.datetime, end: dt.datetime, ignore: uuid.UUID | None = None
+        self,
+        practitioner_id: str,
+        start: dt.datetime,
+        end: dt.datetime,
+        ignore: uuid.UUID | None = None,
+        holds: Holds | None = None,
     ) -> bool:
         own = self._read.get(ignore) if ignore else None
-        busy = await self.busy([practitioner_id], start, end)
+        busy = await self.busy([practitioner_id], start, end, holds)
         if own is not None:  # the appointment being moved does not block its own new time
             held = _seconds(own["start"], own["end"])
             intervals = list(busy.get(practitioner_id, []))
@@ -440,8 +449,10 @@ class FhirAppointments(AppointmentRepository):
         visit_type_id: str,
         start: dt.datetime,
         end: dt.datetime,
+        late: bool = False,
     ) -> None:
         """The same Appointment resource, new time (`ifMatch` on the version read, with the Schedule bump)."""
+        appointment.late_change = late  # told in the reply and the event; the resource carries no such flag
         read = self._read[appointment.id]
         change = _change(read) + 1
         participants = [

@@ -17,18 +17,23 @@ from ignis.contracts.patients import (
     PatientRefResolved,
     ResolvePatientRef,
 )
+from ignis.contracts.requests import CreateRequest, RequestFiled, RequestKind
 from ignis.contracts.scheduling import (
     AppointmentConfirmed,
     AppointmentList,
     BookAppointment,
     CancelAppointment,
     CancellationConfirmed,
+    ChangeRequested,
     DayAppointments,
     FindSlots,
     GetPracticeInfo,
+    JoinWaitlist,
     ListAppointments,
     ListDayAppointments,
+    ListWaitlist,
     NoSlotsFound,
+    NotOffered,
     PatientCommand,
     PracticeInfo,
     RescheduleAppointment,
@@ -36,6 +41,8 @@ from ignis.contracts.scheduling import (
     SlotsOffered,
     SlotTaken,
     VisitTypeUnknown,
+    WaitlistJoined,
+    WaitlistPage,
 )
 from ignis.kit.bus import ask, responder
 from ignis.kit.clock import utcnow
@@ -43,16 +50,18 @@ from ignis.kit.context import Broker, Context
 from ignis.kit.db import Session
 from ignis.kit.erasure import subscribe_erasures
 from ignis.kit.errors import NotVerified, Unavailable
-from ignis.scheduler import fhir_records, service
+from ignis.scheduler import fhir_records, service, waitlist
 from ignis.scheduler.calendar import Calendar
 from ignis.scheduler.fhir_records import FhirCalendar
 from ignis.scheduler.repository import AppointmentRepository
+from ignis.scheduler.rules import Patient
 
 router = NatsRouter()
 responds = responder(router, "scheduler")
 # Well inside the gateway's budget, so the caller hears `unavailable` rather than the gateway timing out.
 PATIENTS_TIMEOUT_SECONDS = 2.0
 _RESOLVED: TypeAdapter[PatientRefResolved | ErrorReply] = TypeAdapter(PatientRefResolved | ErrorReply)
+_FILED: TypeAdapter[RequestFiled | ErrorReply] = TypeAdapter(RequestFiled | ErrorReply)
 
 
 async def get_repository(
@@ -65,35 +74,66 @@ Repository = Annotated[AppointmentRepository, Depends(get_repository)]
 CalendarDep = Annotated[Calendar, Context("calendar")]
 
 
-async def verified_patient(cmd: PatientCommand, broker: NatsBroker, repo: AppointmentRepository) -> uuid.UUID:
-    """Ask the patients service whose ref this is; only a ref verified in this conversation acts.
+async def verified(
+    conversation_id: str, patient_ref: str, broker: NatsBroker, repo: AppointmentRepository
+) -> Patient:
+    """Ask the patients service whose ref this is, with what the practice's rules need to know; only a ref
+    verified in this conversation acts. In FHIR record mode the repository learns the patient's FHIR id.
 
     No answer in time raises `Unavailable`, which the caller hears as such.
     """
-    query = ResolvePatientRef(conversation_id=cmd.conversation_id, patient_ref=cmd.patient_ref)
+    query = ResolvePatientRef(conversation_id=conversation_id, patient_ref=patient_ref)
     reply = await ask(broker, query, subjects.PATIENTS_RESOLVE_REF, _RESOLVED, PATIENTS_TIMEOUT_SECONDS)
     if isinstance(reply, PatientRefResolved):
-        patient_id = uuid.UUID(reply.patient_id)
-        repo.know_patient(patient_id, reply.fhir_patient_id)
-        return patient_id
+        patient = Patient.of(reply)
+        repo.know_patient(patient.id, reply.fhir_patient_id)
+        return patient
     if reply.code is ErrorCode.not_verified:
         raise NotVerified("ref not valid in this conversation")
     raise Unavailable("patients service failed")
 
 
+async def verified_patient(cmd: PatientCommand, broker: NatsBroker, repo: AppointmentRepository) -> uuid.UUID:
+    return (await verified(cmd.conversation_id, cmd.patient_ref, broker, repo)).id
+
+
+def staff_request(cmd: PatientCommand, broker: NatsBroker) -> service.StaffRequest:
+    """A late change the practice wants to confirm itself: a callback request in the team's queue (the
+    patients service owns it), urgent because the appointment is near. The same wish asked again in the
+    same conversation files nothing new (the patients service recognises it)."""
+
+    async def file(details: str) -> str:
+        request = CreateRequest(
+            conversation_id=cmd.conversation_id,
+            kind=RequestKind.rueckruf,
+            details=details,
+            patient_ref=cmd.patient_ref,
+            urgent=True,
+        )
+        reply = await ask(broker, request, subjects.PATIENTS_REQUEST_CREATE, _FILED, PATIENTS_TIMEOUT_SECONDS)
+        if isinstance(reply, RequestFiled):
+            return reply.request_id
+        if reply.code is ErrorCode.not_verified:
+            raise NotVerified("ref not valid in this conversation")
+        raise Unavailable("patients service failed")
+
+    return file
+
+
 @responds(subjects.SCHEDULER_FIND_SLOTS)
 async def find_slots(
-    cmd: FindSlots, repo: Repository, calendar: CalendarDep
-) -> SlotsOffered | NoSlotsFound | VisitTypeUnknown | ErrorReply:
-    return await service.find_slots(repo, calendar, cmd, utcnow())
+    cmd: FindSlots, repo: Repository, calendar: CalendarDep, broker: Broker
+) -> SlotsOffered | NoSlotsFound | VisitTypeUnknown | NotOffered | ErrorReply:
+    patient = await verified(cmd.conversation_id, cmd.patient_ref, broker, repo) if cmd.patient_ref else None
+    return await service.find_slots(repo, calendar, cmd, utcnow(), patient)
 
 
 @responds(subjects.SCHEDULER_BOOK)
 async def book_appointment(
     cmd: BookAppointment, repo: Repository, calendar: CalendarDep, broker: Broker
-) -> AppointmentConfirmed | SlotTaken:
-    patient_id = await verified_patient(cmd, broker, repo)
-    return await service.book(repo, calendar, cmd, patient_id, utcnow())
+) -> AppointmentConfirmed | SlotTaken | NotOffered:
+    patient = await verified(cmd.conversation_id, cmd.patient_ref, broker, repo)
+    return await service.book(repo, calendar, cmd, patient, utcnow())
 
 
 @responds(subjects.SCHEDULER_LIST)
@@ -107,17 +147,30 @@ async def list_appointments(
 @responds(subjects.SCHEDULER_CANCEL)
 async def cancel_appointment(
     cmd: CancelAppointment, repo: Repository, calendar: CalendarDep, broker: Broker
-) -> CancellationConfirmed:
+) -> CancellationConfirmed | ChangeRequested:
     patient_id = await verified_patient(cmd, broker, repo)
-    return await service.cancel(repo, calendar, cmd, patient_id, utcnow())
+    return await service.cancel(repo, calendar, cmd, patient_id, utcnow(), staff_request(cmd, broker))
 
 
 @responds(subjects.SCHEDULER_RESCHEDULE)
 async def reschedule_appointment(
     cmd: RescheduleAppointment, repo: Repository, calendar: CalendarDep, broker: Broker
-) -> RescheduleConfirmed | SlotTaken:
+) -> RescheduleConfirmed | SlotTaken | ChangeRequested:
     patient_id = await verified_patient(cmd, broker, repo)
-    return await service.reschedule(repo, calendar, cmd, patient_id, utcnow())
+    return await service.reschedule(repo, calendar, cmd, patient_id, utcnow(), staff_request(cmd, broker))
+
+
+@responds(subjects.SCHEDULER_WAITLIST_JOIN)
+async def join_waitlist(
+    cmd: JoinWaitlist, repo: Repository, calendar: CalendarDep, broker: Broker
+) -> WaitlistJoined | VisitTypeUnknown | NotOffered | ErrorReply:
+    patient = await verified(cmd.conversation_id, cmd.patient_ref, broker, repo)
+    return await service.join_waitlist(repo, calendar, cmd, patient, utcnow())
+
+
+@responds(subjects.SCHEDULER_WAITLIST_LIST)
+async def list_waitlist(query: ListWaitlist, repo: Repository, calendar: CalendarDep) -> WaitlistPage:
+    return await waitlist.staff_list(repo, calendar, query, utcnow())
 
 
 @responds(subjects.SCHEDULER_PRACTICE_INFO)
@@ -133,10 +186,15 @@ async def day_appointments(
 
 
 async def _erase(session: AsyncSession, erasure: PatientErased | ErasePatient) -> dict[str, int]:
-    """Their appointments, and the appointment events naming them that the outbox still keeps."""
+    """Their appointments and waiting-list entries, and the events naming them that the outbox keeps."""
     repo = AppointmentRepository(session)
     appointments = await repo.erase_patient(erasure.patient_id)
-    return {"appointments": appointments, "events": await repo.erase_events(erasure.patient_id)}
+    waiting = await repo.erase_waitlist(erasure.patient_id)
+    return {
+        "appointments": appointments,
+        "waitlist": waiting,
+        "events": await repo.erase_events(erasure.patient_id),
+    }
 
 
 subscribe_erasures(

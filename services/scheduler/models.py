@@ -3,7 +3,7 @@
 import datetime as dt
 import uuid
 
-from sqlalchemy import DateTime, func
+from sqlalchemy import DateTime, ForeignKey, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from ignis.kit.crypto import Encrypted
@@ -34,3 +34,35 @@ class Appointment(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
     cancelled_at: Mapped[dt.datetime | None]
     version: Mapped[int] = mapped_column(default=1)
+    late_change: Mapped[bool] = mapped_column(default=False)
+
+
+class WaitlistEntry(Base):
+    __tablename__ = "waitlist_entry"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    patient_id: Mapped[uuid.UUID]
+    visit_type_id: Mapped[str]
+    practitioner_id: Mapped[str | None]
+    earliest: Mapped[dt.date | None]
+    latest: Mapped[dt.date | None]
+    conversation_id: Mapped[str]
+    status: Mapped[str] = mapped_column(default="waiting")
+    idempotency_key: Mapped[str]
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.clock_timestamp())
+
+
+class SlotHold(Base):
+    """A freed slot kept for one waiting patient until `expires_at`: busy for everyone else."""
+
+    __tablename__ = "slot_hold"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    entry_id: Mapped[uuid.UUID] = mapped_column(ForeignKey(WaitlistEntry.id, ondelete="CASCADE"))
+    patient_id: Mapped[uuid.UUID]
+    practitioner_id: Mapped[str]
+    visit_type_id: Mapped[str]
+    start_at: Mapped[dt.datetime]
+    end_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime]
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())

@@ -5,16 +5,33 @@
 outbox (Ignis' business) stays here."""
 
 import datetime as dt
+import math
 import uuid
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 
 from asyncpg.exceptions import ExclusionViolationError, UniqueViolationError
-from sqlalchemy import ColumnElement, and_, delete, func, select, text, tuple_
+from sqlalchemy import ColumnElement, and_, delete, func, select, text, tuple_, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 
 from ignis.kit.db import Repository
 from ignis.scheduler.errors import DuplicateBooking, SlotAlreadyTaken
-from ignis.scheduler.models import SCHEMA, Appointment
+from ignis.scheduler.models import SCHEMA, Appointment, SlotHold, WaitlistEntry
+
+
+@dataclass(frozen=True)
+class Holds:
+    """Which held slots count as busy: those held for anyone but `holder`, until they expire."""
+
+    now: dt.datetime
+    holder: uuid.UUID | None = None
+
+    def others(self) -> list[ColumnElement[bool]]:
+        conditions = [SlotHold.expires_at > self.now]
+        if self.holder is not None:
+            conditions.append(SlotHold.patient_id != self.holder)
+        return conditions
 
 
 class AppointmentRepository(Repository):
@@ -24,26 +41,158 @@ class AppointmentRepository(Repository):
         """The verified caller's FHIR Patient id, which FHIR record mode books for; unused here."""
 
     async def busy(
-        self, practitioner_ids: Collection[str], start: dt.datetime, end: dt.datetime
+        self,
+        practitioner_ids: Collection[str],
+        start: dt.datetime,
+        end: dt.datetime,
+        holds: Holds | None = None,
     ) -> dict[str, list[tuple[int, int]]]:
         """Booked time of these practitioners that overlaps [start, end), as [start, end) in whole seconds
         since the epoch (rounded outwards): one row per practitioner with two integer arrays, which the
         driver decodes in C, where a row and two aware datetimes per appointment cost more than the query.
         Plain SQL (the overlap phrased like the exclusion constraint, so its GiST index serves it): on the
-        hottest read, building the statement cost as much as running it."""
+        hottest read, building the statement cost as much as running it. With `holds`, the slots held
+        for others from the waiting list count as booked."""
         rows = await self.session.execute(_BUSY, {"ids": list(practitioner_ids), "start": start, "end": end})
-        return {practitioner_id: list(zip(lo, hi, strict=True)) for practitioner_id, lo, hi in rows}
+        busy = {practitioner_id: list(zip(lo, hi, strict=True)) for practitioner_id, lo, hi in rows}
+        return await self.with_held(busy, practitioner_ids, start, end, holds)
+
+    async def with_held(
+        self,
+        busy: dict[str, list[tuple[int, int]]],
+        practitioner_ids: Collection[str],
+        start: dt.datetime,
+        end: dt.datetime,
+        holds: Holds | None,
+    ) -> dict[str, list[tuple[int, int]]]:
+        """`busy` plus the slots held from the waiting list for others (kept in Ignis' schema in both record
+        modes), in the same whole seconds."""
+        if holds is None:
+            return busy
+        held = await self.session.execute(
+            select(SlotHold.practitioner_id, SlotHold.start_at, SlotHold.end_at).where(
+                SlotHold.practitioner_id.in_(practitioner_ids),
+                SlotHold.start_at < end,
+                SlotHold.end_at > start,
+                *holds.others(),
+            )
+        )
+        for practitioner_id, start_at, end_at in held:
+            interval = (math.floor(start_at.timestamp()), math.ceil(end_at.timestamp()))
+            busy[practitioner_id] = sorted([*busy.get(practitioner_id, []), interval])
+        return busy
 
     async def is_free(
-        self, practitioner_id: str, start: dt.datetime, end: dt.datetime, ignore: uuid.UUID | None = None
+        self,
+        practitioner_id: str,
+        start: dt.datetime,
+        end: dt.datetime,
+        ignore: uuid.UUID | None = None,
+        holds: Holds | None = None,
     ) -> bool:
-        """Whether nothing (but `ignore`) is booked there. Under `lock_practitioner` this check and the
-        insert that follows cannot be interleaved, so a lost race is answered without a constraint error;
-        the exclusion constraint still guards every other path."""
+        """Whether nothing (but `ignore`) is booked there, nor held for someone else. Under
+        `lock_practitioner` this check and the insert that follows cannot be interleaved, so a lost race is
+        answered without a constraint error; the exclusion constraint still guards every other path."""
         query = select(Appointment.id).where(
             Appointment.practitioner_id == practitioner_id, _overlapping(start, end), Appointment.id != ignore
         )
-        return await self.session.scalar(query.limit(1)) is None
+        if await self.session.scalar(query.limit(1)) is not None:
+            return False
+        if holds is None:
+            return True
+        held = select(SlotHold.id).where(
+            SlotHold.practitioner_id == practitioner_id,
+            SlotHold.start_at < end,
+            SlotHold.end_at > start,
+            *holds.others(),
+        )
+        return await self.session.scalar(held.limit(1)) is None
+
+    # -- waiting list -------------------------------------------------------------------------------------
+
+    async def waitlist_entry_by_key(self, key: str) -> WaitlistEntry | None:
+        return await self.session.scalar(select(WaitlistEntry).where(WaitlistEntry.idempotency_key == key))
+
+    async def add_waitlist_entry(self, entry: WaitlistEntry) -> WaitlistEntry:
+        """Insert unless its key exists (a retry that raced its original); the stored entry either way."""
+        await self.session.execute(
+            insert(WaitlistEntry)
+            .values(
+                id=entry.id,
+                patient_id=entry.patient_id,
+                visit_type_id=entry.visit_type_id,
+                practitioner_id=entry.practitioner_id,
+                earliest=entry.earliest,
+                latest=entry.latest,
+                conversation_id=entry.conversation_id,
+                idempotency_key=entry.idempotency_key,
+            )
+            .on_conflict_do_nothing(index_elements=[WaitlistEntry.idempotency_key])
+        )
+        stored = await self.waitlist_entry_by_key(entry.idempotency_key)
+        assert stored is not None
+        return stored
+
+    async def waiting_position(self, entry: WaitlistEntry) -> int:
+        query = select(func.count()).where(
+            WaitlistEntry.visit_type_id == entry.visit_type_id,
+            WaitlistEntry.status == "waiting",
+            WaitlistEntry.created_at <= entry.created_at,
+        )
+        return int(await self.session.scalar(query) or 0)
+
+    async def waiting_for(self, visit_type_ids: Collection[str]) -> Sequence[WaitlistEntry]:
+        """Those waiting for these visit types, first come first; locked, and skipping entries another
+        transaction is offering a slot to right now."""
+        query = (
+            select(WaitlistEntry)
+            .where(WaitlistEntry.visit_type_id.in_(visit_type_ids), WaitlistEntry.status == "waiting")
+            .order_by(WaitlistEntry.created_at, WaitlistEntry.id)
+            .with_for_update(skip_locked=True)
+        )
+        return (await self.session.execute(query)).scalars().all()
+
+    async def add_hold(self, hold: SlotHold) -> None:
+        self.session.add(hold)
+        await self.session.flush()
+
+    async def holds_of(self, patient_id: uuid.UUID, now: dt.datetime) -> Sequence[SlotHold]:
+        query = (
+            select(SlotHold)
+            .where(SlotHold.patient_id == patient_id, SlotHold.expires_at > now)
+            .order_by(SlotHold.start_at)
+        )
+        return (await self.session.execute(query)).scalars().all()
+
+    async def booked_from_waitlist(self, patient_id: uuid.UUID, visit_type_id: str) -> None:
+        """The patient booked this visit type: off the waiting list, and their holds for it released."""
+        await self.session.execute(
+            update(WaitlistEntry)
+            .where(
+                WaitlistEntry.patient_id == patient_id,
+                WaitlistEntry.visit_type_id == visit_type_id,
+                WaitlistEntry.status != "booked",
+            )
+            .values(status="booked")
+        )
+        await self.session.execute(
+            delete(SlotHold).where(SlotHold.patient_id == patient_id, SlotHold.visit_type_id == visit_type_id)
+        )
+
+    async def waitlist_page(
+        self, limit: int, after: tuple[dt.datetime, uuid.UUID] | None
+    ) -> Sequence[WaitlistEntry]:
+        query = select(WaitlistEntry).where(WaitlistEntry.status != "booked")
+        if after is not None:
+            query = query.where(tuple_(WaitlistEntry.created_at, WaitlistEntry.id) > tuple_(*after))
+        query = query.order_by(WaitlistEntry.created_at, WaitlistEntry.id).limit(limit)
+        return (await self.session.execute(query)).scalars().all()
+
+    async def holds_for_entries(
+        self, entry_ids: Collection[uuid.UUID], now: dt.datetime
+    ) -> dict[uuid.UUID, SlotHold]:
+        query = select(SlotHold).where(SlotHold.entry_id.in_(entry_ids), SlotHold.expires_at > now)
+        return {hold.entry_id: hold for hold in (await self.session.execute(query)).scalars()}
 
     async def by_idempotency_key(self, key: str) -> Appointment | None:
         return await self.session.scalar(select(Appointment).where(Appointment.idempotency_key == key))
@@ -63,6 +212,13 @@ class AppointmentRepository(Repository):
         )
         return result.scalars().all()
 
+    async def seen_before(self, patient_id: uuid.UUID, now: dt.datetime) -> bool:
+        """Whether the patient had an appointment here that was not cancelled and has begun."""
+        query = select(Appointment.id).where(
+            Appointment.patient_id == patient_id, Appointment.status == "booked", Appointment.start_at <= now
+        )
+        return await self.session.scalar(query.limit(1)) is not None
+
     async def booked_between(
         self, start: dt.datetime, end: dt.datetime, limit: int, after: tuple[dt.datetime, uuid.UUID] | None
     ) -> Sequence[Appointment]:
@@ -77,6 +233,11 @@ class AppointmentRepository(Repository):
     async def erase_patient(self, patient_id: uuid.UUID) -> int:
         result = await self.session.execute(delete(Appointment).where(Appointment.patient_id == patient_id))
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def erase_waitlist(self, patient_id: uuid.UUID) -> int:
+        """Their waiting-list entries (and with them the slots held for them)."""
+        query = delete(WaitlistEntry).where(WaitlistEntry.patient_id == patient_id)
+        return int((await self.session.execute(query)).rowcount or 0)  # type: ignore[attr-defined]
 
     async def erase_events(self, patient_id: uuid.UUID) -> int:
         """The outbox's appointment events that name the patient (published or not)."""
@@ -116,11 +277,13 @@ class AppointmentRepository(Repository):
         visit_type_id: str,
         start: dt.datetime,
         end: dt.datetime,
+        late: bool = False,
     ) -> None:
         """Move in a savepoint; if the new time is taken the appointment keeps its old one. Either way the
         appointment is read back as stored (its `updated_at` is the database's clock)."""
         try:
             async with self.session.begin_nested():
+                appointment.late_change = late
                 appointment.practitioner_id = practitioner_id
                 appointment.visit_type_id = visit_type_id
                 appointment.start_at, appointment.end_at = start, end

@@ -7,7 +7,7 @@ event to the outbox in the same transaction.
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from ignis.contracts import subjects
 from ignis.contracts.base import ErrorCode, ErrorReply
@@ -21,14 +21,17 @@ from ignis.contracts.scheduling import (
     BookAppointment,
     CancelAppointment,
     CancellationConfirmed,
+    ChangeRequested,
     ClosureInfo,
     DayAppointment,
     DayAppointments,
     DayHours,
     FindSlots,
     GetPracticeInfo,
+    JoinWaitlist,
     ListDayAppointments,
     NoSlotsFound,
+    NotOffered,
     PracticeInfo,
     RescheduleAppointment,
     RescheduleConfirmed,
@@ -37,11 +40,13 @@ from ignis.contracts.scheduling import (
     SlotTaken,
     VisitTypeInfo,
     VisitTypeUnknown,
+    WaitlistJoined,
 )
 from ignis.kit.pagination import decode_cursor, encode_cursor
 from ignis.language.spoken import WEEKDAY_NAMES, SpokenStyle, spoken_date, spoken_ranges
 from ignis.language.text import fold
 from ignis.practice.config import WEEKDAYS, Practitioner, VisitType
+from ignis.scheduler import waitlist
 from ignis.scheduler.calendar import Booked, Calendar, Slot, merge_busy, parse_slot_id, slot_id, spoken_slot
 from ignis.scheduler.errors import (
     AppointmentNotFound,
@@ -51,7 +56,8 @@ from ignis.scheduler.errors import (
     TooLate,
 )
 from ignis.scheduler.models import Appointment
-from ignis.scheduler.repository import AppointmentRepository
+from ignis.scheduler.repository import AppointmentRepository, Holds
+from ignis.scheduler.rules import Patient, refusal
 
 # Busy time is read a day first, then a week, then the rest of the window at once: most searches end on
 # their first day, and one through the whole horizon costs three reads (of integers, a row per practitioner).
@@ -120,8 +126,9 @@ class BookedTime:
     where the last one ended, so a find_slots that searches again from the same start (its fallback) reads
     only what it has not read yet."""
 
-    def __init__(self, repo: AppointmentRepository) -> None:
+    def __init__(self, repo: AppointmentRepository, holds: Holds | None = None) -> None:
         self.repo = repo
+        self.holds = holds  # slots held from the waiting list for others count as booked
         self.ids: list[str] = []
         self.start = self.end = dt.datetime.min.replace(tzinfo=dt.UTC)
         self.booked = Booked()
@@ -131,7 +138,7 @@ class BookedTime:
         if ids != self.ids or not self.start <= start <= self.end:
             self.ids, self.start, self.end, self.booked = ids, start, start, Booked()
         if end > self.end:
-            read = await self.repo.busy(ids, self.end, end)
+            read = await self.repo.busy(ids, self.end, end, holds=self.holds)
             known = {pid: [*self.booked.get(pid, []), *intervals] for pid, intervals in read.items()}
             self.booked.update(merge_busy(known))
             self.end = end
@@ -173,16 +180,48 @@ async def search(
     return found
 
 
+def _unknown_visit_type(calendar: Calendar) -> VisitTypeUnknown:
+    return VisitTypeUnknown(
+        visit_types=[
+            VisitTypeInfo(id=v.id, name=v.name, minutes=v.minutes) for v in calendar.practice.visit_types
+        ]
+    )
+
+
+async def refused(
+    repo: AppointmentRepository,
+    calendar: Calendar,
+    visit_type: VisitType,
+    patient: Patient,
+    day: dt.date,
+    referral: bool | None,
+    now: dt.datetime,
+) -> NotOffered | None:
+    """The practice's rules for `visit_type`, checked for `patient` on `day` (their age that day)."""
+    seen_before = await repo.seen_before(patient.id, now)
+    return refusal(calendar.practice, visit_type, patient, day, seen_before=seen_before, referral=referral)
+
+
 async def find_slots(
-    repo: AppointmentRepository, calendar: Calendar, cmd: FindSlots, now: dt.datetime
-) -> SlotsOffered | NoSlotsFound | VisitTypeUnknown | ErrorReply:
+    repo: AppointmentRepository,
+    calendar: Calendar,
+    cmd: FindSlots,
+    now: dt.datetime,
+    patient: Patient | None = None,
+) -> SlotsOffered | NoSlotsFound | VisitTypeUnknown | NotOffered | ErrorReply:
     visit_type = resolve_visit_type(calendar, cmd.visit_type)
     if visit_type is None:
-        return VisitTypeUnknown(
-            visit_types=[
-                VisitTypeInfo(id=v.id, name=v.name, minutes=v.minutes) for v in calendar.practice.visit_types
-            ]
+        return _unknown_visit_type(calendar)
+    held: list[SlotOffer] = []
+    if patient is not None:
+        today = now.astimezone(calendar.zone).date()
+        first_day = max(cmd.earliest or today, today)
+        if no := await refused(repo, calendar, visit_type, patient, first_day, cmd.referral, now):
+            return no
+        held = await waitlist.held_offers(
+            repo, calendar, patient, visit_type, now, lambda slot: offer(calendar, slot)
         )
+    holds = Holds(now, patient.id if patient else None)
     practitioner_ids = None
     if cmd.practitioner:
         practitioner = resolve_practitioner(calendar, cmd.practitioner)
@@ -192,7 +231,7 @@ async def find_slots(
     earliest = _local_day_start(calendar, cmd.earliest) if cmd.earliest else None
     latest = _local_day_start(calendar, cmd.latest + dt.timedelta(days=1)) if cmd.latest else None
     window = calendar.bookable_window(now, earliest, latest)
-    booked = BookedTime(repo)
+    booked = BookedTime(repo, holds)
     slots = []
     if window is not None:
         slots = await search(
@@ -206,8 +245,11 @@ async def find_slots(
             limit=cmd.limit,
             booked=booked,
         )
-    if slots:
-        return SlotsOffered(slots=[offer(calendar, slot) for slot in slots])
+    if slots or held:
+        offers = held + [
+            o for o in (offer(calendar, s) for s in slots) if o.slot_id not in {h.slot_id for h in held}
+        ]
+        return SlotsOffered(slots=offers[: max(cmd.limit, len(held))])
     if window is not None and latest is None and cmd.after is None and cmd.before is None:
         return NoSlotsFound()  # the whole horizon was searched already
     # Nothing as wished: the first free slot from the wished day on, at any time of day and up to the horizon.
@@ -225,6 +267,24 @@ async def find_slots(
     return NoSlotsFound(next_possible=day, next_possible_spoken=spoken_date(day, calendar.spoken_style))
 
 
+async def join_waitlist(
+    repo: AppointmentRepository, calendar: Calendar, cmd: JoinWaitlist, patient: Patient, now: dt.datetime
+) -> WaitlistJoined | VisitTypeUnknown | NotOffered | ErrorReply:
+    visit_type = resolve_visit_type(calendar, cmd.visit_type)
+    if visit_type is None:
+        return _unknown_visit_type(calendar)
+    practitioner_id = None
+    if cmd.practitioner:
+        practitioner = resolve_practitioner(calendar, cmd.practitioner)
+        if practitioner is None or practitioner not in calendar.practice.offering(visit_type):
+            return ErrorReply(code=ErrorCode.unknown_practitioner, message="no such practitioner")
+        practitioner_id = practitioner.id
+    today = now.astimezone(calendar.zone).date()
+    if no := await refused(repo, calendar, visit_type, patient, max(cmd.earliest or today, today), True, now):
+        return no  # a referral is asked for when booking
+    return await waitlist.join(repo, calendar, cmd, patient, visit_type, practitioner_id)
+
+
 def _checked_slot(calendar: Calendar, text: str, now: dt.datetime) -> Slot:
     """Slots are computed, not stored: a slot id from the caller is validated again before it is booked."""
     slot = parse_slot_id(text, calendar.practice)
@@ -234,11 +294,13 @@ def _checked_slot(calendar: Calendar, text: str, now: dt.datetime) -> Slot:
 
 
 async def _alternatives(
-    repo: AppointmentRepository, calendar: Calendar, slot: Slot, now: dt.datetime
+    repo: AppointmentRepository, calendar: Calendar, slot: Slot, now: dt.datetime, holder: uuid.UUID
 ) -> SlotTaken:
     visit_type = calendar.practice.visit_type(slot.visit_type_id)
     window = calendar.bookable_window(now, slot.start)
-    found = await search(repo, calendar, visit_type, window) if visit_type and window else []
+    holds = Holds(now, holder)
+    booked = BookedTime(repo, holds)
+    found = await search(repo, calendar, visit_type, window, booked=booked) if visit_type and window else []
     return SlotTaken(alternatives=[offer(calendar, s) for s in found if s != slot][:3])
 
 
@@ -260,13 +322,18 @@ async def book(
     repo: AppointmentRepository,
     calendar: Calendar,
     cmd: BookAppointment,
-    patient_id: uuid.UUID,
+    patient: Patient,
     now: dt.datetime,
-) -> AppointmentConfirmed | SlotTaken:
+) -> AppointmentConfirmed | SlotTaken | NotOffered:
+    patient_id = patient.id
     key = f"{cmd.conversation_id}:{cmd.slot_id}"
     if confirmed := await _booked_before(repo, calendar, key, patient_id):
         return confirmed  # a retried call (the gateway asks again when a reply was lost)
     slot = _checked_slot(calendar, cmd.slot_id, now)
+    visit_type = calendar.practice.visit_type(slot.visit_type_id)
+    day = slot.start.astimezone(calendar.zone).date()
+    if visit_type and (no := await refused(repo, calendar, visit_type, patient, day, cmd.referral, now)):
+        return no
     appointment = Appointment(
         id=uuid.uuid4(),
         patient_id=patient_id,
@@ -282,18 +349,19 @@ async def book(
     # Looked up again under the lock: an identical call that raced this one has committed by now.
     if confirmed := await _booked_before(repo, calendar, key, patient_id):
         return confirmed
-    if not await repo.is_free(slot.practitioner_id, slot.start, slot.end):
-        return await _alternatives(repo, calendar, slot, now)
+    if not await repo.is_free(slot.practitioner_id, slot.start, slot.end, holds=Holds(now, patient_id)):
+        return await _alternatives(repo, calendar, slot, now, patient_id)
     try:
         await repo.add(appointment)
     except SlotAlreadyTaken:
-        return await _alternatives(repo, calendar, slot, now)
+        return await _alternatives(repo, calendar, slot, now, patient_id)
     except DuplicateBooking:
         # The identical call raced its own retry; the first one won and is the answer to both.
         existing = await repo.by_idempotency_key(key)
         if existing is None or existing.patient_id != patient_id:
-            return await _alternatives(repo, calendar, slot, now)
+            return await _alternatives(repo, calendar, slot, now, patient_id)
         return AppointmentConfirmed(appointment=appointment_info(calendar, existing))
+    await repo.booked_from_waitlist(patient_id, slot.visit_type_id)
     await repo.add_event(subjects.APPOINTMENT_BOOKED, AppointmentBooked(**_event_fields(appointment, now)))
     return AppointmentConfirmed(appointment=appointment_info(calendar, appointment))
 
@@ -329,11 +397,28 @@ async def _own_appointment(
     return appointment
 
 
-def _changeable(calendar: Calendar, appointment: Appointment, now: dt.datetime) -> None:
+# Files a wish in the team's request queue (the patients service owns it) and returns the request's id;
+# given by the handler, which asks over NATS.
+StaffRequest = Callable[[str], Awaitable[str]]
+
+
+def _is_late(calendar: Calendar, appointment: Appointment, now: dt.datetime) -> bool:
+    """Whether a change now falls inside the practice's cancellation period. Raises when it cannot be
+    made at all: the appointment is not booked, or the practice refuses late changes."""
     if appointment.status != "booked":
         raise AppointmentNotFound("no such appointment")
-    if appointment.start_at - now < dt.timedelta(hours=calendar.practice.booking.cancel_until_hours):
+    booking = calendar.practice.booking
+    late = appointment.start_at - now < dt.timedelta(hours=booking.cancel_until_hours)
+    if late and booking.late_changes == "refuse":
         raise TooLate("within the cancellation period")
+    return late
+
+
+def _when(calendar: Calendar, appointment: Appointment) -> str:
+    slot = Slot(
+        appointment.practitioner_id, appointment.visit_type_id, appointment.start_at, appointment.end_at
+    )
+    return spoken_slot(calendar, slot)
 
 
 async def cancel(
@@ -342,16 +427,28 @@ async def cancel(
     cmd: CancelAppointment,
     patient_id: uuid.UUID,
     now: dt.datetime,
-) -> CancellationConfirmed:
+    staff_request: StaffRequest,
+) -> CancellationConfirmed | ChangeRequested:
     appointment = await _own_appointment(repo, cmd.appointment_id, patient_id)
     if appointment.status == "cancelled":
-        return CancellationConfirmed(appointment_id=str(appointment.id))  # cancelled already, e.g. a retry
-    _changeable(calendar, appointment, now)
+        # cancelled already, e.g. a retry
+        return CancellationConfirmed(appointment_id=str(appointment.id), late=bool(appointment.late_change))
+    late = _is_late(calendar, appointment, now)
+    if late and calendar.practice.booking.late_changes == "request":
+        details = f"Kurzfristige Absage erbeten: Termin {_when(calendar, appointment)}."
+        request_id = await staff_request(details)
+        return ChangeRequested(appointment_id=str(appointment.id), request_id=request_id)
+    appointment.late_change = late
     await repo.cancel(appointment, now)
     await repo.add_event(
-        subjects.APPOINTMENT_CANCELLED, AppointmentCancelled(**_event_fields(appointment, now))
+        subjects.APPOINTMENT_CANCELLED, AppointmentCancelled(**_event_fields(appointment, now), late=late)
     )
-    return CancellationConfirmed(appointment_id=str(appointment.id))
+    await repo.lock_practitioner(appointment.practitioner_id)  # a booking of the freed slot waits for this
+    freed = Slot(
+        appointment.practitioner_id, appointment.visit_type_id, appointment.start_at, appointment.end_at
+    )
+    await waitlist.offer_freed(repo, calendar, freed, patient_id, now)
+    return CancellationConfirmed(appointment_id=str(appointment.id), late=late)
 
 
 async def reschedule(
@@ -360,32 +457,49 @@ async def reschedule(
     cmd: RescheduleAppointment,
     patient_id: uuid.UUID,
     now: dt.datetime,
-) -> RescheduleConfirmed | SlotTaken:
+    staff_request: StaffRequest,
+) -> RescheduleConfirmed | SlotTaken | ChangeRequested:
     appointment = await _own_appointment(repo, cmd.appointment_id, patient_id)
     wanted = parse_slot_id(cmd.new_slot_id, calendar.practice)
     current = Slot(
         appointment.practitioner_id, appointment.visit_type_id, appointment.start_at, appointment.end_at
     )
-    if appointment.status == "booked" and wanted == current:
-        return RescheduleConfirmed(appointment=appointment_info(calendar, appointment))  # a retried call
-    _changeable(calendar, appointment, now)
+    if appointment.status == "booked" and wanted == current:  # a retried call
+        return RescheduleConfirmed(
+            appointment=appointment_info(calendar, appointment), late=bool(appointment.late_change)
+        )
+    late = _is_late(calendar, appointment, now)
     slot = _checked_slot(calendar, cmd.new_slot_id, now)
+    if late and calendar.practice.booking.late_changes == "request":
+        details = (
+            f"Kurzfristige Verlegung erbeten: Termin {_when(calendar, appointment)}, "
+            f"gewünscht {spoken_slot(calendar, slot)}."
+        )
+        request_id = await staff_request(details)
+        return ChangeRequested(appointment_id=str(appointment.id), request_id=request_id)
     previous = (appointment.practitioner_id, appointment.start_at, appointment.end_at)
     await repo.lock_practitioner(slot.practitioner_id)
-    if not await repo.is_free(slot.practitioner_id, slot.start, slot.end, ignore=appointment.id):
-        return await _alternatives(repo, calendar, slot, now)
+    holds = Holds(now, patient_id)
+    if not await repo.is_free(slot.practitioner_id, slot.start, slot.end, ignore=appointment.id, holds=holds):
+        return await _alternatives(repo, calendar, slot, now, patient_id)
     try:
-        await repo.move(appointment, slot.practitioner_id, slot.visit_type_id, slot.start, slot.end)
+        await repo.move(
+            appointment, slot.practitioner_id, slot.visit_type_id, slot.start, slot.end, late=late
+        )
     except SlotAlreadyTaken:
-        return await _alternatives(repo, calendar, slot, now)
+        return await _alternatives(repo, calendar, slot, now, patient_id)
     event = AppointmentRescheduled(
         **_event_fields(appointment, now),
         previous_practitioner_id=previous[0],
         previous_start=previous[1],
         previous_end=previous[2],
+        late=late,
     )
     await repo.add_event(subjects.APPOINTMENT_RESCHEDULED, event)
-    return RescheduleConfirmed(appointment=appointment_info(calendar, appointment))
+    await repo.booked_from_waitlist(patient_id, slot.visit_type_id)
+    freed = Slot(previous[0], appointment.visit_type_id, previous[1], previous[2])
+    await waitlist.offer_freed(repo, calendar, freed, patient_id, now)
+    return RescheduleConfirmed(appointment=appointment_info(calendar, appointment), late=late)
 
 
 def practice_info(calendar: Calendar, cmd: GetPracticeInfo, now: dt.datetime) -> PracticeInfo:
@@ -408,6 +522,7 @@ def practice_info(calendar: Calendar, cmd: GetPracticeInfo, now: dt.datetime) ->
             for index, day in enumerate(WEEKDAYS)
         ]
     if wants("oeffnungszeiten") or wants("schliesstage"):  # "wann haben Sie auf?" includes the holidays
+        fields["opening_state"] = calendar.opening_state(now)
         fields["next_closures"] = [
             ClosureInfo(
                 start=start, end=end, reason=reason, spoken=_spoken_closure(start, end, reason, style)
@@ -441,7 +556,11 @@ async def day_appointments(
     rows = await repo.booked_between(start, end, query.limit + 1, after)
     page = rows[: query.limit]
     items = [
-        DayAppointment(patient_id=str(a.patient_id), **appointment_info(calendar, a).model_dump())
+        DayAppointment(
+            patient_id=str(a.patient_id),
+            late=bool(a.late_change),
+            **appointment_info(calendar, a).model_dump(),
+        )
         for a in page
     ]
     cursor = None

@@ -173,6 +173,18 @@ def demo_call(running: Running, env: dict[str, str]) -> None:
                  "← request_created", "[post-call webhook, signed] → stored"):  # fmt: skip
         assert step in played.stdout, played.stdout
     conversation_id = played.stdout.split("GET /staff/calls/")[1].split(".")[0]
+    # The other scenes: a freed slot held for the waiting list, a short-notice cancellation.
+    for scene, steps in (
+        ("warteliste", ("← waitlist_joined", "← cancelled", "← slots", "← booked")),
+        ("kurzfristig", ("← booked", "← cancelled", "kurzfristig abgesagt")),  # the demo practice: cancel
+    ):
+        command = [sys.executable, "-m", "ignis.cli.main", "demo-call", "--url", running.base_url]
+        scene_played = subprocess.run(
+            [*command, "--scene", scene], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert scene_played.returncode == 0, scene_played.stdout + scene_played.stderr
+        for step in steps:
+            assert step in scene_played.stdout, scene_played.stdout
     staff = {"Authorization": f"Bearer {STAFF_TOKEN}"}
     wait_for(
         lambda: (

@@ -44,6 +44,7 @@ import contextlib
 import copy
 import inspect
 import json
+import re
 import secrets
 import string
 import time
@@ -125,6 +126,43 @@ BUILT_IN_TOOLS = frozenset(
         "play_keypad_touch_tone",
         "voicemail_detection",
     }
+)
+# The languages an agent speaks (docs: customization/voice "Language"; the multilingual v2.5 models).
+AGENT_LANGUAGES = frozenset(
+    [
+        "en",
+        "ja",
+        "zh",
+        "de",
+        "hi",
+        "fr",
+        "ko",
+        "pt",
+        "it",
+        "es",
+        "id",
+        "nl",
+        "tr",
+        "fil",
+        "pl",
+        "sv",
+        "bg",
+        "ro",
+        "ar",
+        "cs",
+        "el",
+        "fi",
+        "hr",
+        "ms",
+        "sk",
+        "da",
+        "ta",
+        "uk",
+        "ru",
+        "hu",
+        "no",
+        "vi",
+    ]
 )
 AUTO_DISABLE_AFTER = 10  # consecutive failed deliveries (and no success in 7 days): reference §2.4
 POST_CALL_EVENTS = frozenset(
@@ -380,6 +418,40 @@ def one_of(container: dict[str, Any], key: str, allowed: frozenset[str], loc: Lo
     if value is not None and value not in allowed:
         expected = ", ".join(repr(a) for a in sorted(allowed))
         raise invalid((*loc, key), f"Input should be {expected}", "enum")
+
+
+E164 = re.compile(r"^\+[1-9]\d{1,14}$")
+
+
+def check_transfers(tool: Any, loc: Loc) -> None:
+    """The vendor's rules for `transfer_to_number` beyond the SDK model (reference §5.3, the
+    transfer-to-number docs): its params are of that tool type and list at least one rule; each rule has a
+    condition the LLM can judge; a phone destination is E.164 (the LLM's `transfer_number` must match it);
+    only SIP REFER reaches a SIP URI; one rule per destination (the LLM picks a rule by its number)."""
+    params = obj(obj(tool, loc).get("params"), (*loc, "params"))
+    if params.get("system_tool_type") != "transfer_to_number":
+        raise invalid(
+            (*loc, "params", "system_tool_type"), "Input should be 'transfer_to_number'", "literal_error"
+        )
+    transfers = params.get("transfers")
+    if not isinstance(transfers, list) or not transfers:
+        raise invalid((*loc, "params", "transfers"), "At least one transfer rule is required")
+    seen: set[str] = set()
+    for index, rule in enumerate(transfers):
+        rloc: Loc = (*loc, "params", "transfers", index)
+        text(obj(rule, rloc), "condition", rloc)
+        destination = obj(rule.get("transfer_destination"), (*rloc, "transfer_destination"))
+        kind = destination.get("type")
+        target = destination.get("phone_number") or destination.get("sip_uri") or ""
+        if kind == "phone" and not E164.match(target):
+            raise invalid(
+                (*rloc, "transfer_destination", "phone_number"), "Phone number must be in E.164 format"
+            )
+        if kind in ("sip_uri", "sip_uri_dynamic_variable") and rule.get("transfer_type") != "sip_refer":
+            raise invalid((*rloc, "transfer_type"), "Only SIP REFER transfers support SIP URI destinations")
+        if target in seen:
+            raise invalid((*rloc, "transfer_destination"), "Duplicate transfer destination")
+        seen.add(target)
 
 
 @dataclass
@@ -857,6 +929,9 @@ class FakeElevenLabs:
                 raise invalid(
                     (*ploc, "built_in_tools", name), "Extra inputs are not permitted", "extra_forbidden"
                 )
+        built_in = obj(prompt.get("built_in_tools"), (*ploc, "built_in_tools"), required=False)
+        if built_in.get("transfer_to_number") is not None:
+            check_transfers(built_in["transfer_to_number"], (*ploc, "built_in_tools", "transfer_to_number"))
         tts = obj(config.get("tts"), (*loc, "tts"), required=False)
         one_of(tts, "model_id", TTS_MODELS, (*loc, "tts"))
         overrides = obj(
@@ -875,6 +950,10 @@ class FakeElevenLabs:
                 ("platform_settings", "workspace_overrides", "webhooks", "post_call_webhook_id"),
                 f"Webhook {hooks['post_call_webhook_id']} does not exist",
             )
+        presets = obj(config.get("language_presets"), (*loc, "language_presets"), required=False)
+        for code in presets:
+            if code not in AGENT_LANGUAGES:
+                raise invalid((*loc, "language_presets", code), f"Unsupported language: {code}")
         language = inner.get("language") or "en"
         model = tts.get("model_id") or DEFAULT_TTS_MODEL
         if language != "en" and model not in MULTILINGUAL_TTS_MODELS:

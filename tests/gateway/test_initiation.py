@@ -72,6 +72,9 @@ class TestWithServices:
             "sieben bis zwölf Uhr und dreizehn bis zwanzig Uhr",
             "geschlossen",
         )
+        # Which transfers apply (tests/scheduler/test_calendar.py: the state at each hour).
+        expected = {"ja": {"geöffnet"}, "nein": {"Mittagspause", "geschlossen"}}
+        assert variables["practice_state"] in expected[variables["open_now"]]
         assert len(variables["now"]) == 5
         assert re.fullmatch(r"[A-Z][a-z]+tag|Mittwoch", variables["today"].split(",")[0])
         assert re.fullmatch(r"\w+, den \w+ten \w+ zweitausend\w*", variables["today"])  # said, not digits
@@ -90,6 +93,7 @@ class TestWithoutServices:
         assert elapsed < 1.0
         assert variables["practice_name"] == "Testpraxis"
         assert (variables["open_now"], variables["caller_known"]) == ("unbekannt", False)
+        assert variables["practice_state"] == "unbekannt"
 
     async def test_slow_scheduler_still_answers_within_a_second(
         self, gateway: httpx.AsyncClient, slow_scheduler: None

@@ -40,7 +40,7 @@ class TestMigrateAll:
                 .scalars()
                 .all()
             )
-        assert versions[-3:] == ["0007_vendor_deletion", "0008_fhir_patient", "0009_fhir_sync"]
+        assert versions[-3:] == ["0008_fhir_patient", "0009_fhir_sync", "0010_registered_by_phone"]
         assert {"patient", "verification", "identity_attempt", "schema_migration"} <= set(tables)
 
 
@@ -61,9 +61,22 @@ class TestFreshDatabase:
                     "0007_vendor_deletion",
                     "0008_fhir_patient",
                     "0009_fhir_sync",
+                    "0010_registered_by_phone",
                 ],
-                "scheduler": ["0001_init", "0002_encrypt", "0003_version"],
-                "notifier": ["0001_init", "0002_encrypt", "0003_version", "0004_staff_alert"],
+                "scheduler": [
+                    "0001_init",
+                    "0002_encrypt",
+                    "0003_version",
+                    "0004_late_change",
+                    "0005_waitlist",
+                ],
+                "notifier": [
+                    "0001_init",
+                    "0002_encrypt",
+                    "0003_version",
+                    "0004_staff_alert",
+                    "0005_waitlist_offer",
+                ],
                 "staff_app": ["0001_init"],
             }
             assert await migrate_all(fresh) == {

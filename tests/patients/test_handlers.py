@@ -170,8 +170,12 @@ class TestResolveRef:
             client, subjects.PATIENTS_IDENTIFY, identify("conv-a", "Müller", MUELLER.birth_date), IDENTIFY
         )
         same = ResolvePatientRef(conversation_id="conv-a", patient_ref=identified.patient_ref)
+        # With what the practice's booking rules ask: birth date, insurance, a phone registration or not.
         assert await ask(client, subjects.PATIENTS_RESOLVE_REF, same, RESOLVE) == PatientRefResolved(
-            patient_id=str(seeded["anna"].id)
+            patient_id=str(seeded["anna"].id),
+            birth_date=MUELLER.birth_date,
+            insurance=Insurance.gesetzlich,
+            registered_by_phone=False,
         )
         reused = ResolvePatientRef(conversation_id="conv-b", patient_ref=identified.patient_ref)
         reply = await ask(client, subjects.PATIENTS_RESOLVE_REF, reused, RESOLVE)

@@ -359,6 +359,53 @@ async def test_unknown_tool_id_is_refused(client: AsyncElevenLabs, elevenlabs: F
     assert elevenlabs.agents == {}
 
 
+def _with_transfers(*transfers: dict[str, Any]) -> dict[str, Any]:
+    config = german_agent([])
+    tool = {
+        "type": "system",
+        "name": "transfer_to_number",
+        "description": "",
+        "params": {"system_tool_type": "transfer_to_number", "transfers": list(transfers)},
+    }
+    config["agent"]["prompt"]["built_in_tools"] = {"transfer_to_number": tool}
+    return config
+
+
+def _transfer(destination: dict[str, str], **rule: str) -> dict[str, Any]:
+    return {"transfer_destination": destination, "condition": "Nur wenn geöffnet.", **rule}
+
+
+@pytest.mark.parametrize(
+    ("transfers", "loc_end", "why"),
+    [
+        ([_transfer({"type": "phone", "phone_number": "030 1234568"})], "phone_number", "E.164"),
+        ([_transfer({"type": "sip_uri", "sip_uri": "sip:empfang@praxis.example"},
+                    transfer_type="conference")], "transfer_type", "SIP REFER"),
+        ([{"transfer_destination": {"type": "phone", "phone_number": "+49301234568"}, "condition": " "}],
+         "condition", ""),
+        ([_transfer({"type": "phone", "phone_number": "+49301234568"})] * 2, "transfer_destination",
+         "Duplicate"),
+        ([], "transfers", "At least one"),
+    ],
+)  # fmt: skip
+async def test_transfer_to_number_follows_the_vendors_rules(
+    client: AsyncElevenLabs,
+    elevenlabs: FakeElevenLabs,
+    transfers: list[dict[str, Any]],
+    loc_end: str,
+    why: str,
+) -> None:
+    with pytest.raises(UnprocessableEntityError) as raised:
+        await client.conversational_ai.agents.create(conversation_config=_with_transfers(*transfers))
+    [error] = detail(raised.value)
+    assert error["loc"][-1] == loc_end
+    assert why in error["msg"]
+    assert elevenlabs.agents == {}
+    fine = _transfer({"type": "phone", "phone_number": "+49301234568"}, transfer_type="sip_refer")
+    created = await client.conversational_ai.agents.create(conversation_config=_with_transfers(fine))
+    assert created.agent_id in elevenlabs.agents
+
+
 async def test_german_agent_with_english_only_tts_is_400(
     client: AsyncElevenLabs, elevenlabs: FakeElevenLabs
 ) -> None:

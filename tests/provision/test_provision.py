@@ -3,6 +3,7 @@ first run, nothing on the second, only what changed on a later one, and clear er
 
 import asyncio
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,8 @@ from ignis.cli.main import app
 from ignis.contracts.tools import TOOL_BODIES
 from ignis.gateway.settings import GatewaySettings
 from ignis.kit.embedded import free_port
-from ignis.practice.config import DEMO_PRACTICE, load_practice
-from ignis.provision.agent import render_texts
+from ignis.practice.config import DEMO_PRACTICE, PracticeConfigError, load_practice
+from ignis.provision.agent import AGENT_DIR, AgentTextError, render_texts
 from ignis.provision.settings import ProvisionSettings
 from ignis.provision.workspace import Change, ProvisionError, Workspace, connect
 from tests.fakes.elevenlabs import FakeElevenLabs
@@ -113,8 +114,14 @@ class TestFirstRun:
         assert config["first_message"].startswith("Hausarztpraxis Dr. Weber")
         built_in = config["prompt"]["built_in_tools"]
         assert set(built_in) >= {"end_call", "transfer_to_number"}
-        [transfer] = built_in["transfer_to_number"]["params"]["transfers"]
-        assert transfer["transfer_destination"] == {"type": "phone", "phone_number": "+49301234568"}
+        # The demo practice's routing: the reception while open, the mobile for urgent cases at lunch.
+        reception, mobile = built_in["transfer_to_number"]["params"]["transfers"]
+        assert reception["transfer_destination"] == {"type": "phone", "phone_number": "+49301234568"}
+        assert "„geöffnet“" in reception["condition"]
+        assert mobile["transfer_destination"] == {"type": "phone", "phone_number": "+491701234569"}
+        assert "„Mittagspause“" in mobile["condition"]
+        assert "dringend" in mobile["condition"]
+        assert "{{practice_state}}" in config["prompt"]["prompt"]
         assert agent["platform_settings"]["overrides"][
             "enable_conversation_initiation_client_data_from_webhook"
         ]
@@ -176,13 +183,16 @@ class TestSecondRun:
         before = len(elevenlabs.writes())
 
         changes = await provision(settings)
+        # The tool's description and the prompt (which lists each visit type with its rules) name it.
         assert {r: a for r, a in actions(changes).items() if a != "unchanged"} == {
-            "tool find_slots": "update"
+            "tool find_slots": "update",
+            'agent "Ignis - Hausarztpraxis Dr. Weber"': "update",
         }
-        [write] = elevenlabs.writes()[before:]
+        [write, agent] = elevenlabs.writes()[before:]
         assert write.method == "PATCH"
         assert write.path.startswith("/v1/convai/tools/")
         assert "Infektsprechstunde" in write.body["tool_config"]["description"]
+        assert "Infektsprechstunde" in agent.body["conversation_config"]["agent"]["prompt"]["prompt"]
 
     async def test_a_new_tool_secret_updates_the_secret_in_place(
         self, settings: ProvisionSettings, elevenlabs: FakeElevenLabs
@@ -284,6 +294,128 @@ class TestVendorRules:
         assert (outbound["address"], outbound["transport"]) == ("sipconnect.sipgate.de", "tcp")
         assert number["inbound_trunk_config"]["credentials"]["username"] == "praxis-weber"
         assert {c.action for c in await provision(sipgate)} == {"unchanged"}
+
+
+class TestPracticeRules:
+    def test_the_prompt_names_each_visit_types_rules(self, practice_yaml: Path) -> None:
+        practice = yaml.safe_load(practice_yaml.read_text(encoding="utf-8"))
+        practice["rules"] = {"new_patients": False}
+        practice["visit_types"][2]["rules"] = {"insurance": ["privat", "selbstzahler"], "referral": True}
+        practice_yaml.write_text(yaml.safe_dump(practice, allow_unicode=True), encoding="utf-8")
+        prompt = render_texts(load_practice(practice_yaml)).prompt
+        assert "(insgesamt: keine neuen Patienten)" in prompt
+        assert "Vorsorgeuntersuchung (30 Minuten: keine neuen Patienten, ab 35 Jahren)" in prompt
+        assert (
+            "Blutabnahme (5 Minuten: keine neuen Patienten, nur privat Versicherte und Selbstzahler, "
+            "nur mit Überweisung)"
+        ) in prompt
+        assert "`not_offered`" in prompt
+
+
+class TestLanguages:
+    async def test_language_detection_with_a_first_message_per_language(
+        self, settings: ProvisionSettings, elevenlabs: FakeElevenLabs
+    ) -> None:
+        await provision(settings)
+        config = only(elevenlabs.agents)["conversation_config"]
+        assert config["agent"]["language"] == "de"
+        presets = config["language_presets"]
+        assert list(presets) == ["en", "tr", "ar", "ru", "pl", "uk"]  # the default
+        first = {code: preset["overrides"]["agent"]["first_message"] for code, preset in presets.items()}
+        assert first["en"].startswith("Hausarztpraxis Dr. Weber, hello!")
+        assert "merhaba" in first["tr"]
+        assert "مرحباً" in first["ar"]
+        assert "здравствуйте" in first["ru"]
+        assert "dzień dobry" in first["pl"]
+        assert "добрий день" in first["uk"]
+        built_in = config["agent"]["prompt"]["built_in_tools"]
+        assert built_in["language_detection"]["params"] == {"system_tool_type": "language_detection"}
+        assert (
+            "Englisch, Türkisch, Arabisch, Russisch, Polnisch, Ukrainisch"
+            in config["agent"]["prompt"]["prompt"]
+        )
+        assert {c.action for c in await provision(settings)} == {"unchanged"}
+
+    async def test_the_practice_chooses_its_languages(
+        self, settings: ProvisionSettings, elevenlabs: FakeElevenLabs, practice_yaml: Path
+    ) -> None:
+        practice = yaml.safe_load(practice_yaml.read_text(encoding="utf-8"))  # noqa: ASYNC240
+        practice["languages"] = ["en"]
+        practice_yaml.write_text(yaml.safe_dump(practice, allow_unicode=True), encoding="utf-8")  # noqa: ASYNC240
+        await provision(settings)
+        assert list(only(elevenlabs.agents)["conversation_config"]["language_presets"]) == ["en"]
+        practice["languages"] = []
+        practice_yaml.write_text(yaml.safe_dump(practice, allow_unicode=True), encoding="utf-8")  # noqa: ASYNC240
+        elevenlabs.reset()
+        await provision(settings)
+        config = only(elevenlabs.agents)["conversation_config"]
+        assert not config.get("language_presets")
+        assert not config["agent"]["prompt"]["built_in_tools"].get("language_detection")
+
+    def test_a_language_without_its_text_names_the_file(self, practice_yaml: Path, tmp_path: Path) -> None:
+        texts = tmp_path / "texts"
+        shutil.copytree(AGENT_DIR, texts)
+        (texts / "first_message.tr.txt").unlink()
+        with pytest.raises(AgentTextError, match=r"first_message\.tr\.txt"):
+            render_texts(load_practice(practice_yaml), texts)
+
+    def test_an_unknown_language_names_the_key(self, practice_yaml: Path) -> None:
+        practice = yaml.safe_load(practice_yaml.read_text(encoding="utf-8"))
+        practice["languages"] = ["en", "klingon"]
+        practice_yaml.write_text(yaml.safe_dump(practice, allow_unicode=True), encoding="utf-8")
+        with pytest.raises(PracticeConfigError, match=r"languages\.1"):
+            load_practice(practice_yaml)
+
+
+class TestRouting:
+    async def test_targets_by_the_practices_state(
+        self, settings: ProvisionSettings, elevenlabs: FakeElevenLabs, practice_yaml: Path
+    ) -> None:
+        practice = yaml.safe_load(practice_yaml.read_text(encoding="utf-8"))  # noqa: ASYNC240
+        practice["routing"] = {
+            "open": [{"phone": "030 1234568"}],
+            "lunch_break": [{"phone": "0170 1234569", "urgent_only": True}],
+            "closed": [{"phone": "0170 1234569", "urgent_only": True}],
+            "vacation": [{"phone": "030 7654321"}],
+        }
+        practice_yaml.write_text(yaml.safe_dump(practice, allow_unicode=True), encoding="utf-8")  # noqa: ASYNC240
+        await provision(settings)
+        prompt = only(elevenlabs.agents)["conversation_config"]["agent"]["prompt"]
+        rules = {
+            t["transfer_destination"]["phone_number"]: t["condition"]
+            for t in prompt["built_in_tools"]["transfer_to_number"]["params"]["transfers"]
+        }
+        assert set(rules) == {"+49301234568", "+491701234569", "+49307654321"}
+        assert "„Mittagspause“ oder „geschlossen“ und das Anliegen ist dringend" in rules["+491701234569"]
+        assert "„Betriebsferien“" in rules["+49307654321"]
+
+    async def test_no_target_no_transfer_tool(
+        self, settings: ProvisionSettings, elevenlabs: FakeElevenLabs, practice_yaml: Path
+    ) -> None:
+        practice = yaml.safe_load(practice_yaml.read_text(encoding="utf-8"))  # noqa: ASYNC240
+        del practice["routing"]
+        practice_yaml.write_text(yaml.safe_dump(practice, allow_unicode=True), encoding="utf-8")  # noqa: ASYNC240
+        await provision(settings)
+        built_in = only(elevenlabs.agents)["conversation_config"]["agent"]["prompt"]["built_in_tools"]
+        assert "transfer_to_number" not in built_in or built_in["transfer_to_number"] is None
+
+    @pytest.mark.parametrize(
+        ("routing", "named"),
+        [
+            ({"open": [{"phone": "keine Nummer"}]}, "routing.open.0.phone"),
+            ({"closed": [{"phone": "+49 30 1234567"}]}, "loop back"),  # the number the agent answers
+            ({"weekend": []}, "routing.weekend"),
+        ],
+    )
+    def test_a_broken_target_names_its_key(
+        self, practice_yaml: Path, routing: dict[str, object], named: str
+    ) -> None:
+        practice = yaml.safe_load(practice_yaml.read_text(encoding="utf-8"))
+        practice["routing"] = routing
+        practice_yaml.write_text(yaml.safe_dump(practice, allow_unicode=True), encoding="utf-8")
+        with pytest.raises(PracticeConfigError) as raised:
+            load_practice(practice_yaml)
+        assert named in str(raised.value)
 
 
 class TestPrivacy:

@@ -204,7 +204,7 @@ class TestOnlyTheVerifiedCaller:
             "code"
         ] == "not_found"
 
-    async def test_cancelling_within_24_hours_is_too_late(
+    async def test_cancelling_within_24_hours_is_done_and_flagged_late(
         self, client: httpx.AsyncClient, caller: Caller
     ) -> None:
         soon = (await offered(client, caller))[0]
@@ -213,7 +213,8 @@ class TestOnlyTheVerifiedCaller:
         reply = await tool(
             client, "cancel_appointment", caller.body(appointment_id=booked["appointment"]["appointment_id"])
         )
-        assert reply["code"] == "too_late"
+        # The default `booking.late_changes: cancel` (tests/scheduler/test_late_changes.py: the others).
+        assert (reply["code"], reply["late"]) == ("cancelled", True)
 
 
 class TestConcurrency:
@@ -339,7 +340,7 @@ class TestRetriesAreAnsweredWithTheOutcome:
         self, client: httpx.AsyncClient, caller: Caller, events: JetStreamContext
     ) -> None:
         later = (await offered(client, caller, earliest=in_three_days()))[0]
-        soon = (await offered(client, caller))[0]  # within 24 hours: changing it again would be too late
+        soon = (await offered(client, caller))[0]  # within 24 hours: changing it again is a late change
         booked = await tool(client, "book_appointment", caller.body(slot_id=later["slot_id"]))
         move = caller.body(
             appointment_id=booked["appointment"]["appointment_id"], new_slot_id=soon["slot_id"]
@@ -347,12 +348,13 @@ class TestRetriesAreAnsweredWithTheOutcome:
         replies = [await tool(client, "reschedule_appointment", move) for _ in range(2)]
         assert [r["code"] for r in replies] == ["rescheduled", "rescheduled"]
         assert replies[0]["appointment"] == replies[1]["appointment"]
-        # Moving it anywhere else now is too late; and the repeat published nothing.
-        elsewhere = caller.body(
-            appointment_id=booked["appointment"]["appointment_id"], new_slot_id=later["slot_id"]
-        )
-        assert (await tool(client, "reschedule_appointment", elsewhere))["code"] == "too_late"
+        # The repeat published nothing; moving it anywhere else now is a late change.
         assert [m.subject for m in await received(events, 3, within_seconds=2)] == [
             subjects.APPOINTMENT_BOOKED,
             subjects.APPOINTMENT_RESCHEDULED,
         ]
+        elsewhere = caller.body(
+            appointment_id=booked["appointment"]["appointment_id"], new_slot_id=later["slot_id"]
+        )
+        moved = await tool(client, "reschedule_appointment", elsewhere)
+        assert (moved["code"], moved["late"]) == ("rescheduled", True)

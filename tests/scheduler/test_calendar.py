@@ -258,6 +258,29 @@ class TestClosures:
         assert closed.opening_ranges(TUESDAY) == []
         assert closed.closure(TUESDAY) == "Praxis geschlossen"
 
+    @pytest.mark.parametrize(
+        ("day", "clock", "state"),
+        [
+            (TUESDAY, time(7, 59), "closed"),
+            (TUESDAY, time(8), "open"),
+            (TUESDAY, time(11, 59), "open"),
+            (TUESDAY, time(12), "lunch_break"),
+            (TUESDAY, time(13, 59), "lunch_break"),
+            (TUESDAY, time(14), "open"),
+            (TUESDAY, time(18), "closed"),
+            (date(2026, 12, 5), time(10), "closed"),  # Saturday
+            (date(2026, 12, 25), time(10), "closed"),  # holiday
+        ],
+    )
+    def test_opening_state(self, cal: Calendar, day: date, clock: time, state: str) -> None:
+        assert cal.opening_state(datetime.combine(day, clock, tzinfo=cal.zone)) == state
+
+    def test_opening_state_on_a_closure_and_until_midnight(self) -> None:
+        closed = Calendar(practice(closures=[{"from": TUESDAY, "to": TUESDAY, "reason": "Urlaub"}]))
+        assert closed.opening_state(datetime.combine(TUESDAY, time(10), tzinfo=closed.zone)) == "vacation"
+        late = Calendar(practice(opening_hours={"di": ["18:00-24:00"]}))
+        assert late.opening_state(datetime.combine(TUESDAY, time(23, 30), tzinfo=late.zone)) == "open"
+
     def test_open_until_midnight(self) -> None:
         cal = Calendar(practice(opening_hours={"di": ["08:00-12:00", "18:00-24:00"]}))
         assert cal.is_open(at(TUESDAY, "23:59"))
