@@ -4,6 +4,8 @@ of a run (latency, throughput, errors by kind, the generator's lag, this process
 result table.
 
 Not a benchmark itself; the scripts beside it import it (Python puts their directory, `bench/`, on the path).
+With `--record fhir` the system keeps its records on Medplum's FHIR engine, the one the tests run
+(tests/fhir_engine; `make fhir-engine` installs it), which the benches seed instead of Postgres.
 """
 
 import argparse
@@ -36,17 +38,20 @@ import aiohttp
 import psutil
 import uvloop
 
+from ignis.fhir.client import FhirClient
 from ignis.kit.clock import utcnow
 from ignis.kit.embedded import EmbeddedPostgres, free_port, start_nats
 from ignis.patients.matching import normalise, phonetic
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.append(str(ROOT))  # the FHIR engine's starter is the tests' (tests/fhir_engine/engine.py)
+from tests.fhir_engine.engine import running_engine  # noqa: E402
 
 READY_TIMEOUT_SECONDS = 120.0
 WARMUP_CALLS = 300
 FLOOR = Path(__file__).with_name("floor.py")
 
-# Where the system keeps its patients and appointments, as `ignis up` is told; each mode gives the
-# environment of `ignis up` for a home. The FHIR record mode is added here (with what it must start).
-RECORD_MODES: dict[str, Callable[[Path], dict[str, str]]] = {"ignis": lambda home: {}}
+FHIR_BATCH = 500  # resources per transaction bundle when seeding the FHIR server
 
 # A reply's code, or (tool, code) when one generator drives several tools.
 Outcome = str | tuple[str, str]
@@ -217,9 +222,9 @@ class Run:
 
 # --- the system under test -------------------------------------------------------------------------------
 
-# Prepares the fresh database (given the system's home and the database URL) before `ignis up` starts;
-# returns extra environment for `ignis up`, such as IGNIS_PRACTICE_FILE.
-Setup = Callable[[Path, str], Coroutine[Any, Any, dict[str, str]]]
+# Prepares the fresh database (and in FHIR record mode the FHIR server) of the system before `ignis up`
+# starts; returns extra environment for `ignis up`, such as IGNIS_PRACTICE_FILE.
+Setup = Callable[["System"], Coroutine[Any, Any, dict[str, str]]]
 
 
 @dataclass
@@ -233,8 +238,11 @@ class System:
     database_url: str = ""
     base: str = ""  # the gateway
     floor_base: str = ""
+    fhir_url: str = ""  # FHIR record mode: the engine's FHIR base
     postgres: EmbeddedPostgres | None = None
-    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)  # nats, ignis up, the floor's
+    # NATS, the FHIR engine, ignis up, the floor's
+    processes: list[subprocess.Popen[Any]] = field(default_factory=list)
+    exits: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
 
     @property
     def log(self) -> Path:
@@ -291,6 +299,7 @@ class System:
                     process.wait()
         if self.postgres is not None:
             self.postgres.stop()
+        self.exits.close()
 
 
 @contextlib.contextmanager
@@ -303,12 +312,13 @@ def system(setup: Setup, args: argparse.Namespace) -> Iterator[System]:
         sut.processes.append(nats)
         sut.postgres = EmbeddedPostgres(sut.home / "postgres")
         sut.database_url = sut.postgres.url
-        extra_env = asyncio.run(setup(sut.home, sut.database_url))
+        records_env = RECORD_MODES[args.record](sut)
+        extra_env = asyncio.run(setup(sut))
         env = {k: v for k, v in os.environ.items() if not k.startswith("IGNIS_")}
         port, floor_port = free_port(), free_port()
         sut.spawn(
             [sys.executable, "-m", "ignis.cli.main", "up"],
-            env | RECORD_MODES[args.record](sut.home) | extra_env | {
+            env | records_env | extra_env | {
                 "IGNIS_ENV": "dev", "IGNIS_HOME": str(sut.home), "IGNIS_GATEWAY_PORT": str(port),
                 "IGNIS_NATS_URL": sut.nats_url, "IGNIS_DATABASE_URL": sut.database_url,
                 "IGNIS_TOOL_SECRET": sut.secret, "IGNIS_LOG_FORMAT": "text", "IGNIS_LOG_LEVEL": "WARNING",
@@ -329,6 +339,25 @@ def system(setup: Setup, args: argparse.Namespace) -> Iterator[System]:
             print(f"Data and logs kept in {sut.home}")
         else:
             shutil.rmtree(sut.home, ignore_errors=True)
+
+
+def fhir_records(sut: System) -> dict[str, str]:
+    """Medplum's FHIR engine as the practice's server, its process counted with the system's."""
+    engine = sut.exits.enter_context(running_engine())
+    sut.processes.append(engine.process)
+    sut.fhir_url = engine.base_url
+    return {
+        "IGNIS_RECORDS": "fhir",
+        "IGNIS_FHIR_URL": sut.fhir_url,
+    }
+
+
+# Where the system keeps its patients and appointments: each mode starts what it needs for the system and
+# gives the environment of `ignis up`.
+RECORD_MODES: dict[str, Callable[[System], dict[str, str]]] = {
+    "ignis": lambda sut: {},
+    "fhir": fhir_records,
+}
 
 
 def wait_ready(sut: System, *urls: str) -> None:
@@ -500,6 +529,33 @@ def fictitious_patients(
             "sms_consent": consent,
             "sms_consent_at": utcnow() if consent else None,
         }
+
+
+def fhir_patient(row: dict[str, Any]) -> dict[str, Any]:
+    """A row of `fictitious_patients` as a FHIR Patient, as a practice's software keeps it."""
+    resource: dict[str, Any] = {
+        "resourceType": "Patient",
+        "name": [{"use": "official", "family": row["last_name"], "given": [row["first_name"]]}],
+        "birthDate": row["birth_date"].isoformat(),
+        "gender": {"Frau": "female", "Herr": "male"}.get(row["salutation"] or "", "unknown"),
+    }
+    if row.get("phone"):
+        resource["telecom"] = [{"system": "phone", "value": row["phone"], "use": "mobile"}]
+    return resource
+
+
+async def seed_fhir(fhir_url: str, resources: list[dict[str, Any]]) -> list[str]:
+    """Create the resources on the FHIR server, FHIR_BATCH to a transaction; their ids, in order."""
+    ids = []
+    async with FhirClient(fhir_url, timeout_seconds=120) as fhir:
+        for i in range(0, len(resources), FHIR_BATCH):
+            entries = [
+                {"resource": r, "request": {"method": "POST", "url": r["resourceType"]}}
+                for r in resources[i : i + FHIR_BATCH]
+            ]
+            for answer in await fhir.transaction(entries):
+                ids.append(answer["response"]["location"].split("/")[1])
+    return ids
 
 
 # --- options and report ----------------------------------------------------------------------------------

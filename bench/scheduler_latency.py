@@ -12,7 +12,11 @@ callers are already verified. Then, each for --seconds, beside the stack's floor
 - for each further horizon of --horizons, a system of its own with that horizon, and `find_slots` at --rate.
 
     python bench/scheduler_latency.py [--seconds 60] [--rate 200] [--callers 50] [--horizons 90,30]
-        [--patients 2000] [--booked 0.6] [--scheduler-replicas 1] [--seed 1]
+        [--patients 2000] [--booked 0.6] [--scheduler-replicas 1] [--seed 1] [--record ignis|fhir]
+
+With `--record fhir` the patients are Patients and the booked time Appointments on the FHIR server (those of
+verified callers with the caller as participant, the others with the practitioner only, as the desk blocks
+time); the verifications and the link of each Ignis patient id to its FHIR Patient stay in Postgres.
 """
 
 import argparse
@@ -34,11 +38,15 @@ from harness import Outcome, Run, System, ToolClient, closed_loop, closed_run, o
 from sqlalchemy import insert, text
 
 from ignis.cli.setup import migrate_all, seed_all
+from ignis.fhir import codes
+from ignis.fhir.client import FhirClient, reference
+from ignis.fhir.ids import patient_id_of
 from ignis.kit.clock import utcnow
 from ignis.kit.db import create_engine
-from ignis.patients.models import Patient, Verification
+from ignis.patients.models import FhirPatient, Patient, Verification
 from ignis.practice.config import WEEKDAYS, load_practice
 from ignis.scheduler.calendar import Calendar
+from ignis.scheduler.fhir_records import ensure_directory
 
 SEED_BLOCK = dt.timedelta(minutes=10)  # booked time is laid down in blocks of this length
 CALLER_SHARE_OF_SEEDED = 0.2  # seeded appointments that belong to a verified caller (list_appointments)
@@ -201,14 +209,50 @@ def random_id(rng: random.Random) -> uuid.UUID:
     return uuid.UUID(int=rng.getrandbits(128))
 
 
+def instant(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+async def seed_fhir(
+    sut: System, practice_file: Path, patients: list[dict[str, Any]], rows: list[tuple[Any, ...]]
+) -> list[dict[str, Any]]:
+    """Patients and appointments on the FHIR server; the patients' ids become the Ignis ids the scheduler
+    derives from them. Returns the rows of `patients.fhir_patient`."""
+    fhir_ids = await harness.seed_fhir(sut.fhir_url, [harness.fhir_patient(p) for p in patients])
+    of_patient = {}
+    for patient, fhir_id in zip(patients, fhir_ids, strict=True):
+        old, patient["id"] = patient["id"], patient_id_of(fhir_id)
+        of_patient[old] = (patient["id"], fhir_id)
+    async with FhirClient(sut.fhir_url) as fhir:  # the scheduler finds these by their Ignis identifiers
+        directory = await ensure_directory(fhir, load_practice(practice_file))
+    appointments = []
+    for _id, owner, practitioner, visit_type, start, end, status, _conversation in rows:
+        participant = [{"actor": reference("Practitioner", directory.practitioners[practitioner])}]
+        if owner in of_patient:
+            participant.append({"actor": reference("Patient", of_patient[owner][1])})
+        appointments.append({
+            "resourceType": "Appointment",
+            "status": status,
+            "serviceType": [{"coding": [{"system": codes.IGNIS_VISIT_TYPE, "code": visit_type}]}],
+            "start": instant(start),
+            "end": instant(end),
+            "participant": [p | {"status": "accepted"} for p in participant],
+        })  # fmt: skip
+    await harness.seed_fhir(sut.fhir_url, appointments)
+    return [{"patient_id": key, "fhir_id": fhir_id} for key, fhir_id in of_patient.values()]
+
+
 async def prepare_database(
-    url: str, practice_file: Path, args: argparse.Namespace, callers: list[Caller]
+    sut: System, practice_file: Path, args: argparse.Namespace, callers: list[Caller]
 ) -> None:
     """Schema, verified callers and a calendar booked to `args.booked`, analysed like tables in service."""
+    url = sut.database_url
     await migrate_all(url)
     await seed_all(url, practice_file)
     rng = random.Random(args.seed)
     patients = list(harness.fictitious_patients(args.patients, seed=args.seed))
+    rows = appointments(Calendar(load_practice(practice_file)), args.booked, [p["id"] for p in patients], rng)
+    links = await seed_fhir(sut, practice_file, patients, rows) if sut.fhir_url else []
     per_day = collections.Counter(p["birth_date"] for p in patients)
     for i, p in enumerate(patients):
         unique = per_day[p["birth_date"]] == 1
@@ -223,7 +267,6 @@ async def prepare_database(
         }
         for c, p in zip(callers, patients, strict=True)
     ]
-    rows = appointments(Calendar(load_practice(practice_file)), args.booked, [p["id"] for p in patients], rng)
     columns = [
         "id",
         "patient_id",
@@ -238,12 +281,16 @@ async def prepare_database(
     try:
         async with engine.begin() as conn:
             for i in range(0, len(patients), 2000):
-                await conn.execute(insert(Patient), patients[i : i + 2000])
+                if links:
+                    await conn.execute(insert(FhirPatient), links[i : i + 2000])
+                else:
+                    await conn.execute(insert(Patient), patients[i : i + 2000])
                 await conn.execute(insert(Verification), verifications[i : i + 2000])
-            raw = (await conn.get_raw_connection()).driver_connection
-            await raw.copy_records_to_table(
-                "appointment", schema_name="scheduler", records=rows, columns=columns
-            )
+            if not links:
+                raw = (await conn.get_raw_connection()).driver_connection
+                await raw.copy_records_to_table(
+                    "appointment", schema_name="scheduler", records=rows, columns=columns
+                )
         async with engine.begin() as conn:
             for table in ("patients.patient", "patients.verification", "scheduler.appointment"):
                 await conn.execute(text(f"ANALYZE {table}"))
@@ -316,12 +363,12 @@ class Mixed:
 
 
 def started(args: argparse.Namespace, horizon: int, callers: list[Caller]) -> AbstractContextManager[System]:
-    async def setup(home: Path, database_url: str) -> dict[str, str]:
-        practice_file = home / "bench-practice.yaml"
+    async def setup(sut: System) -> dict[str, str]:
+        practice_file = sut.home / "bench-practice.yaml"
         practice_file.write_text(
             yaml.safe_dump(practice(horizon), allow_unicode=True, sort_keys=False), "utf-8"
         )
-        await prepare_database(database_url, practice_file, args, callers)
+        await prepare_database(sut, practice_file, args, callers)
         env = {"IGNIS_PRACTICE_FILE": str(practice_file)}
         return env | (
             {"IGNIS_REPLICAS": json.dumps({"scheduler": args.scheduler_replicas})}

@@ -16,7 +16,6 @@ import datetime as dt
 import json
 import time
 import uuid
-from pathlib import Path
 
 import floor
 import harness
@@ -127,8 +126,8 @@ def main() -> None:
     args = parser.parse_args()
     patients: list[uuid.UUID] = []
 
-    async def setup(_home: Path, database_url: str) -> dict[str, str]:
-        patients.extend(await seed(database_url, args.events))
+    async def setup(sut: harness.System) -> dict[str, str]:
+        patients.extend(await seed(sut.database_url, args.events))
         return {"IGNIS_SMS_PROVIDER": "log"}
 
     load = f"{args.events} events at once"

@@ -3,15 +3,17 @@ lookup in-process and the stack's floor.
 
 Starts `ignis up` with 10,000 fictitious patients besides the demo ones, then measures, each for --seconds:
 the tool over HTTP open loop at --rate and with --callers closed-loop callers (its capacity), the floor
-under both loads, and `identify` called in this process at --rate and with --callers callers.
+under both loads, and `identify` called in this process at --rate and with --callers callers (Ignis record
+mode only: in FHIR record mode the patients are on the FHIR server, seeded there, and the in-process runs
+are left out).
 
     python bench/tool_latency.py [--seconds 60] [--rate 200] [--callers 50] [--patients 10000]
+        [--record ignis|fhir]
 """
 
 import asyncio
 import datetime as dt
 import itertools
-from pathlib import Path
 from typing import Any
 
 import harness
@@ -33,10 +35,8 @@ LAST_NAME, BIRTH_DATE = "Mueller", dt.date(1980, 3, 12)
 IDENTIFIED = frozenset({"identified"})
 
 
-async def prepare_database(url: str, patients: int) -> None:
-    """Schema, demo practice and more patients (none making Anna Müller ambiguous), analysed."""
-    await migrate_all(url)
-    await seed_all(url, None)
+def fictitious(patients: int) -> list[dict[str, Any]]:
+    """Patients besides the demo ones, none making Anna Müller ambiguous."""
     rows = list(
         harness.fictitious_patients(
             patients,
@@ -48,6 +48,11 @@ async def prepare_database(url: str, patients: int) -> None:
     # Neighbours on her birth date, so her lookup has candidates to reject.
     for row in [r for r in rows if match_name(LAST_NAME, r["last_name"]) is NameMatch.NONE][:3]:
         row["birth_date"] = BIRTH_DATE
+    return rows
+
+
+async def prepare_database(url: str, rows: list[dict[str, Any]]) -> None:
+    """The patients, analysed."""
     engine = create_engine(url, pool_size=1)
     try:
         async with engine.begin() as conn:
@@ -85,8 +90,16 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    async def setup(_home: Path, database_url: str) -> dict[str, str]:
-        await prepare_database(database_url, args.patients)
+    async def setup(sut: harness.System) -> dict[str, str]:
+        await migrate_all(sut.database_url)
+        await seed_all(sut.database_url, None)  # the demo practice
+        patients = fictitious(args.patients)
+        if sut.fhir_url:  # the demo practice's Anna Müller and the others, on the practice's FHIR server
+            anna = {"first_name": "Anna", "last_name": "Müller", "birth_date": BIRTH_DATE}
+            resources = [harness.fhir_patient(p) for p in [anna | {"salutation": "Frau"}, *patients]]
+            await harness.seed_fhir(sut.fhir_url, resources)
+        else:
+            await prepare_database(sut.database_url, patients)
         return {}
 
     rows: list[dict[str, Any]] = []
@@ -109,6 +122,10 @@ def main() -> None:
             http_open = open_run(sut, runner, "identify_patient HTTP", call, rate, s, IDENTIFIED)
             floor_closed = closed_run(sut, runner, "floor", floor, callers, s, harness.FLOOR_ANSWER)
             http_closed = closed_run(sut, runner, "identify_patient HTTP", call, callers, s, IDENTIFIED)
+        if args.record == "fhir":
+            rows = [http_open.row(floor_open), floor_open.row(), http_closed.row(floor_closed)]
+            harness.report("identify", args, [*rows, floor_closed.row()], [])
+            return
         local = InProcess(sut)
         with asyncio.Runner() as runner:  # asyncio's own loop, as the services run
             runner.run(closed_loop(local, 10, 60, limit=harness.WARMUP_CALLS))
