@@ -106,6 +106,10 @@ async def book(
     if confirmed := await _booked_before(repo, calendar, key, patient_id):
         return confirmed
     if not await repo.is_free(slot.practitioner_id, slot.start, slot.end, holds=Holds(now, patient_id)):
+        # Taken by the identical call? In FHIR record mode the "lock" is a version check, not a wait, so
+        # the twin may have written between the look-up above and this check.
+        if confirmed := await _booked_before(repo, calendar, key, patient_id):
+            return confirmed
         return await _alternatives(repo, calendar, slot, now, appointment.patient_id)
     try:
         await repo.add(appointment)
