@@ -1,6 +1,7 @@
 """The staff app in a real browser: Debian's Chromium driven by Playwright, against `ignis up`."""
 
 import asyncio
+import contextlib
 import os
 import re
 import subprocess
@@ -9,10 +10,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import nats
 import pytest
+from nats.js.errors import NotFoundError
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ignis.contracts import subjects
 from tests.conftest import drop_database, other_database
 from tests.e2e.conftest import Running, ignis_env, ignis_up
 from tests.fakes.sipgate import SMS_ID, TOKEN, TOKEN_ID, FakeSipgate
@@ -66,7 +70,17 @@ async def praxis(
     sipgate_server: FakeSipgate,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[Praxis]:
-    """`ignis up` with SMS through the fake sipgate; one for the module (starting it takes a while)."""
+    """`ignis up` with SMS through the fake sipgate; one for the module (starting it takes a while).
+
+    The session's NATS is shared: the streams earlier modules left behind (their bookings' events, say)
+    are deleted first, or this stack's notifier would text about appointments of other tests."""
+    connection = await nats.connect(nats_url)
+    try:
+        for stream in (subjects.EVENTS_STREAM, subjects.WEBHOOKS_STREAM, subjects.DEAD_LETTER_STREAM):
+            with contextlib.suppress(NotFoundError):  # a first run
+                await connection.jetstream().delete_stream(stream)
+    finally:
+        await connection.close()
     url = other_database(database_url, "ignis_praxis")
     home = tmp_path_factory.mktemp("praxis")
     env = ignis_env(
