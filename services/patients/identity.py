@@ -58,7 +58,9 @@ async def identify(
     repo: PatientRepository, settings: PatientsSettings, cmd: IdentifyPatient, now: dt.datetime
 ) -> PatientIdentified | ErrorReply:
     attempt = budget.Attempt.of(cmd.conversation_id, cmd.caller_id, cmd.last_name)
-    verdict = await budget.check(repo, settings, attempt, now)
+    # Not durable unless an attempt is counted: a success only issues a ref, and must not hold the locks of
+    # every caller of the same name through a disk flush.
+    verdict = await budget.check(repo, settings, attempt, now, durable=False)
     if verdict.locked:
         return TOO_MANY_ATTEMPTS
     matches = find_matches(await repo.records.by_birth_date(cmd.birth_date), cmd.last_name, cmd.first_name)
