@@ -1,0 +1,91 @@
+"""The booked time the slot search reads: appointments and the slots held from the waiting list, in one
+read, as whole seconds rounded outwards and sorted per practitioner."""
+
+import datetime as dt
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ignis.scheduler.models import Appointment, SlotHold, WaitlistEntry
+from ignis.scheduler.repository import AppointmentRepository, Holds
+
+NOW = dt.datetime(2030, 3, 4, 8, 0, tzinfo=dt.UTC)
+ANNA, BEN = uuid.uuid4(), uuid.uuid4()
+
+
+def at(hour: int, minute: int = 0, microsecond: int = 0) -> dt.datetime:
+    return NOW.replace(hour=hour, minute=minute, microsecond=microsecond)
+
+
+def seconds(moment: dt.datetime) -> int:
+    return int(moment.timestamp())
+
+
+async def calendar(session: AsyncSession) -> None:
+    """p1: booked 9:00–9:10 (ending a microsecond late), a cancelled 9:30, a hold for Anna at 10:00, one
+    for Ben at 9:05 (overlapping the booking) and one for Ben that has expired; p2: a hold for Anna only;
+    p3: a booking outside the window read."""
+    for patient, start, end, status, practitioner in (
+        (uuid.uuid4(), at(9), at(9, 10, 1), "booked", "p1"),
+        (uuid.uuid4(), at(9, 30), at(9, 40), "cancelled", "p1"),
+        (uuid.uuid4(), at(15), at(15, 10), "booked", "p3"),
+    ):
+        session.add(
+            Appointment(
+                patient_id=patient,
+                practitioner_id=practitioner,
+                visit_type_id="akut",
+                start_at=start,
+                end_at=end,
+                status=status,
+                conversation_id="c",
+            )
+        )
+    for patient, practitioner, start, expires in (
+        (ANNA, "p1", at(10), NOW + dt.timedelta(hours=1)),
+        (BEN, "p1", at(9, 5), NOW + dt.timedelta(hours=1)),
+        (BEN, "p1", at(11), NOW - dt.timedelta(seconds=1)),
+        (ANNA, "p2", at(10, 0, 500), NOW + dt.timedelta(hours=1)),
+    ):
+        entry = WaitlistEntry(
+            patient_id=patient,
+            visit_type_id="akut",
+            conversation_id="c",
+            idempotency_key=f"{uuid.uuid4()}",
+        )
+        session.add(entry)
+        await session.flush()
+        session.add(
+            SlotHold(
+                entry_id=entry.id,
+                patient_id=patient,
+                practitioner_id=practitioner,
+                visit_type_id="akut",
+                start_at=start,
+                end_at=start + dt.timedelta(minutes=10),
+                expires_at=expires,
+            )
+        )
+    await session.flush()
+
+
+async def test_holds_for_others_count_as_booked_in_one_read(session: AsyncSession) -> None:
+    await calendar(session)
+    repo = AppointmentRepository(session)
+    window = (at(8), at(12))
+    booked = (seconds(at(9)), seconds(at(9, 10)) + 1)  # rounded outwards
+    ben_s = (seconds(at(9, 5)), seconds(at(9, 15)))
+    anna_s = (seconds(at(10)), seconds(at(10, 10)))
+    anna_p2 = (seconds(at(10)), seconds(at(10, 10)) + 1)
+
+    ids = ["p1", "p2", "p3"]
+    assert await repo.busy(ids, *window) == {"p1": [booked]}
+    assert await repo.busy(ids, *window, holds=Holds(NOW)) == {
+        "p1": [booked, ben_s, anna_s],
+        "p2": [anna_p2],
+    }
+    assert await repo.busy(ids, *window, holds=Holds(NOW, ANNA)) == {"p1": [booked, ben_s]}
+    assert await repo.busy(ids, *window, holds=Holds(NOW, BEN)) == {"p1": [booked, anna_s], "p2": [anna_p2]}
+    # A window that only touches an interval's end does not overlap it; one asked for p2 alone sees p2 only.
+    assert await repo.busy(ids, at(9, 15), at(10), holds=Holds(NOW)) == {}
+    assert await repo.busy(["p2"], *window, holds=Holds(NOW, BEN)) == {"p2": [anna_p2]}
