@@ -127,10 +127,15 @@ async def find_slots(
     if patient is not None:
         today = now.astimezone(calendar.zone).date()
         first_day = max(cmd.earliest or today, today)
-        if no := await refused(repo, calendar, visit_type, patient, first_day, cmd.referral, now):
+        # The rules' `refused` and the waiting list's `held_offers`, from one read.
+        seen_before, holds_of_caller = await repo.seen_before_and_holds(patient.id, now)
+        practice = calendar.practice
+        if no := refusal(
+            practice, visit_type, patient, first_day, seen_before=seen_before, referral=cmd.referral
+        ):
             return no
-        held = await waitlist.held_offers(
-            repo, calendar, patient, visit_type, now, lambda slot: offer(calendar, slot)
+        held = waitlist.held_offers(
+            holds_of_caller, calendar, visit_type, now, lambda slot: offer(calendar, slot)
         )
     holds = Holds(now, patient.id if patient else None)
     practitioner_ids = None

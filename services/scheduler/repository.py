@@ -11,7 +11,18 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from asyncpg.exceptions import ExclusionViolationError, UniqueViolationError
-from sqlalchemy import ColumnElement, TextClause, and_, delete, func, select, text, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    TextClause,
+    and_,
+    delete,
+    func,
+    literal,
+    select,
+    text,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 
@@ -226,6 +237,32 @@ class AppointmentRepository(Repository):
             Appointment.patient_id == patient_id, Appointment.status == "booked", Appointment.start_at <= now
         )
         return await self.session.scalar(query.limit(1)) is not None
+
+    async def seen_before_and_holds(
+        self, patient_id: uuid.UUID, now: dt.datetime
+    ) -> tuple[bool, Sequence[SlotHold]]:
+        """`seen_before` and `holds_of` in one statement (find_slots asks both of every verified caller, and
+        a round trip costs more than either read). A subclass whose `seen_before` reads elsewhere (another
+        record mode) is asked each on its own."""
+        if type(self).seen_before is not AppointmentRepository.seen_before:
+            return await self.seen_before(patient_id, now), await self.holds_of(patient_id, now)
+        seen = (
+            select(Appointment.id)
+            .where(
+                Appointment.patient_id == patient_id,
+                Appointment.status == "booked",
+                Appointment.start_at <= now,
+            )
+            .exists()
+        )
+        query = (
+            select(seen, SlotHold)
+            .select_from(select(literal(1)).subquery())
+            .outerjoin(SlotHold, and_(SlotHold.patient_id == patient_id, SlotHold.expires_at > now))
+            .order_by(SlotHold.start_at)
+        )
+        rows = (await self.session.execute(query)).all()  # one row at least: the outer join's left side
+        return bool(rows[0][0]), [hold for _, hold in rows if hold is not None]
 
     async def booked_between(
         self, start: dt.datetime, end: dt.datetime, limit: int, after: tuple[dt.datetime, uuid.UUID] | None

@@ -8,7 +8,7 @@ lapses leaves the slot free for everyone.
 
 import datetime as dt
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from ignis.contracts import subjects
 from ignis.contracts.scheduling import (
@@ -122,17 +122,12 @@ def _ids(calendar: Calendar, visit_type: VisitType) -> list[str]:
     return [p.id for p in calendar.practice.offering(visit_type)]
 
 
-async def held_offers(
-    repo: AppointmentRepository,
-    calendar: Calendar,
-    patient: Patient,
-    visit_type: VisitType,
-    now: dt.datetime,
-    describe: Describe,
+def held_offers(
+    holds: Sequence[SlotHold], calendar: Calendar, visit_type: VisitType, now: dt.datetime, describe: Describe
 ) -> list[SlotOffer]:
-    """The slots held for this caller for `visit_type`, still bookable: offered before any other."""
+    """Of the caller's holds (`holds_of`), those for `visit_type` still bookable: offered before any other."""
     offers = []
-    for hold in await repo.holds_of(patient.id, now):
+    for hold in holds:
         slot = Slot(hold.practitioner_id, hold.visit_type_id, hold.start_at, hold.end_at)
         if hold.visit_type_id == visit_type.id and calendar.is_bookable(slot, now):
             offers.append(describe(slot).model_copy(update={"held": True}))

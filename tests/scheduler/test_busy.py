@@ -89,3 +89,31 @@ async def test_holds_for_others_count_as_booked_in_one_read(session: AsyncSessio
     # A window that only touches an interval's end does not overlap it; one asked for p2 alone sees p2 only.
     assert await repo.busy(ids, at(9, 15), at(10), holds=Holds(NOW)) == {}
     assert await repo.busy(["p2"], *window, holds=Holds(NOW, BEN)) == {"p2": [anna_p2]}
+
+
+async def test_whether_seen_before_and_the_holds_of_a_caller_in_one_read(session: AsyncSession) -> None:
+    await calendar(session)
+    carl = uuid.uuid4()  # seen before (an appointment begun), no holds
+    session.add(
+        Appointment(
+            patient_id=carl,
+            practitioner_id="p1",
+            visit_type_id="akut",
+            start_at=NOW - dt.timedelta(days=1),
+            end_at=NOW - dt.timedelta(days=1) + dt.timedelta(minutes=10),
+            conversation_id="c",
+        )
+    )
+    await session.flush()
+    repo = AppointmentRepository(session)
+    for patient in (ANNA, BEN, carl, uuid.uuid4()):
+        seen, holds = await repo.seen_before_and_holds(patient, NOW)
+        assert (seen, holds) == (await repo.seen_before(patient, NOW), await repo.holds_of(patient, NOW))
+    seen, holds = await repo.seen_before_and_holds(ANNA, NOW)
+    assert (seen, [(h.practitioner_id, h.start_at) for h in holds]) == (
+        False,
+        [("p1", at(10)), ("p2", at(10, 0, 500))],
+    )
+    assert await repo.seen_before_and_holds(carl, NOW) == (True, [])
+    seen, holds = await repo.seen_before_and_holds(BEN, NOW)  # the expired hold is not his any more
+    assert (seen, [h.start_at for h in holds]) == (False, [at(9, 5)])
