@@ -117,3 +117,22 @@ async def test_whether_seen_before_and_the_holds_of_a_caller_in_one_read(session
     assert await repo.seen_before_and_holds(carl, NOW) == (True, [])
     seen, holds = await repo.seen_before_and_holds(BEN, NOW)  # the expired hold is not his any more
     assert (seen, [h.start_at for h in holds]) == (False, [at(9, 5)])
+
+
+async def test_whether_a_time_is_free_of_bookings_and_of_holds_for_others(session: AsyncSession) -> None:
+    await calendar(session)
+    repo = AppointmentRepository(session)
+    [booking] = [a for a in await repo.booked_between(at(8), at(12), 10, None) if a.practitioner_id == "p1"]
+    anna_s = (at(10), at(10, 10))
+    assert not await repo.is_free("p1", at(9, 10), at(9, 20))  # the booking's last microsecond
+    assert await repo.is_free("p1", at(9, 15), at(9, 30), holds=Holds(NOW))  # Ben's hold ends at 9:15
+    assert not await repo.is_free("p1", *anna_s, holds=Holds(NOW))
+    assert not await repo.is_free("p1", *anna_s, holds=Holds(NOW, BEN))
+    assert await repo.is_free("p1", *anna_s, holds=Holds(NOW, ANNA))
+    assert await repo.is_free("p1", *anna_s)
+    assert await repo.is_free("p1", at(11), at(11, 10), holds=Holds(NOW))  # Ben's expired hold
+    assert await repo.is_free("p1", at(9, 30), at(9, 40), holds=Holds(NOW))  # the cancelled booking
+    assert not await repo.is_free("p1", at(9), at(9, 6), holds=Holds(NOW, BEN))
+    assert not await repo.is_free("p1", at(9), at(9, 6), ignore=booking.id, holds=Holds(NOW))  # Ben's
+    assert await repo.is_free("p1", at(9), at(9, 6), ignore=booking.id, holds=Holds(NOW, BEN))
+    assert await repo.is_free("p1", at(9), at(9, 6), ignore=booking.id)
