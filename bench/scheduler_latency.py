@@ -46,7 +46,7 @@ from ignis.kit.db import create_engine
 from ignis.patients.models import FhirPatient, Patient, Verification
 from ignis.practice.config import WEEKDAYS, load_practice
 from ignis.scheduler.calendar import Calendar
-from ignis.scheduler.fhir_records import ensure_directory
+from ignis.scheduler.fhir_directory import ensure_directory
 
 SEED_BLOCK = dt.timedelta(minutes=10)  # booked time is laid down in blocks of this length
 CALLER_SHARE_OF_SEEDED = 0.2  # seeded appointments that belong to a verified caller (list_appointments)
