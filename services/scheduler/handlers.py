@@ -56,7 +56,8 @@ from ignis.kit.errors import NotVerified, Unavailable
 from ignis.scheduler import agenda, booking, fhir_records, offers, practice_info, waitlist
 from ignis.scheduler.calendar import Calendar
 from ignis.scheduler.fhir_records import FhirCalendar
-from ignis.scheduler.repository import AppointmentRepository
+from ignis.scheduler.records import Records
+from ignis.scheduler.repository import AppointmentRepository, WaitlistRepository
 from ignis.scheduler.rules import Patient
 
 router = NatsRouter()
@@ -69,17 +70,15 @@ _FILED: TypeAdapter[RequestFiled | ErrorReply] = TypeAdapter(RequestFiled | Erro
 
 async def get_repository(
     session: Session, fhir: FhirCalendar | None = Context("fhir_calendar", default=None)
-) -> AppointmentRepository:
-    return fhir_records.repository(session, fhir)
+) -> Records:
+    return fhir_records.records(session, fhir)
 
 
-Repository = Annotated[AppointmentRepository, Depends(get_repository)]
+Repository = Annotated[Records, Depends(get_repository)]
 CalendarDep = Annotated[Calendar, Context("calendar")]
 
 
-async def verified(
-    conversation_id: str, patient_ref: str, broker: NatsBroker, repo: AppointmentRepository
-) -> Patient:
+async def verified(conversation_id: str, patient_ref: str, broker: NatsBroker, records: Records) -> Patient:
     """Ask the patients service whose ref this is, with what the practice's rules need to know; only a ref
     verified in this conversation acts. In FHIR record mode the repository learns the patient's FHIR id.
 
@@ -89,15 +88,15 @@ async def verified(
     reply = await ask(broker, query, subjects.PATIENTS_RESOLVE_REF, _RESOLVED, PATIENTS_TIMEOUT_SECONDS)
     if isinstance(reply, PatientRefResolved):
         patient = Patient.of(reply)
-        repo.know_patient(patient.id, reply.fhir_patient_id)
+        records.appointments.know_patient(patient.id, reply.fhir_patient_id)
         return patient
     if reply.code is ErrorCode.not_verified:
         raise NotVerified("ref not valid in this conversation")
     raise Unavailable("patients service failed")
 
 
-async def verified_patient(cmd: PatientCommand, broker: NatsBroker, repo: AppointmentRepository) -> uuid.UUID:
-    return (await verified(cmd.conversation_id, cmd.patient_ref, broker, repo)).id
+async def verified_patient(cmd: PatientCommand, broker: NatsBroker, records: Records) -> uuid.UUID:
+    return (await verified(cmd.conversation_id, cmd.patient_ref, broker, records)).id
 
 
 def staff_request(cmd: PatientCommand, broker: NatsBroker) -> booking.StaffRequest:
@@ -125,76 +124,78 @@ def staff_request(cmd: PatientCommand, broker: NatsBroker) -> booking.StaffReque
 
 @responds(subjects.SCHEDULER_FIND_SLOTS)
 async def find_slots(
-    cmd: FindSlots, repo: Repository, calendar: CalendarDep, broker: Broker
+    cmd: FindSlots, records: Repository, calendar: CalendarDep, broker: Broker
 ) -> SlotsOffered | NoSlotsFound | VisitTypeUnknown | NotOffered | ErrorReply:
-    patient = await verified(cmd.conversation_id, cmd.patient_ref, broker, repo) if cmd.patient_ref else None
-    return await offers.find_slots(repo, calendar, cmd, utcnow(), patient)
+    patient = (
+        await verified(cmd.conversation_id, cmd.patient_ref, broker, records) if cmd.patient_ref else None
+    )
+    return await offers.find_slots(records, calendar, cmd, utcnow(), patient)
 
 
 @responds(subjects.SCHEDULER_BOOK)
 async def book_appointment(
-    cmd: BookAppointment, repo: Repository, calendar: CalendarDep, broker: Broker
+    cmd: BookAppointment, records: Repository, calendar: CalendarDep, broker: Broker
 ) -> AppointmentConfirmed | SlotTaken | NotOffered:
-    patient = await verified(cmd.conversation_id, cmd.patient_ref, broker, repo)
-    return await booking.book(repo, calendar, cmd, patient, utcnow())
+    patient = await verified(cmd.conversation_id, cmd.patient_ref, broker, records)
+    return await booking.book(records, calendar, cmd, patient, utcnow())
 
 
 @responds(subjects.SCHEDULER_LIST)
 async def list_appointments(
-    cmd: ListAppointments, repo: Repository, calendar: CalendarDep, broker: Broker
+    cmd: ListAppointments, records: Repository, calendar: CalendarDep, broker: Broker
 ) -> AppointmentList:
-    patient_id = await verified_patient(cmd, broker, repo)
-    return await booking.list_appointments(repo, calendar, patient_id, utcnow())
+    patient_id = await verified_patient(cmd, broker, records)
+    return await booking.list_appointments(records, calendar, patient_id, utcnow())
 
 
 @responds(subjects.SCHEDULER_CANCEL)
 async def cancel_appointment(
-    cmd: CancelAppointment, repo: Repository, calendar: CalendarDep, broker: Broker
+    cmd: CancelAppointment, records: Repository, calendar: CalendarDep, broker: Broker
 ) -> CancellationConfirmed | ChangeRequested:
-    patient_id = await verified_patient(cmd, broker, repo)
-    return await booking.cancel(repo, calendar, cmd, patient_id, utcnow(), staff_request(cmd, broker))
+    patient_id = await verified_patient(cmd, broker, records)
+    return await booking.cancel(records, calendar, cmd, patient_id, utcnow(), staff_request(cmd, broker))
 
 
 @responds(subjects.SCHEDULER_RESCHEDULE)
 async def reschedule_appointment(
-    cmd: RescheduleAppointment, repo: Repository, calendar: CalendarDep, broker: Broker
+    cmd: RescheduleAppointment, records: Repository, calendar: CalendarDep, broker: Broker
 ) -> RescheduleConfirmed | SlotTaken | ChangeRequested:
-    patient_id = await verified_patient(cmd, broker, repo)
-    return await booking.reschedule(repo, calendar, cmd, patient_id, utcnow(), staff_request(cmd, broker))
+    patient_id = await verified_patient(cmd, broker, records)
+    return await booking.reschedule(records, calendar, cmd, patient_id, utcnow(), staff_request(cmd, broker))
 
 
 @responds(subjects.SCHEDULER_WAITLIST_JOIN)
 async def join_waitlist(
-    cmd: JoinWaitlist, repo: Repository, calendar: CalendarDep, broker: Broker
+    cmd: JoinWaitlist, records: Repository, calendar: CalendarDep, broker: Broker
 ) -> WaitlistJoined | VisitTypeUnknown | NotOffered | ErrorReply:
-    patient = await verified(cmd.conversation_id, cmd.patient_ref, broker, repo)
-    return await offers.join_waitlist(repo, calendar, cmd, patient, utcnow())
+    patient = await verified(cmd.conversation_id, cmd.patient_ref, broker, records)
+    return await offers.join_waitlist(records, calendar, cmd, patient, utcnow())
 
 
 @responds(subjects.SCHEDULER_WAITLIST_LIST)
-async def list_waitlist(query: ListWaitlist, repo: Repository, calendar: CalendarDep) -> WaitlistPage:
-    return await waitlist.staff_list(repo, calendar, query, utcnow())
+async def list_waitlist(query: ListWaitlist, records: Repository, calendar: CalendarDep) -> WaitlistPage:
+    return await waitlist.staff_list(records, calendar, query, utcnow())
 
 
 @responds(subjects.SCHEDULER_PATIENT_APPOINTMENTS)
 async def patient_appointments(
-    query: ListPatientAppointments, repo: Repository, calendar: CalendarDep
+    query: ListPatientAppointments, records: Repository, calendar: CalendarDep
 ) -> AppointmentList:
-    return await booking.list_appointments(repo, calendar, query.patient_id, utcnow())
+    return await booking.list_appointments(records, calendar, query.patient_id, utcnow())
 
 
 @responds(subjects.SCHEDULER_STAFF_CANCEL)
 async def staff_cancel(
-    cmd: StaffCancelAppointment, repo: Repository, calendar: CalendarDep
+    cmd: StaffCancelAppointment, records: Repository, calendar: CalendarDep
 ) -> CancellationConfirmed | ChangeRequested:
-    return await booking.cancel(repo, calendar, cmd, None, utcnow(), None)
+    return await booking.cancel(records, calendar, cmd, None, utcnow(), None)
 
 
 @responds(subjects.SCHEDULER_STAFF_RESCHEDULE)
 async def staff_reschedule(
-    cmd: StaffRescheduleAppointment, repo: Repository, calendar: CalendarDep
+    cmd: StaffRescheduleAppointment, records: Repository, calendar: CalendarDep
 ) -> RescheduleConfirmed | SlotTaken | ChangeRequested:
-    return await booking.reschedule(repo, calendar, cmd, None, utcnow(), None)
+    return await booking.reschedule(records, calendar, cmd, None, utcnow(), None)
 
 
 @responds(subjects.SCHEDULER_PRACTICE_INFO)
@@ -204,20 +205,22 @@ async def tell_practice_info(cmd: GetPracticeInfo, calendar: CalendarDep) -> Pra
 
 @responds(subjects.SCHEDULER_DAY)
 async def day_appointments(
-    query: ListDayAppointments, repo: Repository, calendar: CalendarDep
+    query: ListDayAppointments, records: Repository, calendar: CalendarDep
 ) -> DayAppointments:
-    return await agenda.day_appointments(repo, calendar, query)
+    return await agenda.day_appointments(records, calendar, query)
 
 
 async def _erase(session: AsyncSession, erasure: PatientErased | ErasePatient) -> dict[str, int]:
     """Their appointments and waiting-list entries, and the events naming them that the outbox keeps."""
-    repo = AppointmentRepository(session)
-    appointments = await repo.erase_patient(erasure.patient_id)
-    waiting = await repo.erase_waitlist(erasure.patient_id)
+    # In FHIR record mode the appointments are the practice's record on its server and stay there; Ignis'
+    # own table has none then.
+    appointments = await AppointmentRepository(session).erase_patient(erasure.patient_id)
+    own = WaitlistRepository(session)
+    waiting = await own.erase_waitlist(erasure.patient_id)
     return {
         "appointments": appointments,
         "waitlist": waiting,
-        "events": await repo.erase_events(erasure.patient_id),
+        "events": await own.erase_events(erasure.patient_id),
     }
 
 

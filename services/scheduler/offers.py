@@ -22,7 +22,8 @@ from ignis.practice.config import VisitType
 from ignis.scheduler import waitlist
 from ignis.scheduler.calendar import Booked, Calendar, Slot, merge_busy
 from ignis.scheduler.describe import local_day_start, offer, resolve_practitioner, resolve_visit_type
-from ignis.scheduler.repository import AppointmentRepository, Holds
+from ignis.scheduler.records import Records
+from ignis.scheduler.repository import Holds
 from ignis.scheduler.rules import Patient, refusal
 
 # Busy time is read a day first, then a week, then the rest of the window at once: most searches end on
@@ -35,8 +36,8 @@ class BookedTime:
     where the last one ended, so a find_slots that searches again from the same start (its fallback) reads
     only what it has not read yet."""
 
-    def __init__(self, repo: AppointmentRepository, holds: Holds | None = None) -> None:
-        self.repo = repo
+    def __init__(self, records: Records, holds: Holds | None = None) -> None:
+        self.records = records
         self.holds = holds  # slots held from the waiting list for others count as booked
         self.ids: list[str] = []
         self.start = self.end = dt.datetime.min.replace(tzinfo=dt.UTC)
@@ -47,7 +48,7 @@ class BookedTime:
         if ids != self.ids or not self.start <= start <= self.end:
             self.ids, self.start, self.end, self.booked = ids, start, start, Booked()
         if end > self.end:
-            read = await self.repo.busy(ids, self.end, end, holds=self.holds)
+            read = await self.records.busy(ids, self.end, end, holds=self.holds)
             known = {pid: [*self.booked.get(pid, []), *intervals] for pid, intervals in read.items()}
             self.booked.update(merge_busy(known))
             self.end = end
@@ -55,7 +56,7 @@ class BookedTime:
 
 
 async def search(
-    repo: AppointmentRepository,
+    records: Records,
     calendar: Calendar,
     visit_type: VisitType,
     window: tuple[dt.datetime, dt.datetime],
@@ -69,7 +70,7 @@ async def search(
     """The earliest free slots in `window`, reading booked time chunk by chunk (`CHUNKS`)."""
     offering = [p.id for p in calendar.practice.offering(visit_type)]
     candidates = [p for p in offering if practitioner_ids is None or p in practitioner_ids]
-    booked = booked or BookedTime(repo)
+    booked = booked or BookedTime(records)
     found: list[Slot] = []
     start, end = window
     sizes = iter(CHUNKS)
@@ -98,7 +99,7 @@ def _unknown_visit_type(calendar: Calendar) -> VisitTypeUnknown:
 
 
 async def refused(
-    repo: AppointmentRepository,
+    records: Records,
     calendar: Calendar,
     visit_type: VisitType,
     patient: Patient,
@@ -107,12 +108,12 @@ async def refused(
     now: dt.datetime,
 ) -> NotOffered | None:
     """The practice's rules for `visit_type`, checked for `patient` on `day` (their age that day)."""
-    seen_before = await repo.seen_before(patient.id, now)
+    seen_before = await records.appointments.seen_before(patient.id, now)
     return refusal(calendar.practice, visit_type, patient, day, seen_before=seen_before, referral=referral)
 
 
 async def find_slots(
-    repo: AppointmentRepository,
+    records: Records,
     calendar: Calendar,
     cmd: FindSlots,
     now: dt.datetime,
@@ -125,10 +126,10 @@ async def find_slots(
     if patient is not None:
         today = now.astimezone(calendar.zone).date()
         first_day = max(cmd.earliest or today, today)
-        if no := await refused(repo, calendar, visit_type, patient, first_day, cmd.referral, now):
+        if no := await refused(records, calendar, visit_type, patient, first_day, cmd.referral, now):
             return no
         held = await waitlist.held_offers(
-            repo, calendar, patient, visit_type, now, lambda slot: offer(calendar, slot)
+            records, calendar, patient, visit_type, now, lambda slot: offer(calendar, slot)
         )
     holds = Holds(now, patient.id if patient else None)
     practitioner_ids = None
@@ -140,11 +141,11 @@ async def find_slots(
     earliest = local_day_start(calendar, cmd.earliest) if cmd.earliest else None
     latest = local_day_start(calendar, cmd.latest + dt.timedelta(days=1)) if cmd.latest else None
     window = calendar.bookable_window(now, earliest, latest)
-    booked = BookedTime(repo, holds)
+    booked = BookedTime(records, holds)
     slots = []
     if window is not None:
         slots = await search(
-            repo,
+            records,
             calendar,
             visit_type,
             window,
@@ -165,7 +166,7 @@ async def find_slots(
     later = calendar.bookable_window(now, earliest)
     following = (
         await search(
-            repo, calendar, visit_type, later, practitioner_ids=practitioner_ids, limit=1, booked=booked
+            records, calendar, visit_type, later, practitioner_ids=practitioner_ids, limit=1, booked=booked
         )
         if later
         else []
@@ -177,7 +178,7 @@ async def find_slots(
 
 
 async def join_waitlist(
-    repo: AppointmentRepository, calendar: Calendar, cmd: JoinWaitlist, patient: Patient, now: dt.datetime
+    records: Records, calendar: Calendar, cmd: JoinWaitlist, patient: Patient, now: dt.datetime
 ) -> WaitlistJoined | VisitTypeUnknown | NotOffered | ErrorReply:
     visit_type = resolve_visit_type(calendar, cmd.visit_type)
     if visit_type is None:
@@ -189,6 +190,8 @@ async def join_waitlist(
             return ErrorReply(code=ErrorCode.unknown_practitioner, message="no such practitioner")
         practitioner_id = practitioner.id
     today = now.astimezone(calendar.zone).date()
-    if no := await refused(repo, calendar, visit_type, patient, max(cmd.earliest or today, today), True, now):
+    if no := await refused(
+        records, calendar, visit_type, patient, max(cmd.earliest or today, today), True, now
+    ):
         return no  # a referral is asked for when booking
-    return await waitlist.join(repo, calendar, cmd, patient, visit_type, practitioner_id)
+    return await waitlist.join(records, calendar, cmd, patient, visit_type, practitioner_id)
