@@ -6,7 +6,7 @@ import logging
 import uuid
 
 from ignis.contracts.notifications import Contact, GetContact, SetSmsConsent, SmsConsentSet
-from ignis.contracts.patients import GetPatientNames, PatientNames
+from ignis.contracts.patients import FhirPatientId, GetFhirPatientId, GetPatientNames, PatientNames
 from ignis.kit.errors import NotFound
 from ignis.kit.phones import is_mobile
 from ignis.patients.repository import PatientRepository
@@ -36,6 +36,10 @@ async def contact(repo: PatientRepository, query: GetContact) -> Contact:
         sms_consent_at=patient.sms_consent_at,
         fhir_patient_id=(await repo.fhir_ids([patient.id])).get(patient.id),  # none in Ignis' own mode
     )
+
+
+async def fhir_patient_id(repo: PatientRepository, query: GetFhirPatientId) -> FhirPatientId:
+    return FhirPatientId(fhir_patient_id=(await repo.fhir_ids([query.patient_id])).get(query.patient_id))
 
 
 async def set_sms_consent(repo: PatientRepository, cmd: SetSmsConsent, now: dt.datetime) -> SmsConsentSet:

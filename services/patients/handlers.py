@@ -12,6 +12,8 @@ from ignis.contracts.notifications import Contact, GetContact, SetSmsConsent, Sm
 from ignis.contracts.patients import (
     CallerLookedUp,
     ErasePatient,
+    FhirPatientId,
+    GetFhirPatientId,
     GetPatientNames,
     IdentifyPatient,
     IdentityLocks,
@@ -138,6 +140,11 @@ async def erase_patient(cmd: ErasePatient, repo: Repository, settings: Settings)
 @responds(subjects.PATIENTS_CONTACT)
 async def patient_contact(query: GetContact, repo: Repository) -> Contact:
     return await contact.contact(repo, query)
+
+
+@responds(subjects.PATIENTS_FHIR_ID)
+async def patient_fhir_id(query: GetFhirPatientId, repo: Repository) -> FhirPatientId:
+    return await contact.fhir_patient_id(repo, query)
 
 
 @responds(subjects.PATIENTS_LOCKS_LIST)

@@ -12,6 +12,8 @@ from ignis.contracts import subjects
 from ignis.contracts.base import ErrorCode, ErrorReply
 from ignis.contracts.patients import (
     ErasePatient,
+    FhirPatientId,
+    GetFhirPatientId,
     PatientErased,
     PatientErasedHere,
     PatientRefResolved,
@@ -65,6 +67,7 @@ responds = responder(router, "scheduler")
 # Well inside the gateway's budget, so the caller hears `unavailable` rather than the gateway timing out.
 PATIENTS_TIMEOUT_SECONDS = 2.0
 _RESOLVED: TypeAdapter[PatientRefResolved | ErrorReply] = TypeAdapter(PatientRefResolved | ErrorReply)
+_FHIR_ID: TypeAdapter[FhirPatientId | ErrorReply] = TypeAdapter(FhirPatientId | ErrorReply)
 _FILED: TypeAdapter[RequestFiled | ErrorReply] = TypeAdapter(RequestFiled | ErrorReply)
 
 
@@ -76,6 +79,7 @@ async def get_repository(
 
 Repository = Annotated[Records, Depends(get_repository)]
 CalendarDep = Annotated[Calendar, Context("calendar")]
+FhirCalendarDep = Annotated[FhirCalendar | None, Context("fhir_calendar", default=None)]
 
 
 async def verified(conversation_id: str, patient_ref: str, broker: NatsBroker, records: Records) -> Patient:
@@ -179,8 +183,20 @@ async def list_waitlist(query: ListWaitlist, records: Repository, calendar: Cale
 
 @responds(subjects.SCHEDULER_PATIENT_APPOINTMENTS)
 async def patient_appointments(
-    query: ListPatientAppointments, records: Repository, calendar: CalendarDep
+    query: ListPatientAppointments,
+    records: Repository,
+    calendar: CalendarDep,
+    broker: Broker,
+    fhir: FhirCalendarDep,
 ) -> AppointmentList:
+    """In FHIR record mode the appointments are found by the patient's FHIR id, which the patients service
+    keeps (the staff app knows the Ignis id only)."""
+    if fhir is not None:
+        query_id = GetFhirPatientId(patient_id=query.patient_id)
+        reply = await ask(broker, query_id, subjects.PATIENTS_FHIR_ID, _FHIR_ID, PATIENTS_TIMEOUT_SECONDS)
+        if isinstance(reply, ErrorReply):
+            raise Unavailable("patients service failed")
+        records.appointments.know_patient(query.patient_id, reply.fhir_patient_id)
     return await booking.list_appointments(records, calendar, query.patient_id, utcnow())
 
 

@@ -18,9 +18,11 @@ from ignis.contracts import subjects
 from ignis.fhir import codes
 from ignis.fhir.client import FhirClient, Resource, token
 from ignis.fhir.ids import patient_id_of
+from ignis.kit.bus import make_broker
 from ignis.patients.repository import PatientRepository
 from ignis.scheduler.main import create_app as create_scheduler
 from ignis.scheduler.settings import SchedulerSettings
+from ignis.staff_app.backend import Backend
 from tests.conftest import TEST_PRACTICE, Caller, received
 from tests.factories import GROSS, MUELLER, Person
 from tests.fhir.conftest import practice_patient
@@ -120,6 +122,40 @@ class TestTheCalendarIsOnTheServer:
             subjects.APPOINTMENT_RESCHEDULED,
             subjects.APPOINTMENT_CANCELLED,
         ]
+
+    async def test_the_staff_app_lists_a_patients_appointments(
+        self, client: httpx.AsyncClient, caller: Caller, fhir: FhirClient, nats_url: str
+    ) -> None:
+        """The patient page asks the scheduler with the Ignis patient id only; the scheduler learns the FHIR
+        Patient from the patients service. What the desk booked for the patient is listed too."""
+        mine, desk_time = (await offered(client, caller, earliest=in_three_days(), practitioner="weber"))[:2]
+        booked = await tool(client, "book_appointment", caller.body(slot_id=mine["slot_id"]))
+        weber = await practitioner(fhir, "weber")
+        [patient] = await fhir.search("Patient", {"birthdate": MUELLER.birth_date.isoformat()})
+        desk = await fhir.create(
+            {
+                "resourceType": "Appointment",
+                "status": "booked",
+                "start": desk_time["start"],
+                "end": desk_time["end"],
+                "participant": [
+                    {"actor": {"reference": f"Patient/{patient['id']}"}, "status": "accepted"},
+                    {"actor": {"reference": f"Practitioner/{weber['id']}"}, "status": "accepted"},
+                ],
+            }
+        )
+        broker = make_broker(nats_url, "test-staff-app")
+        await broker.start()
+        try:
+            listed = await Backend(broker, 10.0).appointments(caller.patient_id)
+            nobody = await Backend(broker, 10.0).appointments(uuid.uuid4())
+        finally:
+            await broker.stop()
+
+        assert desk.resource["id"]
+        assert [a.spoken for a in listed] == [mine["spoken"], desk_time["spoken"]]
+        assert listed[0].appointment_id == booked["appointment"]["appointment_id"]
+        assert nobody == []
 
     async def test_a_retried_booking_makes_one_appointment(
         self, client: httpx.AsyncClient, caller: Caller, fhir: FhirClient
