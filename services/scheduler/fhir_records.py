@@ -20,25 +20,26 @@ still overlap an Ignis booking (README "FHIR", Scheduling).
 import asyncio
 import datetime as dt
 import uuid
-from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ignis.fhir import codes
-from ignis.fhir.client import FhirPreconditionFailed, Resource, token, version_of
-from ignis.scheduler.errors import DuplicateBooking, SlotAlreadyTaken
+from ignis.fhir.client import FhirNotFound, FhirPreconditionFailed, Resource, token, version_of
+from ignis.scheduler.errors import AppointmentChanged, DuplicateBooking, SlotAlreadyTaken
 from ignis.scheduler.fhir_directory import FhirCalendar
 from ignis.scheduler.fhir_resources import (
-    BUSY_SLOT_STATUSES,
     FREE_STATUSES,
     actor_id,
+    as_written,
+    busy_time,
     cancelled,
     change,
     instant,
     moment,
     moved,
     new_appointment,
+    schedule_bumped,
     seconds,
     to_appointment,
 )
@@ -118,25 +119,7 @@ class FhirAppointments:
                 count=1000,
             ),
         )
-        busy: Busy = defaultdict(list)
-        by_actor = {fhir_id: key for key, fhir_id in self.directory.practitioners.items()}
-        for resource in appointments:
-            for participant in resource.get("participant") or []:
-                ref = str((participant.get("actor") or {}).get("reference") or "")
-                practitioner = by_actor.get(ref.removeprefix("Practitioner/"))
-                if ref.startswith("Practitioner/") and practitioner in known:
-                    busy[practitioner].append(seconds(resource["start"], resource["end"]))
-        by_schedule = {fhir_id: key for key, fhir_id in self.directory.schedules.items()}
-        for slot in slots:
-            owner = by_schedule.get(
-                str((slot.get("schedule") or {}).get("reference") or "").removeprefix("Schedule/")
-            )
-            overlaps = moment(slot["end"]) > start and moment(slot["start"]) < end
-            if owner and slot.get("status") in BUSY_SLOT_STATUSES and overlaps:
-                busy[owner].append(seconds(slot["start"], slot["end"]))
-        for intervals in busy.values():
-            intervals.sort()
-        return dict(busy)
+        return busy_time(self.directory, known, appointments, slots, start, end)
 
     async def is_free(
         self, practitioner_id: str, start: dt.datetime, end: dt.datetime, ignore: uuid.UUID | None = None
@@ -198,36 +181,42 @@ class FhirAppointments:
         schedule_id = self.directory.schedules[practitioner_id]
         self._schedules[practitioner_id] = await self.fhir.read("Schedule", schedule_id)
 
-    def _bumped(self, practitioner_id: str) -> Resource:
-        """The transaction entry that bumps the Schedule's booking lock, valid only on the version read."""
-        schedule = self._schedules[practitioner_id]
-        others = [e for e in schedule.get("extension") or [] if e.get("url") != codes.IGNIS_BOOKING_LOCK]
-        lock = {"url": codes.IGNIS_BOOKING_LOCK, "valueString": uuid.uuid4().hex}
-        body = {k: v for k, v in schedule.items() if k != "meta"} | {"extension": [*others, lock]}
-        return {
-            "resource": body,
-            "request": {
-                "method": "PUT",
-                "url": f"Schedule/{schedule['id']}",
-                "ifMatch": f'W/"{version_of(schedule)}"',
-            },
-        }
+    async def _read_again(self, appointment_id: uuid.UUID) -> None:
+        """After a lost `ifMatch`: the Appointment as the server has it now. A newer version that changed
+        only what the caller was not told (a note, a participant's status) is taken as read, so the change
+        is tried again on it; one whose time, practitioner, visit type or status changed (the practice
+        moved or cancelled it meanwhile), or that is gone, raises `AppointmentChanged`."""
+        read = self._read[appointment_id]
+        try:
+            fresh = await self.fhir.read("Appointment", read["id"])
+        except FhirNotFound:
+            raise AppointmentChanged("the appointment is gone from the server") from None
+        if version_of(fresh) == version_of(read):
+            return
+        if as_written(fresh) != as_written(read):
+            raise AppointmentChanged("the appointment was changed on the server meanwhile")
+        self._read[appointment_id] = fresh
 
     async def _locked_write(
         self,
         practitioner_id: str,
-        entry: Resource,
+        entry: Callable[[], Resource],
         start: dt.datetime,
         end: dt.datetime,
         ignore: uuid.UUID | None = None,
     ) -> list[Resource]:
-        """`entry` with the Schedule's bump in one transaction; a lost `ifMatch` reads again and, if the
-        time is still free, tries again."""
+        """`entry()` with the Schedule's bump in one transaction. A lost `ifMatch` reads the Schedule and the
+        appointment being changed (`ignore`) again and, if the time is still free, tries again."""
         for _ in range(BOOKING_ATTEMPTS):
             try:
-                return await self.fhir.transaction([self._bumped(practitioner_id), entry])
+                return await self.fhir.transaction(
+                    [schedule_bumped(self._schedules[practitioner_id]), entry()]
+                )
             except FhirPreconditionFailed:
-                await self.lock_practitioner(practitioner_id)
+                if ignore is not None:
+                    await asyncio.gather(self._read_again(ignore), self.lock_practitioner(practitioner_id))
+                else:
+                    await self.lock_practitioner(practitioner_id)
                 if not await self.is_free(practitioner_id, start, end, ignore=ignore):
                     raise SlotAlreadyTaken() from None
         raise SlotAlreadyTaken()  # this practitioner's calendar is too busy to get a write in now
@@ -246,7 +235,7 @@ class FhirAppointments:
         }
         try:
             answers = await self._locked_write(
-                appointment.practitioner_id, entry, appointment.start_at, appointment.end_at
+                appointment.practitioner_id, lambda: entry, appointment.start_at, appointment.end_at
             )
         except SlotAlreadyTaken:
             if await self.by_idempotency_key(str(appointment.idempotency_key)) is not None:
@@ -266,30 +255,42 @@ class FhirAppointments:
         end: dt.datetime,
         late: bool = False,
     ) -> None:
-        """The same Appointment resource, new time (`ifMatch` on the version read, with the Schedule bump)."""
+        """The same Appointment resource, new time (`ifMatch` on the version read, with the Schedule bump).
+        Changed on the server meanwhile: tried again on the new version if only what the caller was not told
+        changed, `AppointmentChanged` otherwise (`_read_again`)."""
         appointment.late_change = late  # told in the reply and the event; the resource carries no such flag
-        read = self._read[appointment.id]
-        body = moved(read, self.directory.practitioners[practitioner_id], visit_type_id, start, end)
-        entry = {
-            "resource": body,
-            "request": {
-                "method": "PUT",
-                "url": f"Appointment/{read['id']}",
-                "ifMatch": f'W/"{version_of(read)}"',
-            },
-        }
+        practitioner = self.directory.practitioners[practitioner_id]
+
+        def entry() -> Resource:
+            read = self._read[appointment.id]
+            return {
+                "resource": moved(read, practitioner, visit_type_id, start, end),
+                "request": {
+                    "method": "PUT",
+                    "url": f"Appointment/{read['id']}",
+                    "ifMatch": f'W/"{version_of(read)}"',
+                },
+            }
+
         await self._locked_write(practitioner_id, entry, start, end, ignore=appointment.id)
         appointment.practitioner_id, appointment.visit_type_id = practitioner_id, visit_type_id
         appointment.start_at, appointment.end_at = start, end
-        appointment.version = change(body)
+        appointment.version = change(self._read[appointment.id]) + 1
 
     async def cancel(self, appointment: Appointment, now: dt.datetime) -> None:
-        """Status cancelled on the same resource (`ifMatch`). Freeing time needs no Schedule bump."""
-        read = self._read[appointment.id]
-        body = cancelled(read)
-        await self.fhir.update(body, if_match=version_of(read))
+        """Status cancelled on the same resource (`ifMatch`). Freeing time needs no Schedule bump. Changed on
+        the server meanwhile: as for a move (`_read_again`)."""
+        for _ in range(BOOKING_ATTEMPTS):
+            read = self._read[appointment.id]
+            try:
+                await self.fhir.update(cancelled(read), if_match=version_of(read))
+                break
+            except FhirPreconditionFailed:
+                await self._read_again(appointment.id)
+        else:
+            raise AppointmentChanged("the appointment keeps changing on the server")
         appointment.status = "cancelled"
-        appointment.version = change(body)
+        appointment.version = change(self._read[appointment.id]) + 1
         appointment.cancelled_at = appointment.updated_at = now
         appointment.idempotency_key = None
 

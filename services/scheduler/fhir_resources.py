@@ -6,13 +6,16 @@ docs/fhir.md, "Scheduling as built", maps each field. `fhir_records` reads and w
 import datetime as dt
 import math
 import uuid
+from collections import defaultdict
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from ignis.fhir import codes
-from ignis.fhir.client import Resource, reference
+from ignis.fhir.client import Resource, reference, version_of
 from ignis.fhir.ids import appointment_id_of, patient_id_of
 from ignis.scheduler.fhir_directory import Directory
 from ignis.scheduler.models import Appointment
+from ignis.scheduler.records import Busy
 
 # Appointment statuses that do not hold time (FHIR R4 appointmentstatus).
 FREE_STATUSES = frozenset({"cancelled", "noshow", "entered-in-error"})
@@ -173,3 +176,49 @@ def cancelled(read: Resource) -> Resource:
         "identifier": [i for i in read.get("identifier") or [] if i.get("system") != codes.IGNIS_BOOKING],
     }
     return with_change(body, change(read) + 1)
+
+
+def busy_time(
+    directory: Directory,
+    known: Collection[str],
+    appointments: Sequence[Resource],
+    slots: Sequence[Resource],
+    start: dt.datetime,
+    end: dt.datetime,
+) -> Busy:
+    """The practitioners' (`known`) busy time from Appointments holding time and their Schedules' Slots, as
+    the Postgres records answer: [start, end) in whole seconds, sorted."""
+    busy: Busy = defaultdict(list)
+    by_actor = {fhir_id: key for key, fhir_id in directory.practitioners.items()}
+    for resource in appointments:
+        for participant in resource.get("participant") or []:
+            ref = str((participant.get("actor") or {}).get("reference") or "")
+            practitioner = by_actor.get(ref.removeprefix("Practitioner/"))
+            if ref.startswith("Practitioner/") and practitioner is not None and practitioner in known:
+                busy[practitioner].append(seconds(resource["start"], resource["end"]))
+    by_schedule = {fhir_id: key for key, fhir_id in directory.schedules.items()}
+    for slot in slots:
+        owner = by_schedule.get(
+            str((slot.get("schedule") or {}).get("reference") or "").removeprefix("Schedule/")
+        )
+        overlaps = moment(slot["end"]) > start and moment(slot["start"]) < end
+        if owner and slot.get("status") in BUSY_SLOT_STATUSES and overlaps:
+            busy[owner].append(seconds(slot["start"], slot["end"]))
+    for intervals in busy.values():
+        intervals.sort()
+    return dict(busy)
+
+
+def schedule_bumped(schedule: Resource) -> Resource:
+    """The transaction entry that bumps a Schedule's booking lock, valid only on the version read."""
+    others = [e for e in schedule.get("extension") or [] if e.get("url") != codes.IGNIS_BOOKING_LOCK]
+    lock = {"url": codes.IGNIS_BOOKING_LOCK, "valueString": uuid.uuid4().hex}
+    body = {k: v for k, v in schedule.items() if k != "meta"} | {"extension": [*others, lock]}
+    return {
+        "resource": body,
+        "request": {
+            "method": "PUT",
+            "url": f"Schedule/{schedule['id']}",
+            "ifMatch": f'W/"{version_of(schedule)}"',
+        },
+    }

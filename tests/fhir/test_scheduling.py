@@ -16,10 +16,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from ignis.contracts import subjects
 from ignis.fhir import codes
-from ignis.fhir.client import FhirClient, Resource, token
+from ignis.fhir.client import FhirClient, Resource, token, version_of
 from ignis.fhir.ids import patient_id_of
+from ignis.gateway.replies import failure
 from ignis.kit.bus import make_broker
 from ignis.patients.repository import PatientRepository
+from ignis.practice.config import load_practice
+from ignis.scheduler.errors import AppointmentChanged
+from ignis.scheduler.fhir_directory import FhirCalendar, ensure_directory
+from ignis.scheduler.fhir_records import FhirAppointments
 from ignis.scheduler.main import create_app as create_scheduler
 from ignis.scheduler.settings import SchedulerSettings
 from ignis.staff_app.backend import Backend
@@ -245,6 +250,88 @@ class TestWhatThePracticeWritesCounts:
 
         assert slot["slot_id"] not in [s["slot_id"] for s in blocked]
         assert freed[0]["slot_id"] == slot["slot_id"]
+
+
+class TestTheAppointmentChangedOnTheServerMeanwhile:
+    """The scheduler read the Appointment, then the practice wrote it before the scheduler's `ifMatch` write:
+    the engine answers 412. A change the caller was not told of is written over; a change of what the caller
+    knows (time, status) is not, and the caller hears that the appointment changed."""
+
+    @pytest.fixture
+    async def booked(
+        self, client: httpx.AsyncClient, caller: Caller, fhir: FhirClient, practice_file: Path
+    ) -> tuple[FhirAppointments, uuid.UUID, list[dict[str, Any]]]:
+        """An appointment the caller booked, as a scheduler's unit of work has read it for a change."""
+        slots = (await offered(client, caller, earliest=in_three_days(), practitioner="weber"))[:3]
+        booked = await tool(client, "book_appointment", caller.body(slot_id=slots[0]["slot_id"]))
+        records = FhirAppointments(
+            FhirCalendar(fhir, await ensure_directory(fhir, load_practice(practice_file)))
+        )
+        appointment_id = uuid.UUID(booked["appointment"]["appointment_id"])
+        return records, appointment_id, slots
+
+    async def test_a_note_added_at_the_desk_is_kept_and_the_move_goes_through(
+        self, booked: tuple[FhirAppointments, uuid.UUID, list[dict[str, Any]]], fhir: FhirClient
+    ) -> None:
+        records, appointment_id, slots = booked
+        appointment = await records.get_for_update(appointment_id)
+        assert appointment is not None
+        read = await ignis_appointment(fhir, str(appointment_id))
+        noted = await fhir.update(read | {"comment": "Bitte Befunde mitbringen"})  # the desk, meanwhile
+
+        await records.lock_practitioner("weber")
+        await records.move(appointment, "weber", "akut", moment(slots[1]["start"]), moment(slots[1]["end"]))
+
+        after = await ignis_appointment(fhir, str(appointment_id))
+        assert version_of(noted) != version_of(read)  # the scheduler's `ifMatch` was stale
+        assert moment(after["start"]) == moment(slots[1]["start"])
+        assert after["comment"] == "Bitte Befunde mitbringen"
+        assert appointment.version == 2
+
+    async def test_a_move_at_the_desk_is_not_overwritten(
+        self, booked: tuple[FhirAppointments, uuid.UUID, list[dict[str, Any]]], fhir: FhirClient
+    ) -> None:
+        records, appointment_id, slots = booked
+        appointment = await records.get_for_update(appointment_id)
+        assert appointment is not None
+        read = await ignis_appointment(fhir, str(appointment_id))
+        await fhir.update(read | {"start": slots[2]["start"], "end": slots[2]["end"]})  # the desk, meanwhile
+
+        await records.lock_practitioner("weber")
+        with pytest.raises(AppointmentChanged):
+            await records.move(
+                appointment, "weber", "akut", moment(slots[1]["start"]), moment(slots[1]["end"])
+            )
+
+        after = await ignis_appointment(fhir, str(appointment_id))
+        assert moment(after["start"]) == moment(slots[2]["start"])
+
+    async def test_a_cancellation_at_the_desk_is_not_undone(
+        self, booked: tuple[FhirAppointments, uuid.UUID, list[dict[str, Any]]], fhir: FhirClient
+    ) -> None:
+        records, appointment_id, slots = booked
+        appointment = await records.get_for_update(appointment_id)
+        assert appointment is not None
+        read = await ignis_appointment(fhir, str(appointment_id))
+        await fhir.update(read | {"status": "cancelled"})  # the desk, meanwhile
+
+        await records.lock_practitioner("weber")
+        with pytest.raises(AppointmentChanged):
+            await records.move(
+                appointment, "weber", "akut", moment(slots[1]["start"]), moment(slots[1]["end"])
+            )
+        with pytest.raises(AppointmentChanged):
+            await records.cancel(appointment, dt.datetime.now(dt.UTC))
+
+        after = await ignis_appointment(fhir, str(appointment_id))
+        assert (after["status"], moment(after["start"])) == ("cancelled", moment(slots[0]["start"]))
+
+    async def test_the_caller_hears_that_it_changed(self) -> None:
+        heard = failure(AppointmentChanged.code, "reschedule_appointment")
+
+        assert (heard["ok"], heard["code"]) == (False, "conflict")
+        assert "in der Praxis geändert" in heard["message"]
+        assert "list_appointments" in heard["hint"]
 
 
 # Fewer than the 100 of Ignis' own record mode: every loser makes a few round trips to the one-at-a-time
