@@ -42,9 +42,10 @@ async def client(gateway: httpx.AsyncClient, fhir_services: None) -> httpx.Async
 @pytest.fixture
 def gateway_settings(gateway_settings: Any) -> Any:
     """Every caller of the concurrency tests waits for their answer (the engine serves one request at a time,
-    on a box shared by many test runs); the budget is not what these tests are about."""
+    on a box shared by many test runs; 100 callers' answers took up to 18 s); the budget is not what these
+    tests are about."""
     return gateway_settings.model_copy(
-        update={"tool_budget_seconds": 20.0, "acting_tool_budget_seconds": 20.0}
+        update={"tool_budget_seconds": 60.0, "acting_tool_budget_seconds": 60.0}
     )
 
 
@@ -334,9 +335,10 @@ class TestTheAppointmentChangedOnTheServerMeanwhile:
         assert "list_appointments" in heard["hint"]
 
 
-# Fewer than the 100 of Ignis' own record mode: every loser makes a few round trips to the one-at-a-time
-# engine, which on a loaded test box takes seconds; the race is the same with 20.
-CALLERS = 20
+# As many as in Ignis' own record mode. Every loser makes about a dozen round trips to the one-at-a-time
+# engine (the lost ifMatch, the check again, the alternatives' search): the 100 answers took 12-18 s on a
+# 2-core box at load 5-6 (measured 26 Nov 2026), hence the module's generous budget.
+CALLERS = 100
 
 
 class TestConcurrency:
