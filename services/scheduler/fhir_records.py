@@ -30,6 +30,7 @@ from ignis.scheduler.errors import AppointmentChanged, DuplicateBooking, SlotAlr
 from ignis.scheduler.fhir_directory import FhirCalendar
 from ignis.scheduler.fhir_resources import (
     FREE_STATUSES,
+    HELD_STATUSES,
     actor_id,
     as_written,
     busy_time,
@@ -157,8 +158,14 @@ class FhirAppointments:
         )
 
     async def seen_before(self, patient_id: uuid.UUID, now: dt.datetime) -> bool:
-        """Not asked of the server (yet): a patient counts as never seen here."""
-        return False
+        """Whether the server has an Appointment of the patient that has begun and holds (or held) time:
+        whoever wrote it, so a visit the practice recorded itself counts."""
+        fhir_patient = self._patients.get(patient_id)
+        if fhir_patient is None:
+            return False
+        query = {"patient": f"Patient/{fhir_patient}", "date": f"le{instant(now)}"}
+        found = await self.fhir.page("Appointment", query | {"status": HELD_STATUSES}, count=1)
+        return bool(found)
 
     async def booked_between(
         self, start: dt.datetime, end: dt.datetime, limit: int, after: tuple[dt.datetime, uuid.UUID] | None

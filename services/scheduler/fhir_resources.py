@@ -19,6 +19,8 @@ from ignis.scheduler.records import Busy
 
 # Appointment statuses that do not hold time (FHIR R4 appointmentstatus).
 FREE_STATUSES = frozenset({"cancelled", "noshow", "entered-in-error"})
+# The statuses of an appointment that was (or is) kept: search values (FHIR R4 appointmentstatus).
+HELD_STATUSES = "booked,arrived,fulfilled,checked-in"
 BUSY_SLOT_STATUSES = frozenset({"busy", "busy-unavailable", "busy-tentative"})
 
 

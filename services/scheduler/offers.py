@@ -109,8 +109,11 @@ async def refused(
     referral: bool | None,
     now: dt.datetime,
 ) -> NotOffered | None:
-    """The practice's rules for `visit_type`, checked for `patient` on `day` (their age that day)."""
-    seen_before = await records.appointments.seen_before(patient.id, now)
+    """The practice's rules for `visit_type`, checked for `patient` on `day` (their age that day). Whether
+    the patient was seen here is asked only where a rule depends on it (a read of the records)."""
+    seen_before = False
+    if patient.registered_by_phone and calendar.practice.rules_for(visit_type).new_patients is False:
+        seen_before = await records.appointments.seen_before(patient.id, now)
     return refusal(calendar.practice, visit_type, patient, day, seen_before=seen_before, referral=referral)
 
 

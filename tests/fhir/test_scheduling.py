@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 from faststream import TestApp
 from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -257,6 +258,52 @@ class TestWhatThePracticeWritesCounts:
 
         assert slot["slot_id"] not in [s["slot_id"] for s in blocked]
         assert freed[0]["slot_id"] == slot["slot_id"]
+
+
+class TestAVisitTheServerRecordsMakesAPatientKnown:
+    """A practice that takes no new patients: a caller registered by phone is new until the practice's server
+    has an appointment of theirs that has begun, whoever wrote it."""
+
+    @pytest.fixture
+    def practice_file(self, tmp_path: Path) -> Path:
+        path = tmp_path / "practice.yaml"
+        text = yaml.safe_dump(TEST_PRACTICE | {"rules": {"new_patients": False}}, allow_unicode=True)
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    async def test_a_past_visit_at_the_desk_counts(self, client: httpx.AsyncClient, fhir: FhirClient) -> None:
+        body = {
+            "conversation_id": "conv-new",
+            "first_name": GROSS.first_name,
+            "last_name": GROSS.last_name,
+            "birth_date": GROSS.birth_date.isoformat(),
+            "insurance": "gesetzlich",
+            "sms_consent": False,
+        }
+        registered = await tool(client, "register_patient", body)
+        caller = Caller("conv-new", registered["patient_ref"], uuid.uuid4())
+        new = await tool(client, "find_slots", caller.body(visit_type="akut"))
+        [patient] = await fhir.search("Patient", {"birthdate": GROSS.birth_date.isoformat()})
+        weber = await practitioner(fhir, "weber")
+        last_week = dt.datetime.now(dt.UTC) - dt.timedelta(days=7)
+        await fhir.create(
+            {
+                "resourceType": "Appointment",
+                "status": "fulfilled",
+                "start": last_week.isoformat(),
+                "end": (last_week + dt.timedelta(minutes=20)).isoformat(),
+                "participant": [
+                    {"actor": {"reference": f"Patient/{patient['id']}"}, "status": "accepted"},
+                    {"actor": {"reference": f"Practitioner/{weber['id']}"}, "status": "accepted"},
+                ],
+            }
+        )
+
+        known = await tool(client, "find_slots", caller.body(visit_type="akut"))
+
+        assert registered["code"] == "registered"
+        assert (new["code"], new["reason"]) == ("not_offered", "new_patients")
+        assert known["code"] == "slots"
 
 
 class TestTheAppointmentChangedOnTheServerMeanwhile:
