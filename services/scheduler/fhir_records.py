@@ -1,20 +1,15 @@
 """The calendar on the practice's FHIR server (IGNIS_RECORDS=fhir): appointments are `Appointment`s there.
 
 `FhirAppointments` implements the `records.AppointmentRecords` port; the waiting list, its holds and the
-outbox stay in Ignis' Postgres (`repository.WaitlistRepository`). The practitioners' `Practitioner` and
-`Schedule` and the visit types' `HealthcareService` are made at start-up from the practice file
-(`fhir_directory`); the resources' fields are `fhir_resources`.
+outbox stay in Ignis' Postgres (`repository.WaitlistRepository`). The practice file's counterparts are made
+at start-up (`fhir_directory`); the resources' fields are `fhir_resources`; docs/fhir.md maps them.
 
-Busy time is every Appointment of the practitioner on the server that is not cancelled, a no-show or
-entered in error, and every busy `Slot` of their Schedule, whoever wrote them; nothing is cached, so a
-booking made at the practice's desk is avoided by the next `find_slots`.
-
-No double booking between writers that follow the protocol: a booking reads the practitioner's Schedule,
-checks the time is free, then writes one transaction that bumps the Schedule's booking lock (`ifMatch` on
-the version it read) and creates the Appointment (`ifNoneExist` on the booking's identifier, so a retry
-never makes two). Two concurrent bookers of one practitioner cannot both pass the `ifMatch`; the loser reads
-again and either books (other time) or hears the slot is taken. A writer that does not bump the Schedule can
-still overlap an Ignis booking (README "FHIR", Scheduling).
+Busy time is every Appointment and busy Slot of the practitioner on the server, whoever wrote them, read
+afresh on every search. No double booking between writers that follow the protocol: a booking reads the
+practitioner's Schedule, checks the time is free, then writes one transaction that bumps the Schedule's
+booking lock (`ifMatch` on the version read) and creates the Appointment (`ifNoneExist` on the booking's
+identifier, so a retry never makes two); a lost `ifMatch` reads again. A writer that does not bump the
+Schedule can still overlap an Ignis booking (README "FHIR", Scheduling).
 """
 
 import asyncio
@@ -25,7 +20,14 @@ from collections.abc import Callable, Collection, Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ignis.fhir import codes
-from ignis.fhir.client import FhirNotFound, FhirPreconditionFailed, Resource, token, version_of
+from ignis.fhir.client import (
+    FhirIncomplete,
+    FhirNotFound,
+    FhirPreconditionFailed,
+    Resource,
+    token,
+    version_of,
+)
 from ignis.scheduler.errors import AppointmentChanged, DuplicateBooking, SlotAlreadyTaken
 from ignis.scheduler.fhir_directory import FhirCalendar
 from ignis.scheduler.fhir_resources import (
@@ -54,6 +56,9 @@ __all__ = ["FhirAppointments", "FhirCalendar", "records"]
 # Appointments are searched by start (`date`); one that started this long before a window can still reach
 # into it. Longer appointments (a whole-day block) belong in a busy Slot or an absence of the practice file.
 LONGEST_APPOINTMENT = dt.timedelta(hours=12)
+# A search of busy time that matches more than the client takes in one search (1,000) is made in halves, down
+# to windows this long.
+SMALLEST_SPLIT = dt.timedelta(hours=1)
 # A booking whose `ifMatch` lost to another booking of the same practitioner checks again this often.
 BOOKING_ATTEMPTS = 8
 
@@ -79,8 +84,7 @@ class FhirAppointments:
         self, start: dt.datetime, end: dt.datetime, **params: str | list[str]
     ) -> list[Resource]:
         """Appointments holding time that overlaps [start, end)."""
-        query = {"date": [f"gt{instant(start - LONGEST_APPOINTMENT)}", f"lt{instant(end)}"], **params}
-        found = await self.fhir.search("Appointment", query, count=1000)
+        found = await self._between("Appointment", "date", start - LONGEST_APPOINTMENT, end, params)
         return [
             a
             for a in found
@@ -90,6 +94,26 @@ class FhirAppointments:
             and moment(a["end"]) > start
             and moment(a["start"]) < end
         ]
+
+    async def _between(
+        self,
+        resource_type: str,
+        field: str,
+        lo: dt.datetime,
+        hi: dt.datetime,
+        params: dict[str, str | list[str]],
+    ) -> list[Resource]:
+        """Every resource whose date `field` is in [lo, hi): a window with more matches than one search takes
+        (a busy month of a large practice) is searched in halves, one after the other."""
+        query = {field: [f"ge{instant(lo)}", f"lt{instant(hi)}"], **params}
+        try:
+            return await self.fhir.search(resource_type, query, count=1000)
+        except FhirIncomplete:
+            if hi - lo <= SMALLEST_SPLIT:
+                raise
+            middle = lo + (hi - lo) / 2
+            first = await self._between(resource_type, field, lo, middle, params)
+            return first + await self._between(resource_type, field, middle, hi, params)
 
     def _described(self, found: Sequence[Resource]) -> list[Appointment]:
         """The appointments Ignis can describe; each resource is remembered for a change that follows."""
@@ -111,14 +135,7 @@ class FhirAppointments:
         schedules = ",".join(f"Schedule/{self.directory.schedules[p]}" for p in known)
         appointments, slots = await asyncio.gather(
             self._appointments(start, end, actor=actors),
-            self.fhir.search(
-                "Slot",
-                {
-                    "schedule": schedules,
-                    "start": [f"gt{instant(start - LONGEST_APPOINTMENT)}", f"lt{instant(end)}"],
-                },
-                count=1000,
-            ),
+            self._between("Slot", "start", start - LONGEST_APPOINTMENT, end, {"schedule": schedules}),
         )
         return busy_time(self.directory, known, appointments, slots, start, end)
 

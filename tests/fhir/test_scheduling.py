@@ -260,6 +260,33 @@ class TestWhatThePracticeWritesCounts:
         assert freed[0]["slot_id"] == slot["slot_id"]
 
 
+async def test_busy_time_with_more_appointments_than_one_search_takes(
+    fhir: FhirClient, fhir_services: None, practice_file: Path
+) -> None:
+    """A busy week of a large practice: more Appointments in the window than the client takes from one search
+    (1,000) are read in halves, none missed (before, the caller heard a technical error)."""
+    calendar = FhirCalendar(fhir, await ensure_directory(fhir, load_practice(practice_file)))
+    weber = calendar.directory.practitioners["weber"]
+    start = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=3)
+    entries = []
+    for i in range(1100):
+        begins = start + dt.timedelta(minutes=10 * i)
+        appointment = {
+            "resourceType": "Appointment",
+            "status": "booked",
+            "start": begins.isoformat(),
+            "end": (begins + dt.timedelta(minutes=10)).isoformat(),
+            "participant": [{"actor": {"reference": f"Practitioner/{weber}"}, "status": "accepted"}],
+        }
+        entries.append({"resource": appointment, "request": {"method": "POST", "url": "Appointment"}})
+    async with FhirClient(fhir.base_url, timeout_seconds=60) as desk:  # a large bundle takes a while
+        await desk.transaction(entries)
+
+    busy = await FhirAppointments(calendar).busy(["weber"], start, start + dt.timedelta(days=8))
+
+    assert len(busy["weber"]) == 1100
+
+
 class TestAVisitTheServerRecordsMakesAPatientKnown:
     """A practice that takes no new patients: a caller registered by phone is new until the practice's server
     has an appointment of theirs that has begun, whoever wrote it."""
