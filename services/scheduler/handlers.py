@@ -52,7 +52,7 @@ from ignis.contracts.scheduling import (
 from ignis.kit.bus import ask, responder
 from ignis.kit.clock import utcnow
 from ignis.kit.context import Broker, Context
-from ignis.kit.db import ReadSession, Session
+from ignis.kit.db import AutocommitSession, Session
 from ignis.kit.erasure import subscribe_erasures
 from ignis.kit.errors import NotVerified, Unavailable
 from ignis.scheduler import agenda, booking, fhir_records, offers, practice_info, waitlist
@@ -77,14 +77,14 @@ async def get_repository(
     return fhir_records.records(session, fhir)
 
 
-async def get_read_repository(
-    session: ReadSession, fhir: FhirCalendar | None = Context("fhir_calendar", default=None)
+async def get_autocommit_repository(
+    session: AutocommitSession, fhir: FhirCalendar | None = Context("fhir_calendar", default=None)
 ) -> Records:
     return fhir_records.records(session, fhir)
 
 
 Repository = Annotated[Records, Depends(get_repository)]
-ReadRepository = Annotated[Records, Depends(get_read_repository)]
+AutocommitRepository = Annotated[Records, Depends(get_autocommit_repository)]
 CalendarDep = Annotated[Calendar, Context("calendar")]
 FhirCalendarDep = Annotated[FhirCalendar | None, Context("fhir_calendar", default=None)]
 
@@ -135,7 +135,7 @@ def staff_request(cmd: PatientCommand, broker: NatsBroker) -> booking.StaffReque
 
 @responds(subjects.SCHEDULER_FIND_SLOTS)
 async def find_slots(
-    cmd: FindSlots, records: ReadRepository, calendar: CalendarDep, broker: Broker
+    cmd: FindSlots, records: AutocommitRepository, calendar: CalendarDep, broker: Broker
 ) -> SlotsOffered | NoSlotsFound | VisitTypeUnknown | NotOffered | ErrorReply:
     patient = (
         await verified(cmd.conversation_id, cmd.patient_ref, broker, records) if cmd.patient_ref else None
@@ -153,7 +153,7 @@ async def book_appointment(
 
 @responds(subjects.SCHEDULER_LIST)
 async def list_appointments(
-    cmd: ListAppointments, records: ReadRepository, calendar: CalendarDep, broker: Broker
+    cmd: ListAppointments, records: AutocommitRepository, calendar: CalendarDep, broker: Broker
 ) -> AppointmentList:
     patient_id = await verified_patient(cmd, broker, records)
     return await booking.list_appointments(records, calendar, patient_id, utcnow())
@@ -184,14 +184,16 @@ async def join_waitlist(
 
 
 @responds(subjects.SCHEDULER_WAITLIST_LIST)
-async def list_waitlist(query: ListWaitlist, records: ReadRepository, calendar: CalendarDep) -> WaitlistPage:
+async def list_waitlist(
+    query: ListWaitlist, records: AutocommitRepository, calendar: CalendarDep
+) -> WaitlistPage:
     return await waitlist.staff_list(records, calendar, query, utcnow())
 
 
 @responds(subjects.SCHEDULER_PATIENT_APPOINTMENTS)
 async def patient_appointments(
     query: ListPatientAppointments,
-    records: ReadRepository,
+    records: AutocommitRepository,
     calendar: CalendarDep,
     broker: Broker,
     fhir: FhirCalendarDep,
@@ -228,7 +230,7 @@ async def tell_practice_info(cmd: GetPracticeInfo, calendar: CalendarDep) -> Pra
 
 @responds(subjects.SCHEDULER_DAY)
 async def day_appointments(
-    query: ListDayAppointments, records: ReadRepository, calendar: CalendarDep
+    query: ListDayAppointments, records: AutocommitRepository, calendar: CalendarDep
 ) -> DayAppointments:
     return await agenda.day_appointments(records, calendar, query)
 

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ignis.kit.db import create_engine, get_read_session, get_session, make_sessionmaker
+from ignis.kit.db import create_engine, get_autocommit_session, get_session, make_sessionmaker
 
 XID = text("SELECT pg_current_xact_id()::text")  # assigns a transaction id: one per transaction
 
@@ -26,7 +26,7 @@ async def test_read_and_write_units_of_work(database_url: str) -> None:
     try:
         maker = make_sessionmaker(engine)
         assert await transactions(get_session(maker, None)) == 1
-        assert await transactions(get_read_session(maker)) == 2
+        assert await transactions(get_autocommit_session(maker)) == 2
         assert await transactions(get_session(maker, None)) == 1
         assert engine.pool.checkedin() == 1
     finally:
