@@ -214,6 +214,9 @@ class FhirPatientRecords:
         consent = await self._sms_consent(fhir_id)
         return to_patient(found[0], consent)
 
+    async def fhir_id(self, patient_id: uuid.UUID) -> str | None:
+        return (await self.repo.fhir_ids([patient_id])).get(patient_id)
+
     async def patient_of(self, patient_id: uuid.UUID | None) -> Patient | None:
         if patient_id is None:
             return None

@@ -29,6 +29,10 @@ class PatientRecords(Protocol):
 
     async def patient_of(self, patient_id: uuid.UUID | None) -> Patient | None: ...
 
+    async def fhir_id(self, patient_id: uuid.UUID) -> str | None:
+        """The patient's id on the FHIR server; None in Ignis' own records (asked of nothing)."""
+        ...
+
     async def add(self, patient: Patient) -> Patient:
         """A new patient; adding the same registration again (a retry) must not make a second."""
         ...

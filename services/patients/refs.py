@@ -40,11 +40,11 @@ async def resolve_ref(
     patient = await repo.records.patient_of(verification.patient_id)  # no SMS consent needed here
     if patient is None:  # erased during the call
         raise NotVerified("patient erased")
-    fhir_ids = await repo.fhir_ids([patient.id])  # empty in Ignis' own record mode
+    fhir_id = await repo.records.fhir_id(patient.id)
     # With what the practice's booking rules ask of the patient (the scheduler checks them).
     return PatientRefResolved(
         patient_id=str(patient.id),
-        fhir_patient_id=fhir_ids.get(patient.id),
+        fhir_patient_id=fhir_id,
         birth_date=patient.birth_date,
         insurance=Insurance(patient.insurance) if patient.insurance else None,  # FHIR mode: not read back
         registered_by_phone=bool(patient.registered_by_phone),

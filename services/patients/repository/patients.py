@@ -55,5 +55,8 @@ class PatientRows(RepositoryBase):
         patient.sms_consent_at = now if consent else None
         await self.session.flush()
 
+    async def fhir_id(self, patient_id: uuid.UUID) -> str | None:
+        return None  # Ignis' own records: no FHIR server
+
     async def patient_of(self, patient_id: uuid.UUID | None) -> Patient | None:
         return await self.session.get(Patient, patient_id) if patient_id else None
