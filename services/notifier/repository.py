@@ -5,7 +5,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, select, tuple_, update
+from sqlalchemy import Table, cast, column, delete, select, tuple_, update, values
 from sqlalchemy.dialects.postgresql import insert
 
 from ignis.contracts.notifications import MessageStatus
@@ -13,6 +13,10 @@ from ignis.kit.db import Repository
 from ignis.notifier.models import SCHEMA, Appointment, Message, StaffAlert
 
 Status = MessageStatus
+_MESSAGE: Table = Message.__table__  # type: ignore[assignment]
+_APPOINTMENT: Table = Appointment.__table__  # type: ignore[assignment]
+# The statuses a sender holding a message's claim may move it on from.
+_HELD = (Status.claimed, Status.sending, Status.unknown)
 
 
 class NotifierRepository(Repository):
@@ -39,6 +43,34 @@ class NotifierRepository(Repository):
             | (Appointment.event_id == statement.excluded.event_id),
         )
         return (await self.session.execute(statement.returning(Appointment.id))).scalar() is not None
+
+    async def save_appointments(self, states: Sequence[dict[str, Any]]) -> set[uuid.UUID]:
+        """`save_appointment` for several appointments in one statement (each at most once: a row cannot
+        be updated twice by one statement); the ids of those kept."""
+        if not states:
+            return set()
+        statement = insert(_APPOINTMENT).values(list(states))
+        statement = statement.on_conflict_do_update(
+            index_elements=[_APPOINTMENT.c.id],
+            set_={key: statement.excluded[key] for key in states[0] if key != "id"},
+            where=(_APPOINTMENT.c.version < statement.excluded.version)
+            | (_APPOINTMENT.c.event_id == statement.excluded.event_id),
+        )
+        return set((await self.session.execute(statement.returning(_APPOINTMENT.c.id))).scalars())
+
+    async def add_messages(self, messages: Sequence[dict[str, Any]]) -> int:
+        """`add_message` for several messages in one statement (each with every column it sets, the same
+        in all); how many were new."""
+        if not messages:
+            return 0
+        rows = [{"id": uuid.uuid4(), **fields} for fields in messages]
+        result = await self.session.execute(
+            insert(_MESSAGE)
+            .values(rows)
+            .on_conflict_do_nothing(index_elements=[_MESSAGE.c.idempotency_key])
+            .returning(_MESSAGE.c.id)
+        )
+        return len(result.all())
 
     async def add_message(self, **fields: Any) -> bool:
         """Record a message unless its idempotency key exists; whether it was new."""
@@ -79,6 +111,29 @@ class NotifierRepository(Repository):
         )
         return result.rowcount  # type: ignore[attr-defined, no-any-return]
 
+    async def withdraw_reminders_of(self, withdrawals: Sequence[tuple[uuid.UUID, uuid.UUID, str]]) -> int:
+        """`withdraw_reminders` for several appointments in one statement: (appointment, keep_event,
+        reason) each."""
+        if not withdrawals:
+            return 0
+        given = values(
+            column("appointment_id", _MESSAGE.c.appointment_id.type),
+            column("keep_event", _MESSAGE.c.event_id.type),
+            column("reason", _MESSAGE.c.reason.type),
+            name="withdrawn",
+        ).data(list(withdrawals))
+        result = await self.session.execute(
+            update(_MESSAGE)
+            .where(
+                _MESSAGE.c.appointment_id == given.c.appointment_id,
+                _MESSAGE.c.template == "reminder",
+                _MESSAGE.c.status == Status.pending,
+                _MESSAGE.c.event_id != given.c.keep_event,
+            )
+            .values(status=Status.withdrawn, reason=given.c.reason)
+        )
+        return result.rowcount  # type: ignore[attr-defined, no-any-return]
+
     async def claim_due(self, now: dt.datetime, limit: int, claim: uuid.UUID) -> Sequence[Message]:
         """Take up to `limit` due messages for this sender; other senders skip them (SKIP LOCKED)."""
         due = (
@@ -104,11 +159,40 @@ class NotifierRepository(Repository):
             .where(
                 Message.id == message_id,
                 Message.claim == holder,
-                Message.status.in_([Status.claimed, Status.sending, Status.unknown]),
+                Message.status.in_(_HELD),
             )
             .values(**fields)
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def finish_many(
+        self, holder: uuid.UUID, steps: Sequence[tuple[uuid.UUID, dict[str, Any]]]
+    ) -> set[uuid.UUID]:
+        """`finish` for several messages: one statement for each set of fields written (its values per
+        message); the ids of those this sender still held."""
+        groups: dict[tuple[str, ...], list[tuple[uuid.UUID, dict[str, Any]]]] = {}
+        for message_id, fields in steps:
+            groups.setdefault(tuple(sorted(fields)), []).append((message_id, fields))
+        held: set[uuid.UUID] = set()
+        for keys, group in groups.items():
+            given = values(
+                column("id", _MESSAGE.c.id.type),
+                *(column(key, _MESSAGE.c[key].type) for key in keys),
+                name="step",
+            ).data([(message_id, *(fields[key] for key in keys)) for message_id, fields in group])
+            result = await self.session.execute(
+                update(_MESSAGE)
+                .where(
+                    _MESSAGE.c.id == given.c.id,
+                    _MESSAGE.c.claim == holder,
+                    _MESSAGE.c.status.in_(_HELD),
+                )
+                # A None in VALUES is an untyped NULL: a column of them only reads as the type with a cast.
+                .values({key: cast(given.c[key], _MESSAGE.c[key].type) for key in keys})
+                .returning(_MESSAGE.c.id)
+            )
+            held.update(result.scalars())
+        return held
 
     async def recover(self, claimed_before: dt.datetime, sending_before: dt.datetime) -> tuple[int, int]:
         """Messages of a sender that stopped: a claimed one goes back to pending (nothing left), one that

@@ -8,7 +8,14 @@ from faststream.nats import NatsRouter
 from ignis.contracts import subjects
 from ignis.contracts.base import ErrorReply
 from ignis.contracts.calls import CallDetail, CallPage, GetCall, ListCalls
-from ignis.contracts.notifications import Contact, GetContact, SetSmsConsent, SmsConsentSet
+from ignis.contracts.notifications import (
+    Contact,
+    Contacts,
+    GetContact,
+    GetContacts,
+    SetSmsConsent,
+    SmsConsentSet,
+)
 from ignis.contracts.patients import (
     CallerLookedUp,
     ErasePatient,
@@ -138,6 +145,12 @@ async def erase_patient(cmd: ErasePatient, repo: Repository, settings: Settings)
 @responds(subjects.PATIENTS_CONTACT)
 async def patient_contact(query: GetContact, repo: Repository) -> Contact:
     return await contact.contact(repo, query)
+
+
+@responds(subjects.PATIENTS_CONTACTS)
+async def patient_contacts(query: GetContacts, repo: Repository) -> Contacts:
+    """The notifier's batch of SMS: one request, two reads."""
+    return await contact.contacts(repo, query)
 
 
 @responds(subjects.PATIENTS_LOCKS_LIST)
