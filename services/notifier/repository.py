@@ -31,56 +31,37 @@ class NotifierRepository(Repository):
         )
         return dict(rows.all())
 
-    async def save_appointment(self, **state: Any) -> bool:
-        """Keep the appointment's state from an event unless a newer version is known; whether it was kept
-        (the same event again counts as kept). Atomic: concurrent events of one appointment cannot both
-        win, whichever commits first."""
-        statement = insert(Appointment).values(**state)
-        statement = statement.on_conflict_do_update(
-            index_elements=[Appointment.id],
-            set_={key: statement.excluded[key] for key in state if key != "id"},
-            where=(Appointment.version < statement.excluded.version)
-            | (Appointment.event_id == statement.excluded.event_id),
-        )
-        return (await self.session.execute(statement.returning(Appointment.id))).scalar() is not None
-
     async def save_appointments(self, states: Sequence[dict[str, Any]]) -> set[uuid.UUID]:
-        """`save_appointment` for several appointments in one statement (each at most once: a row cannot
-        be updated twice by one statement); the ids of those kept."""
+        """Keep each appointment's state from an event unless a newer version is known; the ids of those
+        kept (the same event again counts as kept). Atomic: concurrent events of one appointment cannot
+        both win, whichever commits first. One statement: each appointment at most once (a row cannot be
+        updated twice by one statement)."""
         if not states:
             return set()
-        statement = insert(_APPOINTMENT).values(list(states))
+        statement = insert(_APPOINTMENT)
         statement = statement.on_conflict_do_update(
             index_elements=[_APPOINTMENT.c.id],
             set_={key: statement.excluded[key] for key in states[0] if key != "id"},
             where=(_APPOINTMENT.c.version < statement.excluded.version)
             | (_APPOINTMENT.c.event_id == statement.excluded.event_id),
         )
-        return set((await self.session.execute(statement.returning(_APPOINTMENT.c.id))).scalars())
+        # Many parameter sets with RETURNING: SQLAlchemy sends them as one multi-row statement.
+        result = await self.session.execute(statement.returning(_APPOINTMENT.c.id), list(states))
+        return set(result.scalars())
 
     async def add_messages(self, messages: Sequence[dict[str, Any]]) -> int:
-        """`add_message` for several messages in one statement (each with every column it sets, the same
-        in all); how many were new."""
+        """Record each message unless its idempotency key exists, in one statement (every message sets
+        the same columns); how many were new."""
         if not messages:
             return 0
         rows = [{"id": uuid.uuid4(), **fields} for fields in messages]
         result = await self.session.execute(
             insert(_MESSAGE)
-            .values(rows)
             .on_conflict_do_nothing(index_elements=[_MESSAGE.c.idempotency_key])
-            .returning(_MESSAGE.c.id)
+            .returning(_MESSAGE.c.id),
+            rows,
         )
         return len(result.all())
-
-    async def add_message(self, **fields: Any) -> bool:
-        """Record a message unless its idempotency key exists; whether it was new."""
-        result = await self.session.execute(
-            insert(Message)
-            .values(id=uuid.uuid4(), **fields)
-            .on_conflict_do_nothing(index_elements=[Message.idempotency_key])
-            .returning(Message.id)
-        )
-        return result.scalar() is not None
 
     async def add_staff_alert(self, request_id: str, now: dt.datetime) -> bool:
         """Record the alert of a request before it is sent, unless it exists; whether it was new."""
@@ -97,23 +78,9 @@ class NotifierRepository(Repository):
             update(StaffAlert).where(StaffAlert.request_id == request_id).values(status=status, reason=reason)
         )
 
-    async def withdraw_reminders(self, appointment_id: uuid.UUID, keep_event: uuid.UUID, reason: str) -> int:
-        """Withdraw the appointment's pending reminders but the one planned by `keep_event`."""
-        result = await self.session.execute(
-            update(Message)
-            .where(
-                Message.appointment_id == appointment_id,
-                Message.template == "reminder",
-                Message.status == Status.pending,
-                Message.event_id != keep_event,
-            )
-            .values(status=Status.withdrawn, reason=reason)
-        )
-        return result.rowcount  # type: ignore[attr-defined, no-any-return]
-
     async def withdraw_reminders_of(self, withdrawals: Sequence[tuple[uuid.UUID, uuid.UUID, str]]) -> int:
-        """`withdraw_reminders` for several appointments in one statement: (appointment, keep_event,
-        reason) each."""
+        """Withdraw the pending reminders of each (appointment, keep_event, reason) but the one planned by
+        its `keep_event`, in one statement."""
         if not withdrawals:
             return 0
         given = values(
