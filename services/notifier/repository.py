@@ -5,8 +5,10 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table, cast, column, delete, select, tuple_, update, values
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Table, bindparam, delete, func, select, tuple_, update
+from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.sql.selectable import TableValuedAlias
+from sqlalchemy.types import TypeEngine
 
 from ignis.contracts.notifications import MessageStatus
 from ignis.kit.db import Repository
@@ -83,12 +85,13 @@ class NotifierRepository(Repository):
         its `keep_event`, in one statement."""
         if not withdrawals:
             return 0
-        given = values(
-            column("appointment_id", _MESSAGE.c.appointment_id.type),
-            column("keep_event", _MESSAGE.c.event_id.type),
-            column("reason", _MESSAGE.c.reason.type),
-            name="withdrawn",
-        ).data(list(withdrawals))
+        appointment_ids, keep_events, reasons = zip(*withdrawals, strict=True)
+        given = _rows(
+            "withdrawn",
+            appointment_id=(_MESSAGE.c.appointment_id.type, appointment_ids),
+            keep_event=(_MESSAGE.c.event_id.type, keep_events),
+            reason=(_MESSAGE.c.reason.type, reasons),
+        )
         result = await self.session.execute(
             update(_MESSAGE)
             .where(
@@ -142,11 +145,11 @@ class NotifierRepository(Repository):
             groups.setdefault(tuple(sorted(fields)), []).append((message_id, fields))
         held: set[uuid.UUID] = set()
         for keys, group in groups.items():
-            given = values(
-                column("id", _MESSAGE.c.id.type),
-                *(column(key, _MESSAGE.c[key].type) for key in keys),
-                name="step",
-            ).data([(message_id, *(fields[key] for key in keys)) for message_id, fields in group])
+            given = _rows(
+                "step",
+                id=(_MESSAGE.c.id.type, [message_id for message_id, _ in group]),
+                **{key: (_MESSAGE.c[key].type, [fields[key] for _, fields in group]) for key in keys},
+            )
             result = await self.session.execute(
                 update(_MESSAGE)
                 .where(
@@ -154,8 +157,7 @@ class NotifierRepository(Repository):
                     _MESSAGE.c.claim == holder,
                     _MESSAGE.c.status.in_(_HELD),
                 )
-                # A None in VALUES is an untyped NULL: a column of them only reads as the type with a cast.
-                .values({key: cast(given.c[key], _MESSAGE.c[key].type) for key in keys})
+                .values({key: given.c[key] for key in keys})
                 .returning(_MESSAGE.c.id)
             )
             held.update(result.scalars())
@@ -243,3 +245,13 @@ class NotifierRepository(Repository):
         await self.session.execute(
             update(Message).where(Message.id == message_id).values(fhir_written_at=now)
         )
+
+
+def _rows(name: str, **columns: tuple[TypeEngine[Any], Sequence[Any]]) -> TableValuedAlias:
+    """Rows given as one array parameter per column, `unnest(...) AS name(columns)`: the statement stays the
+    same for any number of rows, so SQLAlchemy compiles it once (VALUES would be compiled for each)."""
+    arrays = [
+        bindparam(f"{name}_{column}", list(values), type_=ARRAY(type_))
+        for column, (type_, values) in columns.items()
+    ]
+    return func.unnest(*arrays).table_valued(*columns).render_derived(name=name)
