@@ -12,6 +12,8 @@ Exactly once, as the patient sees it:
 import asyncio
 import datetime as dt
 import logging
+import math
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,6 +53,8 @@ CLAIM_LEASE = dt.timedelta(minutes=2)
 # A request unanswered this long after its timeout belongs to a sender that stopped; the margin covers
 # clock differences between replicas and a slow commit of the outcome.
 SENDING_MARGIN = dt.timedelta(seconds=15)
+# How often a sender looks for the messages of a stopped one: often against the leases above.
+RECOVER_EVERY_SECONDS = 5.0
 _contacts = TypeAdapter(Contacts | ErrorReply)
 SMS = Counter(
     "ignis_sms",
@@ -87,8 +91,13 @@ class Dispatcher:
     async def run(self) -> None:
         """Send until cancelled: at once when woken (a new event was planned), else every `poll_seconds`."""
 
+        recovered_at = -math.inf
+
         async def send_due() -> None:
-            await self.recover()
+            nonlocal recovered_at
+            if time.monotonic() - recovered_at >= RECOVER_EVERY_SECONDS:  # not on each wake in a burst
+                await self.recover()
+                recovered_at = time.monotonic()
             while await self.dispatch_due() == BATCH:
                 pass
 
