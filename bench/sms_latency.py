@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import json
-import os
 import time
 import uuid
 from collections import Counter
@@ -154,7 +153,7 @@ def main() -> None:
 
     async def setup(sut: harness.System) -> dict[str, str]:
         patients.extend(await seed(sut.database_url, args.events))
-        return {"IGNIS_SMS_PROVIDER": "log", **({"IGNIS_CONCURRENCY": os.environ["SMS_CONC"]} if "SMS_CONC" in os.environ else {})}
+        return {"IGNIS_SMS_PROVIDER": "log"}
 
     load = f"{args.events} events at once"
     with harness.system(setup, args) as sut, asyncio.Runner() as runner:
