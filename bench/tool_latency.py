@@ -2,6 +2,8 @@
 lookup in-process and the stack's floor.
 
 Starts `ignis up` with 10,000 fictitious patients besides the demo ones, then measures, each for --seconds:
+(every call identifies Anna Müller, each from its own caller number, as 200 calls a second come from 200
+phones; all of them share her name's identification budget, whose lock serialises them: the worst case)
 the tool over HTTP open loop at --rate and with --callers closed-loop callers (its capacity), the floor
 under both loads, and `identify` called in this process at --rate and with --callers callers (Ignis record
 mode only: in FHIR record mode the patients are on the FHIR server, seeded there, and the in-process runs
@@ -63,6 +65,11 @@ async def prepare_database(url: str, rows: list[dict[str, Any]]) -> None:
         await engine.dispose()
 
 
+def caller(n: int) -> str:
+    """The n-th call's number: each call its own, so the caller budgets (5 failures) never lock."""
+    return f"+49301{n % 10_000_000:07d}"
+
+
 class InProcess:
     """`identify` as the patients handler calls it, in this process: a unit of work per call, no bus."""
 
@@ -73,8 +80,12 @@ class InProcess:
         self.ids = itertools.count()
 
     async def __call__(self) -> str:
+        n = next(self.ids)
         cmd = IdentifyPatient(
-            conversation_id=f"bench-local-{next(self.ids)}", last_name=LAST_NAME, birth_date=BIRTH_DATE
+            conversation_id=f"bench-local-{n}",
+            caller_id=caller(n),
+            last_name=LAST_NAME,
+            birth_date=BIRTH_DATE,
         )
         async with self.sessionmaker() as session, session.begin():
             reply = await identify(PatientRepository(session), self.settings, cmd, utcnow())
@@ -108,9 +119,10 @@ def main() -> None:
             ids = itertools.count()
 
             async def call() -> str:
+                n = next(ids)
                 body = {
-                    "conversation_id": f"bench-http-{next(ids)}",
-                    "caller_id": "+4930123456",
+                    "conversation_id": f"bench-http-{n}",
+                    "caller_id": caller(n),
                     "last_name": LAST_NAME,
                     "birth_date": BIRTH_DATE.strftime("%d.%m.%Y"),
                 }

@@ -9,12 +9,12 @@ as all of Ignis' are.
 
 from typing import Annotated, Any
 
-from faststream._internal.constants import EMPTY
-
-# The class behind `faststream.Context` (which is a function returning one).
-from faststream._internal.context import Context as _FastStreamContext
+# The class behind `faststream.Context` (which is a function returning one), public in `faststream.context`.
+from faststream.context import Context as _FastStreamContext
 from faststream.nats import NatsBroker
-from faststream.nats.message import NatsMessage as _NatsMessage
+from faststream.nats.message import NatsMessage as _NatsMessage  # faststream.nats.NatsMessage: annotated
+
+_REQUIRED: Any = object()  # no default: FastStream's own marker for that is internal
 
 
 class _AsyncContext(_FastStreamContext):
@@ -22,9 +22,9 @@ class _AsyncContext(_FastStreamContext):
         return super().use(**kwargs)
 
 
-def Context(name: str, *, default: Any = EMPTY) -> Any:
+def Context(name: str, *, default: Any = _REQUIRED) -> Any:
     """`faststream.Context(name)`, resolved on the event loop."""
-    return _AsyncContext(name, default=default)
+    return _AsyncContext(name) if default is _REQUIRED else _AsyncContext(name, default=default)
 
 
 Broker = Annotated[NatsBroker, Context("broker")]

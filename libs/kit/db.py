@@ -4,6 +4,7 @@ The unit of work is the message: `get_session` commits when the handler returns 
 raises. Repositories and services never commit.
 """
 
+import weakref
 from collections.abc import AsyncIterator
 from typing import Annotated, ClassVar
 
@@ -64,7 +65,32 @@ async def get_session(
                 relay.wake.set()  # publish now rather than at the next poll
 
 
+async def get_read_session(
+    sessionmaker: async_sessionmaker[AsyncSession] = Context("sessionmaker"),
+) -> AsyncIterator[AsyncSession]:
+    """The unit of work of a handler that only reads: each statement is its own transaction (autocommit),
+    which spares the BEGIN and COMMIT round trips (two of a lookup's three). For reads that need no single
+    snapshot: a tool's answer is checked again by the writes that act on it (the database arbitrates a
+    booking). A handler that writes takes `Session`."""
+    bind = sessionmaker.kw.get("bind")
+    if isinstance(bind, AsyncEngine):  # tests bind to a connection they roll back: a transaction as usual
+        bind = _autocommit(bind)
+    async with sessionmaker(bind=bind) as session:  # a connection only once a statement runs
+        yield session
+
+
+_AUTOCOMMIT: "weakref.WeakKeyDictionary[AsyncEngine, AsyncEngine]" = weakref.WeakKeyDictionary()
+
+
+def _autocommit(engine: AsyncEngine) -> AsyncEngine:
+    """The engine's autocommit twin (same pool), made once."""
+    if (twin := _AUTOCOMMIT.get(engine)) is None:
+        twin = _AUTOCOMMIT[engine] = engine.execution_options(isolation_level="AUTOCOMMIT")
+    return twin
+
+
 Session = Annotated[AsyncSession, Depends(get_session)]
+ReadSession = Annotated[AsyncSession, Depends(get_read_session)]
 Sessionmaker = Annotated[async_sessionmaker[AsyncSession], Context("sessionmaker")]
 """For handlers that open their own transactions (JetStream consumers settling after commit)."""
 

@@ -19,11 +19,9 @@ from pydantic import TypeAdapter, ValidationError, create_model, field_validator
 from ignis.contracts import subjects
 from ignis.contracts.base import Contract, ErrorCode, ErrorReply
 from ignis.contracts.patients import (
-    IdentifyPatient,
     PatientAlreadyRegistered,
     PatientIdentified,
     PatientRegistered,
-    RegisterPatient,
 )
 from ignis.contracts.requests import CreateRequest, RequestFiled
 from ignis.contracts.scheduling import (
@@ -33,9 +31,7 @@ from ignis.contracts.scheduling import (
     CancelAppointment,
     CancellationConfirmed,
     ChangeRequested,
-    FindSlots,
     GetPracticeInfo,
-    JoinWaitlist,
     ListAppointments,
     NoSlotsFound,
     NotOffered,
@@ -49,26 +45,13 @@ from ignis.contracts.scheduling import (
 )
 from ignis.contracts.tools import (
     TOOL_BODIES,
-    FindSlotsBody,
-    IdentifyPatientBody,
-    JoinWaitlistBody,
-    RegisterPatientBody,
     ToolBody,
 )
+from ignis.gateway import commands
 from ignis.gateway.asking import ask_service
 from ignis.gateway.auth import secret_matches
 from ignis.gateway.replies import envelope, failure
 from ignis.language import answers
-from ignis.language.dates import DateParseError, parse_birth_date
-from ignis.language.phrases import Wish, parse_wish
-
-
-class ToolInputError(Exception):
-    """The body is well-formed but a value is unusable; the agent is told which outcome, with HTTP 200."""
-
-    def __init__(self, code: ErrorCode) -> None:
-        super().__init__(code.value)
-        self.code = code
 
 
 @dataclass(frozen=True)
@@ -100,92 +83,6 @@ class Tool:
         return create_model(self.body.__name__, __base__=self.body, __validators__=understood)
 
 
-def _birth_date(text: str, today: dt.date) -> Any:
-    try:
-        return parse_birth_date(text, today=today)
-    except DateParseError:
-        raise ToolInputError(ErrorCode.invalid_birth_date) from None
-
-
-# No caller means a day years away ("31.12.9999" would overflow the scheduler's date arithmetic).
-_FARTHEST_DAYS = 3 * 366
-
-
-def _wish(text: str | None, today: dt.date) -> Wish:
-    """The days and hours a field says ("nächste Woche", "ab 16 Uhr"); unparseable is `invalid_date`."""
-    if not text:
-        return Wish()
-    try:
-        wish = parse_wish(text, today=today)
-    except DateParseError:
-        raise ToolInputError(ErrorCode.invalid_date) from None
-    for day in (wish.first, wish.last):
-        if day is not None and abs((day - today).days) > _FARTHEST_DAYS:
-            raise ToolInputError(ErrorCode.invalid_date)
-    return wish
-
-
-def _find_slots(body: FindSlotsBody, today: dt.date) -> FindSlots:
-    """`when` bounds both ends, `earliest` the first day, `latest` the last; hours said in any field count."""
-    earliest, latest = _wish(body.earliest, today), _wish(body.latest, today)
-    wish = (
-        _wish(body.when, today)
-        & Wish(first=earliest.first, after=earliest.after, before=earliest.before)
-        & Wish(last=latest.last, after=latest.after, before=latest.before)
-        & _wish(body.part_of_day, today)
-    )
-    if wish.after is not None and wish.before is not None and wish.after >= wish.before:
-        raise ToolInputError(ErrorCode.invalid_date)
-    return FindSlots(
-        conversation_id=body.conversation_id,
-        visit_type=body.visit_type,
-        earliest=wish.first,
-        latest=wish.last,
-        after=wish.after,
-        before=wish.before,
-        practitioner=body.practitioner or None,
-        patient_ref=body.patient_ref or None,
-        limit=max(1, min(5, body.limit)),
-        referral=body.referral,
-    )
-
-
-def _join_waitlist(body: JoinWaitlistBody, today: dt.date) -> JoinWaitlist:
-    """The days the caller would take, as said ("nächste Woche"); hours of the day are not kept."""
-    return JoinWaitlist(
-        conversation_id=body.conversation_id,
-        patient_ref=body.patient_ref,
-        visit_type=body.visit_type,
-        earliest=_wish(body.earliest, today).first,
-        latest=_wish(body.latest, today).last,
-        practitioner=body.practitioner or None,
-    )
-
-
-def _identify(body: IdentifyPatientBody, today: dt.date) -> IdentifyPatient:
-    return IdentifyPatient(
-        conversation_id=body.conversation_id,
-        caller_id=body.caller_id or None,
-        last_name=body.last_name,
-        birth_date=_birth_date(body.birth_date, today),
-        first_name=body.first_name or None,
-    )
-
-
-def _register(body: RegisterPatientBody, today: dt.date) -> RegisterPatient:
-    return RegisterPatient(
-        conversation_id=body.conversation_id,
-        caller_id=body.caller_id or None,
-        first_name=body.first_name,
-        last_name=body.last_name,
-        birth_date=_birth_date(body.birth_date, today),
-        phone=body.phone or None,
-        insurance=body.insurance,
-        sms_consent=body.sms_consent,
-        salutation=body.salutation,
-    )
-
-
 # Served exactly as the contract lists them (tests check both tables agree).
 TOOLS: dict[str, Tool] = {
     tool.name: tool
@@ -194,13 +91,13 @@ TOOLS: dict[str, Tool] = {
             "identify_patient",
             subjects.PATIENTS_IDENTIFY,
             TypeAdapter(PatientIdentified | ErrorReply),
-            _identify,
+            commands.identify,
         ),
         Tool(
             "register_patient",
             subjects.PATIENTS_REGISTER,
             TypeAdapter(PatientRegistered | PatientAlreadyRegistered | ErrorReply),
-            _register,
+            commands.register,
             acting=True,
             words={
                 "insurance": answers.insurance,
@@ -212,7 +109,7 @@ TOOLS: dict[str, Tool] = {
             "find_slots",
             subjects.SCHEDULER_FIND_SLOTS,
             TypeAdapter(SlotsOffered | NoSlotsFound | VisitTypeUnknown | NotOffered | ErrorReply),
-            _find_slots,  # every date and time field is read as said (ignis.language.phrases)
+            commands.find_slots,  # every date and time field is read as said (ignis.language.phrases)
         ),
         Tool(
             "book_appointment",
@@ -262,7 +159,7 @@ TOOLS: dict[str, Tool] = {
             "join_waitlist",
             subjects.SCHEDULER_WAITLIST_JOIN,
             TypeAdapter(WaitlistJoined | VisitTypeUnknown | NotOffered | ErrorReply),
-            _join_waitlist,
+            commands.join_waitlist,
             acting=True,
         ),
     )
@@ -296,7 +193,7 @@ async def call_tool(request: Request, tool: Tool) -> JSONResponse:
         try:
             today = dt.datetime.now(ZoneInfo(state.practice.timezone)).date()
             command = tool.to_command(body, today)
-        except ToolInputError as exc:
+        except commands.ToolInputError as exc:
             code = exc.code.value
             return _json(failure(exc.code, tool.name))
         reply = await ask_service(

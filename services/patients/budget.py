@@ -76,10 +76,15 @@ class Verdict:
 
 
 async def check(
-    repo: PatientRepository, settings: PatientsSettings, attempt: Attempt, now: dt.datetime
+    repo: PatientRepository,
+    settings: PatientsSettings,
+    attempt: Attempt,
+    now: dt.datetime,
+    durable: bool = True,
 ) -> Verdict:
-    """Take the budgets' locks and tell whether any budget is used up."""
-    await repo.lock_budgets(attempt.lock_keys())
+    """Take the budgets' locks and tell whether any budget is used up (`durable=False`: see
+    `PatientRepository.lock_budgets`; `count` makes the unit of work durable again)."""
+    await repo.lock_budgets(attempt.lock_keys(), durable)
     usage = await repo.budget_usage(
         attempt.conversation_id, attempt.caller_key, attempt.name_codes, window_start(settings, now)
     )

@@ -58,10 +58,15 @@ async def identify(
     repo: PatientRepository, settings: PatientsSettings, cmd: IdentifyPatient, now: dt.datetime
 ) -> PatientIdentified | ErrorReply:
     attempt = budget.Attempt.of(cmd.conversation_id, cmd.caller_id, cmd.last_name)
-    verdict = await budget.check(repo, settings, attempt, now)
+    # The candidates are read before the budgets' locks are taken, which every caller of the same name
+    # waits for; nothing is evaluated before the budgets are checked.
+    candidates = await repo.records.by_birth_date(cmd.birth_date)
+    # Not durable unless an attempt is counted: a success only issues a ref, and must not hold the locks
+    # through a disk flush.
+    verdict = await budget.check(repo, settings, attempt, now, durable=False)
     if verdict.locked:
         return TOO_MANY_ATTEMPTS
-    matches = find_matches(await repo.records.by_birth_date(cmd.birth_date), cmd.last_name, cmd.first_name)
+    matches = find_matches(candidates, cmd.last_name, cmd.first_name)
     if not matches and repo.records.cached:  # a patient entered a moment ago: ask the records themselves
         fresh = await repo.records.by_birth_date(cmd.birth_date, fresh=True)
         matches = find_matches(fresh, cmd.last_name, cmd.first_name)

@@ -26,7 +26,7 @@ from ignis.contracts.scheduling import (
     StaffRescheduleAppointment,
 )
 from ignis.scheduler import waitlist
-from ignis.scheduler.calendar import Calendar, Slot, parse_slot_id, spoken_slot
+from ignis.scheduler.calendar import Calendar
 from ignis.scheduler.describe import appointment_info, offer
 from ignis.scheduler.errors import (
     AppointmentNotFound,
@@ -39,6 +39,7 @@ from ignis.scheduler.models import Appointment
 from ignis.scheduler.offers import BookedTime, refused, search
 from ignis.scheduler.repository import AppointmentRepository, Holds
 from ignis.scheduler.rules import Patient
+from ignis.scheduler.slots import Slot, parse_slot_id, spoken_slot
 
 
 def _checked_slot(calendar: Calendar, text: str, now: dt.datetime) -> Slot:

@@ -10,8 +10,9 @@ from ignis.contracts.scheduling import (
 )
 from ignis.language.text import fold
 from ignis.practice.config import Practitioner, VisitType
-from ignis.scheduler.calendar import Calendar, Slot, slot_id, spoken_slot
+from ignis.scheduler.calendar import Calendar
 from ignis.scheduler.models import Appointment
+from ignis.scheduler.slots import Slot, slot_id, spoken_slot
 
 
 def _key(text: str) -> str:

@@ -50,7 +50,7 @@ from ignis.contracts.scheduling import (
 from ignis.kit.bus import ask, responder
 from ignis.kit.clock import utcnow
 from ignis.kit.context import Broker, Context
-from ignis.kit.db import Session
+from ignis.kit.db import ReadSession, Session
 from ignis.kit.erasure import subscribe_erasures
 from ignis.kit.errors import NotVerified, Unavailable
 from ignis.scheduler import agenda, booking, fhir_records, offers, practice_info, waitlist
@@ -73,7 +73,14 @@ async def get_repository(
     return fhir_records.repository(session, fhir)
 
 
+async def get_read_repository(
+    session: ReadSession, fhir: FhirCalendar | None = Context("fhir_calendar", default=None)
+) -> AppointmentRepository:
+    return fhir_records.repository(session, fhir)
+
+
 Repository = Annotated[AppointmentRepository, Depends(get_repository)]
+ReadRepository = Annotated[AppointmentRepository, Depends(get_read_repository)]
 CalendarDep = Annotated[Calendar, Context("calendar")]
 
 
@@ -125,7 +132,7 @@ def staff_request(cmd: PatientCommand, broker: NatsBroker) -> booking.StaffReque
 
 @responds(subjects.SCHEDULER_FIND_SLOTS)
 async def find_slots(
-    cmd: FindSlots, repo: Repository, calendar: CalendarDep, broker: Broker
+    cmd: FindSlots, repo: ReadRepository, calendar: CalendarDep, broker: Broker
 ) -> SlotsOffered | NoSlotsFound | VisitTypeUnknown | NotOffered | ErrorReply:
     patient = await verified(cmd.conversation_id, cmd.patient_ref, broker, repo) if cmd.patient_ref else None
     return await offers.find_slots(repo, calendar, cmd, utcnow(), patient)
@@ -141,7 +148,7 @@ async def book_appointment(
 
 @responds(subjects.SCHEDULER_LIST)
 async def list_appointments(
-    cmd: ListAppointments, repo: Repository, calendar: CalendarDep, broker: Broker
+    cmd: ListAppointments, repo: ReadRepository, calendar: CalendarDep, broker: Broker
 ) -> AppointmentList:
     patient_id = await verified_patient(cmd, broker, repo)
     return await booking.list_appointments(repo, calendar, patient_id, utcnow())
@@ -172,13 +179,13 @@ async def join_waitlist(
 
 
 @responds(subjects.SCHEDULER_WAITLIST_LIST)
-async def list_waitlist(query: ListWaitlist, repo: Repository, calendar: CalendarDep) -> WaitlistPage:
+async def list_waitlist(query: ListWaitlist, repo: ReadRepository, calendar: CalendarDep) -> WaitlistPage:
     return await waitlist.staff_list(repo, calendar, query, utcnow())
 
 
 @responds(subjects.SCHEDULER_PATIENT_APPOINTMENTS)
 async def patient_appointments(
-    query: ListPatientAppointments, repo: Repository, calendar: CalendarDep
+    query: ListPatientAppointments, repo: ReadRepository, calendar: CalendarDep
 ) -> AppointmentList:
     return await booking.list_appointments(repo, calendar, query.patient_id, utcnow())
 
@@ -204,7 +211,7 @@ async def tell_practice_info(cmd: GetPracticeInfo, calendar: CalendarDep) -> Pra
 
 @responds(subjects.SCHEDULER_DAY)
 async def day_appointments(
-    query: ListDayAppointments, repo: Repository, calendar: CalendarDep
+    query: ListDayAppointments, repo: ReadRepository, calendar: CalendarDep
 ) -> DayAppointments:
     return await agenda.day_appointments(repo, calendar, query)
 

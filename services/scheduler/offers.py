@@ -20,10 +20,12 @@ from ignis.contracts.scheduling import (
 from ignis.language.spoken import spoken_date
 from ignis.practice.config import VisitType
 from ignis.scheduler import waitlist
-from ignis.scheduler.calendar import Booked, Calendar, Slot, merge_busy
+from ignis.scheduler.calendar import Calendar
 from ignis.scheduler.describe import local_day_start, offer, resolve_practitioner, resolve_visit_type
+from ignis.scheduler.intervals import Booked, merge_busy
 from ignis.scheduler.repository import AppointmentRepository, Holds
 from ignis.scheduler.rules import Patient, refusal
+from ignis.scheduler.slots import Slot
 
 # Busy time is read a day first, then a week, then the rest of the window at once: most searches end on
 # their first day, and one through the whole horizon costs three reads (of integers, a row per practitioner).

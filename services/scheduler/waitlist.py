@@ -22,10 +22,11 @@ from ignis.contracts.scheduling import (
 )
 from ignis.kit.pagination import decode_cursor, encode_cursor
 from ignis.practice.config import VisitType
-from ignis.scheduler.calendar import Calendar, Slot, spoken_slot
+from ignis.scheduler.calendar import Calendar
 from ignis.scheduler.models import SlotHold, WaitlistEntry
 from ignis.scheduler.repository import AppointmentRepository, Holds
 from ignis.scheduler.rules import Patient
+from ignis.scheduler.slots import Slot, spoken_slot
 
 # How a slot is offered to the caller (`service.offer`).
 Describe = Callable[[Slot], SlotOffer]

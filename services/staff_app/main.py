@@ -17,12 +17,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ignis.kit.bus import make_broker
 from ignis.kit.db import create_engine, make_sessionmaker
 from ignis.practice.config import load_practice
-from ignis.staff_app import web
 from ignis.staff_app.accounts import Policy
 from ignis.staff_app.auth import AdminOnly, CsrfRefused, NotSignedIn, base_path
 from ignis.staff_app.backend import Backend
+from ignis.staff_app.pages import router
+from ignis.staff_app.pages.page import render
+from ignis.staff_app.pages.system import SystemChecks
 from ignis.staff_app.settings import StaffAppSettings
-from ignis.staff_app.web import SystemChecks
 
 HERE = Path(__file__).parent
 
@@ -75,7 +76,7 @@ def create_app(
     app.state.templates = templates
     app.state.backend = Backend(broker, settings.staff_timeout_seconds)
     app.add_middleware(PageHeaders)
-    app.include_router(web.router)
+    app.include_router(router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     @app.exception_handler(NotSignedIn)
@@ -87,16 +88,16 @@ def create_app(
 
     @app.exception_handler(CsrfRefused)
     async def csrf_refused(request: Request, _: CsrfRefused) -> HTMLResponse:
-        return web.render(request, "error.html", status=403, message="Sicherheitsprüfung fehlgeschlagen.")
+        return render(request, "error.html", status=403, message="Sicherheitsprüfung fehlgeschlagen.")
 
     @app.exception_handler(AdminOnly)
     async def admin_only(request: Request, _: AdminOnly) -> HTMLResponse:
-        return web.render(request, "error.html", status=403, message="Nur für Administratoren.")
+        return render(request, "error.html", status=403, message="Nur für Administratoren.")
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, _: RequestValidationError) -> HTMLResponse:
         """No echo of the input (it may be patient data)."""
-        return web.render(request, "error.html", status=422, message="Ungültige Eingabe.")
+        return render(request, "error.html", status=422, message="Ungültige Eingabe.")
 
     return app
 

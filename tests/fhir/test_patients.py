@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from faststream.nats import NatsBroker
-from pydantic import BaseModel, TypeAdapter
+from pydantic import TypeAdapter
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,7 +16,6 @@ from ignis.contracts import subjects
 from ignis.contracts.base import ErrorCode, ErrorReply
 from ignis.contracts.notifications import Contact, GetContact, SetSmsConsent, SmsConsentSet
 from ignis.contracts.patients import (
-    IdentifyPatient,
     Insurance,
     PatientAlreadyRegistered,
     PatientIdentified,
@@ -29,44 +28,20 @@ from ignis.contracts.patients import (
 from ignis.fhir import codes
 from ignis.fhir.client import FhirClient
 from ignis.patients.models import IdentityAttempt, Patient
+from tests import patient_commands
 from tests.factories import GROSS, MAYER_1, MAYER_2, MUELLER, NEW_PATIENT
 from tests.fhir.conftest import on_server, practice_patient
 from tests.fhir_engine.engine import FhirEngine
+from tests.patient_commands import IDENTIFY, REGISTER, RESOLVE, Reply, ask, identify
 
-Reply = TypeAdapter[Any]
-IDENTIFY: Reply = TypeAdapter(PatientIdentified | ErrorReply)
-REGISTER: Reply = TypeAdapter(PatientRegistered | PatientAlreadyRegistered | ErrorReply)
-RESOLVE: Reply = TypeAdapter(PatientRefResolved | ErrorReply)
 CONTACT: Reply = TypeAdapter(Contact | ErrorReply)
 CONSENT: Reply = TypeAdapter(SmsConsentSet | ErrorReply)
 
 
-async def ask(bus: NatsBroker, subject: str, command: BaseModel, adapter: Reply) -> Any:
-    message = await bus.request(command, subject, timeout=5)
-    return adapter.validate_json(message.body)
-
-
-def identify(
-    conversation: str, last_name: str, birth_date: dt.date, first_name: str | None = None
-) -> IdentifyPatient:
-    return IdentifyPatient(
-        conversation_id=conversation, last_name=last_name, birth_date=birth_date, first_name=first_name
-    )
-
-
 def register(conversation: str, **changes: Any) -> RegisterPatient:
-    fields: dict[str, Any] = {
-        "conversation_id": conversation,
-        "caller_id": "+4930999888",
-        "first_name": NEW_PATIENT.first_name,
-        "last_name": NEW_PATIENT.last_name,
-        "birth_date": NEW_PATIENT.birth_date,
-        "phone": NEW_PATIENT.phone,
-        "insurance": Insurance.privat,
-        "sms_consent": True,
-        "salutation": Salutation.frau,
-    }
-    return RegisterPatient(**(fields | changes))
+    """A new patient with private insurance and a salutation, as the FHIR mapping writes both."""
+    privat = {"insurance": Insurance.privat, "salutation": Salutation.frau}
+    return patient_commands.register(conversation, **(privat | changes))
 
 
 class TestIdentify:

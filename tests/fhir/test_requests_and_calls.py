@@ -6,10 +6,9 @@ import asyncio
 import json
 import signal
 from pathlib import Path
-from typing import Any
 
 from faststream.nats import NatsBroker
-from pydantic import BaseModel, TypeAdapter
+from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ignis.contracts import subjects
@@ -32,17 +31,11 @@ from ignis.patients.settings import PatientsSettings
 from tests.factories import MUELLER
 from tests.fhir.conftest import on_server
 from tests.fhir_engine.engine import FhirEngine
+from tests.patient_commands import IDENTIFY, Reply, ask
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "elevenlabs"
-Reply = TypeAdapter[Any]
-IDENTIFY: Reply = TypeAdapter(PatientIdentified | ErrorReply)
 CREATED: Reply = TypeAdapter(RequestFiled | ErrorReply)
 UPDATED: Reply = TypeAdapter(RequestUpdated | ErrorReply)
-
-
-async def ask(bus: NatsBroker, subject: str, command: BaseModel, adapter: Reply) -> Any:
-    message = await bus.request(command, subject, timeout=5)
-    return adapter.validate_json(message.body)
 
 
 async def verified(bus: NatsBroker, conversation: str) -> str:

@@ -24,7 +24,13 @@ from ignis.scheduler.settings import SchedulerSettings
 from tests.conftest import TEST_PRACTICE, Caller, received
 from tests.factories import GROSS, MUELLER, Person
 from tests.fhir.conftest import practice_patient
-from tests.scheduler.test_booking import in_three_days, offered, tool
+from tests.scheduler.test_booking import (
+    in_three_days,
+    offered,
+    one_slot_many_callers,
+    reschedule_race,
+    tool,
+)
 
 
 @pytest.fixture
@@ -226,15 +232,8 @@ class TestConcurrency:
             )
             for i in range(CALLERS)
         ]
-        slot = (await offered(client, caller))[0]
+        slot = await one_slot_many_callers(client, caller, callers)
 
-        replies = await asyncio.gather(
-            *(tool(client, "book_appointment", c.body(slot_id=slot["slot_id"])) for c in callers)
-        )
-
-        codes_heard = sorted(r["code"] for r in replies)
-        assert codes_heard.count("booked") == 1
-        assert codes_heard.count("slot_taken") == CALLERS - 1
         booked = await fhir.search("Appointment", {"status": "booked"})
         assert [moment(a["start"]) for a in booked] == [moment(slot["start"])]
 
@@ -242,36 +241,9 @@ class TestConcurrency:
         self, client: httpx.AsyncClient, caller: Caller, engine: AsyncEngine, fhir: FhirClient
     ) -> None:
         other = await fhir_caller(engine, fhir, GROSS)
-        mine_slot, theirs_slot, target = (
-            await offered(client, caller, earliest=in_three_days(), practitioner="weber")
-        )[:3]
-        mine = (await tool(client, "book_appointment", caller.body(slot_id=mine_slot["slot_id"])))[
-            "appointment"
-        ]
-        theirs = (await tool(client, "book_appointment", other.body(slot_id=theirs_slot["slot_id"])))[
-            "appointment"
-        ]
 
-        results = await asyncio.gather(
-            tool(
-                client,
-                "reschedule_appointment",
-                caller.body(appointment_id=mine["appointment_id"], new_slot_id=target["slot_id"]),
-            ),
-            tool(
-                client,
-                "reschedule_appointment",
-                other.body(appointment_id=theirs["appointment_id"], new_slot_id=target["slot_id"]),
-            ),
-        )
+        await reschedule_race(client, caller, other)
 
-        assert sorted(r["code"] for r in results) == ["rescheduled", "slot_taken"]
-        loser = caller if results[0]["code"] == "slot_taken" else other
-        kept = mine if loser is caller else theirs
-        listed = (await tool(client, "list_appointments", loser.body()))["appointments"]
-        assert [(a["appointment_id"], a["spoken"]) for a in listed] == [
-            (kept["appointment_id"], kept["spoken"])
-        ]
         assert len(await fhir.search("Appointment", {"status": "booked"})) == 2
 
 

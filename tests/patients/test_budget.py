@@ -11,9 +11,10 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from ignis.contracts.patients import IdentifyPatient, PatientIdentified
 from ignis.gateway.settings import GatewaySettings
 from ignis.kit.clock import utcnow
-from ignis.patients import retention
+from ignis.patients import identity, retention
 from ignis.patients.models import IdentityAttempt, Patient
 from ignis.patients.repository import PatientRepository
 from ignis.patients.settings import PatientsSettings
@@ -304,3 +305,40 @@ class TestWhatTheReviewFound:
 def string_of(n: int) -> str:
     """A last name part that sounds different for every n (so no name budget is shared)."""
     return ["bauer", "koch", "wagner", "becker", "hoffmann"][n]
+
+
+@pytest.mark.usefixtures("anna")
+class TestDurability:
+    """Only a success may commit without waiting for the disk; every counted attempt waits for it, so a
+    Postgres crash can lose an issued ref (the caller is asked again) but never a counted guess."""
+
+    async def commit_mode_after(
+        self, engine: AsyncEngine, settings: PatientsSettings, birth_date: dt.date
+    ) -> tuple[str, str]:
+        cmd = IdentifyPatient(
+            conversation_id=new_conversation(),
+            caller_id="+4930111222",
+            last_name="Müller",
+            birth_date=birth_date,
+        )
+        async with AsyncSession(engine) as session, session.begin():
+            reply = await identity.identify(PatientRepository(session), settings, cmd, utcnow())
+            mode = await session.scalar(text("SHOW synchronous_commit"))
+        return ("identified" if isinstance(reply, PatientIdentified) else reply.code.value), str(mode)
+
+    async def test_a_success_does_not_wait_for_the_disk(
+        self, engine: AsyncEngine, patients_settings: PatientsSettings
+    ) -> None:
+        assert await self.commit_mode_after(engine, patients_settings, dt.date(1980, 3, 12)) == (
+            "identified",
+            "off",
+        )
+
+    async def test_a_failed_attempt_is_committed_durably(
+        self, engine: AsyncEngine, patients_settings: PatientsSettings
+    ) -> None:
+        outcome, mode = await self.commit_mode_after(engine, patients_settings, dt.date(1981, 3, 12))
+        assert (outcome, mode) == ("not_found", "on")
+        async with AsyncSession(engine) as session:
+            counted = await session.scalar(select(func.count()).select_from(IdentityAttempt))
+        assert counted == 1

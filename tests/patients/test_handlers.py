@@ -4,12 +4,11 @@ import datetime as dt
 import time
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 from faststream import TestApp
 from faststream.nats import NatsBroker
-from pydantic import BaseModel, TypeAdapter
+from pydantic import TypeAdapter
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -17,13 +16,11 @@ from ignis.contracts import subjects
 from ignis.contracts.base import ErrorCode, ErrorReply
 from ignis.contracts.notifications import Contact, Contacts, GetContact, GetContacts
 from ignis.contracts.patients import (
-    IdentifyPatient,
     Insurance,
     PatientAlreadyRegistered,
     PatientIdentified,
     PatientRefResolved,
     PatientRegistered,
-    RegisterPatient,
     ResolvePatientRef,
 )
 from ignis.kit.bus import make_broker
@@ -38,16 +35,12 @@ from tests.factories import (
     MAYER_1,
     MAYER_2,
     MUELLER,
-    NEW_PATIENT,
     SCHMIDT_KARL,
     SCHMIDT_KLARA,
     patient,
 )
+from tests.patient_commands import IDENTIFY, REGISTER, RESOLVE, Reply, ask, identify, register
 
-Reply = TypeAdapter[Any]
-IDENTIFY: Reply = TypeAdapter(PatientIdentified | ErrorReply)
-REGISTER: Reply = TypeAdapter(PatientRegistered | PatientAlreadyRegistered | ErrorReply)
-RESOLVE: Reply = TypeAdapter(PatientRefResolved | ErrorReply)
 CONTACT: Reply = TypeAdapter(Contact | ErrorReply)
 CONTACTS: Reply = TypeAdapter(Contacts | ErrorReply)
 
@@ -73,33 +66,6 @@ async def seeded(session: AsyncSession) -> dict[str, Patient]:
     added = {key: await repo.add(patient(person)) for key, person in people.items()}
     await session.commit()
     return added
-
-
-async def ask(client: NatsBroker, subject: str, command: BaseModel, adapter: Reply) -> Any:
-    message = await client.request(command, subject, timeout=5)
-    return adapter.validate_json(message.body)
-
-
-def identify(
-    conversation: str, last_name: str, birth_date: dt.date, first_name: str | None = None
-) -> IdentifyPatient:
-    return IdentifyPatient(
-        conversation_id=conversation, last_name=last_name, birth_date=birth_date, first_name=first_name
-    )
-
-
-def register(conversation: str, person: Any = NEW_PATIENT, **changes: Any) -> RegisterPatient:
-    fields: dict[str, Any] = {
-        "conversation_id": conversation,
-        "caller_id": "+4930999888",
-        "first_name": person.first_name,
-        "last_name": person.last_name,
-        "birth_date": person.birth_date,
-        "phone": person.phone,
-        "insurance": Insurance.gesetzlich,
-        "sms_consent": True,
-    }
-    return RegisterPatient(**(fields | changes))
 
 
 @pytest.mark.usefixtures("seeded")

@@ -37,6 +37,50 @@ def in_three_days() -> str:
     return (dt.date.today() + dt.timedelta(days=3)).isoformat()
 
 
+async def one_slot_many_callers(
+    client: httpx.AsyncClient, caller: Caller, callers: list[Caller]
+) -> dict[str, Any]:
+    """All `callers` book the first slot offered at once: one hears "booked", every other "slot_taken" (in
+    either record mode; the tests then look at what the store holds). The slot."""
+    slot = (await offered(client, caller))[0]
+    replies = await asyncio.gather(
+        *(tool(client, "book_appointment", c.body(slot_id=slot["slot_id"])) for c in callers)
+    )
+    codes = sorted(r["code"] for r in replies)
+    assert codes.count("booked") == 1
+    assert codes.count("slot_taken") == len(callers) - 1
+    return slot
+
+
+async def reschedule_race(client: httpx.AsyncClient, caller: Caller, other: Caller) -> None:
+    """Two callers with an appointment each move it to the same slot at once: one is moved, the other hears
+    "slot_taken" and keeps the appointment they had (in either record mode)."""
+    mine_slot, theirs_slot, target = (
+        await offered(client, caller, earliest=in_three_days(), practitioner="weber")
+    )[:3]
+    mine = (await tool(client, "book_appointment", caller.body(slot_id=mine_slot["slot_id"])))["appointment"]
+    theirs = (await tool(client, "book_appointment", other.body(slot_id=theirs_slot["slot_id"])))[
+        "appointment"
+    ]
+    results = await asyncio.gather(
+        tool(
+            client,
+            "reschedule_appointment",
+            caller.body(appointment_id=mine["appointment_id"], new_slot_id=target["slot_id"]),
+        ),
+        tool(
+            client,
+            "reschedule_appointment",
+            other.body(appointment_id=theirs["appointment_id"], new_slot_id=target["slot_id"]),
+        ),
+    )
+    assert sorted(r["code"] for r in results) == ["rescheduled", "slot_taken"]
+    loser = caller if results[0]["code"] == "slot_taken" else other
+    kept = mine if loser is caller else theirs
+    listed = (await tool(client, "list_appointments", loser.body()))["appointments"]
+    assert [(a["appointment_id"], a["spoken"]) for a in listed] == [(kept["appointment_id"], kept["spoken"])]
+
+
 async def booked_rows(engine: AsyncEngine) -> int:
     async with AsyncSession(engine) as session:
         return int(await session.scalar(select(func.count()).where(Appointment.status == "booked")) or 0)
@@ -227,13 +271,7 @@ class TestConcurrency:
             )
             for i in range(100)
         ]
-        slot = (await offered(client, caller))[0]
-        replies = await asyncio.gather(
-            *(tool(client, "book_appointment", c.body(slot_id=slot["slot_id"])) for c in callers)
-        )
-        codes = sorted(r["code"] for r in replies)
-        assert codes.count("booked") == 1
-        assert codes.count("slot_taken") == 99
+        slot = await one_slot_many_callers(client, caller, callers)
         async with AsyncSession(engine) as session:
             rows = await session.scalar(
                 select(func.count()).where(
@@ -247,35 +285,7 @@ class TestConcurrency:
         self, client: httpx.AsyncClient, caller: Caller, engine: AsyncEngine
     ) -> None:
         other = await verified_caller(engine, GROSS)
-        day = in_three_days()
-        mine_slot, theirs_slot, target = (await offered(client, caller, earliest=day, practitioner="weber"))[
-            :3
-        ]
-        mine = (await tool(client, "book_appointment", caller.body(slot_id=mine_slot["slot_id"])))[
-            "appointment"
-        ]
-        theirs = (await tool(client, "book_appointment", other.body(slot_id=theirs_slot["slot_id"])))[
-            "appointment"
-        ]
-        results = await asyncio.gather(
-            tool(
-                client,
-                "reschedule_appointment",
-                caller.body(appointment_id=mine["appointment_id"], new_slot_id=target["slot_id"]),
-            ),
-            tool(
-                client,
-                "reschedule_appointment",
-                other.body(appointment_id=theirs["appointment_id"], new_slot_id=target["slot_id"]),
-            ),
-        )
-        assert sorted(r["code"] for r in results) == ["rescheduled", "slot_taken"]
-        loser = caller if results[0]["code"] == "slot_taken" else other
-        kept = mine if loser is caller else theirs
-        listed = (await tool(client, "list_appointments", loser.body()))["appointments"]
-        assert [(a["appointment_id"], a["spoken"]) for a in listed] == [
-            (kept["appointment_id"], kept["spoken"])
-        ]
+        await reschedule_race(client, caller, other)
         assert await booked_rows(engine) == 2
 
 

@@ -9,7 +9,8 @@ import pytest
 
 from ignis.language.spoken import spoken_date, spoken_ranges, spoken_time
 from ignis.practice.config import Practice, load_practice
-from ignis.scheduler.calendar import Calendar, Slot, parse_slot_id, slot_id, spoken_slot
+from ignis.scheduler.calendar import Calendar
+from ignis.scheduler.slots import Slot, parse_slot_id, slot_id, spoken_slot
 
 BERLIN = ZoneInfo("Europe/Berlin")
 WORKDAYS = ("mo", "di", "mi", "do", "fr")

@@ -11,6 +11,9 @@ from sqlalchemy.dialects.postgresql import insert
 from ignis.patients.models import IdentityAttempt, IdentityUnlock
 from ignis.patients.repository.base import RepositoryBase
 
+# Set in a unit of work (`session.info`) whose commit does not wait for the WAL flush.
+_RELAXED = "ignis.patients.commit_relaxed"
+
 
 @dataclass
 class BudgetUsage:
@@ -25,13 +28,20 @@ class BudgetUsage:
 class AttemptRows(RepositoryBase):
     """Identification attempts, budgets and unlocks."""
 
-    async def lock_budgets(self, keys: Sequence[int]) -> None:
+    async def lock_budgets(self, keys: Sequence[int], durable: bool = True) -> None:
         """Serialise every attempt that shares a budget (taken in the given, sorted order: no deadlock), so
-        concurrent guesses are counted one after another and cannot exceed it."""
+        concurrent guesses are counted one after another and cannot exceed it.
+
+        `durable=False`: the transaction commits without waiting for its WAL to reach the disk (until
+        `add_attempt` makes it durable again), so an identification that only issues a ref does not hold the
+        budgets' locks through a disk flush. Postgres stays consistent; a crash of Postgres in that moment
+        loses the ref, and the caller is asked again. A counted attempt is never committed that way."""
+        relax = "" if durable else ", set_config('synchronous_commit', 'off', true)"
         await self.session.execute(
-            text("SELECT count(pg_advisory_xact_lock(k)) FROM unnest(CAST(:keys AS bigint[])) AS k"),
+            text(f"SELECT count(pg_advisory_xact_lock(k)){relax} FROM unnest(CAST(:keys AS bigint[])) AS k"),
             {"keys": list(keys)},
         )
+        self.session.info[_RELAXED] = not durable
 
     async def budget_usage(
         self, conversation_id: str, caller_key: str, name_codes: Sequence[str], since: dt.datetime
@@ -75,6 +85,8 @@ class AttemptRows(RepositoryBase):
         return usage
 
     async def add_attempt(self, attempt: IdentityAttempt) -> None:
+        if self.session.info.pop(_RELAXED, False):  # a counted attempt waits for the disk again
+            await self.session.execute(text("RESET synchronous_commit"))
         self.session.add(attempt)
         await self.session.flush()
 
