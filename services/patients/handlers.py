@@ -157,8 +157,8 @@ async def patient_contact(query: GetContact, repo: Repository) -> Contact:
 
 
 @responds(subjects.PATIENTS_CONTACTS)
-async def patient_contacts(query: GetContacts, repo: Repository) -> Contacts:
-    """The notifier's batch of SMS: one request, two reads."""
+async def patient_contacts(query: GetContacts, repo: ReadRepository) -> Contacts:
+    """The notifier's batch of SMS: one request, two reads (no transaction: asked again before each batch)."""
     return await contact.contacts(repo, query)
 
 
