@@ -48,7 +48,7 @@ from ignis.fhir.client import FhirClient
 from ignis.kit.bus import durable_subscriber, responder, settle
 from ignis.kit.clock import utcnow
 from ignis.kit.context import Broker, Context, Message
-from ignis.kit.db import ReadSession, Session, Sessionmaker
+from ignis.kit.db import AutocommitSession, Session, Sessionmaker
 from ignis.patients import calls, contact, fhir_records, identity, refs, registration, requests, retention
 from ignis.patients.fhir_index import PatientIndex
 from ignis.patients.repository import PatientRepository
@@ -66,8 +66,8 @@ async def get_repository(
     return fhir_records.repository(session, fhir, index)
 
 
-async def get_read_repository(
-    session: ReadSession,
+async def get_autocommit_repository(
+    session: AutocommitSession,
     fhir: FhirClient | None = Context("fhir", default=None),
     index: PatientIndex | None = Context("patient_index", default=None),
 ) -> PatientRepository:
@@ -75,13 +75,13 @@ async def get_read_repository(
 
 
 Repository = Annotated[PatientRepository, Depends(get_repository)]
-ReadRepository = Annotated[PatientRepository, Depends(get_read_repository)]
+AutocommitRepository = Annotated[PatientRepository, Depends(get_autocommit_repository)]
 Settings = Annotated[PatientsSettings, Context("settings")]
 
 
 @responds(subjects.PATIENTS_IDENTIFY)
 async def identify_patient(
-    cmd: IdentifyPatient, repo: Repository, settings: Settings
+    cmd: IdentifyPatient, repo: AutocommitRepository, settings: Settings
 ) -> PatientIdentified | ErrorReply:
     return await identity.identify(repo, settings, cmd, utcnow())
 
@@ -94,7 +94,7 @@ async def register_patient(
 
 
 @responds(subjects.PATIENTS_RESOLVE_REF)
-async def resolve_patient_ref(cmd: ResolvePatientRef, repo: ReadRepository) -> PatientRefResolved:
+async def resolve_patient_ref(cmd: ResolvePatientRef, repo: AutocommitRepository) -> PatientRefResolved:
     return await refs.resolve_ref(repo, cmd, utcnow())
 
 

@@ -14,6 +14,11 @@ from ignis.patients.repository import PatientRepository
 from ignis.patients.settings import PatientsSettings
 
 
+def new_ref(settings: PatientsSettings, now: dt.datetime) -> tuple[str, dt.datetime]:
+    """A fresh ref and its expiry (a conversation that holds one for the patient keeps its own)."""
+    return "pr_" + secrets.token_urlsafe(16), now + dt.timedelta(minutes=settings.ref_ttl_minutes)
+
+
 async def issue_ref(
     repo: PatientRepository,
     settings: PatientsSettings,
@@ -21,8 +26,7 @@ async def issue_ref(
     patient: Patient,
     now: dt.datetime,
 ) -> str:
-    expires_at = now + dt.timedelta(minutes=settings.ref_ttl_minutes)
-    return await repo.issue_ref(conversation_id, patient.id, "pr_" + secrets.token_urlsafe(16), expires_at)
+    return await repo.issue_ref(conversation_id, patient.id, *new_ref(settings, now))
 
 
 async def resolve_ref(

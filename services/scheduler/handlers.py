@@ -50,7 +50,7 @@ from ignis.contracts.scheduling import (
 from ignis.kit.bus import ask, responder
 from ignis.kit.clock import utcnow
 from ignis.kit.context import Broker, Context
-from ignis.kit.db import ReadSession, Session
+from ignis.kit.db import AutocommitSession, Session
 from ignis.kit.erasure import subscribe_erasures
 from ignis.kit.errors import NotVerified, Unavailable
 from ignis.scheduler import agenda, booking, fhir_records, offers, practice_info, waitlist
@@ -73,14 +73,14 @@ async def get_repository(
     return fhir_records.repository(session, fhir)
 
 
-async def get_read_repository(
-    session: ReadSession, fhir: FhirCalendar | None = Context("fhir_calendar", default=None)
+async def get_autocommit_repository(
+    session: AutocommitSession, fhir: FhirCalendar | None = Context("fhir_calendar", default=None)
 ) -> AppointmentRepository:
     return fhir_records.repository(session, fhir)
 
 
 Repository = Annotated[AppointmentRepository, Depends(get_repository)]
-ReadRepository = Annotated[AppointmentRepository, Depends(get_read_repository)]
+AutocommitRepository = Annotated[AppointmentRepository, Depends(get_autocommit_repository)]
 CalendarDep = Annotated[Calendar, Context("calendar")]
 
 
@@ -132,7 +132,7 @@ def staff_request(cmd: PatientCommand, broker: NatsBroker) -> booking.StaffReque
 
 @responds(subjects.SCHEDULER_FIND_SLOTS)
 async def find_slots(
-    cmd: FindSlots, repo: ReadRepository, calendar: CalendarDep, broker: Broker
+    cmd: FindSlots, repo: AutocommitRepository, calendar: CalendarDep, broker: Broker
 ) -> SlotsOffered | NoSlotsFound | VisitTypeUnknown | NotOffered | ErrorReply:
     patient = await verified(cmd.conversation_id, cmd.patient_ref, broker, repo) if cmd.patient_ref else None
     return await offers.find_slots(repo, calendar, cmd, utcnow(), patient)
@@ -148,7 +148,7 @@ async def book_appointment(
 
 @responds(subjects.SCHEDULER_LIST)
 async def list_appointments(
-    cmd: ListAppointments, repo: ReadRepository, calendar: CalendarDep, broker: Broker
+    cmd: ListAppointments, repo: AutocommitRepository, calendar: CalendarDep, broker: Broker
 ) -> AppointmentList:
     patient_id = await verified_patient(cmd, broker, repo)
     return await booking.list_appointments(repo, calendar, patient_id, utcnow())
@@ -179,13 +179,15 @@ async def join_waitlist(
 
 
 @responds(subjects.SCHEDULER_WAITLIST_LIST)
-async def list_waitlist(query: ListWaitlist, repo: ReadRepository, calendar: CalendarDep) -> WaitlistPage:
+async def list_waitlist(
+    query: ListWaitlist, repo: AutocommitRepository, calendar: CalendarDep
+) -> WaitlistPage:
     return await waitlist.staff_list(repo, calendar, query, utcnow())
 
 
 @responds(subjects.SCHEDULER_PATIENT_APPOINTMENTS)
 async def patient_appointments(
-    query: ListPatientAppointments, repo: ReadRepository, calendar: CalendarDep
+    query: ListPatientAppointments, repo: AutocommitRepository, calendar: CalendarDep
 ) -> AppointmentList:
     return await booking.list_appointments(repo, calendar, query.patient_id, utcnow())
 
@@ -211,7 +213,7 @@ async def tell_practice_info(cmd: GetPracticeInfo, calendar: CalendarDep) -> Pra
 
 @responds(subjects.SCHEDULER_DAY)
 async def day_appointments(
-    query: ListDayAppointments, repo: ReadRepository, calendar: CalendarDep
+    query: ListDayAppointments, repo: AutocommitRepository, calendar: CalendarDep
 ) -> DayAppointments:
     return await agenda.day_appointments(repo, calendar, query)
 
