@@ -157,7 +157,7 @@ async def patient_contact(query: GetContact, repo: Repository) -> Contact:
 
 
 @responds(subjects.PATIENTS_CONTACTS)
-async def patient_contacts(query: GetContacts, repo: ReadRepository) -> Contacts:
+async def patient_contacts(query: GetContacts, repo: AutocommitRepository) -> Contacts:
     """The notifier's batch of SMS: one request, two reads (no transaction: asked again before each batch)."""
     return await contact.contacts(repo, query)
 
