@@ -8,7 +8,14 @@ from faststream.nats import NatsRouter
 from ignis.contracts import subjects
 from ignis.contracts.base import ErrorReply
 from ignis.contracts.calls import CallDetail, CallPage, GetCall, ListCalls
-from ignis.contracts.notifications import Contact, GetContact, SetSmsConsent, SmsConsentSet
+from ignis.contracts.notifications import (
+    Contact,
+    Contacts,
+    GetContact,
+    GetContacts,
+    SetSmsConsent,
+    SmsConsentSet,
+)
 from ignis.contracts.patients import (
     CallerLookedUp,
     ErasePatient,
@@ -152,8 +159,14 @@ async def patient_contact(query: GetContact, repo: Repository) -> Contact:
 
 
 @responds(subjects.PATIENTS_FHIR_ID)
-async def patient_fhir_id(query: GetFhirPatientId, repo: Repository) -> FhirPatientId:
+async def patient_fhir_id(query: GetFhirPatientId, repo: AutocommitRepository) -> FhirPatientId:
     return await contact.fhir_patient_id(repo, query)
+
+
+@responds(subjects.PATIENTS_CONTACTS)
+async def patient_contacts(query: GetContacts, repo: AutocommitRepository) -> Contacts:
+    """The notifier's batch of SMS: one request, two reads (no transaction: asked again before each batch)."""
+    return await contact.contacts(repo, query)
 
 
 @responds(subjects.PATIENTS_LOCKS_LIST)
