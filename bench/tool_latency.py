@@ -14,6 +14,7 @@ are left out).
 """
 
 import asyncio
+import contextlib
 import datetime as dt
 import itertools
 from typing import Any
@@ -25,7 +26,7 @@ from sqlalchemy import insert, text
 from ignis.cli.setup import migrate_all, seed_all
 from ignis.contracts.patients import IdentifyPatient, PatientIdentified
 from ignis.kit.clock import utcnow
-from ignis.kit.db import create_engine, make_sessionmaker
+from ignis.kit.db import create_engine, get_autocommit_session, make_sessionmaker
 from ignis.patients.identity import identify
 from ignis.patients.matching import NameMatch, match_name
 from ignis.patients.models import Patient
@@ -87,8 +88,9 @@ class InProcess:
             last_name=LAST_NAME,
             birth_date=BIRTH_DATE,
         )
-        async with self.sessionmaker() as session, session.begin():
-            reply = await identify(PatientRepository(session), self.settings, cmd, utcnow())
+        async with contextlib.aclosing(get_autocommit_session(self.sessionmaker, None)) as unit_of_work:
+            async for session in unit_of_work:  # the handler's unit of work
+                reply = await identify(PatientRepository(session), self.settings, cmd, utcnow())
         return "identified" if isinstance(reply, PatientIdentified) else reply.code.value
 
 

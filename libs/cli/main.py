@@ -1,14 +1,16 @@
 """`ignis`: the operator's command line."""
 
 import asyncio
+import contextlib
 import datetime as dt
+import importlib.util
 import os
 import signal
 import sys
 import time
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import httpx
 import typer
@@ -39,7 +41,15 @@ PROCESSES = ("gateway", "patients", "scheduler", "notifier")
 
 
 @app.command()
-def up() -> None:
+def up(
+    records: Annotated[
+        Literal["ignis", "fhir"] | None,
+        typer.Option(
+            help="Where patients and appointments are kept (IGNIS_RECORDS). `fhir` without IGNIS_FHIR_URL "
+            "starts Medplum's in-memory FHIR engine of the tests for a local trial: lost when Ignis stops."
+        ),
+    ] = None,
+) -> None:
     """Start the whole system: embedded NATS and Postgres unless configured, migrate, seed, run."""
     settings = GatewaySettings()
     configure_logging("supervisor", settings.log_level, json_lines=False)
@@ -64,6 +74,7 @@ def up() -> None:
     # Until supervision starts, SIGTERM unwinds like Ctrl-C, so a stop during start-up leaves nothing behind.
     signal.signal(signal.SIGTERM, _interrupt)
     nats = postgres = supervisor = None
+    trial = contextlib.ExitStack()  # the in-memory FHIR engine of `--records fhir`, if it starts one
     try:
         nats_url = settings.nats_url
         if nats_url is None:
@@ -92,6 +103,12 @@ def up() -> None:
             "IGNIS_NATS_URL": nats_url,
             "IGNIS_DATABASE_URL": database_url,
         }
+        if records is not None:
+            env["IGNIS_RECORDS"] = records
+        if env.get("IGNIS_RECORDS") == "fhir" and not env.get("IGNIS_FHIR_URL"):
+            engine = trial.enter_context(_in_memory_fhir_engine())
+            env |= {"IGNIS_FHIR_URL": engine.base_url, "IGNIS_FHIR_AUTH": "none"}
+            typer.echo(IN_MEMORY_WARNING.format(url=engine.base_url), err=True)
         # What it started itself, it restarts when it dies (same data, same address).
         servers = [server for server in (nats, postgres) if server is not None]
         supervisor = Supervisor(_children(settings.replicas), env, servers)
@@ -115,8 +132,37 @@ def up() -> None:
             nats.stop()
         if postgres is not None:
             postgres.stop()
+        trial.close()
         lock.release()
     typer.echo("Ignis stopped.")
+
+
+IN_MEMORY_WARNING = """
+!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
+!!  FHIR RECORD MODE ON AN IN-MEMORY FHIR SERVER: a local trial, NOT the practice's records.
+!!  Medplum's FHIR engine of the tests ({url}) keeps everything IN MEMORY:
+!!  every patient and appointment written there is LOST when Ignis stops. It starts empty (the demo
+!!  patients are in Ignis' Postgres only): register a caller first. For real use set IGNIS_FHIR_URL.
+!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
+"""
+
+
+def _in_memory_fhir_engine() -> contextlib.AbstractContextManager[Any]:
+    """Medplum's in-memory FHIR engine as the tests run it (tests/fhir_engine of a source checkout, `make
+    fhir-engine`), loaded from its file: the test tree is no package of the product."""
+    starter = Path(__file__).resolve().parents[2] / "tests" / "fhir_engine" / "engine.py"
+    spec = importlib.util.spec_from_file_location("ignis_trial_fhir_engine", starter)
+    if spec is None or spec.loader is None or not starter.exists():
+        typer.echo(
+            f"--records fhir without IGNIS_FHIR_URL needs the FHIR engine of the tests ({starter}): run it "
+            "from a source checkout, or set IGNIS_FHIR_URL to a FHIR server.",
+            err=True,
+        )
+        raise typer.Exit(1)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    running: contextlib.AbstractContextManager[Any] = module.running_engine()
+    return running
 
 
 def _children(replicas: dict[str, int]) -> list[Child]:

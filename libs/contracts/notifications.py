@@ -27,6 +27,19 @@ class Contact(Contract):
     fhir_patient_id: str | None = None
 
 
+class GetContacts(Contract):
+    """`GetContact` for several patients at once (the notifier sending a batch of SMS)."""
+
+    patient_ids: list[uuid.UUID] = Field(max_length=1000)
+
+
+class Contacts(Contract):
+    """The contact of each patient asked for who exists, by patient id; one that does not is left out."""
+
+    kind: Literal["contacts"] = "contacts"
+    contacts: dict[uuid.UUID, Contact]
+
+
 class SetSmsConsent(Contract):
     """Staff record a patient's SMS consent, given or withdrawn (GDPR: consent is revocable). Takes
     effect for every SMS not yet sent: the notifier asks right before each."""

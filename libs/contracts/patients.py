@@ -107,6 +107,18 @@ class PatientNames(Contract):
     names: dict[str, str] = Field(repr=False)
 
 
+class GetFhirPatientId(Contract):
+    """FHIR record mode: which Patient on the practice's server this Ignis patient id stands for (the
+    scheduler asks it to list a patient's appointments for the staff app, which knows the Ignis id only)."""
+
+    patient_id: uuid.UUID
+
+
+class FhirPatientId(Contract):
+    kind: Literal["fhir_patient_id"] = "fhir_patient_id"
+    fhir_patient_id: str | None  # None in Ignis' own record mode, or for an id the service never linked
+
+
 class PatientErased(Event):
     """GDPR Art. 17: the patients service erased this patient; every other service erases what it keeps."""
 

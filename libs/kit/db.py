@@ -4,6 +4,7 @@ The unit of work is the message: `get_session` commits when the handler returns 
 raises. Repositories and services never commit.
 """
 
+import contextlib
 import weakref
 from collections.abc import AsyncIterator
 from typing import Annotated, ClassVar
@@ -53,7 +54,30 @@ async def get_session(
     sessionmaker: async_sessionmaker[AsyncSession] = Context("sessionmaker"),
     relay: OutboxRelay | None = Context("outbox_relay", default=None),
 ) -> AsyncIterator[AsyncSession]:
-    async with sessionmaker() as session:
+    async with _unit_of_work(sessionmaker(), relay) as session:
+        yield session
+
+
+async def get_autocommit_session(
+    sessionmaker: async_sessionmaker[AsyncSession] = Context("sessionmaker"),
+    relay: OutboxRelay | None = Context("outbox_relay", default=None),
+) -> AsyncIterator[AsyncSession]:
+    """The unit of work of a handler whose statements each stand alone: each is its own transaction
+    (autocommit), which spares the BEGIN and COMMIT round trips (two of a lookup's three). For reads that
+    need no single snapshot (a tool's answer is checked again by the writes that act on it: the database
+    arbitrates a booking), for a write that is one statement, and for the rare writes that must land
+    together inside `Repository.atomic`. A handler that writes more takes `Session`."""
+    bind = sessionmaker.kw.get("bind")
+    if isinstance(bind, AsyncEngine):  # tests bind to a connection they roll back: a transaction as usual
+        bind = _autocommit(bind)
+    async with _unit_of_work(sessionmaker(bind=bind), relay) as session:  # connects at its first statement
+        yield session
+
+
+@contextlib.asynccontextmanager
+async def _unit_of_work(session: AsyncSession, relay: OutboxRelay | None) -> AsyncIterator[AsyncSession]:
+    """Commit when the handler returns, roll back when it raises (both free of round trips in autocommit)."""
+    async with session:
         try:
             yield session
         except BaseException:
@@ -63,20 +87,6 @@ async def get_session(
             await session.commit()
             if relay is not None and has_new_events(session):
                 relay.wake.set()  # publish now rather than at the next poll
-
-
-async def get_read_session(
-    sessionmaker: async_sessionmaker[AsyncSession] = Context("sessionmaker"),
-) -> AsyncIterator[AsyncSession]:
-    """The unit of work of a handler that only reads: each statement is its own transaction (autocommit),
-    which spares the BEGIN and COMMIT round trips (two of a lookup's three). For reads that need no single
-    snapshot: a tool's answer is checked again by the writes that act on it (the database arbitrates a
-    booking). A handler that writes takes `Session`."""
-    bind = sessionmaker.kw.get("bind")
-    if isinstance(bind, AsyncEngine):  # tests bind to a connection they roll back: a transaction as usual
-        bind = _autocommit(bind)
-    async with sessionmaker(bind=bind) as session:  # a connection only once a statement runs
-        yield session
 
 
 _AUTOCOMMIT: "weakref.WeakKeyDictionary[AsyncEngine, AsyncEngine]" = weakref.WeakKeyDictionary()
@@ -90,7 +100,7 @@ def _autocommit(engine: AsyncEngine) -> AsyncEngine:
 
 
 Session = Annotated[AsyncSession, Depends(get_session)]
-ReadSession = Annotated[AsyncSession, Depends(get_read_session)]
+AutocommitSession = Annotated[AsyncSession, Depends(get_autocommit_session)]
 Sessionmaker = Annotated[async_sessionmaker[AsyncSession], Context("sessionmaker")]
 """For handlers that open their own transactions (JetStream consumers settling after commit)."""
 
@@ -107,6 +117,22 @@ class Repository:
     async def add_event(self, subject: str, event: Event) -> None:
         """Record `event` in this unit of work; it is published only if the work commits."""
         await add_event(self.session, self.schema, subject, event)
+
+    @contextlib.asynccontextmanager
+    async def atomic(self) -> AsyncIterator[None]:
+        """One transaction for writes that must land together (a request and its event), inside a unit of
+        work whose statements otherwise stand alone (`AutocommitSession`); a `Session` already is one."""
+        connection = await self.session.connection()
+        if connection.sync_connection is None or (
+            connection.sync_connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT"
+        ):
+            yield
+            return
+        driver = (await connection.get_raw_connection()).driver_connection
+        assert driver is not None  # a live, checked-out connection
+        async with driver.transaction():  # the driver's BEGIN and COMMIT around the ORM's statements
+            yield
+            await self.session.flush()
 
     async def forget_events(self, field: str, value: str) -> int:
         """Delete the outbox rows whose event has `field` = `value` (see `kit.outbox.forget_events`)."""

@@ -14,6 +14,10 @@ from ignis.contracts.base import ErrorCode, ErrorReply
 # Replies that carry data but are no success: the agent must react to them (ok=false).
 NOT_OK = {"no_slots", "unknown_visit_type", "slot_taken", "change_requested", "not_offered"}
 
+_CHANGED_MEANWHILE = (
+    "Ihr Termin wurde gerade in der Praxis geändert, deshalb habe ich nichts daran verändert. "
+    "Ich schaue mir Ihre Termine noch einmal an."
+)
 MESSAGES: dict[str, str] = {
     "identified": "Vielen Dank, ich habe Sie in unserer Patientenkartei gefunden.",
     "registered": "Vielen Dank, Sie sind jetzt als neuer Patient bei uns registriert.",
@@ -58,6 +62,10 @@ MESSAGES: dict[str, str] = {
         "Gern notiere ich eine Nachricht für das Praxisteam."
     ),
     ErrorCode.unknown_practitioner: "Diese Ärztin oder diesen Arzt gibt es in unserer Praxis nicht.",
+    # FHIR record mode: the practice changed the appointment on its own system since it was read; this
+    # call changed nothing.
+    "reschedule_appointment:conflict": _CHANGED_MEANWHILE,
+    "cancel_appointment:conflict": _CHANGED_MEANWHILE,
     ErrorCode.not_found: "Dazu habe ich leider nichts gefunden.",
     # `not_found` of identify_patient: the caller was not found (other tools: an appointment).
     "identify_patient:not_found": (
@@ -119,6 +127,9 @@ _CALLBACK = "biete einen Rückruf an (`create_request`, Art `rueckruf`)"
 _IDENTIFY_FIRST = (
     "Prüfe die Identität mit `identify_patient` und rufe das Werkzeug dann mit der `patient_ref` erneut auf."
 )
+_STILL_WANTED = (
+    "Rufe `list_appointments` auf, nenne den aktuellen Stand und frage, ob die Änderung noch gewünscht ist."
+)
 HINTS: dict[str, str] = {
     "slots": (
         "Lies höchstens drei Vorschläge so vor, wie sie in `spoken` stehen, und frage, welcher passt. "
@@ -155,6 +166,8 @@ HINTS: dict[str, str] = {
     "book_appointment:unavailable": "Rufe `list_appointments` auf, bevor du noch einmal buchst.",
     "reschedule_appointment:unavailable": "Rufe `list_appointments` auf, bevor du noch einmal verlegst.",
     "cancel_appointment:unavailable": "Rufe `list_appointments` auf, bevor du noch einmal absagst.",
+    "reschedule_appointment:conflict": _STILL_WANTED,
+    "cancel_appointment:conflict": _STILL_WANTED,
     "register_patient:unavailable": "Rufe `register_patient` mit denselben Angaben erneut auf; doppelt "
     "angelegt wird nichts.",
     "create_request:unavailable": "Rufe `create_request` mit denselben Angaben erneut auf; doppelt notiert "

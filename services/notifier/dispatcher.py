@@ -12,6 +12,8 @@ Exactly once, as the patient sees it:
 import asyncio
 import datetime as dt
 import logging
+import math
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,8 +26,8 @@ from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ignis.contracts import subjects
-from ignis.contracts.base import ErrorCode, ErrorReply
-from ignis.contracts.notifications import Contact, GetContact, MessageStatus
+from ignis.contracts.base import ErrorReply
+from ignis.contracts.notifications import Contacts, GetContacts, MessageStatus
 from ignis.kit.bus import ask
 from ignis.kit.clock import utcnow
 from ignis.kit.errors import ServiceError
@@ -42,8 +44,8 @@ T = TypeVar("T")
 Status = MessageStatus
 
 CONTACT_TIMEOUT_SECONDS = 2.0
-BATCH = 10  # messages sent at once; a hanging provider holds up no more than these (and the patients service
-# answers this many contact requests at once: 50 timed out on a busy box, postponing those SMS by 30 s)
+# Messages sent at once (their contacts asked in one request); a hanging provider holds up no more than these.
+BATCH = 50
 RETRY_BACKOFF = [dt.timedelta(seconds=s) for s in (30, 120, 600, 1800, 3600)]
 MAX_ATTEMPTS = len(RETRY_BACKOFF) + 1
 # A claim older than this belongs to a sender that stopped: nothing was sent yet, it is released.
@@ -51,7 +53,9 @@ CLAIM_LEASE = dt.timedelta(minutes=2)
 # A request unanswered this long after its timeout belongs to a sender that stopped; the margin covers
 # clock differences between replicas and a slow commit of the outcome.
 SENDING_MARGIN = dt.timedelta(seconds=15)
-_contact = TypeAdapter(Contact | ErrorReply)
+# How often a sender looks for the messages of a stopped one: often against the leases above.
+RECOVER_EVERY_SECONDS = 5.0
+_contacts = TypeAdapter(Contacts | ErrorReply)
 SMS = Counter(
     "ignis_sms",
     "SMS by template and final status (sent, failed, unknown, skipped, withdrawn)",
@@ -87,8 +91,13 @@ class Dispatcher:
     async def run(self) -> None:
         """Send until cancelled: at once when woken (a new event was planned), else every `poll_seconds`."""
 
+        recovered_at = -math.inf
+
         async def send_due() -> None:
-            await self.recover()
+            nonlocal recovered_at
+            if time.monotonic() - recovered_at >= RECOVER_EVERY_SECONDS:  # not on each wake in a burst
+                await self.recover()
+                recovered_at = time.monotonic()
             while await self.dispatch_due() == BATCH:
                 pass
 
@@ -111,9 +120,10 @@ class Dispatcher:
     async def dispatch_due(self) -> int:
         """Send the messages due now, up to `BATCH` at once; how many were taken.
 
-        A batch costs three transactions however large it is: the claim (with the reminders' appointments),
-        the step of each message (the `sending` mark of those that go out, committed before any request
-        leaves, or why one does not), and the outcomes. Contacts are asked and SMS sent concurrently.
+        A batch costs three transactions and one request to the patients service however large it is: the
+        claim (with the reminders' appointments), then the contacts of those still to be sent, the step of
+        each message (the `sending` mark of those that go out, committed before any request leaves, or why
+        one does not), and the outcomes. The SMS are sent concurrently.
         """
         claim = uuid.uuid4()
         async with self.sessionmaker() as session, session.begin():
@@ -123,8 +133,13 @@ class Dispatcher:
             current = await repo.current_appointments(reminded) if reminded else {}
         if not messages:
             return 0
-        decided = await asyncio.gather(*(self._decide(m, current) for m in messages), return_exceptions=True)
-        steps = [(m, step) for m, step in zip(messages, decided, strict=True) if _succeeded(step, m)]
+        now = self.clock()
+        ahead = [(m, _attempt(self._before_contact, m, current, now)) for m in messages]
+        contacts = await self._contacts([m.patient_id for m, step in ahead if step is None])
+        decided = [
+            (m, step if step is not None else _attempt(self._decide, m, contacts, now)) for m, step in ahead
+        ]
+        steps = [(m, step) for m, step in decided if _succeeded(step, m)]
         outgoing = [(m, step.send) for m, step in await self._apply(steps, claim) if step.send is not None]
         results = await asyncio.gather(
             *(self.provider.send(phone, text, str(m.id)) for m, (phone, text) in outgoing),
@@ -145,15 +160,18 @@ class Dispatcher:
         if not steps:
             return []
         async with self.sessionmaker() as session, session.begin():
-            repo = NotifierRepository(session)
-            held = [(m, step) for m, step in steps if await repo.finish(m.id, claim, **step.fields)]
-        for message, step in held:
+            held = await NotifierRepository(session).finish_many(
+                claim, [(m.id, step.fields) for m, step in steps]
+            )
+        kept = [(m, step) for m, step in steps if m.id in held]
+        for message, step in kept:
             step.report(message)
-        return held
+        return kept
 
-    async def _decide(self, message: Message, current: dict[uuid.UUID, uuid.UUID]) -> "_Step":
-        """What becomes of a claimed message: closed, postponed, or sent (to which number, what text)."""
-        now = self.clock()
+    def _before_contact(
+        self, message: Message, current: dict[uuid.UUID, uuid.UUID], now: dt.datetime
+    ) -> "_Step | None":
+        """A claimed message closed without asking for the patient's contact, if it is; else None."""
         if message.start_at <= now:
             return self._close(Status.skipped, "the appointment has begun")
         if message.template == Template.reminder:
@@ -161,20 +179,35 @@ class Dispatcher:
                 return self._close(Status.withdrawn, "appointment cancelled or moved")
             if service.in_quiet_hours(now.astimezone(self.zone).time(), self.practice):
                 return self._close(Status.skipped, "due in the quiet hours (the notifier was away)")
+        return None
+
+    async def _contacts(self, patient_ids: list[uuid.UUID]) -> "Contacts | str":
+        """The contacts of these patients, asked in one request right before sending; or why they could
+        not be learnt (then the messages are tried again later)."""
+        if not patient_ids:
+            return Contacts(contacts={})
         try:
-            contact = await ask(
+            answer = await ask(
                 self.broker,
-                GetContact(patient_id=message.patient_id),
-                subjects.PATIENTS_CONTACT,
-                _contact,
+                GetContacts(patient_ids=list(dict.fromkeys(patient_ids))),
+                subjects.PATIENTS_CONTACTS,
+                _contacts,
                 CONTACT_TIMEOUT_SECONDS,
             )
         except ServiceError as exc:
-            return self._later(message, f"patients service: {exc.message}")
-        if isinstance(contact, ErrorReply):
-            if contact.code == ErrorCode.not_found:
-                return self._close(Status.skipped, "patient no longer exists")
-            return self._later(message, f"patients service answered {contact.code}")
+            return f"patients service: {exc.message}"
+        if isinstance(answer, ErrorReply):
+            return f"patients service answered {answer.code}"
+        return answer
+
+    def _decide(self, message: Message, contacts: "Contacts | str", now: dt.datetime) -> "_Step":
+        """What becomes of a claimed message once its patient's contact is asked: closed, postponed, or
+        sent (to which number, what text)."""
+        if isinstance(contacts, str):
+            return self._later(message, contacts)
+        contact = contacts.contacts.get(message.patient_id)
+        if contact is None:
+            return self._close(Status.skipped, "patient no longer exists")
         if not contact.sms_consent:
             return self._close(Status.skipped, "no SMS consent")
         if not contact.phone or not contact.mobile:
@@ -253,6 +286,14 @@ class _Step:
     fields: dict[str, Any]
     report: Callable[[Message], None] = lambda message: None
     send: tuple[str, str] | None = None
+
+
+def _attempt(step: Callable[..., T], *args: Any) -> T | Exception:
+    """A message's step, or what it raised (that message alone is left as it is, see `_succeeded`)."""
+    try:
+        return step(*args)
+    except Exception as exc:
+        return exc
 
 
 def _succeeded(done: "T | BaseException", message: Message) -> TypeGuard[T]:

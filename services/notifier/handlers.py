@@ -34,7 +34,10 @@ responds = responder(router, "notifier")
 
 PracticeConfig = Annotated[Practice, Context("practice")]
 Sender = Annotated[Dispatcher | None, Context("dispatcher", default=None)]
+Events = Annotated[service.Planner, Context("planner")]
 
+# Appointment events handled at once (up to IGNIS_CONCURRENCY), their SMS recorded in one transaction.
+EVENTS_AT_ONCE = 32
 _EVENTS: dict[str, type[AppointmentEvent] | type[AppointmentSlotOffered]] = {
     subjects.APPOINTMENT_BOOKED: AppointmentBooked,
     subjects.APPOINTMENT_RESCHEDULED: AppointmentRescheduled,
@@ -66,23 +69,18 @@ async def retry_message(cmd: RetryMessage, repo: Repository) -> MessageRetried:
     subjects.APPOINTMENT_EVENTS_SUBJECTS,
     stream=subjects.EVENTS_STREAM,
     durable=subjects.NOTIFIER_APPOINTMENTS_CONSUMER,
-    batch_size=10,
+    batch_size=EVENTS_AT_ONCE,
 )
 async def on_appointment_event(
-    _: Any,
-    message: Message,
-    sessionmaker: Sessionmaker,
-    practice: PracticeConfig,
-    broker: Broker,
-    dispatcher: Sender,
+    _: Any, message: Message, planner: Events, broker: Broker, dispatcher: Sender
 ) -> None:
-    """Acknowledged once its SMS are recorded (not sent: the dispatcher sends them)."""
+    """Acknowledged once its SMS are recorded (not sent: the dispatcher sends them), in one transaction
+    with the other events handled at once."""
     subject = message.raw_message.subject
 
     async def work() -> None:
         event = _EVENTS[subject].model_validate_json(message.body)
-        async with sessionmaker() as session, session.begin():
-            await service.plan(NotifierRepository(session), practice, subject, event, utcnow())
+        await planner.plan(subject, event)
         if dispatcher is not None:
             dispatcher.wake.set()
 

@@ -1,8 +1,8 @@
 """Factory of the notifier service: `faststream run ignis.notifier.main:create_app --factory`."""
 
 import datetime as dt
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from ignis.contracts import subjects
@@ -12,6 +12,7 @@ from ignis.kit.service import Service, create_service
 from ignis.notifier import fhir_sync, handlers
 from ignis.notifier.dispatcher import Dispatcher
 from ignis.notifier.providers import SmsProvider, make_provider
+from ignis.notifier.service import Planner
 from ignis.notifier.settings import NotifierSettings
 from ignis.practice.config import load_practice
 
@@ -50,8 +51,12 @@ def create_app(
     async def record_in_fhir(app: Service) -> None:
         await fhir_sync.sync_forever(app.context.get("sessionmaker"), app.context.get("fhir"), poll_seconds)
 
+    @asynccontextmanager
+    async def planning() -> AsyncIterator[Planner]:
+        yield Planner(app.context.get("sessionmaker"), practice)
+
     background = [send_sms]
-    resources: dict[str, Callable[[], AbstractAsyncContextManager[Any]]] = {}
+    resources: dict[str, Callable[[], AbstractAsyncContextManager[Any]]] = {"planner": planning}
     if settings.records == "fhir":
         # Each SMS sent is recorded on the practice's FHIR server: one pooled client per process.
         resources["fhir"] = lambda: FhirClient.from_settings(settings)

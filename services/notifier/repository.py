@@ -5,14 +5,20 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, select, tuple_, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Table, bindparam, delete, func, select, tuple_, update
+from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.sql.selectable import TableValuedAlias
+from sqlalchemy.types import TypeEngine
 
 from ignis.contracts.notifications import MessageStatus
 from ignis.kit.db import Repository
 from ignis.notifier.models import SCHEMA, Appointment, Message, StaffAlert
 
 Status = MessageStatus
+_MESSAGE: Table = Message.__table__  # type: ignore[assignment]
+_APPOINTMENT: Table = Appointment.__table__  # type: ignore[assignment]
+# The statuses a sender holding a message's claim may move it on from.
+_HELD = (Status.claimed, Status.sending, Status.unknown)
 
 
 class NotifierRepository(Repository):
@@ -27,28 +33,37 @@ class NotifierRepository(Repository):
         )
         return dict(rows.all())
 
-    async def save_appointment(self, **state: Any) -> bool:
-        """Keep the appointment's state from an event unless a newer version is known; whether it was kept
-        (the same event again counts as kept). Atomic: concurrent events of one appointment cannot both
-        win, whichever commits first."""
-        statement = insert(Appointment).values(**state)
+    async def save_appointments(self, states: Sequence[dict[str, Any]]) -> set[uuid.UUID]:
+        """Keep each appointment's state from an event unless a newer version is known; the ids of those
+        kept (the same event again counts as kept). Atomic: concurrent events of one appointment cannot
+        both win, whichever commits first. One statement: each appointment at most once (a row cannot be
+        updated twice by one statement)."""
+        if not states:
+            return set()
+        statement = insert(_APPOINTMENT)
         statement = statement.on_conflict_do_update(
-            index_elements=[Appointment.id],
-            set_={key: statement.excluded[key] for key in state if key != "id"},
-            where=(Appointment.version < statement.excluded.version)
-            | (Appointment.event_id == statement.excluded.event_id),
+            index_elements=[_APPOINTMENT.c.id],
+            set_={key: statement.excluded[key] for key in states[0] if key != "id"},
+            where=(_APPOINTMENT.c.version < statement.excluded.version)
+            | (_APPOINTMENT.c.event_id == statement.excluded.event_id),
         )
-        return (await self.session.execute(statement.returning(Appointment.id))).scalar() is not None
+        # Many parameter sets with RETURNING: SQLAlchemy sends them as one multi-row statement.
+        result = await self.session.execute(statement.returning(_APPOINTMENT.c.id), list(states))
+        return set(result.scalars())
 
-    async def add_message(self, **fields: Any) -> bool:
-        """Record a message unless its idempotency key exists; whether it was new."""
+    async def add_messages(self, messages: Sequence[dict[str, Any]]) -> int:
+        """Record each message unless its idempotency key exists, in one statement (every message sets
+        the same columns); how many were new."""
+        if not messages:
+            return 0
+        rows = [{"id": uuid.uuid4(), **fields} for fields in messages]
         result = await self.session.execute(
-            insert(Message)
-            .values(id=uuid.uuid4(), **fields)
-            .on_conflict_do_nothing(index_elements=[Message.idempotency_key])
-            .returning(Message.id)
+            insert(_MESSAGE)
+            .on_conflict_do_nothing(index_elements=[_MESSAGE.c.idempotency_key])
+            .returning(_MESSAGE.c.id),
+            rows,
         )
-        return result.scalar() is not None
+        return len(result.all())
 
     async def add_staff_alert(self, request_id: str, now: dt.datetime) -> bool:
         """Record the alert of a request before it is sent, unless it exists; whether it was new."""
@@ -65,17 +80,27 @@ class NotifierRepository(Repository):
             update(StaffAlert).where(StaffAlert.request_id == request_id).values(status=status, reason=reason)
         )
 
-    async def withdraw_reminders(self, appointment_id: uuid.UUID, keep_event: uuid.UUID, reason: str) -> int:
-        """Withdraw the appointment's pending reminders but the one planned by `keep_event`."""
+    async def withdraw_reminders_of(self, withdrawals: Sequence[tuple[uuid.UUID, uuid.UUID, str]]) -> int:
+        """Withdraw the pending reminders of each (appointment, keep_event, reason) but the one planned by
+        its `keep_event`, in one statement."""
+        if not withdrawals:
+            return 0
+        appointment_ids, keep_events, reasons = zip(*withdrawals, strict=True)
+        given = _rows(
+            "withdrawn",
+            appointment_id=(_MESSAGE.c.appointment_id.type, appointment_ids),
+            keep_event=(_MESSAGE.c.event_id.type, keep_events),
+            reason=(_MESSAGE.c.reason.type, reasons),
+        )
         result = await self.session.execute(
-            update(Message)
+            update(_MESSAGE)
             .where(
-                Message.appointment_id == appointment_id,
-                Message.template == "reminder",
-                Message.status == Status.pending,
-                Message.event_id != keep_event,
+                _MESSAGE.c.appointment_id == given.c.appointment_id,
+                _MESSAGE.c.template == "reminder",
+                _MESSAGE.c.status == Status.pending,
+                _MESSAGE.c.event_id != given.c.keep_event,
             )
-            .values(status=Status.withdrawn, reason=reason)
+            .values(status=Status.withdrawn, reason=given.c.reason)
         )
         return result.rowcount  # type: ignore[attr-defined, no-any-return]
 
@@ -104,11 +129,39 @@ class NotifierRepository(Repository):
             .where(
                 Message.id == message_id,
                 Message.claim == holder,
-                Message.status.in_([Status.claimed, Status.sending, Status.unknown]),
+                Message.status.in_(_HELD),
             )
             .values(**fields)
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def finish_many(
+        self, holder: uuid.UUID, steps: Sequence[tuple[uuid.UUID, dict[str, Any]]]
+    ) -> set[uuid.UUID]:
+        """`finish` for several messages: one statement for each set of fields written (its values per
+        message); the ids of those this sender still held."""
+        groups: dict[tuple[str, ...], list[tuple[uuid.UUID, dict[str, Any]]]] = {}
+        for message_id, fields in steps:
+            groups.setdefault(tuple(sorted(fields)), []).append((message_id, fields))
+        held: set[uuid.UUID] = set()
+        for keys, group in groups.items():
+            given = _rows(
+                "step",
+                id=(_MESSAGE.c.id.type, [message_id for message_id, _ in group]),
+                **{key: (_MESSAGE.c[key].type, [fields[key] for _, fields in group]) for key in keys},
+            )
+            result = await self.session.execute(
+                update(_MESSAGE)
+                .where(
+                    _MESSAGE.c.id == given.c.id,
+                    _MESSAGE.c.claim == holder,
+                    _MESSAGE.c.status.in_(_HELD),
+                )
+                .values({key: given.c[key] for key in keys})
+                .returning(_MESSAGE.c.id)
+            )
+            held.update(result.scalars())
+        return held
 
     async def recover(self, claimed_before: dt.datetime, sending_before: dt.datetime) -> tuple[int, int]:
         """Messages of a sender that stopped: a claimed one goes back to pending (nothing left), one that
@@ -192,3 +245,13 @@ class NotifierRepository(Repository):
         await self.session.execute(
             update(Message).where(Message.id == message_id).values(fhir_written_at=now)
         )
+
+
+def _rows(name: str, **columns: tuple[TypeEngine[Any], Sequence[Any]]) -> TableValuedAlias:
+    """Rows given as one array parameter per column, `unnest(...) AS name(columns)`: the statement stays the
+    same for any number of rows, so SQLAlchemy compiles it once (VALUES would be compiled for each)."""
+    arrays = [
+        bindparam(f"{name}_{column}", list(values), type_=ARRAY(type_))
+        for column, (type_, values) in columns.items()
+    ]
+    return func.unnest(*arrays).table_valued(*columns).render_derived(name=name)

@@ -4,9 +4,14 @@ Deciding is separate from sending (`dispatcher`): an event is acknowledged once 
 so neither a slow provider nor a restart can lose or repeat one.
 """
 
+import asyncio
 import datetime as dt
+import logging
 import uuid
+from collections.abc import Callable, Sequence
 from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ignis.contracts import subjects
 from ignis.contracts.notifications import (
@@ -18,7 +23,9 @@ from ignis.contracts.notifications import (
     RetryMessage,
 )
 from ignis.contracts.scheduling import AppointmentEvent, AppointmentRescheduled, AppointmentSlotOffered
+from ignis.kit.clock import utcnow
 from ignis.kit.errors import NotFound
+from ignis.kit.logging import redacted_traceback
 from ignis.kit.pagination import decode_cursor, encode_cursor
 from ignis.notifier.errors import MessageConflict
 from ignis.notifier.models import Message
@@ -41,19 +48,142 @@ def idempotency_key(event_id: uuid.UUID, template: Template) -> str:
     return f"{event_id}:{template}"
 
 
+Event = AppointmentEvent | AppointmentSlotOffered
+logger = logging.getLogger("ignis.notifier.plan")
+
+
+class Planner:
+    """Plans the events the consumer handles at once in one transaction (a group commit): each handler
+    hands its event over and learns, once that transaction committed, whether its event is recorded.
+
+    Whoever holds the lock plans every event waiting, so a burst costs a transaction per batch rather than
+    per event, and one event alone waits for nothing. When a batch fails, each of its events is planned
+    alone, so one that cannot be planned fails only its own delivery (redelivered, or dead-lettered)."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        practice: Practice,
+        clock: Callable[[], dt.datetime] = utcnow,
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.practice = practice
+        self.clock = clock
+        self._lock = asyncio.Lock()
+        self._waiting: list[tuple[str, Event, asyncio.Future[None]]] = []
+
+    async def plan(self, subject: str, event: Event) -> None:
+        """Return once the event's messages are committed; raise what planning it raised."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((subject, event, done))
+        async with self._lock:
+            if not done.done():
+                await asyncio.sleep(0)  # the other deliveries fetched with this one join the batch
+                batch, self._waiting = self._waiting, []
+                try:
+                    await self._plan_batch(batch)
+                finally:
+                    for *_, waiting in batch:  # cancelled meanwhile: not recorded, so redelivered
+                        if not waiting.done():
+                            waiting.set_exception(RuntimeError("planning was interrupted"))
+        await done
+
+    async def _plan_batch(self, batch: list[tuple[str, Event, "asyncio.Future[None]"]]) -> None:
+        try:
+            await self._commit([(subject, event) for subject, event, _ in batch])
+        except Exception as exc:
+            if len(batch) == 1:
+                batch[0][2].set_exception(exc)
+                return
+            logger.warning(
+                "a batch of events could not be planned; planning each alone",
+                extra={"events": len(batch), "error": redacted_traceback(exc)},
+            )
+            for subject, event, done in batch:
+                try:
+                    await self._commit([(subject, event)])
+                except Exception as exc:
+                    done.set_exception(exc)
+                else:
+                    done.set_result(None)
+            return
+        for *_, done in batch:
+            done.set_result(None)
+
+    async def _commit(self, events: list[tuple[str, Event]]) -> None:
+        async with self.sessionmaker() as session, session.begin():
+            await plan_many(NotifierRepository(session), self.practice, events, self.clock())
+
+
 async def plan(
-    repo: NotifierRepository,
-    practice: Practice,
-    subject: str,
-    event: AppointmentEvent | AppointmentSlotOffered,
-    now: dt.datetime,
+    repo: NotifierRepository, practice: Practice, subject: str, event: Event, now: dt.datetime
 ) -> None:
     """Record the SMS `event` calls for, idempotently: the same event twice records nothing new."""
-    if isinstance(event, AppointmentSlotOffered):
-        await _offer(repo, event, now)
-        return
+    await plan_many(repo, practice, [(subject, event)], now)
+
+
+async def plan_many(
+    repo: NotifierRepository, practice: Practice, events: Sequence[tuple[str, Event]], now: dt.datetime
+) -> None:
+    """`plan` for several events, in their order, with three statements for each round of them: a round
+    holds each appointment (or hold) once, so an appointment's later event comes in a later round and
+    sees what the earlier one left, as it would one after the other."""
+    rounds: list[list[tuple[str, Event]]] = []
+    seen: dict[uuid.UUID, int] = {}  # appointment (or hold) → the round of its latest event so far
+    for subject, event in events:
+        key = event.hold_id if isinstance(event, AppointmentSlotOffered) else event.appointment_id
+        index = seen[key] = seen.get(key, -1) + 1
+        if index == len(rounds):
+            rounds.append([])
+        rounds[index].append((subject, event))
+    for round_ in rounds:
+        await _plan_round(repo, practice, round_, now)
+
+
+async def _plan_round(
+    repo: NotifierRepository, practice: Practice, events: list[tuple[str, Event]], now: dt.datetime
+) -> None:
+    changes = [(subject, e) for subject, e in events if not isinstance(e, AppointmentSlotOffered)]
+    kept = await repo.save_appointments(
+        [
+            {
+                "id": e.appointment_id,
+                "patient_id": e.patient_id,
+                "start_at": e.start,
+                "cancelled": subject == subjects.APPOINTMENT_CANCELLED,
+                "event_id": e.event_id,
+                "event_at": e.occurred_at,
+                "version": e.version,
+            }
+            for subject, e in changes
+        ]
+    )
+    newest = [(subject, e) for subject, e in changes if e.appointment_id in kept]
+    await repo.withdraw_reminders_of(
+        [
+            (
+                e.appointment_id,
+                e.event_id,
+                "appointment cancelled" if subject == subjects.APPOINTMENT_CANCELLED else "appointment moved",
+            )
+            for subject, e in newest
+        ]
+    )
+    rows: list[dict[str, object]] = []
+    for subject, event in events:
+        if isinstance(event, AppointmentSlotOffered):
+            rows.append(_offer(event, now))
+        else:
+            rows += _messages(practice, subject, event, event.appointment_id in kept, now)
+    await repo.add_messages(rows)
+
+
+def _messages(
+    practice: Practice, subject: str, event: AppointmentEvent, newest: bool, now: dt.datetime
+) -> list[dict[str, object]]:
+    """The messages a change of an appointment records (`newest`: no newer version of it is known)."""
     template = IMMEDIATE[subject]
-    message = {
+    message: dict[str, object] = {
         "event_id": event.event_id,
         "appointment_id": event.appointment_id,
         "patient_id": event.patient_id,
@@ -61,42 +191,27 @@ async def plan(
         "start_at": event.start,
         "previous_start_at": event.previous_start if isinstance(event, AppointmentRescheduled) else None,
     }
-    cancelled = subject == subjects.APPOINTMENT_CANCELLED
-    newest = await repo.save_appointment(
-        id=event.appointment_id,
-        patient_id=event.patient_id,
-        start_at=event.start,
-        cancelled=cancelled,
-        event_id=event.event_id,
-        event_at=event.occurred_at,
-        version=event.version,
-    )
     if not newest:
-        await _skip(repo, message, template, now, "superseded by a newer change of the appointment")
-        return
-    await repo.withdraw_reminders(
-        event.appointment_id,
-        keep_event=event.event_id,
-        reason="appointment cancelled" if cancelled else "appointment moved",
-    )
+        return [_skip(message, template, now, "superseded by a newer change of the appointment")]
     if now - event.occurred_at > STALE_AFTER:
-        await _skip(repo, message, template, now, "event older than 24 hours when received")
+        rows = [_skip(message, template, now, "event older than 24 hours when received")]
     else:
-        await _add(repo, message, template, now)
+        rows = [_add(message, template, now)]
     reminder_hours = practice.sms.reminder_hours
-    if cancelled or reminder_hours is None:
-        return
+    if subject == subjects.APPOINTMENT_CANCELLED or reminder_hours is None:
+        return rows
     due = reminder_due(event.start, reminder_hours, practice)
     if due <= now:
-        await _skip(repo, message, Template.reminder, now, f"booked less than {reminder_hours} hours ahead")
+        rows.append(_skip(message, Template.reminder, now, f"booked less than {reminder_hours} hours ahead"))
     else:
-        await _add(repo, message, Template.reminder, due)
+        rows.append(_add(message, Template.reminder, due))
+    return rows
 
 
-async def _offer(repo: NotifierRepository, event: AppointmentSlotOffered, now: dt.datetime) -> None:
+def _offer(event: AppointmentSlotOffered, now: dt.datetime) -> dict[str, object]:
     """A slot held for a patient on the waiting list: one SMS at once (the dispatcher asks for their consent
     right before sending), none once the hold has lapsed."""
-    message = {
+    message: dict[str, object] = {
         "event_id": event.event_id,
         "appointment_id": event.hold_id,  # no appointment yet: the hold names it
         "patient_id": event.patient_id,
@@ -105,33 +220,33 @@ async def _offer(repo: NotifierRepository, event: AppointmentSlotOffered, now: d
         "previous_start_at": None,
     }
     if event.expires_at <= now:
-        await _skip(repo, message, Template.waitlist_offer, now, "the hold lapsed before the SMS was planned")
-    else:
-        await _add(repo, message, Template.waitlist_offer, now)
+        return _skip(message, Template.waitlist_offer, now, "the hold lapsed before the SMS was planned")
+    return _add(message, Template.waitlist_offer, now)
 
 
-async def _add(
-    repo: NotifierRepository, message: dict[str, object], template: Template, due: dt.datetime
-) -> None:
+def _add(message: dict[str, object], template: Template, due: dt.datetime) -> dict[str, object]:
+    """A message to send when `due` (each row sets the same columns, as one statement inserts them)."""
     key = idempotency_key(message["event_id"], template)  # type: ignore[arg-type]
-    await repo.add_message(
-        **message, idempotency_key=key, template=template, status=MessageStatus.pending, due_at=due
-    )
+    return message | {
+        "idempotency_key": key,
+        "template": template,
+        "status": MessageStatus.pending,
+        "due_at": due,
+        "reason": None,
+        "finished_at": None,
+    }
 
 
-async def _skip(
-    repo: NotifierRepository, message: dict[str, object], template: Template, now: dt.datetime, reason: str
-) -> None:
+def _skip(message: dict[str, object], template: Template, now: dt.datetime, reason: str) -> dict[str, object]:
     key = idempotency_key(message["event_id"], template)  # type: ignore[arg-type]
-    await repo.add_message(
-        **message,
-        idempotency_key=key,
-        template=template,
-        status=MessageStatus.skipped,
-        reason=reason,
-        due_at=now,
-        finished_at=now,
-    )
+    return message | {
+        "idempotency_key": key,
+        "template": template,
+        "status": MessageStatus.skipped,
+        "due_at": now,
+        "reason": reason,
+        "finished_at": now,
+    }
 
 
 def reminder_due(start: dt.datetime, hours: int, practice: Practice) -> dt.datetime:

@@ -8,17 +8,20 @@ must not get ten new guesses per spelling. Every name is counted, whether or not
 registration counts like a failure, so neither an answer nor a lock tells a guesser which names exist.
 
 Attempts that share a budget are serialised by advisory locks taken before anything is read, so
-concurrent guesses are counted one after another and cannot exceed it.
+concurrent guesses are counted one after another and cannot exceed it. The check and its consequence (the
+ref issued, or the failure counted) are one Postgres function (migration 0011), so the locks are held for
+one statement, not for a transaction of round trips.
 """
 
 import datetime as dt
 import hashlib
+import uuid
 from dataclasses import dataclass
 
 from ignis.kit.phones import to_e164
 from ignis.patients.matching import koelner_phonetik, normalise, phonetic
 from ignis.patients.models import IdentityAttempt
-from ignis.patients.repository import BudgetUsage, PatientRepository
+from ignis.patients.repository import BudgetUsage, Identification, PatientRepository
 from ignis.patients.settings import PatientsSettings
 
 WITHHELD = "withheld"
@@ -66,61 +69,56 @@ def _lock_key(scope: str, key: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-@dataclass(frozen=True)
-class Verdict:
-    """The budgets' state before this attempt (their locks are held until the transaction ends)."""
-
-    usage: BudgetUsage
-    locked: bool
-    registrations_left: int
-
-
 async def check(
     repo: PatientRepository,
     settings: PatientsSettings,
     attempt: Attempt,
     now: dt.datetime,
-    durable: bool = True,
-) -> Verdict:
-    """Take the budgets' locks and tell whether any budget is used up (`durable=False`: see
-    `PatientRepository.lock_budgets`; `count` makes the unit of work durable again)."""
-    await repo.lock_budgets(attempt.lock_keys(), durable)
-    usage = await repo.budget_usage(
-        attempt.conversation_id, attempt.caller_key, attempt.name_codes, window_start(settings, now)
+    *,
+    issue: tuple[uuid.UUID, str, dt.datetime] | None = None,
+    failed: bool = False,
+) -> Identification:
+    """Take the budgets' locks and tell whether any budget is used up; if none is, issue the ref of `issue`
+    (patient id, candidate ref, expiry) or, `failed`, count a failed identification, all in one statement.
+    On its own (autocommit) the locks go with it; in a transaction (registration) they stay until its end."""
+    return await repo.identification(
+        attempt.lock_keys(),
+        attempt.conversation_id,
+        attempt.caller_key,
+        attempt.name_codes,
+        window_start(settings, now),
+        (settings.max_identify_attempts, settings.max_caller_failures, settings.max_name_failures),
+        now,
+        issue=issue,
+        failed_name=attempt.name_said if failed else None,
     )
-    return Verdict(usage, used_up(settings, usage), settings.max_registrations - usage.registrations)
 
 
-def used_up(settings: PatientsSettings, usage: BudgetUsage, plus_failures: int = 0) -> bool:
-    """Whether any budget is used up (`plus_failures`: with that many more failed identifications)."""
-    return (
-        usage.conversation + plus_failures >= settings.max_identify_attempts
-        or usage.caller + plus_failures >= settings.max_caller_failures
-        or any(used + plus_failures >= settings.max_name_failures for used in usage.names.values())
-    )
+def newly_locked(settings: PatientsSettings, usage: BudgetUsage) -> list[str]:
+    """The name codes that one more counted attempt has just locked."""
+    return [code for code, used in usage.names.items() if used + 1 == settings.max_name_failures]
 
 
 async def count(
     repo: PatientRepository,
     settings: PatientsSettings,
     attempt: Attempt,
-    verdict: Verdict,
-    kind: str,
+    usage: BudgetUsage,
     now: dt.datetime,
 ) -> list[str]:
-    """Record one attempt (`failed` or `registered`); returns the name codes it has just locked."""
+    """Record a new registration as an attempt (inside the transaction that `check` locked); returns the
+    name codes it has just locked."""
     await repo.add_attempt(
         IdentityAttempt(
             conversation_id=attempt.conversation_id,
-            kind=kind,
+            kind="registered",
             caller_key=attempt.caller_key,
             name_codes=list(attempt.name_codes),
             name_said=attempt.name_said,
             attempted_at=now,
         )
     )
-    names = verdict.usage.names
-    return [code for code, used in names.items() if used + 1 == settings.max_name_failures]
+    return newly_locked(settings, usage)
 
 
 def window_start(settings: PatientsSettings, now: dt.datetime) -> dt.datetime:

@@ -5,10 +5,18 @@ import datetime as dt
 import logging
 import uuid
 
-from ignis.contracts.notifications import Contact, GetContact, SetSmsConsent, SmsConsentSet
-from ignis.contracts.patients import GetPatientNames, PatientNames
+from ignis.contracts.notifications import (
+    Contact,
+    Contacts,
+    GetContact,
+    GetContacts,
+    SetSmsConsent,
+    SmsConsentSet,
+)
+from ignis.contracts.patients import FhirPatientId, GetFhirPatientId, GetPatientNames, PatientNames
 from ignis.kit.errors import NotFound
 from ignis.kit.phones import is_mobile
+from ignis.patients.models import Patient
 from ignis.patients.repository import PatientRepository
 
 logger = logging.getLogger("ignis.patients.contact")
@@ -29,13 +37,28 @@ async def contact(repo: PatientRepository, query: GetContact) -> Contact:
     patient = await repo.records.get(query.patient_id)
     if patient is None:
         raise NotFound("no such patient")
+    return _contact(patient, (await repo.fhir_ids([patient.id])).get(patient.id))  # none in Ignis' own mode
+
+
+async def contacts(repo: PatientRepository, query: GetContacts) -> Contacts:
+    """Two reads for the whole batch in Ignis' own mode (the patients, their FHIR ids)."""
+    patients = await repo.records.get_many(list(dict.fromkeys(query.patient_ids)))
+    fhir_ids = await repo.fhir_ids([p.id for p in patients])
+    return Contacts(contacts={p.id: _contact(p, fhir_ids.get(p.id)) for p in patients})
+
+
+def _contact(patient: Patient, fhir_patient_id: str | None) -> Contact:
     return Contact(
         phone=patient.phone,
         mobile=patient.phone is not None and is_mobile(patient.phone),
         sms_consent=patient.sms_consent,
         sms_consent_at=patient.sms_consent_at,
-        fhir_patient_id=(await repo.fhir_ids([patient.id])).get(patient.id),  # none in Ignis' own mode
+        fhir_patient_id=fhir_patient_id,
     )
+
+
+async def fhir_patient_id(repo: PatientRepository, query: GetFhirPatientId) -> FhirPatientId:
+    return FhirPatientId(fhir_patient_id=(await repo.fhir_ids([query.patient_id])).get(query.patient_id))
 
 
 async def set_sms_consent(repo: PatientRepository, cmd: SetSmsConsent, now: dt.datetime) -> SmsConsentSet:

@@ -214,6 +214,13 @@ class FhirPatientRecords:
         consent = await self._sms_consent(fhir_id)
         return to_patient(found[0], consent)
 
+    async def fhir_id(self, patient_id: uuid.UUID) -> str | None:
+        return (await self.repo.fhir_ids([patient_id])).get(patient_id)
+
+    async def get_many(self, patient_ids: Sequence[uuid.UUID]) -> Sequence[Patient]:
+        found = [await self.get(patient_id) for patient_id in patient_ids]  # each with its Consent
+        return [patient for patient in found if patient is not None]
+
     async def patient_of(self, patient_id: uuid.UUID | None) -> Patient | None:
         if patient_id is None:
             return None

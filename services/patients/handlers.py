@@ -8,10 +8,19 @@ from faststream.nats import NatsRouter
 from ignis.contracts import subjects
 from ignis.contracts.base import ErrorReply
 from ignis.contracts.calls import CallDetail, CallPage, GetCall, ListCalls
-from ignis.contracts.notifications import Contact, GetContact, SetSmsConsent, SmsConsentSet
+from ignis.contracts.notifications import (
+    Contact,
+    Contacts,
+    GetContact,
+    GetContacts,
+    SetSmsConsent,
+    SmsConsentSet,
+)
 from ignis.contracts.patients import (
     CallerLookedUp,
     ErasePatient,
+    FhirPatientId,
+    GetFhirPatientId,
     GetPatientNames,
     IdentifyPatient,
     IdentityLocks,
@@ -41,7 +50,7 @@ from ignis.fhir.client import FhirClient
 from ignis.kit.bus import durable_subscriber, responder, settle
 from ignis.kit.clock import utcnow
 from ignis.kit.context import Broker, Context, Message
-from ignis.kit.db import ReadSession, Session, Sessionmaker
+from ignis.kit.db import AutocommitSession, Session, Sessionmaker
 from ignis.patients import calls, contact, fhir_records, identity, refs, registration, requests, retention
 from ignis.patients.fhir_index import PatientIndex
 from ignis.patients.repository import PatientRepository
@@ -59,8 +68,8 @@ async def get_repository(
     return fhir_records.repository(session, fhir, index)
 
 
-async def get_read_repository(
-    session: ReadSession,
+async def get_autocommit_repository(
+    session: AutocommitSession,
     fhir: FhirClient | None = Context("fhir", default=None),
     index: PatientIndex | None = Context("patient_index", default=None),
 ) -> PatientRepository:
@@ -68,13 +77,13 @@ async def get_read_repository(
 
 
 Repository = Annotated[PatientRepository, Depends(get_repository)]
-ReadRepository = Annotated[PatientRepository, Depends(get_read_repository)]
+AutocommitRepository = Annotated[PatientRepository, Depends(get_autocommit_repository)]
 Settings = Annotated[PatientsSettings, Context("settings")]
 
 
 @responds(subjects.PATIENTS_IDENTIFY)
 async def identify_patient(
-    cmd: IdentifyPatient, repo: Repository, settings: Settings
+    cmd: IdentifyPatient, repo: AutocommitRepository, settings: Settings
 ) -> PatientIdentified | ErrorReply:
     return await identity.identify(repo, settings, cmd, utcnow())
 
@@ -87,7 +96,7 @@ async def register_patient(
 
 
 @responds(subjects.PATIENTS_RESOLVE_REF)
-async def resolve_patient_ref(cmd: ResolvePatientRef, repo: ReadRepository) -> PatientRefResolved:
+async def resolve_patient_ref(cmd: ResolvePatientRef, repo: AutocommitRepository) -> PatientRefResolved:
     return await refs.resolve_ref(repo, cmd, utcnow())
 
 
@@ -147,6 +156,17 @@ async def erase_patient(cmd: ErasePatient, repo: Repository, settings: Settings)
 @responds(subjects.PATIENTS_CONTACT)
 async def patient_contact(query: GetContact, repo: Repository) -> Contact:
     return await contact.contact(repo, query)
+
+
+@responds(subjects.PATIENTS_FHIR_ID)
+async def patient_fhir_id(query: GetFhirPatientId, repo: AutocommitRepository) -> FhirPatientId:
+    return await contact.fhir_patient_id(repo, query)
+
+
+@responds(subjects.PATIENTS_CONTACTS)
+async def patient_contacts(query: GetContacts, repo: AutocommitRepository) -> Contacts:
+    """The notifier's batch of SMS: one request, two reads (no transaction: asked again before each batch)."""
+    return await contact.contacts(repo, query)
 
 
 @responds(subjects.PATIENTS_LOCKS_LIST)

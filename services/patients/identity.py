@@ -23,7 +23,7 @@ from ignis.contracts.requests import RequestKind
 from ignis.patients import budget
 from ignis.patients.matching import NameMatch, match_name
 from ignis.patients.models import Patient, Request
-from ignis.patients.refs import issue_ref
+from ignis.patients.refs import new_ref
 from ignis.patients.repository import PatientRepository
 from ignis.patients.requests import file_request
 from ignis.patients.settings import PatientsSettings
@@ -57,45 +57,51 @@ def salutation_of(patient: Patient) -> str:
 async def identify(
     repo: PatientRepository, settings: PatientsSettings, cmd: IdentifyPatient, now: dt.datetime
 ) -> PatientIdentified | ErrorReply:
+    """Two round trips when the unit of work is autocommit (the handler's): the candidates, then the
+    budgets' check with its consequence (`budget.check`). The candidates are read and matched before the
+    budgets' locks are taken, which every caller of the same name waits for; nothing is answered before
+    the budgets are checked."""
     attempt = budget.Attempt.of(cmd.conversation_id, cmd.caller_id, cmd.last_name)
-    # The candidates are read before the budgets' locks are taken, which every caller of the same name
-    # waits for; nothing is evaluated before the budgets are checked.
-    candidates = await repo.records.by_birth_date(cmd.birth_date)
-    # Not durable unless an attempt is counted: a success only issues a ref, and must not hold the locks
-    # through a disk flush.
-    verdict = await budget.check(repo, settings, attempt, now, durable=False)
-    if verdict.locked:
-        return TOO_MANY_ATTEMPTS
-    matches = find_matches(candidates, cmd.last_name, cmd.first_name)
+    matches = find_matches(await repo.records.by_birth_date(cmd.birth_date), cmd.last_name, cmd.first_name)
     if not matches and repo.records.cached:  # a patient entered a moment ago: ask the records themselves
         fresh = await repo.records.by_birth_date(cmd.birth_date, fresh=True)
         matches = find_matches(fresh, cmd.last_name, cmd.first_name)
     if len(matches) == 1:
         patient = matches[0]
-        ref = await issue_ref(repo, settings, cmd.conversation_id, patient, now)
+        verdict = await budget.check(
+            repo, settings, attempt, now, issue=(patient.id, *new_ref(settings, now))
+        )
+        if verdict.locked or verdict.patient_ref is None:
+            return TOO_MANY_ATTEMPTS
         return PatientIdentified(
-            patient_ref=ref, first_name=patient.first_name, salutation=salutation_of(patient)
+            patient_ref=verdict.patient_ref, first_name=patient.first_name, salutation=salutation_of(patient)
         )
     if len(matches) > 1:
+        verdict = await budget.check(repo, settings, attempt, now)
+        if verdict.locked:
+            return TOO_MANY_ATTEMPTS
         return ErrorReply(code=ErrorCode.ambiguous, message=f"{len(matches)} patients match")
-    await count_attempt(repo, settings, attempt, verdict, "failed", cmd.last_name, now)
-    if budget.used_up(settings, verdict.usage, plus_failures=1):
+    verdict = await budget.check(repo, settings, attempt, now, failed=True)
+    if verdict.locked:
+        return TOO_MANY_ATTEMPTS
+    await alert_locks(
+        repo, settings, attempt, budget.newly_locked(settings, verdict.usage), cmd.last_name, now
+    )
+    if verdict.locked_after:
         return TOO_MANY_ATTEMPTS
     failures = verdict.usage.conversation + 1
     return ErrorReply(code=ErrorCode.not_found, message=f"no match (attempt {failures})")
 
 
-async def count_attempt(
+async def alert_locks(
     repo: PatientRepository,
     settings: PatientsSettings,
     attempt: budget.Attempt,
-    verdict: budget.Verdict,
-    kind: str,
+    locked: list[str],
     last_name: str,
     now: dt.datetime,
 ) -> None:
-    """Count the attempt; when it locks a name that a patient has, tell staff at once (never the dates)."""
-    locked = await budget.count(repo, settings, attempt, verdict, kind, now)
+    """When an attempt has just locked a name that a patient has, tell staff at once (never the dates)."""
     if not locked:
         return
     names = await repo.records.last_names()  # None: too many to tell, so the name counts as in use
@@ -120,7 +126,8 @@ async def count_attempt(
                 urgent=True,
                 idempotency_key=f"identity-lock:{code}:{now.isoformat()}",
             )
-            await file_request(repo, request, now)
+            async with repo.atomic():  # the request and its event land together
+                await file_request(repo, request, now)
             logger.warning("identification locked for a name in use")  # no code: it derives from a name
             return
 

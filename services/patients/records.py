@@ -27,7 +27,15 @@ class PatientRecords(Protocol):
         """The patient with everything Ignis keeps about them (SMS consent included)."""
         ...
 
+    async def get_many(self, patient_ids: Sequence[uuid.UUID]) -> Sequence[Patient]:
+        """`get` for several patients; those that do not exist are left out."""
+        ...
+
     async def patient_of(self, patient_id: uuid.UUID | None) -> Patient | None: ...
+
+    async def fhir_id(self, patient_id: uuid.UUID) -> str | None:
+        """The patient's id on the FHIR server; None in Ignis' own records (asked of nothing)."""
+        ...
 
     async def add(self, patient: Patient) -> Patient:
         """A new patient; adding the same registration again (a retry) must not make a second."""

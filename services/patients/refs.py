@@ -14,6 +14,11 @@ from ignis.patients.repository import PatientRepository
 from ignis.patients.settings import PatientsSettings
 
 
+def new_ref(settings: PatientsSettings, now: dt.datetime) -> tuple[str, dt.datetime]:
+    """A fresh ref and its expiry (a conversation that holds one for the patient keeps its own)."""
+    return "pr_" + secrets.token_urlsafe(16), now + dt.timedelta(minutes=settings.ref_ttl_minutes)
+
+
 async def issue_ref(
     repo: PatientRepository,
     settings: PatientsSettings,
@@ -21,8 +26,7 @@ async def issue_ref(
     patient: Patient,
     now: dt.datetime,
 ) -> str:
-    expires_at = now + dt.timedelta(minutes=settings.ref_ttl_minutes)
-    return await repo.issue_ref(conversation_id, patient.id, "pr_" + secrets.token_urlsafe(16), expires_at)
+    return await repo.issue_ref(conversation_id, patient.id, *new_ref(settings, now))
 
 
 async def resolve_ref(
@@ -36,11 +40,11 @@ async def resolve_ref(
     patient = await repo.records.patient_of(verification.patient_id)  # no SMS consent needed here
     if patient is None:  # erased during the call
         raise NotVerified("patient erased")
-    fhir_ids = await repo.fhir_ids([patient.id])  # empty in Ignis' own record mode
+    fhir_id = await repo.records.fhir_id(patient.id)
     # With what the practice's booking rules ask of the patient (the scheduler checks them).
     return PatientRefResolved(
         patient_id=str(patient.id),
-        fhir_patient_id=fhir_ids.get(patient.id),
+        fhir_patient_id=fhir_id,
         birth_date=patient.birth_date,
         insurance=Insurance(patient.insurance) if patient.insurance else None,  # FHIR mode: not read back
         registered_by_phone=bool(patient.registered_by_phone),

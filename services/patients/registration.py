@@ -11,7 +11,7 @@ from ignis.contracts.patients import PatientAlreadyRegistered, PatientRegistered
 from ignis.kit.phones import to_e164
 from ignis.patients import budget
 from ignis.patients.errors import InvalidPhone
-from ignis.patients.identity import TOO_MANY_ATTEMPTS, count_attempt, find_matches, salutation_of
+from ignis.patients.identity import TOO_MANY_ATTEMPTS, alert_locks, find_matches, salutation_of
 from ignis.patients.matching import normalise, phonetic
 from ignis.patients.models import Patient
 from ignis.patients.refs import issue_ref
@@ -35,7 +35,7 @@ async def register(
     verdict = await budget.check(repo, settings, attempt, now)
     if repeated := await _repeated_registration(repo, cmd, attempt):
         return repeated  # the gateway asked again after a lost reply: the same answer, not a refusal
-    if verdict.locked or verdict.registrations_left <= 0:
+    if verdict.locked or verdict.usage.registrations >= settings.max_registrations:
         return TOO_MANY_ATTEMPTS
     await repo.lock_birth_date(cmd.birth_date)
     candidates = await repo.records.by_birth_date(cmd.birth_date, fresh=True)
@@ -49,7 +49,8 @@ async def register(
             patient_ref=ref, first_name=patient.first_name, salutation=salutation_of(patient)
         )
 
-    await count_attempt(repo, settings, attempt, verdict, "registered", cmd.last_name, now)
+    locked = await budget.count(repo, settings, attempt, verdict.usage, now)
+    await alert_locks(repo, settings, attempt, locked, cmd.last_name, now)
     patient = await repo.records.add(new_patient(cmd, phone, now))
     return PatientRegistered(patient_ref=await issue_ref(repo, settings, cmd.conversation_id, patient, now))
 

@@ -11,11 +11,11 @@ from ignis.contracts.scheduling import (
 from ignis.kit.pagination import decode_cursor, encode_cursor
 from ignis.scheduler.calendar import Calendar
 from ignis.scheduler.describe import appointment_info, local_day_start
-from ignis.scheduler.repository import AppointmentRepository
+from ignis.scheduler.records import Records
 
 
 async def day_appointments(
-    repo: AppointmentRepository, calendar: Calendar, query: ListDayAppointments
+    records: Records, calendar: Calendar, query: ListDayAppointments
 ) -> DayAppointments:
     start = local_day_start(calendar, query.day)
     end = local_day_start(calendar, query.day + dt.timedelta(days=1))
@@ -23,7 +23,7 @@ async def day_appointments(
     if query.cursor:
         stamp, key = decode_cursor(query.cursor, dt.datetime.fromisoformat, uuid.UUID)
         after = (stamp, key)
-    rows = await repo.booked_between(start, end, query.limit + 1, after)
+    rows = await records.appointments.booked_between(start, end, query.limit + 1, after)
     page = rows[: query.limit]
     items = [
         DayAppointment(

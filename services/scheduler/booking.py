@@ -37,7 +37,8 @@ from ignis.scheduler.errors import (
 )
 from ignis.scheduler.models import Appointment
 from ignis.scheduler.offers import BookedTime, refused, search
-from ignis.scheduler.repository import AppointmentRepository, Holds
+from ignis.scheduler.records import Records
+from ignis.scheduler.repository import Holds
 from ignis.scheduler.rules import Patient
 from ignis.scheduler.slots import Slot, parse_slot_id, spoken_slot
 
@@ -51,13 +52,15 @@ def _checked_slot(calendar: Calendar, text: str, now: dt.datetime) -> Slot:
 
 
 async def _alternatives(
-    repo: AppointmentRepository, calendar: Calendar, slot: Slot, now: dt.datetime, holder: uuid.UUID
+    records: Records, calendar: Calendar, slot: Slot, now: dt.datetime, holder: uuid.UUID
 ) -> SlotTaken:
     visit_type = calendar.practice.visit_type(slot.visit_type_id)
     window = calendar.bookable_window(now, slot.start)
     holds = Holds(now, holder)
-    booked = BookedTime(repo, holds)
-    found = await search(repo, calendar, visit_type, window, booked=booked) if visit_type and window else []
+    booked = BookedTime(records, holds)
+    found = (
+        await search(records, calendar, visit_type, window, booked=booked) if visit_type and window else []
+    )
     return SlotTaken(alternatives=[offer(calendar, s) for s in found if s != slot][:3])
 
 
@@ -76,7 +79,7 @@ def _event_fields(appointment: Appointment, now: dt.datetime) -> dict[str, objec
 
 
 async def book(
-    repo: AppointmentRepository,
+    records: Records,
     calendar: Calendar,
     cmd: BookAppointment,
     patient: Patient,
@@ -84,12 +87,12 @@ async def book(
 ) -> AppointmentConfirmed | SlotTaken | NotOffered:
     patient_id = patient.id
     key = f"{cmd.conversation_id}:{cmd.slot_id}"
-    if confirmed := await _booked_before(repo, calendar, key, patient_id):
+    if confirmed := await _booked_before(records, calendar, key, patient_id):
         return confirmed  # a retried call (the gateway asks again when a reply was lost)
     slot = _checked_slot(calendar, cmd.slot_id, now)
     visit_type = calendar.practice.visit_type(slot.visit_type_id)
     day = slot.start.astimezone(calendar.zone).date()
-    if visit_type and (no := await refused(repo, calendar, visit_type, patient, day, cmd.referral, now)):
+    if visit_type and (no := await refused(records, calendar, visit_type, patient, day, cmd.referral, now)):
         return no
     appointment = Appointment(
         id=uuid.uuid4(),
@@ -102,49 +105,51 @@ async def book(
         conversation_id=cmd.conversation_id,
         idempotency_key=key,
     )
-    await repo.lock_practitioner(slot.practitioner_id)
+    await records.appointments.lock_practitioner(slot.practitioner_id)
     # Looked up again under the lock: an identical call that raced this one has committed by now.
-    if confirmed := await _booked_before(repo, calendar, key, patient_id):
+    if confirmed := await _booked_before(records, calendar, key, patient_id):
         return confirmed
-    if not await repo.is_free(slot.practitioner_id, slot.start, slot.end, holds=Holds(now, patient_id)):
+    if not await records.is_free(slot.practitioner_id, slot.start, slot.end, holds=Holds(now, patient_id)):
         # Taken by the identical call? In FHIR record mode the "lock" is a version check, not a wait, so
         # the twin may have written between the look-up above and this check.
-        if confirmed := await _booked_before(repo, calendar, key, patient_id):
+        if confirmed := await _booked_before(records, calendar, key, patient_id):
             return confirmed
-        return await _alternatives(repo, calendar, slot, now, appointment.patient_id)
+        return await _alternatives(records, calendar, slot, now, appointment.patient_id)
     try:
-        await repo.add(appointment)
+        await records.appointments.add(appointment)
     except SlotAlreadyTaken:
-        return await _alternatives(repo, calendar, slot, now, appointment.patient_id)
+        return await _alternatives(records, calendar, slot, now, appointment.patient_id)
     except DuplicateBooking:
         # The identical call raced its own retry; the first one won and is the answer to both.
-        existing = await repo.by_idempotency_key(key)
+        existing = await records.appointments.by_idempotency_key(key)
         if existing is None or existing.patient_id != patient_id:
-            return await _alternatives(repo, calendar, slot, now, appointment.patient_id)
+            return await _alternatives(records, calendar, slot, now, appointment.patient_id)
         return AppointmentConfirmed(appointment=appointment_info(calendar, existing))
-    await repo.booked_from_waitlist(appointment.patient_id, slot.visit_type_id)
-    await repo.add_event(subjects.APPOINTMENT_BOOKED, AppointmentBooked(**_event_fields(appointment, now)))
+    await records.own.booked_from_waitlist(appointment.patient_id, slot.visit_type_id)
+    await records.own.add_event(
+        subjects.APPOINTMENT_BOOKED, AppointmentBooked(**_event_fields(appointment, now))
+    )
     return AppointmentConfirmed(appointment=appointment_info(calendar, appointment))
 
 
 async def _booked_before(
-    repo: AppointmentRepository, calendar: Calendar, key: str, patient_id: uuid.UUID
+    records: Records, calendar: Calendar, key: str, patient_id: uuid.UUID
 ) -> AppointmentConfirmed | None:
-    existing = await repo.by_idempotency_key(key)
+    existing = await records.appointments.by_idempotency_key(key)
     if existing is None or existing.patient_id != patient_id:
         return None
     return AppointmentConfirmed(appointment=appointment_info(calendar, existing))
 
 
 async def list_appointments(
-    repo: AppointmentRepository, calendar: Calendar, patient_id: uuid.UUID, now: dt.datetime
+    records: Records, calendar: Calendar, patient_id: uuid.UUID, now: dt.datetime
 ) -> AppointmentList:
-    upcoming = await repo.upcoming_for_patient(patient_id, now)
+    upcoming = await records.appointments.upcoming_for_patient(patient_id, now)
     return AppointmentList(appointments=[appointment_info(calendar, a) for a in upcoming])
 
 
 async def _own_appointment(
-    repo: AppointmentRepository, appointment_id: str, patient_id: uuid.UUID | None
+    records: Records, appointment_id: str, patient_id: uuid.UUID | None
 ) -> Appointment:
     """The caller's own appointment, locked, booked or cancelled; someone else's is as unknown as a missing
     one. A cancelled one is returned so that a retried cancellation can be confirmed. The practice team
@@ -153,7 +158,7 @@ async def _own_appointment(
         key = uuid.UUID(appointment_id)
     except ValueError:
         raise AppointmentNotFound("no such appointment") from None
-    appointment = await repo.get_for_update(key)
+    appointment = await records.appointments.get_for_update(key)
     if appointment is None or (patient_id is not None and appointment.patient_id != patient_id):
         raise AppointmentNotFound("no such appointment")
     return appointment
@@ -190,7 +195,7 @@ def _when(calendar: Calendar, appointment: Appointment) -> str:
 
 
 async def cancel(
-    repo: AppointmentRepository,
+    records: Records,
     calendar: Calendar,
     cmd: CancelAppointment | StaffCancelAppointment,
     patient_id: uuid.UUID | None,
@@ -199,7 +204,7 @@ async def cancel(
 ) -> CancellationConfirmed | ChangeRequested:
     """For the verified caller `patient_id`, or for the practice team when it is None (which files no
     request: it is the team)."""
-    appointment = await _own_appointment(repo, cmd.appointment_id, patient_id)
+    appointment = await _own_appointment(records, cmd.appointment_id, patient_id)
     if appointment.status == "cancelled":
         # cancelled already, e.g. a retry
         return CancellationConfirmed(appointment_id=str(appointment.id), late=bool(appointment.late_change))
@@ -209,20 +214,22 @@ async def cancel(
         request_id = await staff_request(details)
         return ChangeRequested(appointment_id=str(appointment.id), request_id=request_id)
     appointment.late_change = late
-    await repo.cancel(appointment, now)
-    await repo.add_event(
+    await records.appointments.cancel(appointment, now)
+    await records.own.add_event(
         subjects.APPOINTMENT_CANCELLED, AppointmentCancelled(**_event_fields(appointment, now), late=late)
     )
-    await repo.lock_practitioner(appointment.practitioner_id)  # a booking of the freed slot waits for this
+    await records.appointments.lock_practitioner(
+        appointment.practitioner_id
+    )  # a booking of the freed slot waits for this
     freed = Slot(
         appointment.practitioner_id, appointment.visit_type_id, appointment.start_at, appointment.end_at
     )
-    await waitlist.offer_freed(repo, calendar, freed, appointment.patient_id, now)
+    await waitlist.offer_freed(records, calendar, freed, appointment.patient_id, now)
     return CancellationConfirmed(appointment_id=str(appointment.id), late=late)
 
 
 async def reschedule(
-    repo: AppointmentRepository,
+    records: Records,
     calendar: Calendar,
     cmd: RescheduleAppointment | StaffRescheduleAppointment,
     patient_id: uuid.UUID | None,
@@ -231,7 +238,7 @@ async def reschedule(
 ) -> RescheduleConfirmed | SlotTaken | ChangeRequested:
     """For the verified caller `patient_id`, or for the practice team when it is None (which files no
     request: it is the team)."""
-    appointment = await _own_appointment(repo, cmd.appointment_id, patient_id)
+    appointment = await _own_appointment(records, cmd.appointment_id, patient_id)
     wanted = parse_slot_id(cmd.new_slot_id, calendar.practice)
     current = Slot(
         appointment.practitioner_id, appointment.visit_type_id, appointment.start_at, appointment.end_at
@@ -250,16 +257,18 @@ async def reschedule(
         request_id = await staff_request(details)
         return ChangeRequested(appointment_id=str(appointment.id), request_id=request_id)
     previous = (appointment.practitioner_id, appointment.start_at, appointment.end_at)
-    await repo.lock_practitioner(slot.practitioner_id)
+    await records.appointments.lock_practitioner(slot.practitioner_id)
     holds = Holds(now, appointment.patient_id)
-    if not await repo.is_free(slot.practitioner_id, slot.start, slot.end, ignore=appointment.id, holds=holds):
-        return await _alternatives(repo, calendar, slot, now, appointment.patient_id)
+    if not await records.is_free(
+        slot.practitioner_id, slot.start, slot.end, ignore=appointment.id, holds=holds
+    ):
+        return await _alternatives(records, calendar, slot, now, appointment.patient_id)
     try:
-        await repo.move(
+        await records.appointments.move(
             appointment, slot.practitioner_id, slot.visit_type_id, slot.start, slot.end, late=late
         )
     except SlotAlreadyTaken:
-        return await _alternatives(repo, calendar, slot, now, appointment.patient_id)
+        return await _alternatives(records, calendar, slot, now, appointment.patient_id)
     event = AppointmentRescheduled(
         **_event_fields(appointment, now),
         previous_practitioner_id=previous[0],
@@ -267,8 +276,8 @@ async def reschedule(
         previous_end=previous[2],
         late=late,
     )
-    await repo.add_event(subjects.APPOINTMENT_RESCHEDULED, event)
-    await repo.booked_from_waitlist(appointment.patient_id, slot.visit_type_id)
+    await records.own.add_event(subjects.APPOINTMENT_RESCHEDULED, event)
+    await records.own.booked_from_waitlist(appointment.patient_id, slot.visit_type_id)
     freed = Slot(previous[0], appointment.visit_type_id, previous[1], previous[2])
-    await waitlist.offer_freed(repo, calendar, freed, appointment.patient_id, now)
+    await waitlist.offer_freed(records, calendar, freed, appointment.patient_id, now)
     return RescheduleConfirmed(appointment=appointment_info(calendar, appointment), late=late)

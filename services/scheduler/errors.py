@@ -16,6 +16,13 @@ class InvalidSlot(ServiceError):
     code = ErrorCode.invalid_slot
 
 
+class AppointmentChanged(ServiceError):
+    """FHIR record mode: someone else changed the appointment's time, practitioner, visit type or status on
+    the practice's server since it was read; nothing was written, the caller is told it changed."""
+
+    code = ErrorCode.conflict
+
+
 class SlotAlreadyTaken(Exception):
     """The exclusion constraint refused the time: another booking overlaps it."""
 

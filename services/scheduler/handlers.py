@@ -12,6 +12,8 @@ from ignis.contracts import subjects
 from ignis.contracts.base import ErrorCode, ErrorReply
 from ignis.contracts.patients import (
     ErasePatient,
+    FhirPatientId,
+    GetFhirPatientId,
     PatientErased,
     PatientErasedHere,
     PatientRefResolved,
@@ -50,13 +52,14 @@ from ignis.contracts.scheduling import (
 from ignis.kit.bus import ask, responder
 from ignis.kit.clock import utcnow
 from ignis.kit.context import Broker, Context
-from ignis.kit.db import ReadSession, Session
+from ignis.kit.db import AutocommitSession, Session
 from ignis.kit.erasure import subscribe_erasures
 from ignis.kit.errors import NotVerified, Unavailable
 from ignis.scheduler import agenda, booking, fhir_records, offers, practice_info, waitlist
 from ignis.scheduler.calendar import Calendar
 from ignis.scheduler.fhir_records import FhirCalendar
-from ignis.scheduler.repository import AppointmentRepository
+from ignis.scheduler.records import Records
+from ignis.scheduler.repository import AppointmentRepository, WaitlistRepository
 from ignis.scheduler.rules import Patient
 
 router = NatsRouter()
@@ -64,29 +67,29 @@ responds = responder(router, "scheduler")
 # Well inside the gateway's budget, so the caller hears `unavailable` rather than the gateway timing out.
 PATIENTS_TIMEOUT_SECONDS = 2.0
 _RESOLVED: TypeAdapter[PatientRefResolved | ErrorReply] = TypeAdapter(PatientRefResolved | ErrorReply)
+_FHIR_ID: TypeAdapter[FhirPatientId | ErrorReply] = TypeAdapter(FhirPatientId | ErrorReply)
 _FILED: TypeAdapter[RequestFiled | ErrorReply] = TypeAdapter(RequestFiled | ErrorReply)
 
 
 async def get_repository(
     session: Session, fhir: FhirCalendar | None = Context("fhir_calendar", default=None)
-) -> AppointmentRepository:
-    return fhir_records.repository(session, fhir)
+) -> Records:
+    return fhir_records.records(session, fhir)
 
 
-async def get_read_repository(
-    session: ReadSession, fhir: FhirCalendar | None = Context("fhir_calendar", default=None)
-) -> AppointmentRepository:
-    return fhir_records.repository(session, fhir)
+async def get_autocommit_repository(
+    session: AutocommitSession, fhir: FhirCalendar | None = Context("fhir_calendar", default=None)
+) -> Records:
+    return fhir_records.records(session, fhir)
 
 
-Repository = Annotated[AppointmentRepository, Depends(get_repository)]
-ReadRepository = Annotated[AppointmentRepository, Depends(get_read_repository)]
+Repository = Annotated[Records, Depends(get_repository)]
+AutocommitRepository = Annotated[Records, Depends(get_autocommit_repository)]
 CalendarDep = Annotated[Calendar, Context("calendar")]
+FhirCalendarDep = Annotated[FhirCalendar | None, Context("fhir_calendar", default=None)]
 
 
-async def verified(
-    conversation_id: str, patient_ref: str, broker: NatsBroker, repo: AppointmentRepository
-) -> Patient:
+async def verified(conversation_id: str, patient_ref: str, broker: NatsBroker, records: Records) -> Patient:
     """Ask the patients service whose ref this is, with what the practice's rules need to know; only a ref
     verified in this conversation acts. In FHIR record mode the repository learns the patient's FHIR id.
 
@@ -96,15 +99,15 @@ async def verified(
     reply = await ask(broker, query, subjects.PATIENTS_RESOLVE_REF, _RESOLVED, PATIENTS_TIMEOUT_SECONDS)
     if isinstance(reply, PatientRefResolved):
         patient = Patient.of(reply)
-        repo.know_patient(patient.id, reply.fhir_patient_id)
+        records.appointments.know_patient(patient.id, reply.fhir_patient_id)
         return patient
     if reply.code is ErrorCode.not_verified:
         raise NotVerified("ref not valid in this conversation")
     raise Unavailable("patients service failed")
 
 
-async def verified_patient(cmd: PatientCommand, broker: NatsBroker, repo: AppointmentRepository) -> uuid.UUID:
-    return (await verified(cmd.conversation_id, cmd.patient_ref, broker, repo)).id
+async def verified_patient(cmd: PatientCommand, broker: NatsBroker, records: Records) -> uuid.UUID:
+    return (await verified(cmd.conversation_id, cmd.patient_ref, broker, records)).id
 
 
 def staff_request(cmd: PatientCommand, broker: NatsBroker) -> booking.StaffRequest:
@@ -132,76 +135,92 @@ def staff_request(cmd: PatientCommand, broker: NatsBroker) -> booking.StaffReque
 
 @responds(subjects.SCHEDULER_FIND_SLOTS)
 async def find_slots(
-    cmd: FindSlots, repo: ReadRepository, calendar: CalendarDep, broker: Broker
+    cmd: FindSlots, records: AutocommitRepository, calendar: CalendarDep, broker: Broker
 ) -> SlotsOffered | NoSlotsFound | VisitTypeUnknown | NotOffered | ErrorReply:
-    patient = await verified(cmd.conversation_id, cmd.patient_ref, broker, repo) if cmd.patient_ref else None
-    return await offers.find_slots(repo, calendar, cmd, utcnow(), patient)
+    patient = (
+        await verified(cmd.conversation_id, cmd.patient_ref, broker, records) if cmd.patient_ref else None
+    )
+    return await offers.find_slots(records, calendar, cmd, utcnow(), patient)
 
 
 @responds(subjects.SCHEDULER_BOOK)
 async def book_appointment(
-    cmd: BookAppointment, repo: Repository, calendar: CalendarDep, broker: Broker
+    cmd: BookAppointment, records: Repository, calendar: CalendarDep, broker: Broker
 ) -> AppointmentConfirmed | SlotTaken | NotOffered:
-    patient = await verified(cmd.conversation_id, cmd.patient_ref, broker, repo)
-    return await booking.book(repo, calendar, cmd, patient, utcnow())
+    patient = await verified(cmd.conversation_id, cmd.patient_ref, broker, records)
+    return await booking.book(records, calendar, cmd, patient, utcnow())
 
 
 @responds(subjects.SCHEDULER_LIST)
 async def list_appointments(
-    cmd: ListAppointments, repo: ReadRepository, calendar: CalendarDep, broker: Broker
+    cmd: ListAppointments, records: AutocommitRepository, calendar: CalendarDep, broker: Broker
 ) -> AppointmentList:
-    patient_id = await verified_patient(cmd, broker, repo)
-    return await booking.list_appointments(repo, calendar, patient_id, utcnow())
+    patient_id = await verified_patient(cmd, broker, records)
+    return await booking.list_appointments(records, calendar, patient_id, utcnow())
 
 
 @responds(subjects.SCHEDULER_CANCEL)
 async def cancel_appointment(
-    cmd: CancelAppointment, repo: Repository, calendar: CalendarDep, broker: Broker
+    cmd: CancelAppointment, records: Repository, calendar: CalendarDep, broker: Broker
 ) -> CancellationConfirmed | ChangeRequested:
-    patient_id = await verified_patient(cmd, broker, repo)
-    return await booking.cancel(repo, calendar, cmd, patient_id, utcnow(), staff_request(cmd, broker))
+    patient_id = await verified_patient(cmd, broker, records)
+    return await booking.cancel(records, calendar, cmd, patient_id, utcnow(), staff_request(cmd, broker))
 
 
 @responds(subjects.SCHEDULER_RESCHEDULE)
 async def reschedule_appointment(
-    cmd: RescheduleAppointment, repo: Repository, calendar: CalendarDep, broker: Broker
+    cmd: RescheduleAppointment, records: Repository, calendar: CalendarDep, broker: Broker
 ) -> RescheduleConfirmed | SlotTaken | ChangeRequested:
-    patient_id = await verified_patient(cmd, broker, repo)
-    return await booking.reschedule(repo, calendar, cmd, patient_id, utcnow(), staff_request(cmd, broker))
+    patient_id = await verified_patient(cmd, broker, records)
+    return await booking.reschedule(records, calendar, cmd, patient_id, utcnow(), staff_request(cmd, broker))
 
 
 @responds(subjects.SCHEDULER_WAITLIST_JOIN)
 async def join_waitlist(
-    cmd: JoinWaitlist, repo: Repository, calendar: CalendarDep, broker: Broker
+    cmd: JoinWaitlist, records: Repository, calendar: CalendarDep, broker: Broker
 ) -> WaitlistJoined | VisitTypeUnknown | NotOffered | ErrorReply:
-    patient = await verified(cmd.conversation_id, cmd.patient_ref, broker, repo)
-    return await offers.join_waitlist(repo, calendar, cmd, patient, utcnow())
+    patient = await verified(cmd.conversation_id, cmd.patient_ref, broker, records)
+    return await offers.join_waitlist(records, calendar, cmd, patient, utcnow())
 
 
 @responds(subjects.SCHEDULER_WAITLIST_LIST)
-async def list_waitlist(query: ListWaitlist, repo: ReadRepository, calendar: CalendarDep) -> WaitlistPage:
-    return await waitlist.staff_list(repo, calendar, query, utcnow())
+async def list_waitlist(
+    query: ListWaitlist, records: AutocommitRepository, calendar: CalendarDep
+) -> WaitlistPage:
+    return await waitlist.staff_list(records, calendar, query, utcnow())
 
 
 @responds(subjects.SCHEDULER_PATIENT_APPOINTMENTS)
 async def patient_appointments(
-    query: ListPatientAppointments, repo: ReadRepository, calendar: CalendarDep
+    query: ListPatientAppointments,
+    records: AutocommitRepository,
+    calendar: CalendarDep,
+    broker: Broker,
+    fhir: FhirCalendarDep,
 ) -> AppointmentList:
-    return await booking.list_appointments(repo, calendar, query.patient_id, utcnow())
+    """In FHIR record mode the appointments are found by the patient's FHIR id, which the patients service
+    keeps (the staff app knows the Ignis id only)."""
+    if fhir is not None:
+        query_id = GetFhirPatientId(patient_id=query.patient_id)
+        reply = await ask(broker, query_id, subjects.PATIENTS_FHIR_ID, _FHIR_ID, PATIENTS_TIMEOUT_SECONDS)
+        if isinstance(reply, ErrorReply):
+            raise Unavailable("patients service failed")
+        records.appointments.know_patient(query.patient_id, reply.fhir_patient_id)
+    return await booking.list_appointments(records, calendar, query.patient_id, utcnow())
 
 
 @responds(subjects.SCHEDULER_STAFF_CANCEL)
 async def staff_cancel(
-    cmd: StaffCancelAppointment, repo: Repository, calendar: CalendarDep
+    cmd: StaffCancelAppointment, records: Repository, calendar: CalendarDep
 ) -> CancellationConfirmed | ChangeRequested:
-    return await booking.cancel(repo, calendar, cmd, None, utcnow(), None)
+    return await booking.cancel(records, calendar, cmd, None, utcnow(), None)
 
 
 @responds(subjects.SCHEDULER_STAFF_RESCHEDULE)
 async def staff_reschedule(
-    cmd: StaffRescheduleAppointment, repo: Repository, calendar: CalendarDep
+    cmd: StaffRescheduleAppointment, records: Repository, calendar: CalendarDep
 ) -> RescheduleConfirmed | SlotTaken | ChangeRequested:
-    return await booking.reschedule(repo, calendar, cmd, None, utcnow(), None)
+    return await booking.reschedule(records, calendar, cmd, None, utcnow(), None)
 
 
 @responds(subjects.SCHEDULER_PRACTICE_INFO)
@@ -211,20 +230,22 @@ async def tell_practice_info(cmd: GetPracticeInfo, calendar: CalendarDep) -> Pra
 
 @responds(subjects.SCHEDULER_DAY)
 async def day_appointments(
-    query: ListDayAppointments, repo: ReadRepository, calendar: CalendarDep
+    query: ListDayAppointments, records: AutocommitRepository, calendar: CalendarDep
 ) -> DayAppointments:
-    return await agenda.day_appointments(repo, calendar, query)
+    return await agenda.day_appointments(records, calendar, query)
 
 
 async def _erase(session: AsyncSession, erasure: PatientErased | ErasePatient) -> dict[str, int]:
     """Their appointments and waiting-list entries, and the events naming them that the outbox keeps."""
-    repo = AppointmentRepository(session)
-    appointments = await repo.erase_patient(erasure.patient_id)
-    waiting = await repo.erase_waitlist(erasure.patient_id)
+    # In FHIR record mode the appointments are the practice's record on its server and stay there; Ignis'
+    # own table has none then.
+    appointments = await AppointmentRepository(session).erase_patient(erasure.patient_id)
+    own = WaitlistRepository(session)
+    waiting = await own.erase_waitlist(erasure.patient_id)
     return {
         "appointments": appointments,
         "waitlist": waiting,
-        "events": await repo.erase_events(erasure.patient_id),
+        "events": await own.erase_events(erasure.patient_id),
     }
 
 

@@ -23,7 +23,8 @@ from ignis.scheduler import waitlist
 from ignis.scheduler.calendar import Calendar
 from ignis.scheduler.describe import local_day_start, offer, resolve_practitioner, resolve_visit_type
 from ignis.scheduler.intervals import Booked, merge_busy
-from ignis.scheduler.repository import AppointmentRepository, Holds
+from ignis.scheduler.records import Records
+from ignis.scheduler.repository import Holds
 from ignis.scheduler.rules import Patient, refusal
 from ignis.scheduler.slots import Slot
 
@@ -37,8 +38,8 @@ class BookedTime:
     where the last one ended, so a find_slots that searches again from the same start (its fallback) reads
     only what it has not read yet."""
 
-    def __init__(self, repo: AppointmentRepository, holds: Holds | None = None) -> None:
-        self.repo = repo
+    def __init__(self, records: Records, holds: Holds | None = None) -> None:
+        self.records = records
         self.holds = holds  # slots held from the waiting list for others count as booked
         self.ids: list[str] = []
         self.start = self.end = dt.datetime.min.replace(tzinfo=dt.UTC)
@@ -49,7 +50,7 @@ class BookedTime:
         if ids != self.ids or not self.start <= start <= self.end:
             self.ids, self.start, self.end, self.booked = ids, start, start, Booked()
         if end > self.end:
-            read = await self.repo.busy(ids, self.end, end, holds=self.holds)
+            read = await self.records.busy(ids, self.end, end, holds=self.holds)
             known = {pid: [*self.booked.get(pid, []), *intervals] for pid, intervals in read.items()}
             self.booked.update(merge_busy(known))
             self.end = end
@@ -57,7 +58,7 @@ class BookedTime:
 
 
 async def search(
-    repo: AppointmentRepository,
+    records: Records,
     calendar: Calendar,
     visit_type: VisitType,
     window: tuple[dt.datetime, dt.datetime],
@@ -71,7 +72,7 @@ async def search(
     """The earliest free slots in `window`, reading booked time chunk by chunk (`CHUNKS`)."""
     offering = [p.id for p in calendar.practice.offering(visit_type)]
     candidates = [p for p in offering if practitioner_ids is None or p in practitioner_ids]
-    booked = booked or BookedTime(repo)
+    booked = booked or BookedTime(records)
     found: list[Slot] = []
     start, end = window
     sizes = iter(CHUNKS)
@@ -100,7 +101,7 @@ def _unknown_visit_type(calendar: Calendar) -> VisitTypeUnknown:
 
 
 async def refused(
-    repo: AppointmentRepository,
+    records: Records,
     calendar: Calendar,
     visit_type: VisitType,
     patient: Patient,
@@ -108,13 +109,16 @@ async def refused(
     referral: bool | None,
     now: dt.datetime,
 ) -> NotOffered | None:
-    """The practice's rules for `visit_type`, checked for `patient` on `day` (their age that day)."""
-    seen_before = await repo.seen_before(patient.id, now)
+    """The practice's rules for `visit_type`, checked for `patient` on `day` (their age that day). Whether
+    the patient was seen here is asked only where a rule depends on it (a read of the records)."""
+    seen_before = False
+    if patient.registered_by_phone and calendar.practice.rules_for(visit_type).new_patients is False:
+        seen_before = await records.appointments.seen_before(patient.id, now)
     return refusal(calendar.practice, visit_type, patient, day, seen_before=seen_before, referral=referral)
 
 
 async def find_slots(
-    repo: AppointmentRepository,
+    records: Records,
     calendar: Calendar,
     cmd: FindSlots,
     now: dt.datetime,
@@ -127,15 +131,10 @@ async def find_slots(
     if patient is not None:
         today = now.astimezone(calendar.zone).date()
         first_day = max(cmd.earliest or today, today)
-        # The rules' `refused` and the waiting list's `held_offers`, from one read.
-        seen_before, holds_of_caller = await repo.seen_before_and_holds(patient.id, now)
-        practice = calendar.practice
-        if no := refusal(
-            practice, visit_type, patient, first_day, seen_before=seen_before, referral=cmd.referral
-        ):
+        if no := await refused(records, calendar, visit_type, patient, first_day, cmd.referral, now):
             return no
-        held = waitlist.held_offers(
-            holds_of_caller, calendar, visit_type, now, lambda slot: offer(calendar, slot)
+        held = await waitlist.held_offers(
+            records, calendar, patient, visit_type, now, lambda slot: offer(calendar, slot)
         )
     holds = Holds(now, patient.id if patient else None)
     practitioner_ids = None
@@ -147,11 +146,11 @@ async def find_slots(
     earliest = local_day_start(calendar, cmd.earliest) if cmd.earliest else None
     latest = local_day_start(calendar, cmd.latest + dt.timedelta(days=1)) if cmd.latest else None
     window = calendar.bookable_window(now, earliest, latest)
-    booked = BookedTime(repo, holds)
+    booked = BookedTime(records, holds)
     slots = []
     if window is not None:
         slots = await search(
-            repo,
+            records,
             calendar,
             visit_type,
             window,
@@ -172,7 +171,7 @@ async def find_slots(
     later = calendar.bookable_window(now, earliest)
     following = (
         await search(
-            repo, calendar, visit_type, later, practitioner_ids=practitioner_ids, limit=1, booked=booked
+            records, calendar, visit_type, later, practitioner_ids=practitioner_ids, limit=1, booked=booked
         )
         if later
         else []
@@ -184,7 +183,7 @@ async def find_slots(
 
 
 async def join_waitlist(
-    repo: AppointmentRepository, calendar: Calendar, cmd: JoinWaitlist, patient: Patient, now: dt.datetime
+    records: Records, calendar: Calendar, cmd: JoinWaitlist, patient: Patient, now: dt.datetime
 ) -> WaitlistJoined | VisitTypeUnknown | NotOffered | ErrorReply:
     visit_type = resolve_visit_type(calendar, cmd.visit_type)
     if visit_type is None:
@@ -196,6 +195,8 @@ async def join_waitlist(
             return ErrorReply(code=ErrorCode.unknown_practitioner, message="no such practitioner")
         practitioner_id = practitioner.id
     today = now.astimezone(calendar.zone).date()
-    if no := await refused(repo, calendar, visit_type, patient, max(cmd.earliest or today, today), True, now):
+    if no := await refused(
+        records, calendar, visit_type, patient, max(cmd.earliest or today, today), True, now
+    ):
         return no  # a referral is asked for when booking
-    return await waitlist.join(repo, calendar, cmd, patient, visit_type, practitioner_id)
+    return await waitlist.join(records, calendar, cmd, patient, visit_type, practitioner_id)

@@ -1,8 +1,9 @@
 """The only module of the scheduler that runs SQL. It flushes, never commits.
 
-`AppointmentRepository` is also the scheduler's records port: with IGNIS_RECORDS=fhir,
-`fhir_records.FhirAppointments` overrides every method that reads or writes appointments, and only the
-outbox (Ignis' business) stays here."""
+Two repositories: `AppointmentRepository`, the appointments in Ignis' own record mode (one implementation
+of the `records.AppointmentRecords` port; `fhir_records.FhirAppointments` is the other), and
+`WaitlistRepository`, what is Ignis' business in both record modes: the waiting list, the slots held from
+it, and the outbox."""
 
 import datetime as dt
 import math
@@ -13,11 +14,11 @@ from dataclasses import dataclass
 from asyncpg.exceptions import ExclusionViolationError, UniqueViolationError
 from sqlalchemy import (
     ColumnElement,
+    Select,
     TextClause,
     and_,
     delete,
     func,
-    literal,
     or_,
     select,
     text,
@@ -47,35 +48,169 @@ class Holds:
 
 
 class AppointmentRepository(Repository):
+    """The appointments in Ignis' own Postgres (IGNIS_RECORDS=ignis)."""
+
     schema = SCHEMA
 
     def know_patient(self, patient_id: uuid.UUID, fhir_patient_id: str | None) -> None:
         """The verified caller's FHIR Patient id, which FHIR record mode books for; unused here."""
 
     async def busy(
-        self,
-        practitioner_ids: Collection[str],
-        start: dt.datetime,
-        end: dt.datetime,
-        holds: Holds | None = None,
+        self, practitioner_ids: Collection[str], start: dt.datetime, end: dt.datetime
     ) -> dict[str, list[tuple[int, int]]]:
         """Booked time of these practitioners that overlaps [start, end), as [start, end) in whole seconds
         since the epoch (rounded outwards): one row per practitioner with two integer arrays, which the
         driver decodes in C, where a row and two aware datetimes per appointment cost more than the query.
         Plain SQL (the overlap phrased like the exclusion constraint, so its GiST index serves it): on the
-        hottest read, building the statement cost as much as running it. With `holds`, the slots held
-        for others from the waiting list count as booked, read in the same statement (one round trip:
-        on this box a round trip costs more than either read); then each practitioner's intervals are
-        sorted as (start, end) pairs, as `with_held` sorts them."""
-        params: dict[str, object] = {"ids": list(practitioner_ids), "start": start, "end": end}
-        if holds is None:
-            statement = _BUSY
-        elif holds.holder is None:
-            statement, params["now"] = _BUSY_OR_HELD, holds.now
-        else:
-            statement, params["now"], params["holder"] = _BUSY_OR_HELD_FOR_OTHERS, holds.now, holds.holder
+        hottest read, building the statement cost as much as running it."""
+        rows = await self.session.execute(_BUSY, {"ids": list(practitioner_ids), "start": start, "end": end})
+        return {practitioner_id: list(zip(lo, hi, strict=True)) for practitioner_id, lo, hi in rows}
+
+    async def busy_or_held(
+        self, practitioner_ids: Collection[str], start: dt.datetime, end: dt.datetime, holds: Holds
+    ) -> dict[str, list[tuple[int, int]]]:
+        """`busy` and `WaitlistRepository.with_held` in one statement (one round trip: on the hottest read a
+        round trip costs more than either query), which Ignis' record mode can do since the slots held
+        from the waiting list are in the same database. The same answer: each practitioner's intervals
+        sorted as (start, end) pairs."""
+        statement = _BUSY_OR_HELD if holds.holder is None else _BUSY_OR_HELD_FOR_OTHERS
+        params = {"ids": list(practitioner_ids), "start": start, "end": end, "now": holds.now}
+        if holds.holder is not None:
+            params["holder"] = holds.holder
         rows = await self.session.execute(statement, params)
         return {practitioner_id: list(zip(lo, hi, strict=True)) for practitioner_id, lo, hi in rows}
+
+    async def is_free(
+        self, practitioner_id: str, start: dt.datetime, end: dt.datetime, ignore: uuid.UUID | None = None
+    ) -> bool:
+        """Whether nothing (but `ignore`) is booked there. Under `lock_practitioner` this check and the
+        insert that follows cannot be interleaved, so a lost race is answered without a constraint error;
+        the exclusion constraint still guards every other path."""
+        return (
+            await self.session.scalar(self._booked_there(practitioner_id, start, end, ignore).limit(1))
+            is None
+        )
+
+    async def free_nor_held(
+        self,
+        practitioner_id: str,
+        start: dt.datetime,
+        end: dt.datetime,
+        ignore: uuid.UUID | None,
+        holds: Holds,
+    ) -> bool:
+        """`is_free` and not `WaitlistRepository.held_for_others`, in one statement (as `busy_or_held`)."""
+        held = select(SlotHold.id).where(*_held_there(practitioner_id, start, end, holds))
+        booked = self._booked_there(practitioner_id, start, end, ignore)
+        return not await self.session.scalar(select(or_(booked.exists(), held.exists())))
+
+    def _booked_there(
+        self, practitioner_id: str, start: dt.datetime, end: dt.datetime, ignore: uuid.UUID | None
+    ) -> Select[uuid.UUID]:
+        return select(Appointment.id).where(
+            Appointment.practitioner_id == practitioner_id, _overlapping(start, end), Appointment.id != ignore
+        )
+
+    async def by_idempotency_key(self, key: str) -> Appointment | None:
+        return await self.session.scalar(select(Appointment).where(Appointment.idempotency_key == key))
+
+    async def get_for_update(self, appointment_id: uuid.UUID) -> Appointment | None:
+        return await self.session.scalar(
+            select(Appointment).where(Appointment.id == appointment_id).with_for_update()
+        )
+
+    async def upcoming_for_patient(self, patient_id: uuid.UUID, now: dt.datetime) -> Sequence[Appointment]:
+        result = await self.session.execute(
+            select(Appointment)
+            .where(
+                Appointment.patient_id == patient_id, Appointment.status == "booked", Appointment.end_at > now
+            )
+            .order_by(Appointment.start_at)
+        )
+        return result.scalars().all()
+
+    async def seen_before(self, patient_id: uuid.UUID, now: dt.datetime) -> bool:
+        """Whether the patient had an appointment here that was not cancelled and has begun."""
+        query = select(Appointment.id).where(
+            Appointment.patient_id == patient_id, Appointment.status == "booked", Appointment.start_at <= now
+        )
+        return await self.session.scalar(query.limit(1)) is not None
+
+    async def booked_between(
+        self, start: dt.datetime, end: dt.datetime, limit: int, after: tuple[dt.datetime, uuid.UUID] | None
+    ) -> Sequence[Appointment]:
+        query = select(Appointment).where(
+            Appointment.status == "booked", Appointment.start_at >= start, Appointment.start_at < end
+        )
+        if after is not None:
+            query = query.where(tuple_(Appointment.start_at, Appointment.id) > tuple_(*after))
+        query = query.order_by(Appointment.start_at, Appointment.id).limit(limit)
+        return (await self.session.execute(query)).scalars().all()
+
+    async def erase_patient(self, patient_id: uuid.UUID) -> int:
+        result = await self.session.execute(delete(Appointment).where(Appointment.patient_id == patient_id))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def lock_practitioner(self, practitioner_id: str) -> None:
+        """Serialise bookings of one practitioner until this transaction ends.
+
+        The exclusion constraint alone is correct but lets concurrent inserts of one slot wait on each
+        other and end in deadlocks (each sees the other's uncommitted row); queued, each simply finds the
+        winner's committed row.
+        """
+        await self.session.execute(
+            text(
+                "SELECT pg_advisory_xact_lock(hashtext('ignis.scheduler.booking'), hashtext(:practitioner))"
+            ),
+            {"practitioner": practitioner_id},
+        )
+
+    async def add(self, appointment: Appointment) -> Appointment:
+        """Insert in a savepoint: a lost race is an answer (`slot_taken`), not a failed unit of work."""
+        try:
+            async with self.session.begin_nested():
+                self.session.add(appointment)
+        except IntegrityError as exc:
+            raise _translate(exc) from None
+        return appointment
+
+    async def move(
+        self,
+        appointment: Appointment,
+        practitioner_id: str,
+        visit_type_id: str,
+        start: dt.datetime,
+        end: dt.datetime,
+        late: bool = False,
+    ) -> None:
+        """Move in a savepoint; if the new time is taken the appointment keeps its old one. Either way the
+        appointment is read back as stored (its `updated_at` is the database's clock)."""
+        try:
+            async with self.session.begin_nested():
+                appointment.late_change = late
+                appointment.practitioner_id = practitioner_id
+                appointment.visit_type_id = visit_type_id
+                appointment.start_at, appointment.end_at = start, end
+                appointment.version += 1  # the caller holds the row lock
+                appointment.updated_at = func.now()
+        except IntegrityError as exc:
+            await self.session.refresh(appointment)
+            raise _translate(exc) from None
+        await self.session.refresh(appointment)
+
+    async def cancel(self, appointment: Appointment, now: dt.datetime) -> None:
+        """Cancel an appointment read with `get_for_update` (its row lock is held)."""
+        appointment.status = "cancelled"
+        appointment.version += 1
+        appointment.cancelled_at = now
+        appointment.updated_at = now
+        appointment.idempotency_key = None  # the slot may be booked again, by this caller too
+
+
+class WaitlistRepository(Repository):
+    """Ignis' own business in both record modes: the waiting list, the slots held from it, the outbox."""
+
+    schema = SCHEMA
 
     async def with_held(
         self,
@@ -102,32 +237,12 @@ class AppointmentRepository(Repository):
             busy[practitioner_id] = sorted([*busy.get(practitioner_id, []), interval])
         return busy
 
-    async def is_free(
-        self,
-        practitioner_id: str,
-        start: dt.datetime,
-        end: dt.datetime,
-        ignore: uuid.UUID | None = None,
-        holds: Holds | None = None,
+    async def held_for_others(
+        self, practitioner_id: str, start: dt.datetime, end: dt.datetime, holds: Holds
     ) -> bool:
-        """Whether nothing (but `ignore`) is booked there, nor held for someone else. Under
-        `lock_practitioner` this check and the insert that follows cannot be interleaved, so a lost race is
-        answered without a constraint error; the exclusion constraint still guards every other path. With
-        `holds`, both are asked in one statement (one round trip)."""
-        query = select(Appointment.id).where(
-            Appointment.practitioner_id == practitioner_id, _overlapping(start, end), Appointment.id != ignore
-        )
-        if holds is None:
-            return await self.session.scalar(query.limit(1)) is None
-        held = select(SlotHold.id).where(
-            SlotHold.practitioner_id == practitioner_id,
-            SlotHold.start_at < end,
-            SlotHold.end_at > start,
-            *holds.others(),
-        )
-        return not await self.session.scalar(select(or_(query.exists(), held.exists())))
-
-    # -- waiting list -------------------------------------------------------------------------------------
+        """Whether a slot overlapping [start, end) is held from the waiting list for someone else."""
+        held = select(SlotHold.id).where(*_held_there(practitioner_id, start, end, holds))
+        return await self.session.scalar(held.limit(1)) is not None
 
     async def waitlist_entry_by_key(self, key: str) -> WaitlistEntry | None:
         return await self.session.scalar(select(WaitlistEntry).where(WaitlistEntry.idempotency_key == key))
@@ -213,72 +328,6 @@ class AppointmentRepository(Repository):
         query = select(SlotHold).where(SlotHold.entry_id.in_(entry_ids), SlotHold.expires_at > now)
         return {hold.entry_id: hold for hold in (await self.session.execute(query)).scalars()}
 
-    async def by_idempotency_key(self, key: str) -> Appointment | None:
-        return await self.session.scalar(select(Appointment).where(Appointment.idempotency_key == key))
-
-    async def get_for_update(self, appointment_id: uuid.UUID) -> Appointment | None:
-        return await self.session.scalar(
-            select(Appointment).where(Appointment.id == appointment_id).with_for_update()
-        )
-
-    async def upcoming_for_patient(self, patient_id: uuid.UUID, now: dt.datetime) -> Sequence[Appointment]:
-        result = await self.session.execute(
-            select(Appointment)
-            .where(
-                Appointment.patient_id == patient_id, Appointment.status == "booked", Appointment.end_at > now
-            )
-            .order_by(Appointment.start_at)
-        )
-        return result.scalars().all()
-
-    async def seen_before(self, patient_id: uuid.UUID, now: dt.datetime) -> bool:
-        """Whether the patient had an appointment here that was not cancelled and has begun."""
-        query = select(Appointment.id).where(
-            Appointment.patient_id == patient_id, Appointment.status == "booked", Appointment.start_at <= now
-        )
-        return await self.session.scalar(query.limit(1)) is not None
-
-    async def seen_before_and_holds(
-        self, patient_id: uuid.UUID, now: dt.datetime
-    ) -> tuple[bool, Sequence[SlotHold]]:
-        """`seen_before` and `holds_of` in one statement (find_slots asks both of every verified caller, and
-        a round trip costs more than either read). A subclass whose `seen_before` reads elsewhere (another
-        record mode) is asked each on its own."""
-        if type(self).seen_before is not AppointmentRepository.seen_before:
-            return await self.seen_before(patient_id, now), await self.holds_of(patient_id, now)
-        seen = (
-            select(Appointment.id)
-            .where(
-                Appointment.patient_id == patient_id,
-                Appointment.status == "booked",
-                Appointment.start_at <= now,
-            )
-            .exists()
-        )
-        query = (
-            select(seen, SlotHold)
-            .select_from(select(literal(1)).subquery())
-            .outerjoin(SlotHold, and_(SlotHold.patient_id == patient_id, SlotHold.expires_at > now))
-            .order_by(SlotHold.start_at)
-        )
-        rows = (await self.session.execute(query)).all()  # one row at least: the outer join's left side
-        return bool(rows[0][0]), [hold for _, hold in rows if hold is not None]
-
-    async def booked_between(
-        self, start: dt.datetime, end: dt.datetime, limit: int, after: tuple[dt.datetime, uuid.UUID] | None
-    ) -> Sequence[Appointment]:
-        query = select(Appointment).where(
-            Appointment.status == "booked", Appointment.start_at >= start, Appointment.start_at < end
-        )
-        if after is not None:
-            query = query.where(tuple_(Appointment.start_at, Appointment.id) > tuple_(*after))
-        query = query.order_by(Appointment.start_at, Appointment.id).limit(limit)
-        return (await self.session.execute(query)).scalars().all()
-
-    async def erase_patient(self, patient_id: uuid.UUID) -> int:
-        result = await self.session.execute(delete(Appointment).where(Appointment.patient_id == patient_id))
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
-
     async def erase_waitlist(self, patient_id: uuid.UUID) -> int:
         """Their waiting-list entries (and with them the slots held for them)."""
         query = delete(WaitlistEntry).where(WaitlistEntry.patient_id == patient_id)
@@ -287,65 +336,6 @@ class AppointmentRepository(Repository):
     async def erase_events(self, patient_id: uuid.UUID) -> int:
         """The outbox's appointment events that name the patient (published or not)."""
         return await self.forget_events("patient_id", str(patient_id))
-
-    async def count_booked(self) -> int:
-        query = select(func.count()).select_from(Appointment).where(Appointment.status == "booked")
-        return int(await self.session.scalar(query) or 0)
-
-    async def lock_practitioner(self, practitioner_id: str) -> None:
-        """Serialise bookings of one practitioner until this transaction ends.
-
-        The exclusion constraint alone is correct but lets concurrent inserts of one slot wait on each
-        other and end in deadlocks (each sees the other's uncommitted row); queued, each simply finds the
-        winner's committed row.
-        """
-        await self.session.execute(
-            text(
-                "SELECT pg_advisory_xact_lock(hashtext('ignis.scheduler.booking'), hashtext(:practitioner))"
-            ),
-            {"practitioner": practitioner_id},
-        )
-
-    async def add(self, appointment: Appointment) -> Appointment:
-        """Insert in a savepoint: a lost race is an answer (`slot_taken`), not a failed unit of work."""
-        try:
-            async with self.session.begin_nested():
-                self.session.add(appointment)
-        except IntegrityError as exc:
-            raise _translate(exc) from None
-        return appointment
-
-    async def move(
-        self,
-        appointment: Appointment,
-        practitioner_id: str,
-        visit_type_id: str,
-        start: dt.datetime,
-        end: dt.datetime,
-        late: bool = False,
-    ) -> None:
-        """Move in a savepoint; if the new time is taken the appointment keeps its old one. Either way the
-        appointment is read back as stored (its `updated_at` is the database's clock)."""
-        try:
-            async with self.session.begin_nested():
-                appointment.late_change = late
-                appointment.practitioner_id = practitioner_id
-                appointment.visit_type_id = visit_type_id
-                appointment.start_at, appointment.end_at = start, end
-                appointment.version += 1  # the caller holds the row lock
-                appointment.updated_at = func.now()
-        except IntegrityError as exc:
-            await self.session.refresh(appointment)
-            raise _translate(exc) from None
-        await self.session.refresh(appointment)
-
-    async def cancel(self, appointment: Appointment, now: dt.datetime) -> None:
-        """Cancel an appointment read with `get_for_update` (its row lock is held)."""
-        appointment.status = "cancelled"
-        appointment.version += 1
-        appointment.cancelled_at = now
-        appointment.updated_at = now
-        appointment.idempotency_key = None  # the slot may be booked again, by this caller too
 
 
 _BUSY = text(
@@ -362,8 +352,8 @@ _BUSY = text(
 
 
 def _busy_or_held(held_for: str) -> TextClause:
-    """`_BUSY` and the slots held from the waiting list (unexpired, and `held_for` whom they count),
-    in one statement, each practitioner's intervals ordered by (start, end)."""
+    """`_BUSY` and the slots held from the waiting list (unexpired; `held_for`: whom they count for), in one
+    statement, each practitioner's intervals ordered by (start, end)."""
     return text(
         f"""
         SELECT practitioner_id, array_agg(lo ORDER BY lo, hi), array_agg(hi ORDER BY lo, hi)
@@ -387,6 +377,18 @@ def _busy_or_held(held_for: str) -> TextClause:
 
 _BUSY_OR_HELD = _busy_or_held("")
 _BUSY_OR_HELD_FOR_OTHERS = _busy_or_held(" AND patient_id <> :holder")
+
+
+def _held_there(
+    practitioner_id: str, start: dt.datetime, end: dt.datetime, holds: Holds
+) -> list[ColumnElement[bool]]:
+    """A slot held from the waiting list for someone else, overlapping [start, end)."""
+    return [
+        SlotHold.practitioner_id == practitioner_id,
+        SlotHold.start_at < end,
+        SlotHold.end_at > start,
+        *holds.others(),
+    ]
 
 
 def _overlapping(start: dt.datetime, end: dt.datetime) -> ColumnElement[bool]:

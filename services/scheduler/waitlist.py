@@ -8,7 +8,7 @@ lapses leaves the slot free for everyone.
 
 import datetime as dt
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from ignis.contracts import subjects
 from ignis.contracts.scheduling import (
@@ -24,7 +24,8 @@ from ignis.kit.pagination import decode_cursor, encode_cursor
 from ignis.practice.config import VisitType
 from ignis.scheduler.calendar import Calendar
 from ignis.scheduler.models import SlotHold, WaitlistEntry
-from ignis.scheduler.repository import AppointmentRepository, Holds
+from ignis.scheduler.records import Records
+from ignis.scheduler.repository import Holds
 from ignis.scheduler.rules import Patient
 from ignis.scheduler.slots import Slot, spoken_slot
 
@@ -33,7 +34,7 @@ Describe = Callable[[Slot], SlotOffer]
 
 
 async def join(
-    repo: AppointmentRepository,
+    records: Records,
     calendar: Calendar,
     cmd: JoinWaitlist,
     patient: Patient,
@@ -41,7 +42,7 @@ async def join(
     practitioner_id: str | None,
 ) -> WaitlistJoined:
     """The caller's entry (the same one again for a repeated call in this conversation)."""
-    entry = await repo.add_waitlist_entry(
+    entry = await records.own.add_waitlist_entry(
         WaitlistEntry(
             id=uuid.uuid4(),
             patient_id=patient.id,
@@ -56,7 +57,7 @@ async def join(
     return WaitlistJoined(
         entry_id=str(entry.id),
         visit_type=visit_type.name,
-        position=await repo.waiting_position(entry),
+        position=await records.own.waiting_position(entry),
         hold_minutes=calendar.practice.booking.waitlist_hold_minutes,
     )
 
@@ -79,16 +80,16 @@ def _fits(calendar: Calendar, entry: WaitlistEntry, freed: Slot, now: dt.datetim
 
 
 async def offer_freed(
-    repo: AppointmentRepository, calendar: Calendar, freed: Slot, freed_by: uuid.UUID, now: dt.datetime
+    records: Records, calendar: Calendar, freed: Slot, freed_by: uuid.UUID, now: dt.datetime
 ) -> None:
     """Hold the freed slot for the first waiting patient it fits, and announce it for the SMS."""
     offering = [v.id for v in calendar.practice.visit_types if freed.practitioner_id in _ids(calendar, v)]
-    for entry in await repo.waiting_for(offering):
+    for entry in await records.own.waiting_for(offering):
         if entry.patient_id == freed_by:
             continue
         slot = _fits(calendar, entry, freed, now)
         holds = Holds(now, entry.patient_id)
-        if slot is None or not await repo.is_free(slot.practitioner_id, slot.start, slot.end, holds=holds):
+        if slot is None or not await records.is_free(slot.practitioner_id, slot.start, slot.end, holds=holds):
             continue
         expires = now + dt.timedelta(minutes=calendar.practice.booking.waitlist_hold_minutes)
         hold = SlotHold(
@@ -101,7 +102,7 @@ async def offer_freed(
             end_at=slot.end,
             expires_at=expires,
         )
-        await repo.add_hold(hold)
+        await records.own.add_hold(hold)
         entry.status = "offered"
         event = AppointmentSlotOffered(
             event_id=uuid.uuid4(),
@@ -114,7 +115,7 @@ async def offer_freed(
             end=slot.end,
             expires_at=expires,
         )
-        await repo.add_event(subjects.APPOINTMENT_SLOT_OFFERED, event)
+        await records.own.add_event(subjects.APPOINTMENT_SLOT_OFFERED, event)
         return
 
 
@@ -122,12 +123,17 @@ def _ids(calendar: Calendar, visit_type: VisitType) -> list[str]:
     return [p.id for p in calendar.practice.offering(visit_type)]
 
 
-def held_offers(
-    holds: Sequence[SlotHold], calendar: Calendar, visit_type: VisitType, now: dt.datetime, describe: Describe
+async def held_offers(
+    records: Records,
+    calendar: Calendar,
+    patient: Patient,
+    visit_type: VisitType,
+    now: dt.datetime,
+    describe: Describe,
 ) -> list[SlotOffer]:
-    """Of the caller's holds (`holds_of`), those for `visit_type` still bookable: offered before any other."""
+    """The slots held for this caller for `visit_type`, still bookable: offered before any other."""
     offers = []
-    for hold in holds:
+    for hold in await records.own.holds_of(patient.id, now):
         slot = Slot(hold.practitioner_id, hold.visit_type_id, hold.start_at, hold.end_at)
         if hold.visit_type_id == visit_type.id and calendar.is_bookable(slot, now):
             offers.append(describe(slot).model_copy(update={"held": True}))
@@ -135,15 +141,15 @@ def held_offers(
 
 
 async def staff_list(
-    repo: AppointmentRepository, calendar: Calendar, query: ListWaitlist, now: dt.datetime
+    records: Records, calendar: Calendar, query: ListWaitlist, now: dt.datetime
 ) -> WaitlistPage:
     after = None
     if query.cursor:
         stamp, key = decode_cursor(query.cursor, dt.datetime.fromisoformat, uuid.UUID)
         after = (stamp, key)
-    rows = await repo.waitlist_page(query.limit + 1, after)
+    rows = await records.own.waitlist_page(query.limit + 1, after)
     page = rows[: query.limit]
-    holds = await repo.holds_for_entries([e.id for e in page], now)
+    holds = await records.own.holds_for_entries([e.id for e in page], now)
     items = []
     for entry in page:
         visit_type = calendar.practice.visit_type(entry.visit_type_id)

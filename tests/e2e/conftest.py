@@ -75,10 +75,13 @@ def wait_ready(base_url: str, process: subprocess.Popen[bytes], timeout: float =
 
 
 @contextlib.contextmanager
-def ignis_up(env: dict[str, str], log: Path) -> Iterator[Running]:
+def ignis_up(env: dict[str, str], log: Path, *options: str) -> Iterator[Running]:
     with log.open("ab") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-m", "ignis.cli.main", "up"], env=env, stdout=sink, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "ignis.cli.main", "up", *options],
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
         )
     running = Running(process, f"http://127.0.0.1:{env['IGNIS_GATEWAY_PORT']}", log)
     try:

@@ -40,7 +40,7 @@ class TestMigrateAll:
                 .scalars()
                 .all()
             )
-        assert versions[-3:] == ["0008_fhir_patient", "0009_fhir_sync", "0010_registered_by_phone"]
+        assert versions[-3:] == ["0009_fhir_sync", "0010_registered_by_phone", "0011_identification"]
         assert {"patient", "verification", "identity_attempt", "schema_migration"} <= set(tables)
 
 
@@ -62,6 +62,7 @@ class TestFreshDatabase:
                     "0008_fhir_patient",
                     "0009_fhir_sync",
                     "0010_registered_by_phone",
+                    "0011_identification",
                 ],
                 "scheduler": [
                     "0001_init",

@@ -1,6 +1,7 @@
 """The notifier killed (SIGKILL) while sipgate holds its request: after a restart the SMS is `unknown`,
 never sent a second time, and the restarted notifier goes on sending what is new."""
 
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ignis.contracts import subjects
+from ignis.notifier.dispatcher import BATCH
 from tests.conftest import TEST_DATA_KEYS, verified_caller
 from tests.factories import MUELLER
 from tests.fakes import sipgate as fake
@@ -99,3 +101,51 @@ async def test_killed_while_sending_never_sends_twice(
     rows = await settled(engine, 2, within_seconds=30, template="confirmation")
     assert sorted(r["status"] for r in rows) == ["sent", "unknown"]
     assert [r.status for r in sipgate.requests] == [HANG, 204]
+
+
+BURST = 120  # bookings: several of the dispatcher's batches
+
+
+@pytest.mark.usefixtures("services")
+async def test_killed_mid_burst_each_sms_still_at_most_once_and_the_rest_sent_after_a_restart(
+    notifier_process: NotifierProcess,
+    nats_url: str,
+    engine: AsyncEngine,
+    sipgate: FakeSipgate,
+    js: JetStreamContext,
+) -> None:
+    """Killed while a batch of a burst is with sipgate, then every event delivered again (its consumer
+    deleted, so the restarted notifier reads the burst from the start): no SMS goes out twice, each of
+    the batch that was on its way is `unknown`, and every other one is sent once."""
+    await forget_history(nats_url)
+    caller = await verified_caller(engine, MUELLER)
+    sipgate.answers.append(HANG)  # the first request of the first batch: the batch waits for it
+    start = in_days(3)
+    for n in range(BURST):  # distinct times, so distinct texts
+        await publish(
+            js,
+            subjects.APPOINTMENT_BOOKED,
+            booked_event(caller.patient_id, start + dt.timedelta(minutes=10 * n)),
+        )
+
+    notifier_process.start()  # the burst is waiting: its first batches are planned and sent at once
+    assert len(await sipgate.wait_for_requests(1, within_seconds=30)) >= 1
+    notifier_process.kill()
+    assert len(sipgate.requests) < BURST  # the burst was cut short
+    await js.delete_consumer(subjects.EVENTS_STREAM, subjects.NOTIFIER_APPOINTMENTS_CONSUMER)
+
+    notifier_process.start()
+    rows = await settled(engine, BURST, within_seconds=90, template="confirmation")
+    assert len(rows) == BURST  # the events delivered again planned nothing new
+    statuses = {r["status"] for r in rows}
+    assert statuses <= {"sent", "unknown"}, statuses
+    requested = [r.body["message"] for r in sipgate.requests]
+    assert len(requested) == len(set(requested)), "an SMS was requested twice"
+    texts = {r["body"]: r["status"] for r in rows}
+    assert len(texts) == BURST
+    assert set(requested) <= set(texts)
+    assert all(text in requested for text, status in texts.items() if status == "sent")
+    hung = sipgate.requests[0].body["message"]
+    assert texts[hung] == "unknown"
+    # What was on its way when the notifier was killed is one batch at most; everything else was sent.
+    assert 1 <= sum(status == "unknown" for status in texts.values()) <= BATCH

@@ -16,7 +16,7 @@ from ignis.gateway.settings import GatewaySettings
 from ignis.kit.clock import utcnow
 from ignis.patients import identity, retention
 from ignis.patients.models import IdentityAttempt, Patient
-from ignis.patients.repository import PatientRepository
+from ignis.patients.repository import BudgetUsage, PatientRepository
 from ignis.patients.settings import PatientsSettings
 from tests.conftest import HEADERS
 from tests.factories import MUELLER, patient
@@ -234,6 +234,14 @@ class TestRaces:
 
 
 class TestRepository:
+    @staticmethod
+    async def usage(
+        repo: PatientRepository, codes: list[str], since: dt.datetime, now: dt.datetime
+    ) -> BudgetUsage:
+        found = await repo.identification([1], "c", "+4930111222", codes, since, (99, 99, 99), now)
+        assert not found.locked
+        return found.usage
+
     async def test_unlock_and_window(self, session: AsyncSession) -> None:
         repo = PatientRepository(session)
         now = utcnow()
@@ -250,10 +258,10 @@ class TestRepository:
             )
         await session.flush()
         since = now - dt.timedelta(hours=24)
-        usage = await repo.budget_usage("c", "+4930111222", ["657", "8"], since)
+        usage = await self.usage(repo, ["657", "8"], since, now)
         assert (usage.conversation, usage.caller, usage.names) == (2, 2, {"657": 2, "8": 0})
         await repo.unlock("name", "657", now - dt.timedelta(minutes=90))
-        usage = await repo.budget_usage("c", "+4930111222", ["657"], since)
+        usage = await self.usage(repo, ["657"], since, now)
         assert (usage.caller, usage.names) == (2, {"657": 1})
         assert await retention.purge_expired_attempts(repo, PatientsSettings(), now) == 1
         rows = (await session.execute(text("SELECT count(*) FROM patients.identity_attempt"))).scalar()

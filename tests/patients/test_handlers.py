@@ -2,16 +2,19 @@
 
 import datetime as dt
 import time
+import uuid
 from collections.abc import AsyncIterator
 
 import pytest
 from faststream import TestApp
 from faststream.nats import NatsBroker
+from pydantic import TypeAdapter
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ignis.contracts import subjects
 from ignis.contracts.base import ErrorCode, ErrorReply
+from ignis.contracts.notifications import Contact, Contacts, GetContact, GetContacts
 from ignis.contracts.patients import (
     Insurance,
     PatientAlreadyRegistered,
@@ -36,7 +39,10 @@ from tests.factories import (
     SCHMIDT_KLARA,
     patient,
 )
-from tests.patient_commands import IDENTIFY, REGISTER, RESOLVE, ask, identify, register
+from tests.patient_commands import IDENTIFY, REGISTER, RESOLVE, Reply, ask, identify, register
+
+CONTACT: Reply = TypeAdapter(Contact | ErrorReply)
+CONTACTS: Reply = TypeAdapter(Contacts | ErrorReply)
 
 
 @pytest.fixture
@@ -267,3 +273,21 @@ class TestFailuresAlwaysGetAReply:
         failures = [r for r in caplog.records if r.getMessage() == "handler failed"]
         assert failures, "the failure must be logged"
         assert "RuntimeError" in failures[0].__dict__["error"]
+
+
+async def test_contacts_of_several_patients_in_one_request_as_each_alone_the_unknown_left_out(
+    client: NatsBroker, seeded: dict[str, Patient]
+) -> None:
+    anna, juergen = seeded["anna"].id, seeded["juergen"].id
+    reply = await ask(
+        client,
+        subjects.PATIENTS_CONTACTS,
+        GetContacts(patient_ids=[anna, uuid.uuid4(), juergen, anna]),
+        CONTACTS,
+    )
+    assert isinstance(reply, Contacts)
+    assert set(reply.contacts) == {anna, juergen}
+    for patient_id in (anna, juergen):
+        alone = await ask(client, subjects.PATIENTS_CONTACT, GetContact(patient_id=patient_id), CONTACT)
+        assert reply.contacts[patient_id] == alone
+    assert reply.contacts[anna].phone == MUELLER.phone

@@ -1,5 +1,6 @@
-"""The booked time the slot search reads: appointments and the slots held from the waiting list, in one
-read, as whole seconds rounded outwards and sorted per practitioner."""
+"""The booked time the slot search reads: appointments and the slots held from the waiting list, in Ignis'
+record mode in one read, as whole seconds rounded outwards and sorted per practitioner; the same answers as
+the appointments' and the waiting list's repositories give each on its own (FHIR mode's path)."""
 
 import datetime as dt
 import uuid
@@ -7,7 +8,8 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ignis.scheduler.models import Appointment, SlotHold, WaitlistEntry
-from ignis.scheduler.repository import AppointmentRepository, Holds
+from ignis.scheduler.records import Busy, Records
+from ignis.scheduler.repository import AppointmentRepository, Holds, WaitlistRepository
 
 NOW = dt.datetime(2030, 3, 4, 8, 0, tzinfo=dt.UTC)
 ANNA, BEN = uuid.uuid4(), uuid.uuid4()
@@ -69,9 +71,42 @@ async def calendar(session: AsyncSession) -> None:
     await session.flush()
 
 
+class Both:
+    """The records' answers, and the answers of its two repositories asked one after the other."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.appointments, self.own = AppointmentRepository(session), WaitlistRepository(session)
+        self.records = Records(self.appointments, self.own)
+
+    async def busy(
+        self, ids: list[str], start: dt.datetime, end: dt.datetime, holds: Holds | None = None
+    ) -> Busy:
+        answer = await self.records.busy(ids, start, end, holds=holds)
+        apart = await self.own.with_held(
+            await self.appointments.busy(ids, start, end), ids, start, end, holds
+        )
+        assert answer == apart
+        return answer
+
+    async def is_free(
+        self,
+        practitioner_id: str,
+        start: dt.datetime,
+        end: dt.datetime,
+        ignore: uuid.UUID | None = None,
+        holds: Holds | None = None,
+    ) -> bool:
+        answer = await self.records.is_free(practitioner_id, start, end, ignore=ignore, holds=holds)
+        apart = await self.appointments.is_free(practitioner_id, start, end, ignore) and not (
+            holds is not None and await self.own.held_for_others(practitioner_id, start, end, holds)
+        )
+        assert answer == apart
+        return answer
+
+
 async def test_holds_for_others_count_as_booked_in_one_read(session: AsyncSession) -> None:
     await calendar(session)
-    repo = AppointmentRepository(session)
+    repo = Both(session)
     window = (at(8), at(12))
     booked = (seconds(at(9)), seconds(at(9, 10)) + 1)  # rounded outwards
     ben_s = (seconds(at(9, 5)), seconds(at(9, 15)))
@@ -91,38 +126,11 @@ async def test_holds_for_others_count_as_booked_in_one_read(session: AsyncSessio
     assert await repo.busy(["p2"], *window, holds=Holds(NOW, BEN)) == {"p2": [anna_p2]}
 
 
-async def test_whether_seen_before_and_the_holds_of_a_caller_in_one_read(session: AsyncSession) -> None:
-    await calendar(session)
-    carl = uuid.uuid4()  # seen before (an appointment begun), no holds
-    session.add(
-        Appointment(
-            patient_id=carl,
-            practitioner_id="p1",
-            visit_type_id="akut",
-            start_at=NOW - dt.timedelta(days=1),
-            end_at=NOW - dt.timedelta(days=1) + dt.timedelta(minutes=10),
-            conversation_id="c",
-        )
-    )
-    await session.flush()
-    repo = AppointmentRepository(session)
-    for patient in (ANNA, BEN, carl, uuid.uuid4()):
-        seen, holds = await repo.seen_before_and_holds(patient, NOW)
-        assert (seen, holds) == (await repo.seen_before(patient, NOW), await repo.holds_of(patient, NOW))
-    seen, holds = await repo.seen_before_and_holds(ANNA, NOW)
-    assert (seen, [(h.practitioner_id, h.start_at) for h in holds]) == (
-        False,
-        [("p1", at(10)), ("p2", at(10, 0, 500))],
-    )
-    assert await repo.seen_before_and_holds(carl, NOW) == (True, [])
-    seen, holds = await repo.seen_before_and_holds(BEN, NOW)  # the expired hold is not his any more
-    assert (seen, [h.start_at for h in holds]) == (False, [at(9, 5)])
-
-
 async def test_whether_a_time_is_free_of_bookings_and_of_holds_for_others(session: AsyncSession) -> None:
     await calendar(session)
-    repo = AppointmentRepository(session)
-    [booking] = [a for a in await repo.booked_between(at(8), at(12), 10, None) if a.practitioner_id == "p1"]
+    repo = Both(session)
+    booked = await repo.appointments.booked_between(at(8), at(12), 10, None)
+    [booking] = [a for a in booked if a.practitioner_id == "p1"]
     anna_s = (at(10), at(10, 10))
     assert not await repo.is_free("p1", at(9, 10), at(9, 20))  # the booking's last microsecond
     assert await repo.is_free("p1", at(9, 15), at(9, 30), holds=Holds(NOW))  # Ben's hold ends at 9:15

@@ -8,7 +8,7 @@ budgets), `calls`, `requests`, `retention` (expiry and erasure), `vendor` (conve
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ignis.patients.repository.attempts import AttemptRows, BudgetUsage
+from ignis.patients.repository.attempts import AttemptRows, BudgetUsage, Identification
 from ignis.patients.repository.calls import CallRows
 from ignis.patients.repository.fhir_links import FhirLinkRows
 from ignis.patients.repository.patients import PatientRows
@@ -17,7 +17,7 @@ from ignis.patients.repository.requests import RequestRows
 from ignis.patients.repository.retention import RetentionRows
 from ignis.patients.repository.vendor import VendorRows
 
-__all__ = ["BudgetUsage", "PatientRepository"]
+__all__ = ["BudgetUsage", "Identification", "PatientRepository"]
 
 
 class PatientRepository(

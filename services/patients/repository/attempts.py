@@ -1,6 +1,7 @@
 """Identification attempts and the budgets they count against, and staff's unlocks of them."""
 
 import datetime as dt
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,9 +11,6 @@ from sqlalchemy.dialects.postgresql import insert
 
 from ignis.patients.models import IdentityAttempt, IdentityUnlock
 from ignis.patients.repository.base import RepositoryBase
-
-# Set in a unit of work (`session.info`) whose commit does not wait for the WAL flush.
-_RELAXED = "ignis.patients.commit_relaxed"
 
 
 @dataclass
@@ -25,68 +23,71 @@ class BudgetUsage:
     names: dict[str, int] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Identification:
+    """What the budgets had used before this attempt; `locked`: one was used up, so nothing was written;
+    `locked_after`: the next failed attempt will be refused; `patient_ref`: the ref issued."""
+
+    usage: BudgetUsage
+    locked: bool
+    locked_after: bool
+    patient_ref: str | None
+
+
+_IDENTIFICATION = text(
+    "SELECT * FROM patients.identification(CAST(:keys AS bigint[]), :conversation, :caller,"
+    " CAST(:codes AS text[]), :since, CAST(:limits AS int[]), :now, :patient, :ref, :expires, :failed_name)"
+)
+
+
 class AttemptRows(RepositoryBase):
     """Identification attempts, budgets and unlocks."""
 
-    async def lock_budgets(self, keys: Sequence[int], durable: bool = True) -> None:
-        """Serialise every attempt that shares a budget (taken in the given, sorted order: no deadlock), so
-        concurrent guesses are counted one after another and cannot exceed it.
-
-        `durable=False`: the transaction commits without waiting for its WAL to reach the disk (until
-        `add_attempt` makes it durable again), so an identification that only issues a ref does not hold the
-        budgets' locks through a disk flush. Postgres stays consistent; a crash of Postgres in that moment
-        loses the ref, and the caller is asked again. A counted attempt is never committed that way."""
-        relax = "" if durable else ", set_config('synchronous_commit', 'off', true)"
-        await self.session.execute(
-            text(f"SELECT count(pg_advisory_xact_lock(k)){relax} FROM unnest(CAST(:keys AS bigint[])) AS k"),
-            {"keys": list(keys)},
-        )
-        self.session.info[_RELAXED] = not durable
-
-    async def budget_usage(
-        self, conversation_id: str, caller_key: str, name_codes: Sequence[str], since: dt.datetime
-    ) -> BudgetUsage:
-        """What the conversation, the caller number and each name code have used since `since` (and since
-        staff last unlocked it), in one round trip."""
-        rows = (
+    async def identification(
+        self,
+        lock_keys: Sequence[int],
+        conversation_id: str,
+        caller_key: str,
+        name_codes: Sequence[str],
+        since: dt.datetime,
+        limits: tuple[int, int, int],
+        now: dt.datetime,
+        issue: tuple[uuid.UUID, str, dt.datetime] | None = None,
+        failed_name: str | None = None,
+    ) -> Identification:
+        """The budgets' check and its consequence in one statement (migration 0011): take the budgets'
+        locks (sorted: no deadlock) so concurrent guesses are counted one after another, read what each
+        budget has used since `since` (and since staff last unlocked it), and, when none is used up (the
+        `limits` of the conversation, the caller number and each name code), issue the ref of `issue`
+        (patient id, candidate ref, expiry) or count a failed attempt of `failed_name`."""
+        patient_id, ref, expires_at = issue or (None, None, None)
+        row = (
             await self.session.execute(
-                text(
-                    """
-            SELECT 'conversation', '', count(*), count(*) FILTER (WHERE kind = 'registered')
-              FROM patients.identity_attempt WHERE conversation_id = :conversation AND attempted_at > :since
-            UNION ALL
-            SELECT 'caller', :caller, count(*), 0 FROM patients.identity_attempt
-             WHERE caller_key = :caller AND attempted_at > greatest(:since, (
-                   SELECT unlocked_at FROM patients.identity_unlock WHERE scope = 'caller' AND key = :caller))
-            UNION ALL
-            SELECT 'name', code, count(a.id), 0 FROM unnest(CAST(:codes AS text[])) AS code
-              LEFT JOIN patients.identity_attempt a ON code = ANY(a.name_codes) AND a.attempted_at > greatest(
-                   :since, (SELECT unlocked_at FROM patients.identity_unlock u
-                             WHERE u.scope = 'name' AND u.key = code))
-             GROUP BY code
-            """
-                ),
+                _IDENTIFICATION,
                 {
+                    "keys": sorted(lock_keys),
                     "conversation": conversation_id,
                     "caller": caller_key,
                     "codes": list(name_codes),
                     "since": since,
+                    "limits": list(limits),
+                    "now": now,
+                    "patient": patient_id,
+                    "ref": ref,
+                    "expires": expires_at,
+                    "failed_name": failed_name,
                 },
             )
-        ).all()
-        usage = BudgetUsage()
-        for scope, key, count, registered in rows:
-            if scope == "conversation":
-                usage.conversation, usage.registrations = int(count), int(registered)
-            elif scope == "caller":
-                usage.caller = int(count)
-            else:
-                usage.names[key] = int(count)
-        return usage
+        ).one()
+        usage = BudgetUsage(
+            conversation=row.used_conversation,
+            registrations=row.used_registrations,
+            caller=row.used_caller,
+            names=dict(zip(row.used_codes or [], row.used_names or [], strict=True)),
+        )
+        return Identification(usage, row.locked, row.locked_after, row.patient_ref)
 
     async def add_attempt(self, attempt: IdentityAttempt) -> None:
-        if self.session.info.pop(_RELAXED, False):  # a counted attempt waits for the disk again
-            await self.session.execute(text("RESET synchronous_commit"))
         self.session.add(attempt)
         await self.session.flush()
 

@@ -31,6 +31,9 @@ class PatientRows(RepositoryBase):
     async def get(self, patient_id: uuid.UUID) -> Patient | None:
         return await self.session.get(Patient, patient_id)
 
+    async def get_many(self, patient_ids: Sequence[uuid.UUID]) -> Sequence[Patient]:
+        return await self.by_ids(patient_ids)  # the row is the whole patient here
+
     async def count(self) -> int:
         return int(await self.session.scalar(select(func.count()).select_from(Patient)) or 0)
 
@@ -54,6 +57,9 @@ class PatientRows(RepositoryBase):
         patient.sms_consent = consent
         patient.sms_consent_at = now if consent else None
         await self.session.flush()
+
+    async def fhir_id(self, patient_id: uuid.UUID) -> str | None:
+        return None  # Ignis' own records: no FHIR server
 
     async def patient_of(self, patient_id: uuid.UUID | None) -> Patient | None:
         return await self.session.get(Patient, patient_id) if patient_id else None
