@@ -1,7 +1,9 @@
 """Async engine, sessionmaker and the one-session-per-message dependency.
 
 The unit of work is the message: `get_session` commits when the handler returns and rolls back when it
-raises. Repositories and services never commit.
+raises; `get_autocommit_session` runs each statement as its own transaction, for handlers whose statements
+stand alone (`Repository.atomic` for writes among them that must land together). Repositories and services
+never commit.
 """
 
 import contextlib

@@ -1,8 +1,8 @@
 """Caller identification: who a caller is by name and birth date, within the identification budgets, and
 the locks those budgets set, which staff see and lift.
 
-`not_found` and `too_many_attempts` are answers, not exceptions: the failed attempt they count must be
-committed with the reply, whereas a raised `ServiceError` rolls the unit of work back.
+`not_found` and `too_many_attempts` are answers, not exceptions: the failed attempt they count is
+committed by the budget check's own statement (`budget.check`), and the reply must say so, not fail.
 """
 
 import datetime as dt
