@@ -20,6 +20,7 @@ import itertools
 from typing import Any
 
 import harness
+import uvloop
 from harness import closed_loop, closed_run, open_run, percentile
 from sqlalchemy import insert, text
 
@@ -141,7 +142,7 @@ def main() -> None:
             harness.report("identify", args, [*rows, floor_closed.row()], [])
             return
         local = InProcess(sut)
-        with asyncio.Runner() as runner:  # asyncio's own loop, as the services run
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:  # uvloop, as the services run
             runner.run(closed_loop(local, 10, 60, limit=harness.WARMUP_CALLS))
             local_open = open_run(sut, runner, "identify in-process", local, rate, s, IDENTIFIED)
             local_closed = closed_run(sut, runner, "identify in-process", local, callers, s, IDENTIFIED)
