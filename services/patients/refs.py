@@ -32,12 +32,12 @@ async def issue_ref(
 async def resolve_ref(
     repo: PatientRepository, cmd: ResolvePatientRef, now: dt.datetime
 ) -> PatientRefResolved:
-    verification = await repo.verification(cmd.patient_ref)
-    if verification is None or verification.conversation_id != cmd.conversation_id:
+    found = await repo.verified_patient(cmd.patient_ref)  # no SMS consent needed here
+    if found is None or found[0].conversation_id != cmd.conversation_id:
         raise NotVerified("ref unknown in this conversation")
+    verification, patient = found
     if verification.expires_at <= now:
         raise NotVerified("ref expired")
-    patient = await repo.records.patient_of(verification.patient_id)  # no SMS consent needed here
     if patient is None:  # erased during the call
         raise NotVerified("patient erased")
     fhir_id = await repo.records.fhir_id(patient.id)

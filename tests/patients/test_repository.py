@@ -1,10 +1,13 @@
 """Repository against real Postgres, each test in a transaction that is rolled back."""
 
 import datetime as dt
+from typing import Any
 
+from sqlalchemy import delete, event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from ignis.kit.clock import utcnow
+from ignis.patients.models import Patient
 from ignis.patients.repository import PatientRepository
 from tests.factories import GROSS, MUELLER, patient
 
@@ -29,6 +32,43 @@ class TestIssueRef:
         verification = await repo.verification("pr_first")
         assert verification is not None
         assert verification.expires_at > utcnow() + dt.timedelta(minutes=90)
+
+
+class TestVerifiedPatient:
+    """What resolving a ref reads: every scheduler tool call with a ref asks it, so it is one statement."""
+
+    async def test_the_ref_and_its_patient_in_one_statement(self, session: AsyncSession) -> None:
+        repo = PatientRepository(session)
+        anna = await repo.add(patient(MUELLER))
+        await repo.issue_ref("conv-1", anna.id, "pr_anna", utcnow() + dt.timedelta(hours=1))
+        session.expunge_all()  # nothing answered from the session's identity map
+        statements: list[str] = []
+
+        def count(*args: Any) -> None:
+            statements.append(args[2])
+
+        connection = (await session.connection()).sync_connection
+        assert connection is not None
+        event.listen(connection, "before_cursor_execute", count)
+        try:
+            found = await repo.verified_patient("pr_anna")
+        finally:
+            event.remove(connection, "before_cursor_execute", count)
+        assert found is not None
+        verification, who = found
+        assert (verification.conversation_id, who is not None and who.id) == ("conv-1", anna.id)
+        assert len(statements) == 1
+        assert await repo.verified_patient("pr_guessed") is None
+
+    async def test_a_patient_erased_since_is_none(self, session: AsyncSession) -> None:
+        repo = PatientRepository(session)
+        anna = await repo.add(patient(MUELLER))
+        await repo.issue_ref("conv-1", anna.id, "pr_anna", utcnow() + dt.timedelta(hours=1))
+        await session.execute(delete(Patient).where(Patient.id == anna.id))
+        session.expunge_all()
+        found = await repo.verified_patient("pr_anna")
+        assert found is not None
+        assert (found[0].patient_id, found[1]) == (anna.id, None)
 
 
 class TestRollback:

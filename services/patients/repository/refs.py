@@ -37,6 +37,22 @@ class RefRows(RepositoryBase):
     async def verification(self, patient_ref: str) -> Verification | None:
         return await self.session.get(Verification, patient_ref)
 
+    async def verified_patient(self, patient_ref: str) -> tuple[Verification, Patient | None] | None:
+        """The ref's verification and its patient (None if erased since): one statement when the patients
+        are kept here, as every scheduler tool call with a ref asks this."""
+        if self.records is not self:  # on the FHIR server
+            verification = await self.verification(patient_ref)
+            if verification is None:
+                return None
+            return verification, await self.records.patient_of(verification.patient_id)
+        query = (
+            select(Verification, Patient)
+            .outerjoin(Patient, Patient.id == Verification.patient_id)
+            .where(Verification.patient_ref == patient_ref)
+        )
+        row = (await self.session.execute(query)).first()
+        return None if row is None else (row[0], row[1])
+
     async def patient_of_conversation(self, conversation_id: str) -> uuid.UUID | None:
         """The patient last verified in that conversation, if any."""
         return await self.session.scalar(
