@@ -5,7 +5,20 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, func, select, tuple_, update
+from sqlalchemy import (
+    Boolean,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    func,
+    literal_column,
+    not_,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.sql.selectable import TableValuedAlias
 from sqlalchemy.types import TypeEngine
@@ -33,37 +46,64 @@ class NotifierRepository(Repository):
         )
         return dict(rows.all())
 
-    async def save_appointments(self, states: Sequence[dict[str, Any]]) -> set[uuid.UUID]:
-        """Keep each appointment's state from an event unless a newer version is known; the ids of those
-        kept (the same event again counts as kept). Atomic: concurrent events of one appointment cannot
-        both win, whichever commits first. One statement: each appointment at most once (a row cannot be
-        updated twice by one statement)."""
-        if not states:
-            return set()
-        statement = insert(_APPOINTMENT)
-        statement = statement.on_conflict_do_update(
-            index_elements=[_APPOINTMENT.c.id],
-            set_={key: statement.excluded[key] for key in states[0] if key != "id"},
-            where=(_APPOINTMENT.c.version < statement.excluded.version)
-            | (_APPOINTMENT.c.event_id == statement.excluded.event_id),
-        )
-        # Many parameter sets with RETURNING: SQLAlchemy sends them as one multi-row statement.
-        result = await self.session.execute(statement.returning(_APPOINTMENT.c.id), list(states))
-        return set(result.scalars())
+    async def save_and_record(
+        self, states: Sequence[dict[str, Any]], messages: Sequence[dict[str, Any]]
+    ) -> dict[uuid.UUID, bool]:
+        """Keep each appointment's state from an event unless a newer version is known, and record the
+        messages that outcome calls for, in one statement (one round trip, a transaction of its own in
+        autocommit). Returns the appointments kept (the same event again counts as kept), each with whether
+        it was new.
 
-    async def add_messages(self, messages: Sequence[dict[str, Any]]) -> int:
-        """Record each message unless its idempotency key exists, in one statement (every message sets
-        the same columns); how many were new."""
-        if not messages:
-            return 0
-        rows = [{"id": uuid.uuid4(), **fields} for fields in messages]
-        result = await self.session.execute(
-            insert(_MESSAGE)
-            .on_conflict_do_nothing(index_elements=[_MESSAGE.c.idempotency_key])
-            .returning(_MESSAGE.c.id),
-            rows,
+        Keeping is atomic: concurrent events of one appointment cannot both win, whichever commits first.
+        Each message has `when_kept`: recorded if its appointment was kept (True), if it was not (False), or
+        either way (None). A message is recorded unless its idempotency key exists. Each appointment at most
+        once (a row cannot be updated twice by one statement); all states set the same columns, as do all
+        messages."""
+        if not states and not messages:
+            return {}
+        columns = [key for key in states[0] if key != "id"] if states else []
+        given = _rows(
+            "state",
+            id=(_APPOINTMENT.c.id.type, [state["id"] for state in states]),
+            **{key: (_APPOINTMENT.c[key].type, [state[key] for state in states]) for key in columns},
         )
-        return len(result.all())
+        upsert = insert(_APPOINTMENT).from_select(["id", *columns], select(given), include_defaults=False)
+        upsert = upsert.on_conflict_do_update(
+            index_elements=[_APPOINTMENT.c.id],
+            set_={key: upsert.excluded[key] for key in columns},
+            where=(_APPOINTMENT.c.version < upsert.excluded.version)
+            | (_APPOINTMENT.c.event_id == upsert.excluded.event_id),
+        )
+        # xmax is 0 on a row this statement inserted, and set on one it updated (the conflict locked it).
+        kept = upsert.returning(_APPOINTMENT.c.id, literal_column("xmax = 0", Boolean).label("new")).cte(
+            "kept"
+        )
+        fields = [key for key in messages[0] if key != "when_kept"] if messages else []
+        rows = _rows(
+            "planned",
+            id=(_MESSAGE.c.id.type, [uuid.uuid4() for _ in messages]),
+            when_kept=(Boolean(), [message["when_kept"] for message in messages]),
+            **{key: (_MESSAGE.c[key].type, [message[key] for message in messages]) for key in fields},
+        )
+        was_kept = rows.c.appointment_id.in_(select(kept.c.id))
+        added = (
+            insert(_MESSAGE)
+            .from_select(
+                ["id", *fields],
+                select(rows.c.id, *(rows.c[key] for key in fields)).where(
+                    or_(
+                        rows.c.when_kept.is_(None),
+                        and_(rows.c.when_kept, was_kept),
+                        and_(not_(rows.c.when_kept), not_(was_kept)),
+                    )
+                ),
+                include_defaults=False,  # the columns' server defaults (attempts 0, created_at)
+            )
+            .on_conflict_do_nothing(index_elements=[_MESSAGE.c.idempotency_key])
+            .cte("added")
+        )
+        result = await self.session.execute(select(kept.c.id, kept.c.new).add_cte(added))
+        return dict(result.tuples().all())
 
     async def add_staff_alert(self, request_id: str, now: dt.datetime) -> bool:
         """Record the alert of a request before it is sent, unless it exists; whether it was new."""
@@ -82,7 +122,9 @@ class NotifierRepository(Repository):
 
     async def withdraw_reminders_of(self, withdrawals: Sequence[tuple[uuid.UUID, uuid.UUID, str]]) -> int:
         """Withdraw the pending reminders of each (appointment, keep_event, reason) but the one planned by
-        its `keep_event`, in one statement."""
+        its `keep_event`, in one statement; only while `keep_event` is the appointment's latest, so that a
+        withdrawal made in a transaction of its own (after `save_and_record` committed) never withdraws the
+        reminder of a newer event committed meanwhile."""
         if not withdrawals:
             return 0
         appointment_ids, keep_events, reasons = zip(*withdrawals, strict=True)
@@ -96,6 +138,8 @@ class NotifierRepository(Repository):
             update(_MESSAGE)
             .where(
                 _MESSAGE.c.appointment_id == given.c.appointment_id,
+                _APPOINTMENT.c.id == given.c.appointment_id,
+                _APPOINTMENT.c.event_id == given.c.keep_event,
                 _MESSAGE.c.template == "reminder",
                 _MESSAGE.c.status == Status.pending,
                 _MESSAGE.c.event_id != given.c.keep_event,
@@ -139,10 +183,19 @@ class NotifierRepository(Repository):
         self, holder: uuid.UUID, steps: Sequence[tuple[uuid.UUID, dict[str, Any]]]
     ) -> set[uuid.UUID]:
         """`finish` for several messages: one statement for each set of fields written (its values per
-        message); the ids of those this sender still held."""
+        message), landing together (`atomic`, when they are more than one); the ids of those this sender
+        still held."""
         groups: dict[tuple[str, ...], list[tuple[uuid.UUID, dict[str, Any]]]] = {}
         for message_id, fields in steps:
             groups.setdefault(tuple(sorted(fields)), []).append((message_id, fields))
+        if len(groups) > 1:
+            async with self.atomic():
+                return await self._finish_groups(holder, groups)
+        return await self._finish_groups(holder, groups)
+
+    async def _finish_groups(
+        self, holder: uuid.UUID, groups: dict[tuple[str, ...], list[tuple[uuid.UUID, dict[str, Any]]]]
+    ) -> set[uuid.UUID]:
         held: set[uuid.UUID] = set()
         for keys, group in groups.items():
             given = _rows(
