@@ -57,11 +57,11 @@ class NotifierRepository(Repository):
         Keeping is atomic: concurrent events of one appointment cannot both win, whichever commits first.
         Each message has `when_kept`: recorded if its appointment was kept (True), if it was not (False), or
         either way (None). A message is recorded unless its idempotency key exists. Each appointment at most
-        once (a row cannot be updated twice by one statement); all states set the same columns, as do all
-        messages."""
+        once (a row cannot be updated twice by one statement); each state sets every column of the
+        appointment, and all messages set the same columns."""
         if not states and not messages:
             return {}
-        columns = [key for key in states[0] if key != "id"] if states else []
+        columns = [column.name for column in _APPOINTMENT.c if column.name != "id"]
         given = _rows(
             "state",
             id=(_APPOINTMENT.c.id.type, [state["id"] for state in states]),
