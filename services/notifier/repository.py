@@ -218,21 +218,32 @@ class NotifierRepository(Repository):
 
     async def recover(self, claimed_before: dt.datetime, sending_before: dt.datetime) -> tuple[int, int]:
         """Messages of a sender that stopped: a claimed one goes back to pending (nothing left), one that
-        was sending becomes unknown (the request may have left). Returns (released, unknown)."""
-        released = await self.session.execute(
-            update(Message)
-            .where(Message.status == Status.claimed, Message.claimed_at < claimed_before)
+        was sending becomes unknown (the request may have left). Returns (released, unknown). One
+        statement: the two kinds are different rows."""
+        released = (
+            update(_MESSAGE)
+            .where(_MESSAGE.c.status == Status.claimed, _MESSAGE.c.claimed_at < claimed_before)
             .values(status=Status.pending, claim=None)
+            .returning(_MESSAGE.c.id)
+            .cte("released")
         )
-        lost = await self.session.execute(
-            update(Message)
-            .where(Message.status == Status.sending, Message.claimed_at < sending_before)
+        lost = (
+            update(_MESSAGE)
+            .where(_MESSAGE.c.status == Status.sending, _MESSAGE.c.claimed_at < sending_before)
             .values(
                 status=Status.unknown,
                 reason="the notifier stopped while sending: whether the SMS went out is unknown",
             )
+            .returning(_MESSAGE.c.id)
+            .cte("lost")
         )
-        return released.rowcount, lost.rowcount  # type: ignore[attr-defined]
+        counts = await self.session.execute(
+            select(
+                select(func.count()).select_from(released).scalar_subquery(),
+                select(func.count()).select_from(lost).scalar_subquery(),
+            )
+        )
+        return counts.tuples().one()
 
     async def erase_patient(self, patient_id: uuid.UUID) -> dict[str, int]:
         counts = {}
