@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.sql.dml import Update
-from sqlalchemy.sql.selectable import TableValuedAlias
+from sqlalchemy.sql.selectable import Select, TableValuedAlias
 from sqlalchemy.types import TypeEngine
 
 from ignis.contracts.notifications import MessageStatus
@@ -32,6 +32,22 @@ from ignis.notifier.models import SCHEMA, Appointment, Message, StaffAlert
 Status = MessageStatus
 _MESSAGE: Table = Message.__table__  # type: ignore[assignment]
 _APPOINTMENT: Table = Appointment.__table__  # type: ignore[assignment]
+_APPOINTMENT_COLUMNS = tuple(column.name for column in _APPOINTMENT.c)
+# The columns a planned message sets (`save_and_record`); the others take their defaults.
+PLANNED = (
+    "idempotency_key",
+    "event_id",
+    "template",
+    "appointment_id",
+    "patient_id",
+    "practitioner_id",
+    "start_at",
+    "previous_start_at",
+    "status",
+    "reason",
+    "due_at",
+    "finished_at",
+)
 # The statuses a sender holding a message's claim may move it on from.
 _HELD = (Status.claimed, Status.sending, Status.unknown)
 
@@ -60,51 +76,15 @@ class NotifierRepository(Repository):
         Each message has `when_kept`: recorded if its appointment was kept (True), if it was not (False), or
         either way (None). A message is recorded unless its idempotency key exists. Each appointment at most
         once (a row cannot be updated twice by one statement); each state sets every column of the
-        appointment, and all messages set the same columns."""
+        appointment, each message the columns of `PLANNED`."""
         if not states and not messages:
             return {}
-        columns = [column.name for column in _APPOINTMENT.c if column.name != "id"]
-        given = _rows(
-            "state",
-            id=(_APPOINTMENT.c.id.type, [state["id"] for state in states]),
-            **{key: (_APPOINTMENT.c[key].type, [state[key] for state in states]) for key in columns},
-        )
-        upsert = insert(_APPOINTMENT).from_select(["id", *columns], select(given), include_defaults=False)
-        upsert = upsert.on_conflict_do_update(
-            index_elements=[_APPOINTMENT.c.id],
-            set_={key: upsert.excluded[key] for key in columns},
-            where=(_APPOINTMENT.c.version < upsert.excluded.version)
-            | (_APPOINTMENT.c.event_id == upsert.excluded.event_id),
-        )
-        # xmax is 0 on a row this statement inserted, and set on one it updated (the conflict locked it).
-        kept = upsert.returning(_APPOINTMENT.c.id, literal_column("xmax = 0", Boolean).label("new")).cte(
-            "kept"
-        )
-        fields = [key for key in messages[0] if key != "when_kept"] if messages else []
-        rows = _rows(
-            "planned",
-            id=(_MESSAGE.c.id.type, [uuid.uuid4() for _ in messages]),
-            when_kept=(Boolean(), [message["when_kept"] for message in messages]),
-            **{key: (_MESSAGE.c[key].type, [message[key] for message in messages]) for key in fields},
-        )
-        was_kept = rows.c.appointment_id.in_(select(kept.c.id))
-        added = (
-            insert(_MESSAGE)
-            .from_select(
-                ["id", *fields],
-                select(rows.c.id, *(rows.c[key] for key in fields)).where(
-                    or_(
-                        rows.c.when_kept.is_(None),
-                        and_(rows.c.when_kept, was_kept),
-                        and_(not_(rows.c.when_kept), not_(was_kept)),
-                    )
-                ),
-                include_defaults=False,  # the columns' server defaults (attempts 0, created_at)
-            )
-            .on_conflict_do_nothing(index_elements=[_MESSAGE.c.idempotency_key])
-            .cte("added")
-        )
-        result = await self.session.execute(select(kept.c.id, kept.c.new).add_cte(added))
+        values = {
+            f"state_{column}": [state[column] for state in states] for column in _APPOINTMENT_COLUMNS
+        } | {f"planned_{column}": [message[column] for message in messages] for column in PLANNED}
+        values["planned_id"] = [uuid.uuid4() for _ in messages]
+        values["planned_when_kept"] = [message["when_kept"] for message in messages]
+        result = await self.session.execute(_record_statement(), values)
         return dict(result.tuples().all())
 
     async def add_staff_alert(self, request_id: str, now: dt.datetime) -> bool:
@@ -304,8 +284,47 @@ def _rows(name: str, **columns: tuple[TypeEngine[Any], Sequence[Any]]) -> TableV
     return func.unnest(*arrays).table_valued(*columns).render_derived(name=name)
 
 
-# The statements the sender runs on every round and for every step, built once: building one and its
+# The statements run for every event, on every round and for every step, built once: building one and its
 # cache key costs more CPU than the round trip's own work. Their parameters come with each execution.
+
+
+@functools.cache
+def _record_statement() -> Select[uuid.UUID, bool]:
+    """`save_and_record`'s statement (parameters `state_<column>`, `planned_<column>`)."""
+    given = _rows("state", **{column: (_APPOINTMENT.c[column].type, []) for column in _APPOINTMENT_COLUMNS})
+    upsert = insert(_APPOINTMENT).from_select(_APPOINTMENT_COLUMNS, select(given), include_defaults=False)
+    upsert = upsert.on_conflict_do_update(
+        index_elements=[_APPOINTMENT.c.id],
+        set_={column: upsert.excluded[column] for column in _APPOINTMENT_COLUMNS if column != "id"},
+        where=(_APPOINTMENT.c.version < upsert.excluded.version)
+        | (_APPOINTMENT.c.event_id == upsert.excluded.event_id),
+    )
+    # xmax is 0 on a row this statement inserted, and set on one it updated (the conflict locked it).
+    kept = upsert.returning(_APPOINTMENT.c.id, literal_column("xmax = 0", Boolean).label("new")).cte("kept")
+    rows = _rows(
+        "planned",
+        id=(_MESSAGE.c.id.type, []),
+        when_kept=(Boolean(), []),
+        **{column: (_MESSAGE.c[column].type, []) for column in PLANNED},
+    )
+    was_kept = rows.c.appointment_id.in_(select(kept.c.id))
+    added = (
+        insert(_MESSAGE)
+        .from_select(
+            ["id", *PLANNED],
+            select(rows.c.id, *(rows.c[column] for column in PLANNED)).where(
+                or_(
+                    rows.c.when_kept.is_(None),
+                    and_(rows.c.when_kept, was_kept),
+                    and_(not_(rows.c.when_kept), not_(was_kept)),
+                )
+            ),
+            include_defaults=False,  # the columns' server defaults (attempts 0, created_at)
+        )
+        .on_conflict_do_nothing(index_elements=[_MESSAGE.c.idempotency_key])
+        .cte("added")
+    )
+    return select(kept.c.id, kept.c.new).add_cte(added)
 
 
 @functools.cache
