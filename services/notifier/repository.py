@@ -85,7 +85,7 @@ class NotifierRepository(Repository):
         values["planned_id"] = [uuid.uuid4() for _ in messages]
         values["planned_when_kept"] = [message["when_kept"] for message in messages]
         result = await self.session.execute(_record_statement(), values)
-        return dict(result.tuples().all())
+        return dict(result.all())
 
     async def add_staff_alert(self, request_id: str, now: dt.datetime) -> bool:
         """Record the alert of a request before it is sent, unless it exists; whether it was new."""
@@ -206,7 +206,8 @@ class NotifierRepository(Repository):
                 select(func.count()).select_from(lost).scalar_subquery(),
             )
         )
-        return counts.tuples().one()
+        released_count, unknown_count = counts.one()
+        return released_count, unknown_count
 
     async def erase_patient(self, patient_id: uuid.UUID) -> dict[str, int]:
         counts = {}
