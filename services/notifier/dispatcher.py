@@ -75,7 +75,9 @@ class Dispatcher:
         poll_seconds: float = 1.0,
         fhir_records: bool = False,
     ) -> None:
-        """`fhir_records`: FHIR record mode; a message sent keeps the patient's FHIR id (`fhir_sync` then
+        """`sessionmaker`: autocommit sessions; each step below is one statement, committed on its own
+        (or several landing together in `Repository.atomic`), which spares the BEGIN and COMMIT round trips.
+        `fhir_records`: FHIR record mode; a message sent keeps the patient's FHIR id (`fhir_sync` then
         records it on the server)."""
         self.fhir_records = fhir_records
         self.sessionmaker = sessionmaker
@@ -105,7 +107,7 @@ class Dispatcher:
 
     async def recover(self) -> None:
         now = self.clock()
-        async with self.sessionmaker() as session, session.begin():
+        async with self.sessionmaker() as session:  # two statements that stand alone
             released, unknown = await NotifierRepository(session).recover(
                 now - CLAIM_LEASE, now - self.sending_lease
             )
@@ -121,12 +123,14 @@ class Dispatcher:
         """Send the messages due now, up to `BATCH` at once; how many were taken.
 
         A batch costs three transactions and one request to the patients service however large it is: the
-        claim (with the reminders' appointments), then the contacts of those still to be sent, the step of
-        each message (the `sending` mark of those that go out, committed before any request leaves, or why
-        one does not), and the outcomes. The SMS are sent concurrently.
+        claim (then a read of the reminders' appointments, if any), then the contacts of those still to be
+        sent, the step of each message (the `sending` mark of those that go out, committed before any
+        request leaves, or why one does not), and the outcomes. The SMS are sent concurrently. The claim is
+        one statement, a transaction of its own; so is each step when all write the same fields. With
+        nothing due, a round is that one statement.
         """
         claim = uuid.uuid4()
-        async with self.sessionmaker() as session, session.begin():
+        async with self.sessionmaker() as session:
             repo = NotifierRepository(session)
             messages = await repo.claim_due(self.clock(), BATCH, claim)
             reminded = [m.appointment_id for m in messages if m.template == Template.reminder]
@@ -156,10 +160,11 @@ class Dispatcher:
     async def _apply(
         self, steps: list[tuple[Message, "_Step"]], claim: uuid.UUID
     ) -> list[tuple[Message, "_Step"]]:
-        """Write the steps in one transaction; those of messages this sender still holds, once committed."""
+        """Write the steps in one transaction (`finish_many`); those of messages this sender still holds, once
+        committed."""
         if not steps:
             return []
-        async with self.sessionmaker() as session, session.begin():
+        async with self.sessionmaker() as session:
             held = await NotifierRepository(session).finish_many(
                 claim, [(m.id, step.fields) for m, step in steps]
             )

@@ -1,13 +1,28 @@
 """The only module of the notifier that runs SQL. It flushes, never commits."""
 
 import datetime as dt
+import functools
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, func, select, tuple_, update
+from sqlalchemy import (
+    Boolean,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    func,
+    literal_column,
+    not_,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, insert
-from sqlalchemy.sql.selectable import TableValuedAlias
+from sqlalchemy.sql.dml import Update
+from sqlalchemy.sql.selectable import Select, TableValuedAlias
 from sqlalchemy.types import TypeEngine
 
 from ignis.contracts.notifications import MessageStatus
@@ -17,6 +32,22 @@ from ignis.notifier.models import SCHEMA, Appointment, Message, StaffAlert
 Status = MessageStatus
 _MESSAGE: Table = Message.__table__  # type: ignore[assignment]
 _APPOINTMENT: Table = Appointment.__table__  # type: ignore[assignment]
+_APPOINTMENT_COLUMNS = tuple(column.name for column in _APPOINTMENT.c)
+# The columns a planned message sets (`save_and_record`); the others take their defaults.
+PLANNED = (
+    "idempotency_key",
+    "event_id",
+    "template",
+    "appointment_id",
+    "patient_id",
+    "practitioner_id",
+    "start_at",
+    "previous_start_at",
+    "status",
+    "reason",
+    "due_at",
+    "finished_at",
+)
 # The statuses a sender holding a message's claim may move it on from.
 _HELD = (Status.claimed, Status.sending, Status.unknown)
 
@@ -33,37 +64,28 @@ class NotifierRepository(Repository):
         )
         return dict(rows.all())
 
-    async def save_appointments(self, states: Sequence[dict[str, Any]]) -> set[uuid.UUID]:
-        """Keep each appointment's state from an event unless a newer version is known; the ids of those
-        kept (the same event again counts as kept). Atomic: concurrent events of one appointment cannot
-        both win, whichever commits first. One statement: each appointment at most once (a row cannot be
-        updated twice by one statement)."""
-        if not states:
-            return set()
-        statement = insert(_APPOINTMENT)
-        statement = statement.on_conflict_do_update(
-            index_elements=[_APPOINTMENT.c.id],
-            set_={key: statement.excluded[key] for key in states[0] if key != "id"},
-            where=(_APPOINTMENT.c.version < statement.excluded.version)
-            | (_APPOINTMENT.c.event_id == statement.excluded.event_id),
-        )
-        # Many parameter sets with RETURNING: SQLAlchemy sends them as one multi-row statement.
-        result = await self.session.execute(statement.returning(_APPOINTMENT.c.id), list(states))
-        return set(result.scalars())
+    async def save_and_record(
+        self, states: Sequence[dict[str, Any]], messages: Sequence[dict[str, Any]]
+    ) -> dict[uuid.UUID, bool]:
+        """Keep each appointment's state from an event unless a newer version is known, and record the
+        messages that outcome calls for, in one statement (one round trip, a transaction of its own in
+        autocommit). Returns the appointments kept (the same event again counts as kept), each with whether
+        it was new.
 
-    async def add_messages(self, messages: Sequence[dict[str, Any]]) -> int:
-        """Record each message unless its idempotency key exists, in one statement (every message sets
-        the same columns); how many were new."""
-        if not messages:
-            return 0
-        rows = [{"id": uuid.uuid4(), **fields} for fields in messages]
-        result = await self.session.execute(
-            insert(_MESSAGE)
-            .on_conflict_do_nothing(index_elements=[_MESSAGE.c.idempotency_key])
-            .returning(_MESSAGE.c.id),
-            rows,
-        )
-        return len(result.all())
+        Keeping is atomic: concurrent events of one appointment cannot both win, whichever commits first.
+        Each message has `when_kept`: recorded if its appointment was kept (True), if it was not (False), or
+        either way (None). A message is recorded unless its idempotency key exists. Each appointment at most
+        once (a row cannot be updated twice by one statement); each state sets every column of the
+        appointment, each message the columns of `PLANNED`."""
+        if not states and not messages:
+            return {}
+        values = {
+            f"state_{column}": [state[column] for state in states] for column in _APPOINTMENT_COLUMNS
+        } | {f"planned_{column}": [message[column] for message in messages] for column in PLANNED}
+        values["planned_id"] = [uuid.uuid4() for _ in messages]
+        values["planned_when_kept"] = [message["when_kept"] for message in messages]
+        result = await self.session.execute(_record_statement(), values)
+        return dict(result.all())
 
     async def add_staff_alert(self, request_id: str, now: dt.datetime) -> bool:
         """Record the alert of a request before it is sent, unless it exists; whether it was new."""
@@ -82,7 +104,9 @@ class NotifierRepository(Repository):
 
     async def withdraw_reminders_of(self, withdrawals: Sequence[tuple[uuid.UUID, uuid.UUID, str]]) -> int:
         """Withdraw the pending reminders of each (appointment, keep_event, reason) but the one planned by
-        its `keep_event`, in one statement."""
+        its `keep_event`, in one statement; only while `keep_event` is the appointment's latest, so that a
+        withdrawal made in a transaction of its own (after `save_and_record` committed) never withdraws the
+        reminder of a newer event committed meanwhile."""
         if not withdrawals:
             return 0
         appointment_ids, keep_events, reasons = zip(*withdrawals, strict=True)
@@ -96,6 +120,8 @@ class NotifierRepository(Repository):
             update(_MESSAGE)
             .where(
                 _MESSAGE.c.appointment_id == given.c.appointment_id,
+                _APPOINTMENT.c.id == given.c.appointment_id,
+                _APPOINTMENT.c.event_id == given.c.keep_event,
                 _MESSAGE.c.template == "reminder",
                 _MESSAGE.c.status == Status.pending,
                 _MESSAGE.c.event_id != given.c.keep_event,
@@ -106,18 +132,9 @@ class NotifierRepository(Repository):
 
     async def claim_due(self, now: dt.datetime, limit: int, claim: uuid.UUID) -> Sequence[Message]:
         """Take up to `limit` due messages for this sender; other senders skip them (SKIP LOCKED)."""
-        due = (
-            select(Message.id)
-            .where(Message.status == Status.pending, Message.due_at <= now)
-            .order_by(Message.due_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
         result = await self.session.scalars(
-            update(Message)
-            .where(Message.id.in_(due.scalar_subquery()))
-            .values(status=Status.claimed, claim=claim, claimed_at=now, attempts=Message.attempts + 1)
-            .returning(Message),
+            _claim_statement(limit),
+            {"now": now, "claim": claim},
             execution_options={"synchronize_session": False},
         )
         return result.all()
@@ -139,47 +156,58 @@ class NotifierRepository(Repository):
         self, holder: uuid.UUID, steps: Sequence[tuple[uuid.UUID, dict[str, Any]]]
     ) -> set[uuid.UUID]:
         """`finish` for several messages: one statement for each set of fields written (its values per
-        message); the ids of those this sender still held."""
+        message), landing together (`atomic`, when they are more than one); the ids of those this sender
+        still held."""
         groups: dict[tuple[str, ...], list[tuple[uuid.UUID, dict[str, Any]]]] = {}
         for message_id, fields in steps:
             groups.setdefault(tuple(sorted(fields)), []).append((message_id, fields))
+        if len(groups) > 1:
+            async with self.atomic():
+                return await self._finish_groups(holder, groups)
+        return await self._finish_groups(holder, groups)
+
+    async def _finish_groups(
+        self, holder: uuid.UUID, groups: dict[tuple[str, ...], list[tuple[uuid.UUID, dict[str, Any]]]]
+    ) -> set[uuid.UUID]:
         held: set[uuid.UUID] = set()
         for keys, group in groups.items():
-            given = _rows(
-                "step",
-                id=(_MESSAGE.c.id.type, [message_id for message_id, _ in group]),
-                **{key: (_MESSAGE.c[key].type, [fields[key] for _, fields in group]) for key in keys},
-            )
+            values = {f"step_{key}": [fields[key] for _, fields in group] for key in keys}
             result = await self.session.execute(
-                update(_MESSAGE)
-                .where(
-                    _MESSAGE.c.id == given.c.id,
-                    _MESSAGE.c.claim == holder,
-                    _MESSAGE.c.status.in_(_HELD),
-                )
-                .values({key: given.c[key] for key in keys})
-                .returning(_MESSAGE.c.id)
+                _finish_statement(keys),
+                {"holder": holder, "step_id": [message_id for message_id, _ in group], **values},
             )
             held.update(result.scalars())
         return held
 
     async def recover(self, claimed_before: dt.datetime, sending_before: dt.datetime) -> tuple[int, int]:
         """Messages of a sender that stopped: a claimed one goes back to pending (nothing left), one that
-        was sending becomes unknown (the request may have left). Returns (released, unknown)."""
-        released = await self.session.execute(
-            update(Message)
-            .where(Message.status == Status.claimed, Message.claimed_at < claimed_before)
+        was sending becomes unknown (the request may have left). Returns (released, unknown). One
+        statement: the two kinds are different rows."""
+        released = (
+            update(_MESSAGE)
+            .where(_MESSAGE.c.status == Status.claimed, _MESSAGE.c.claimed_at < claimed_before)
             .values(status=Status.pending, claim=None)
+            .returning(_MESSAGE.c.id)
+            .cte("released")
         )
-        lost = await self.session.execute(
-            update(Message)
-            .where(Message.status == Status.sending, Message.claimed_at < sending_before)
+        lost = (
+            update(_MESSAGE)
+            .where(_MESSAGE.c.status == Status.sending, _MESSAGE.c.claimed_at < sending_before)
             .values(
                 status=Status.unknown,
                 reason="the notifier stopped while sending: whether the SMS went out is unknown",
             )
+            .returning(_MESSAGE.c.id)
+            .cte("lost")
         )
-        return released.rowcount, lost.rowcount  # type: ignore[attr-defined]
+        counts = await self.session.execute(
+            select(
+                select(func.count()).select_from(released).scalar_subquery(),
+                select(func.count()).select_from(lost).scalar_subquery(),
+            )
+        )
+        released_count, unknown_count = counts.one()
+        return released_count, unknown_count
 
     async def erase_patient(self, patient_id: uuid.UUID) -> dict[str, int]:
         counts = {}
@@ -255,3 +283,85 @@ def _rows(name: str, **columns: tuple[TypeEngine[Any], Sequence[Any]]) -> TableV
         for column, (type_, values) in columns.items()
     ]
     return func.unnest(*arrays).table_valued(*columns).render_derived(name=name)
+
+
+# The statements run for every event, on every round and for every step, built once: building one and its
+# cache key costs more CPU than the round trip's own work. Their parameters come with each execution.
+
+
+@functools.cache
+def _record_statement() -> Select[uuid.UUID, bool]:
+    """`save_and_record`'s statement (parameters `state_<column>`, `planned_<column>`)."""
+    given = _rows("state", **{column: (_APPOINTMENT.c[column].type, []) for column in _APPOINTMENT_COLUMNS})
+    upsert = insert(_APPOINTMENT).from_select(_APPOINTMENT_COLUMNS, select(given), include_defaults=False)
+    upsert = upsert.on_conflict_do_update(
+        index_elements=[_APPOINTMENT.c.id],
+        set_={column: upsert.excluded[column] for column in _APPOINTMENT_COLUMNS if column != "id"},
+        where=(_APPOINTMENT.c.version < upsert.excluded.version)
+        | (_APPOINTMENT.c.event_id == upsert.excluded.event_id),
+    )
+    # xmax is 0 on a row this statement inserted, and set on one it updated (the conflict locked it).
+    kept = upsert.returning(_APPOINTMENT.c.id, literal_column("xmax = 0", Boolean).label("new")).cte("kept")
+    rows = _rows(
+        "planned",
+        id=(_MESSAGE.c.id.type, []),
+        when_kept=(Boolean(), []),
+        **{column: (_MESSAGE.c[column].type, []) for column in PLANNED},
+    )
+    was_kept = rows.c.appointment_id.in_(select(kept.c.id))
+    added = (
+        insert(_MESSAGE)
+        .from_select(
+            ["id", *PLANNED],
+            select(rows.c.id, *(rows.c[column] for column in PLANNED)).where(
+                or_(
+                    rows.c.when_kept.is_(None),
+                    and_(rows.c.when_kept, was_kept),
+                    and_(not_(rows.c.when_kept), not_(was_kept)),
+                )
+            ),
+            include_defaults=False,  # the columns' server defaults (attempts 0, created_at)
+        )
+        .on_conflict_do_nothing(index_elements=[_MESSAGE.c.idempotency_key])
+        .cte("added")
+    )
+    return select(kept.c.id, kept.c.new).add_cte(added)
+
+
+@functools.cache
+def _claim_statement(limit: int) -> Update:
+    now = bindparam("now", type_=_MESSAGE.c.due_at.type)
+    due = (
+        select(Message.id)
+        .where(Message.status == Status.pending, Message.due_at <= now)
+        .order_by(Message.due_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return (
+        update(Message)
+        .where(Message.id.in_(due.scalar_subquery()))
+        .values(
+            status=Status.claimed,
+            claim=bindparam("claim", type_=_MESSAGE.c.claim.type),
+            claimed_at=now,
+            attempts=Message.attempts + 1,
+        )
+        .returning(Message)
+    )
+
+
+@functools.cache
+def _finish_statement(keys: tuple[str, ...]) -> Update:
+    """`finish_many`'s statement for one set of fields (parameters `holder`, `step_id`, `step_<field>`)."""
+    given = _rows("step", **{key: (_MESSAGE.c[key].type, []) for key in ("id", *keys)})
+    return (
+        update(_MESSAGE)
+        .where(
+            _MESSAGE.c.id == given.c.id,
+            _MESSAGE.c.claim == bindparam("holder", type_=_MESSAGE.c.claim.type),
+            _MESSAGE.c.status.in_(_HELD),
+        )
+        .values({key: given.c[key] for key in keys})
+        .returning(_MESSAGE.c.id)
+    )

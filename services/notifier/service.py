@@ -53,10 +53,12 @@ logger = logging.getLogger("ignis.notifier.plan")
 
 
 class Planner:
-    """Plans the events the consumer handles at once in one transaction (a group commit): each handler
-    hands its event over and learns, once that transaction committed, whether its event is recorded.
+    """Plans the events the consumer handles at once together (a group commit): each handler hands its
+    event over and learns, once committed, whether its event is recorded. `sessionmaker` gives autocommit
+    sessions: planning a round of events is one statement (two when an appointment known before changed),
+    each a transaction of its own, so a booking alone costs one round trip.
 
-    Whoever holds the lock plans every event waiting, so a burst costs a transaction per batch rather than
+    Whoever holds the lock plans every event waiting, so a burst costs a statement per batch rather than
     per event, and one event alone waits for nothing. When a batch fails, each of its events is planned
     alone, so one that cannot be planned fails only its own delivery (redelivered, or dead-lettered)."""
 
@@ -111,7 +113,7 @@ class Planner:
             done.set_result(None)
 
     async def _commit(self, events: list[tuple[str, Event]]) -> None:
-        async with self.sessionmaker() as session, session.begin():
+        async with self.sessionmaker() as session:
             await plan_many(NotifierRepository(session), self.practice, events, self.clock())
 
 
@@ -125,7 +127,7 @@ async def plan(
 async def plan_many(
     repo: NotifierRepository, practice: Practice, events: Sequence[tuple[str, Event]], now: dt.datetime
 ) -> None:
-    """`plan` for several events, in their order, with three statements for each round of them: a round
+    """`plan` for several events, in their order, with one statement (or two) for each round of them: a round
     holds each appointment (or hold) once, so an appointment's later event comes in a later round and
     sees what the earlier one left, as it would one after the other."""
     rounds: list[list[tuple[str, Event]]] = []
@@ -143,8 +145,19 @@ async def plan_many(
 async def _plan_round(
     repo: NotifierRepository, practice: Practice, events: list[tuple[str, Event]], now: dt.datetime
 ) -> None:
+    """One statement records the round (its appointments and the messages each outcome calls for); a
+    second withdraws the reminders of earlier versions, only when an appointment known before was kept
+    (a booking is new, so it takes one round trip). Each is a transaction of its own: an event planned
+    again after a crash between them (it was not acknowledged) is kept again, and withdraws then."""
     changes = [(subject, e) for subject, e in events if not isinstance(e, AppointmentSlotOffered)]
-    kept = await repo.save_appointments(
+    rows: list[dict[str, object]] = []
+    for subject, event in events:
+        if isinstance(event, AppointmentSlotOffered):
+            rows.append(_offer(event, now) | {"when_kept": None})
+        else:  # what it records if it is the newest version of its appointment, and what if it is not
+            rows += [row | {"when_kept": True} for row in _messages(practice, subject, event, True, now)]
+            rows += [row | {"when_kept": False} for row in _messages(practice, subject, event, False, now)]
+    kept = await repo.save_and_record(
         [
             {
                 "id": e.appointment_id,
@@ -156,9 +169,9 @@ async def _plan_round(
                 "version": e.version,
             }
             for subject, e in changes
-        ]
+        ],
+        rows,
     )
-    newest = [(subject, e) for subject, e in changes if e.appointment_id in kept]
     await repo.withdraw_reminders_of(
         [
             (
@@ -166,16 +179,10 @@ async def _plan_round(
                 e.event_id,
                 "appointment cancelled" if subject == subjects.APPOINTMENT_CANCELLED else "appointment moved",
             )
-            for subject, e in newest
+            for subject, e in changes
+            if kept.get(e.appointment_id) is False  # kept, and known before: earlier reminders may wait
         ]
     )
-    rows: list[dict[str, object]] = []
-    for subject, event in events:
-        if isinstance(event, AppointmentSlotOffered):
-            rows.append(_offer(event, now))
-        else:
-            rows += _messages(practice, subject, event, event.appointment_id in kept, now)
-    await repo.add_messages(rows)
 
 
 def _messages(
