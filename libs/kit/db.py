@@ -69,10 +69,7 @@ async def get_autocommit_session(
     need no single snapshot (a tool's answer is checked again by the writes that act on it: the database
     arbitrates a booking), for a write that is one statement, and for the rare writes that must land
     together inside `Repository.atomic`. A handler that writes more takes `Session`."""
-    bind = sessionmaker.kw.get("bind")
-    if isinstance(bind, AsyncEngine):  # tests bind to a connection they roll back: a transaction as usual
-        bind = _autocommit(bind)
-    async with _unit_of_work(sessionmaker(bind=bind), relay) as session:  # connects at its first statement
+    async with _unit_of_work(autocommit_sessionmaker(sessionmaker)(), relay) as session:  # connects lazily
         yield session
 
 
@@ -92,12 +89,27 @@ async def _unit_of_work(session: AsyncSession, relay: OutboxRelay | None) -> Asy
 
 
 _AUTOCOMMIT: "weakref.WeakKeyDictionary[AsyncEngine, AsyncEngine]" = weakref.WeakKeyDictionary()
+Sessions = async_sessionmaker[AsyncSession]
+_AUTOCOMMIT_MAKERS: "weakref.WeakKeyDictionary[Sessions, Sessions]" = weakref.WeakKeyDictionary()
 
 
 def _autocommit(engine: AsyncEngine) -> AsyncEngine:
     """The engine's autocommit twin (same pool), made once."""
     if (twin := _AUTOCOMMIT.get(engine)) is None:
         twin = _AUTOCOMMIT[engine] = engine.execution_options(isolation_level="AUTOCOMMIT")
+    return twin
+
+
+def autocommit_sessionmaker(sessionmaker: Sessions) -> Sessions:
+    """Sessions whose statements each commit on their own, on the same pool: for work whose statements stand
+    alone (`get_autocommit_session`, the outbox relay, the SMS planner and sender), without a BEGIN and a
+    COMMIT round trip around each. Tests bind to a connection they roll back: theirs stays transactional."""
+    bind = sessionmaker.kw.get("bind")
+    if not isinstance(bind, AsyncEngine):
+        return sessionmaker
+    if (twin := _AUTOCOMMIT_MAKERS.get(sessionmaker)) is None:
+        options = {key: value for key, value in sessionmaker.kw.items() if key != "bind"}
+        twin = _AUTOCOMMIT_MAKERS[sessionmaker] = async_sessionmaker(_autocommit(bind), **options)
     return twin
 
 

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ignis.contracts import subjects
 from ignis.kit.bus import align_consumers, drain_requests, ensure_streams, make_broker
 from ignis.kit.crypto import use_data_keys
-from ignis.kit.db import BACKGROUND_CONNECTIONS, create_engine, make_sessionmaker
+from ignis.kit.db import BACKGROUND_CONNECTIONS, autocommit_sessionmaker, create_engine, make_sessionmaker
 from ignis.kit.health import CONSUMER_ACK_PENDING, CONSUMER_PENDING, health_routes
 from ignis.kit.logging import configure_logging
 from ignis.kit.memory import freeze_startup_objects
@@ -116,7 +116,7 @@ def create_service(
             for resource, open_resource in (resources or {}).items():
                 context.set_global(resource, await stack.enter_async_context(open_resource()))
             if outbox and maker is not None:
-                relay = OutboxRelay(maker, name, settings)
+                relay = OutboxRelay(autocommit_sessionmaker(maker), name, settings)
                 await relay.connect()
                 stack.push_async_callback(relay.close)
                 task = asyncio.create_task(relay.run(), name=f"{name}-outbox-relay")

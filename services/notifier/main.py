@@ -5,11 +5,10 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from ignis.contracts import subjects
 from ignis.fhir.client import FhirClient
 from ignis.kit.clock import utcnow
+from ignis.kit.db import autocommit_sessionmaker
 from ignis.kit.service import Service, create_service
 from ignis.notifier import fhir_sync, handlers
 from ignis.notifier.dispatcher import Dispatcher
@@ -35,7 +34,7 @@ def create_app(
     async def send_sms(app: Service) -> None:
         sms = provider or make_provider(settings)
         dispatcher = Dispatcher(
-            autocommit(app.context.get("sessionmaker")),
+            autocommit_sessionmaker(app.context.get("sessionmaker")),
             app.nats,
             practice,
             sms,
@@ -55,7 +54,7 @@ def create_app(
 
     @asynccontextmanager
     async def planning() -> AsyncIterator[Planner]:
-        yield Planner(autocommit(app.context.get("sessionmaker")), practice)
+        yield Planner(autocommit_sessionmaker(app.context.get("sessionmaker")), practice)
 
     background = [send_sms]
     resources: dict[str, Callable[[], AbstractAsyncContextManager[Any]]] = {"planner": planning}
@@ -77,11 +76,3 @@ def create_app(
     )
     app.context.set_global("practice", practice)
     return app
-
-
-def autocommit(sessionmaker: async_sessionmaker[AsyncSession]) -> async_sessionmaker[AsyncSession]:
-    """Sessions on the same pool whose statements each commit on their own, for the planner and the sender
-    (their statements stand alone, see there): no BEGIN and COMMIT round trips around each."""
-    return async_sessionmaker(
-        sessionmaker.kw["bind"].execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
-    )

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from ignis.contracts import subjects
 from ignis.contracts.scheduling import AppointmentBooked
 from ignis.kit.clock import utcnow
-from ignis.kit.db import make_sessionmaker
+from ignis.kit.db import autocommit_sessionmaker, make_sessionmaker
 from ignis.kit.outbox import OutboxRelay, add_event, forget_events
 from ignis.kit.settings import Settings
 from tests.conftest import received
@@ -38,7 +38,9 @@ def booked_event() -> AppointmentBooked:
 
 
 async def relay(engine: AsyncEngine, nats_url: str, batch: int = 100) -> OutboxRelay:
-    started = OutboxRelay(make_sessionmaker(engine), "scheduler", Settings(nats_url=nats_url), batch=batch)
+    # Autocommit sessions, as create_service gives the relay.
+    sessions = autocommit_sessionmaker(make_sessionmaker(engine))
+    started = OutboxRelay(sessions, "scheduler", Settings(nats_url=nats_url), batch=batch)
     await started.connect()
     return started
 
