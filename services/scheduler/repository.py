@@ -8,15 +8,18 @@ it, and the outbox."""
 import datetime as dt
 import math
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
+from typing import Any, Literal
 
 from asyncpg.exceptions import ExclusionViolationError, UniqueViolationError
 from sqlalchemy import (
     ColumnElement,
+    Row,
     Select,
     TextClause,
     and_,
+    bindparam,
     delete,
     func,
     or_,
@@ -27,8 +30,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from ignis.contracts.base import Event
+from ignis.kit.crypto import Encrypted
 from ignis.kit.db import Repository
+from ignis.kit.outbox import event_row, events_added
 from ignis.scheduler.errors import DuplicateBooking, SlotAlreadyTaken
 from ignis.scheduler.models import SCHEMA, Appointment, SlotHold, WaitlistEntry
 
@@ -51,6 +58,10 @@ class AppointmentRepository(Repository):
     """The appointments in Ignis' own Postgres (IGNIS_RECORDS=ignis)."""
 
     schema = SCHEMA
+
+    def __init__(self, session: AsyncSession) -> None:
+        super().__init__(session)
+        self._locked: set[str] = set()  # practitioners whose booking lock this unit of work holds
 
     def know_patient(self, patient_id: uuid.UUID, fhir_patient_id: str | None) -> None:
         """The verified caller's FHIR Patient id, which FHIR record mode books for; unused here."""
@@ -152,18 +163,64 @@ class AppointmentRepository(Repository):
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     async def lock_practitioner(self, practitioner_id: str) -> None:
-        """Serialise bookings of one practitioner until this transaction ends.
+        """Serialise bookings of one practitioner until this transaction ends (once per unit of work).
 
         The exclusion constraint alone is correct but lets concurrent inserts of one slot wait on each
         other and end in deadlocks (each sees the other's uncommitted row); queued, each simply finds the
         winner's committed row.
         """
+        if practitioner_id in self._locked:
+            return
         await self.session.execute(
-            text(
-                "SELECT pg_advisory_xact_lock(hashtext('ignis.scheduler.booking'), hashtext(:practitioner))"
-            ),
-            {"practitioner": practitioner_id},
+            text(f"SELECT pg_advisory_xact_lock({_BOOKING_LOCK})"), {"practitioner": practitioner_id}
         )
+        self._locked.add(practitioner_id)
+
+    async def by_key_locking(self, key: str, practitioner_id: str) -> Appointment | None:
+        """`by_idempotency_key` and `lock_practitioner` in one round trip. The look-up sees what was
+        committed before the lock was granted; `place`, under the lock, looks again."""
+        params = {"key": key, "practitioner": practitioner_id}
+        row = (await self.session.execute(_BY_KEY_LOCKING, params)).one()
+        self._locked.add(practitioner_id)
+        return _keyed(row)
+
+    async def place(
+        self, appointment: Appointment, holds: Holds, announce: Callable[[Appointment], tuple[str, Event]]
+    ) -> Appointment | Literal["booked", "taken"]:
+        """Book `appointment` under `lock_practitioner` in one statement, if no appointment has its
+        idempotency key yet and the time is neither booked nor held for others (`holds`): then the patient
+        is off the waiting list for its visit type (their holds for it released) and the event `announce`
+        makes is in the outbox. 'booked', 'taken', or the appointment stored with the key first.
+
+        The insert does nothing on a conflict rather than fail (no savepoint needed): the exclusion
+        constraint still decides, and a conflict the check under the lock did not foresee is answered as
+        `add`'s constraint errors are."""
+        appointment.status, appointment.version, appointment.late_change = "booked", 1, False
+        subject, event = announce(appointment)
+        params = {
+            "key": appointment.idempotency_key,
+            "id": appointment.id,
+            "patient": appointment.patient_id,
+            "practitioner": appointment.practitioner_id,
+            "visit_type": appointment.visit_type_id,
+            "start": appointment.start_at,
+            "end": appointment.end_at,
+            "reason": appointment.reason,
+            "conversation": appointment.conversation_id,
+            "now": holds.now,
+            **event_row(subject, event),
+        }
+        row = (await self.session.execute(_PLACE, params)).one()
+        if row.booked:
+            events_added(self.session)
+            return "booked"
+        if (existing := _keyed(row)) is not None:
+            return existing
+        if row.taken:
+            return "taken"
+        # Conflicted all the same: a writer that takes no lock (the constraint answers it), or the key.
+        assert appointment.idempotency_key is not None
+        return await self.by_idempotency_key(appointment.idempotency_key) or "taken"
 
     async def add(self, appointment: Appointment) -> Appointment:
         """Insert in a savepoint: a lost race is an answer (`slot_taken`), not a failed unit of work."""
@@ -336,6 +393,75 @@ class WaitlistRepository(Repository):
     async def erase_events(self, patient_id: uuid.UUID) -> int:
         """The outbox's appointment events that name the patient (published or not)."""
         return await self.forget_events("patient_id", str(patient_id))
+
+
+_BOOKING_LOCK = "hashtext('ignis.scheduler.booking'), hashtext(:practitioner)"
+_KEYED = "id, patient_id, practitioner_id, visit_type_id, start_at, end_at, status"
+
+_BY_KEY_LOCKING = text(
+    f"""
+    SELECT appointment.{_KEYED.replace(", ", ", appointment.")}
+      FROM (SELECT pg_advisory_xact_lock({_BOOKING_LOCK})) AS locked
+      LEFT JOIN {SCHEMA}.appointment ON appointment.idempotency_key = :key
+    """
+)
+
+# `AppointmentRepository.place`: the look-up under the lock, `free_nor_held`, the insert, and
+# `WaitlistRepository.booked_from_waitlist` and `add_event` once it is in, in one statement.
+_PLACE = text(
+    f"""
+    WITH existing AS (
+        SELECT {_KEYED} FROM {SCHEMA}.appointment WHERE idempotency_key = CAST(:key AS text)
+    ), taken AS (
+        SELECT EXISTS (SELECT FROM {SCHEMA}.appointment
+                        WHERE practitioner_id = CAST(:practitioner AS text) AND status <> 'cancelled'
+                          AND tstzrange(start_at, end_at) && tstzrange(:start, :end))
+            OR EXISTS (SELECT FROM {SCHEMA}.slot_hold
+                        WHERE practitioner_id = CAST(:practitioner AS text)
+                          AND start_at < :end AND end_at > :start
+                          AND expires_at > :now AND patient_id <> CAST(:patient AS uuid)) AS taken
+    ), inserted AS (
+        INSERT INTO {SCHEMA}.appointment (id, patient_id, practitioner_id, visit_type_id, start_at, end_at,
+                                          status, reason, conversation_id, idempotency_key, version,
+                                          late_change)
+        SELECT CAST(:id AS uuid), CAST(:patient AS uuid), CAST(:practitioner AS text),
+               CAST(:visit_type AS text), CAST(:start AS timestamptz), CAST(:end AS timestamptz), 'booked',
+               CAST(:reason AS text), CAST(:conversation AS text), CAST(:key AS text), 1, false
+         WHERE NOT EXISTS (SELECT FROM existing) AND NOT (SELECT taken FROM taken)
+        ON CONFLICT DO NOTHING
+        RETURNING id
+    ), off_waitlist AS (
+        UPDATE {SCHEMA}.waitlist_entry SET status = 'booked'
+         WHERE patient_id = CAST(:patient AS uuid) AND visit_type_id = CAST(:visit_type AS text)
+           AND status <> 'booked' AND EXISTS (SELECT FROM inserted)
+    ), released AS (
+        DELETE FROM {SCHEMA}.slot_hold
+         WHERE patient_id = CAST(:patient AS uuid) AND visit_type_id = CAST(:visit_type AS text)
+           AND EXISTS (SELECT FROM inserted)
+    ), announced AS (
+        INSERT INTO {SCHEMA}.outbox (event_id, subject, payload)
+        SELECT CAST(:event_id AS uuid), CAST(:subject AS text), CAST(:payload AS bytea)
+         WHERE EXISTS (SELECT FROM inserted)
+    )
+    SELECT EXISTS (SELECT FROM inserted) AS booked, (SELECT taken FROM taken) AS taken, existing.*
+      FROM (SELECT) AS one LEFT JOIN existing ON true
+    """
+).bindparams(bindparam("reason", type_=Encrypted()))
+
+
+def _keyed(row: Row[Any]) -> Appointment | None:
+    """The appointment of a look-up by key (`_KEYED`'s columns, None where none was found), detached."""
+    if row.id is None:
+        return None
+    return Appointment(
+        id=row.id,
+        patient_id=row.patient_id,
+        practitioner_id=row.practitioner_id,
+        visit_type_id=row.visit_type_id,
+        start_at=row.start_at,
+        end_at=row.end_at,
+        status=row.status,
+    )
 
 
 _BUSY = text(
