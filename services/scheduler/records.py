@@ -17,11 +17,28 @@ from ignis.contracts.base import Event
 from ignis.scheduler.errors import DuplicateBooking, SlotAlreadyTaken
 from ignis.scheduler.models import Appointment
 from ignis.scheduler.repository import AppointmentRepository, Holds, WaitlistRepository
+from ignis.scheduler.slots import Slot
 
 # Practitioner id -> booked [start, end) in whole seconds since the epoch (rounded outwards), sorted.
 Busy = dict[str, list[tuple[int, int]]]
 # What a booking is announced with, made from the appointment as stored: (subject, event).
 Announce = Callable[[Appointment], tuple[str, Event]]
+
+
+class Scheduled(Protocol):
+    """What an appointment is told by (`describe.appointment_info`): an `Appointment`, or a plain row of an
+    appointment only read."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def practitioner_id(self) -> str: ...
+    @property
+    def visit_type_id(self) -> str: ...
+    @property
+    def start_at(self) -> dt.datetime: ...
+    @property
+    def end_at(self) -> dt.datetime: ...
 
 
 class AppointmentRecords(Protocol):
@@ -45,7 +62,7 @@ class AppointmentRecords(Protocol):
     async def get_for_update(self, appointment_id: uuid.UUID) -> Appointment | None:
         """The appointment, read for a change that follows in this unit of work."""
 
-    async def upcoming_for_patient(self, patient_id: uuid.UUID, now: dt.datetime) -> Sequence[Appointment]:
+    async def upcoming_for_patient(self, patient_id: uuid.UUID, now: dt.datetime) -> Sequence[Scheduled]:
         """Booked and not yet over, in time order."""
 
     async def seen_before(self, patient_id: uuid.UUID, now: dt.datetime) -> bool:
@@ -97,6 +114,17 @@ class Records:
             return await self.appointments.busy_or_held(practitioner_ids, start, end, holds)
         booked = await self.appointments.busy(practitioner_ids, start, end)
         return await self.own.with_held(booked, practitioner_ids, start, end, holds)
+
+    async def busy_and_own_holds(
+        self, practitioner_ids: Collection[str], start: dt.datetime, end: dt.datetime, holds: Holds
+    ) -> tuple[Busy, list[Slot]]:
+        """`busy` with `holds`, and the slots held for `holds.holder` (`own.holds_of`): in Ignis' record mode
+        in one round trip."""
+        assert holds.holder is not None
+        if isinstance(self.appointments, AppointmentRepository):
+            return await self.appointments.busy_or_held_and_own(practitioner_ids, start, end, holds)
+        busy = await self.busy(practitioner_ids, start, end, holds)
+        return busy, await self.own.holds_of(holds.holder, holds.now)
 
     async def is_free(
         self,

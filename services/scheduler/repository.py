@@ -10,7 +10,7 @@ import math
 import uuid
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from asyncpg.exceptions import ExclusionViolationError, UniqueViolationError
 from sqlalchemy import (
@@ -38,6 +38,17 @@ from ignis.kit.db import Repository
 from ignis.kit.outbox import event_row, events_added
 from ignis.scheduler.errors import DuplicateBooking, SlotAlreadyTaken
 from ignis.scheduler.models import SCHEMA, Appointment, SlotHold, WaitlistEntry
+from ignis.scheduler.slots import Slot
+
+
+class Upcoming(NamedTuple):
+    """An appointment as `upcoming_for_patient` reads it (a `records.Scheduled`)."""
+
+    id: uuid.UUID
+    practitioner_id: str
+    visit_type_id: str
+    start_at: dt.datetime
+    end_at: dt.datetime
 
 
 @dataclass(frozen=True)
@@ -91,6 +102,24 @@ class AppointmentRepository(Repository):
         rows = await self.session.execute(statement, params)
         return {practitioner_id: list(zip(lo, hi, strict=True)) for practitioner_id, lo, hi in rows}
 
+    async def busy_or_held_and_own(
+        self, practitioner_ids: Collection[str], start: dt.datetime, end: dt.datetime, holds: Holds
+    ) -> tuple[dict[str, list[tuple[int, int]]], list[Slot]]:
+        """`busy_or_held` and the holder's own holds (`WaitlistRepository.holds_of`) in one statement: a
+        find_slots with a caller reads both before it answers, and a round trip costs more than either."""
+        assert holds.holder is not None
+        params = {"ids": list(practitioner_ids), "start": start, "end": end, "now": holds.now}
+        params["holder"] = holds.holder
+        busy, own = {}, []
+        rows = await self.session.execute(_BUSY_OR_HELD_FOR_OTHERS_AND_OWN, params)
+        for practitioner_id, lo, hi, visit_type_id, start_at, end_at in rows:
+            if visit_type_id is None:
+                busy[practitioner_id] = list(zip(lo, hi, strict=True))
+            else:
+                own.append(Slot(practitioner_id, visit_type_id, start_at, end_at))
+        own.sort(key=lambda slot: slot.start)
+        return busy, own
+
     async def is_free(
         self, practitioner_id: str, start: dt.datetime, end: dt.datetime, ignore: uuid.UUID | None = None
     ) -> bool:
@@ -130,15 +159,10 @@ class AppointmentRepository(Repository):
             select(Appointment).where(Appointment.id == appointment_id).with_for_update()
         )
 
-    async def upcoming_for_patient(self, patient_id: uuid.UUID, now: dt.datetime) -> Sequence[Appointment]:
-        result = await self.session.execute(
-            select(Appointment)
-            .where(
-                Appointment.patient_id == patient_id, Appointment.status == "booked", Appointment.end_at > now
-            )
-            .order_by(Appointment.start_at)
-        )
-        return result.scalars().all()
+    async def upcoming_for_patient(self, patient_id: uuid.UUID, now: dt.datetime) -> Sequence[Upcoming]:
+        """Plain rows of the columns the caller is told (a list is only read: no entities to load)."""
+        rows = await self.session.execute(_UPCOMING, {"patient": patient_id, "now": now})
+        return [Upcoming(*row) for row in rows]
 
     async def seen_before(self, patient_id: uuid.UUID, now: dt.datetime) -> bool:
         """Whether the patient had an appointment here that was not cancelled and has begun."""
@@ -347,13 +371,10 @@ class WaitlistRepository(Repository):
         self.session.add(hold)
         await self.session.flush()
 
-    async def holds_of(self, patient_id: uuid.UUID, now: dt.datetime) -> Sequence[SlotHold]:
-        query = (
-            select(SlotHold)
-            .where(SlotHold.patient_id == patient_id, SlotHold.expires_at > now)
-            .order_by(SlotHold.start_at)
-        )
-        return (await self.session.execute(query)).scalars().all()
+    async def holds_of(self, patient_id: uuid.UUID, now: dt.datetime) -> list[Slot]:
+        """The slots held for the patient that have not expired, by start (plain rows: only read)."""
+        rows = await self.session.execute(_HOLDS_OF, {"holder": patient_id, "now": now})
+        return [Slot(*row) for row in rows]
 
     async def booked_from_waitlist(self, patient_id: uuid.UUID, visit_type_id: str) -> None:
         """The patient booked this visit type: off the waiting list, and their holds for it released."""
@@ -464,6 +485,15 @@ def _keyed(row: Row[Any]) -> Appointment | None:
     )
 
 
+_UPCOMING = text(
+    f"""
+    SELECT id, practitioner_id, visit_type_id, start_at, end_at
+      FROM {SCHEMA}.appointment
+     WHERE patient_id = :patient AND status = 'booked' AND end_at > :now
+     ORDER BY start_at
+    """
+)
+
 _BUSY = text(
     f"""
     SELECT practitioner_id,
@@ -503,6 +533,25 @@ def _busy_or_held(held_for: str) -> TextClause:
 
 _BUSY_OR_HELD = _busy_or_held("")
 _BUSY_OR_HELD_FOR_OTHERS = _busy_or_held(" AND patient_id <> :holder")
+
+_OWN_HOLDS = f"""
+    SELECT practitioner_id, visit_type_id, start_at, end_at
+      FROM {SCHEMA}.slot_hold
+     WHERE patient_id = :holder AND expires_at > :now
+"""
+_HOLDS_OF = text(_OWN_HOLDS + " ORDER BY start_at")
+
+
+# `_BUSY_OR_HELD_FOR_OTHERS` and the holder's own holds (`_OWN_HOLDS`), told apart by their visit type.
+_BUSY_OR_HELD_FOR_OTHERS_AND_OWN = text(
+    f"""
+    SELECT busy.*, NULL::text, NULL::timestamptz, NULL::timestamptz
+      FROM ({_BUSY_OR_HELD_FOR_OTHERS.text}) AS busy
+    UNION ALL
+    SELECT practitioner_id, NULL::bigint[], NULL::bigint[], visit_type_id, start_at, end_at
+      FROM ({_OWN_HOLDS}) AS own
+    """
+)
 
 
 def _held_there(
