@@ -494,11 +494,14 @@ _UPCOMING = text(
     """
 )
 
+# Whole seconds as `date_part` (double precision), not `extract` (numeric, a fifth dearer on the hottest
+# read): exact all the same, since an epoch in microseconds fits a double's 53 bits with room to spare, so
+# floor and ceil never round across a whole second.
 _BUSY = text(
     f"""
     SELECT practitioner_id,
-           array_agg(floor(extract(epoch FROM start_at))::bigint ORDER BY start_at),
-           array_agg(ceil(extract(epoch FROM end_at))::bigint ORDER BY start_at)
+           array_agg(floor(date_part('epoch', start_at))::bigint ORDER BY start_at),
+           array_agg(ceil(date_part('epoch', end_at))::bigint ORDER BY start_at)
       FROM {SCHEMA}.appointment
      WHERE practitioner_id = ANY(:ids) AND status <> 'cancelled'
        AND tstzrange(start_at, end_at) && tstzrange(:start, :end)
@@ -514,15 +517,15 @@ def _busy_or_held(held_for: str) -> TextClause:
         f"""
         SELECT practitioner_id, array_agg(lo ORDER BY lo, hi), array_agg(hi ORDER BY lo, hi)
           FROM (SELECT practitioner_id,
-                       floor(extract(epoch FROM start_at))::bigint AS lo,
-                       ceil(extract(epoch FROM end_at))::bigint AS hi
+                       floor(date_part('epoch', start_at))::bigint AS lo,
+                       ceil(date_part('epoch', end_at))::bigint AS hi
                   FROM {SCHEMA}.appointment
                  WHERE practitioner_id = ANY(:ids) AND status <> 'cancelled'
                    AND tstzrange(start_at, end_at) && tstzrange(:start, :end)
                 UNION ALL
                 SELECT practitioner_id,
-                       floor(extract(epoch FROM start_at))::bigint,
-                       ceil(extract(epoch FROM end_at))::bigint
+                       floor(date_part('epoch', start_at))::bigint,
+                       ceil(date_part('epoch', end_at))::bigint
                   FROM {SCHEMA}.slot_hold
                  WHERE practitioner_id = ANY(:ids) AND start_at < :end AND end_at > :start
                    AND expires_at > :now{held_for}) AS busy
