@@ -40,9 +40,23 @@ PRUNE_EVERY_SECONDS = 3600.0
 async def add_event(session: AsyncSession, schema: str, subject: str, event: Event) -> None:
     """Record `event` in the caller's unit of work; it is published only if that work commits."""
     await session.execute(
-        text(f'INSERT INTO "{schema}".outbox (event_id, subject, payload) VALUES (:id, :subject, :payload)'),
-        {"id": event.event_id, "subject": subject, "payload": event.model_dump_json().encode()},
+        text(
+            f'INSERT INTO "{schema}".outbox (event_id, subject, payload) '
+            "VALUES (:event_id, :subject, :payload)"
+        ),
+        event_row(subject, event),
     )
+    events_added(session)
+
+
+def event_row(subject: str, event: Event) -> dict[str, object]:
+    """The outbox row of `event` as the parameters `:event_id`, `:subject`, `:payload`: also for a statement
+    that writes it together with the change it reports (one round trip), which calls `events_added`."""
+    return {"event_id": event.event_id, "subject": subject, "payload": event.model_dump_json().encode()}
+
+
+def events_added(session: AsyncSession) -> None:
+    """The unit of work wrote outbox rows: the relay is woken when it commits."""
     session.info[_DIRTY] = True
 
 

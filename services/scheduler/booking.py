@@ -30,7 +30,6 @@ from ignis.scheduler.calendar import Calendar
 from ignis.scheduler.describe import appointment_info, offer
 from ignis.scheduler.errors import (
     AppointmentNotFound,
-    DuplicateBooking,
     InvalidSlot,
     SlotAlreadyTaken,
     TooLate,
@@ -44,8 +43,11 @@ from ignis.scheduler.slots import Slot, parse_slot_id, spoken_slot
 
 
 def _checked_slot(calendar: Calendar, text: str, now: dt.datetime) -> Slot:
+    return _bookable(calendar, parse_slot_id(text, calendar.practice), now)
+
+
+def _bookable(calendar: Calendar, slot: Slot | None, now: dt.datetime) -> Slot:
     """Slots are computed, not stored: a slot id from the caller is validated again before it is booked."""
-    slot = parse_slot_id(text, calendar.practice)
     if slot is None or not calendar.is_bookable(slot, now):
         raise InvalidSlot("slot not bookable")
     return slot
@@ -87,9 +89,11 @@ async def book(
 ) -> AppointmentConfirmed | SlotTaken | NotOffered:
     patient_id = patient.id
     key = f"{cmd.conversation_id}:{cmd.slot_id}"
-    if confirmed := await _booked_before(records, calendar, key, patient_id):
+    wanted = parse_slot_id(cmd.slot_id, calendar.practice)
+    lock = wanted.practitioner_id if wanted else None  # Ignis' record mode locks with the look-up
+    if confirmed := await _booked_before(records, calendar, key, patient_id, lock):
         return confirmed  # a retried call (the gateway asks again when a reply was lost)
-    slot = _checked_slot(calendar, cmd.slot_id, now)
+    slot = _bookable(calendar, wanted, now)
     visit_type = calendar.practice.visit_type(slot.visit_type_id)
     day = slot.start.astimezone(calendar.zone).date()
     if visit_type and (no := await refused(records, calendar, visit_type, patient, day, cmd.referral, now)):
@@ -106,36 +110,24 @@ async def book(
         idempotency_key=key,
     )
     await records.appointments.lock_practitioner(slot.practitioner_id)
-    # Looked up again under the lock: an identical call that raced this one has committed by now.
-    if confirmed := await _booked_before(records, calendar, key, patient_id):
-        return confirmed
-    if not await records.is_free(slot.practitioner_id, slot.start, slot.end, holds=Holds(now, patient_id)):
-        # Taken by the identical call? In FHIR record mode the "lock" is a version check, not a wait, so
-        # the twin may have written between the look-up above and this check.
-        if confirmed := await _booked_before(records, calendar, key, patient_id):
-            return confirmed
-        return await _alternatives(records, calendar, slot, now, appointment.patient_id)
-    try:
-        await records.appointments.add(appointment)
-    except SlotAlreadyTaken:
-        return await _alternatives(records, calendar, slot, now, appointment.patient_id)
-    except DuplicateBooking:
-        # The identical call raced its own retry; the first one won and is the answer to both.
-        existing = await records.appointments.by_idempotency_key(key)
-        if existing is None or existing.patient_id != patient_id:
-            return await _alternatives(records, calendar, slot, now, appointment.patient_id)
-        return AppointmentConfirmed(appointment=appointment_info(calendar, existing))
-    await records.own.booked_from_waitlist(appointment.patient_id, slot.visit_type_id)
-    await records.own.add_event(
-        subjects.APPOINTMENT_BOOKED, AppointmentBooked(**_event_fields(appointment, now))
+    # Looked up again under the lock (an identical call that raced this one has committed by now), checked
+    # free, booked: the database's constraint decides a race all the same.
+    placed = await records.place(
+        appointment,
+        Holds(now, patient_id),
+        lambda stored: (subjects.APPOINTMENT_BOOKED, AppointmentBooked(**_event_fields(stored, now))),
     )
-    return AppointmentConfirmed(appointment=appointment_info(calendar, appointment))
+    if placed == "booked":
+        return AppointmentConfirmed(appointment=appointment_info(calendar, appointment))
+    if isinstance(placed, Appointment) and placed.patient_id == patient_id:
+        return AppointmentConfirmed(appointment=appointment_info(calendar, placed))
+    return await _alternatives(records, calendar, slot, now, patient_id)
 
 
 async def _booked_before(
-    records: Records, calendar: Calendar, key: str, patient_id: uuid.UUID
+    records: Records, calendar: Calendar, key: str, patient_id: uuid.UUID, lock: str | None = None
 ) -> AppointmentConfirmed | None:
-    existing = await records.appointments.by_idempotency_key(key)
+    existing = await records.booked_with_key(key, lock)
     if existing is None or existing.patient_id != patient_id:
         return None
     return AppointmentConfirmed(appointment=appointment_info(calendar, existing))

@@ -77,6 +77,22 @@ class Calendar(PracticeDays):
             work_day = self._work_days[key] = _WorkDay(tuple(ranges))
         return work_day
 
+    def end_of_first_working_day(
+        self, practitioner_ids: Collection[str], start: datetime, limit: datetime
+    ) -> datetime:
+        """The end (local midnight, in UTC) of the first day from `start` on which one of these practitioners
+        works after `start`, or `limit` if none does before it."""
+        moment = to_seconds(start)
+        people = [p for p in self.practice.practitioners if p.id in practitioner_ids]
+        day = as_utc(start).astimezone(self.zone).date()
+        while True:
+            day_end = as_utc(datetime.combine(day + timedelta(days=1), time(0), tzinfo=self.zone))
+            if day_end >= limit:
+                return limit
+            if any(r.end > moment for person in people for r in self._work_day(person, day).ranges):
+                return day_end
+            day += timedelta(days=1)
+
     # -- slots --------------------------------------------------------------------------------------------
 
     def bookable_window(

@@ -11,7 +11,7 @@ from ignis.contracts.scheduling import (
 from ignis.language.text import fold
 from ignis.practice.config import Practitioner, VisitType
 from ignis.scheduler.calendar import Calendar
-from ignis.scheduler.models import Appointment
+from ignis.scheduler.records import Scheduled
 from ignis.scheduler.slots import Slot, slot_id, spoken_slot
 
 
@@ -50,7 +50,7 @@ def offer(calendar: Calendar, slot: Slot) -> SlotOffer:
     return SlotOffer(slot_id=slot_id(slot), **_described(calendar, slot))
 
 
-def appointment_info(calendar: Calendar, appointment: Appointment) -> AppointmentInfo:
+def appointment_info(calendar: Calendar, appointment: Scheduled) -> AppointmentInfo:
     slot = Slot(
         appointment.practitioner_id, appointment.visit_type_id, appointment.start_at, appointment.end_at
     )

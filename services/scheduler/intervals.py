@@ -89,14 +89,22 @@ def _merged(
     merged: list[tuple[Seconds, Seconds]] = []
     if intervals and isinstance(intervals[0][0], datetime):
         intervals = [(to_seconds(s), to_seconds(e, up=True)) for s, e in cast(Sequence[Interval], intervals)]
+    # The interval being joined is kept in locals, not re-read from the list: this runs for every practitioner
+    # on every find_slots.
+    low = high = 0
+    joining = False
     for start, end in sorted(cast(Sequence[tuple[Seconds, Seconds]], intervals)):
         if end <= start:
             continue
-        if merged and start <= merged[-1][1]:
-            if end > merged[-1][1]:
-                merged[-1] = (merged[-1][0], end)
+        if joining and start <= high:
+            if end > high:
+                high = end
         else:
-            merged.append((start, end))
+            if joining:
+                merged.append((low, high))
+            low, high, joining = start, end, True
+    if joining:
+        merged.append((low, high))
     return merged
 
 

@@ -28,29 +28,46 @@ from ignis.scheduler.repository import Holds
 from ignis.scheduler.rules import Patient, refusal
 from ignis.scheduler.slots import Slot
 
-# Busy time is read a day first, then a week, then the rest of the window at once: most searches end on
-# their first day, and one through the whole horizon costs three reads (of integers, a row per practitioner).
-CHUNKS = (dt.timedelta(days=1), dt.timedelta(days=7))
+# Busy time is read a day first (stretched to the first day someone searched works: a search from a
+# Saturday still ends on its first read), then a week, then the rest of the window at once: most searches
+# end on their first day, and one through the whole horizon costs three reads (of integers, a row per
+# practitioner). A search of one practitioner reads the rest after the first day: their whole horizon is
+# about as many rows as a week of ten (~1,800 at 60 % booked over 90 days), so the week only adds a round
+# trip, which costs more than its rows.
+DAY, WEEK = dt.timedelta(days=1), dt.timedelta(days=7)
 
 
 class BookedTime:
     """Booked time of the practitioners a request searches, read once and merged once: each read continues
     where the last one ended, so a find_slots that searches again from the same start (its fallback) reads
-    only what it has not read yet."""
+    only what it has not read yet. With `own_holds`, the slots held for the holder of `holds` are read with
+    the first booked time (`held`)."""
 
-    def __init__(self, records: Records, holds: Holds | None = None) -> None:
+    def __init__(self, records: Records, holds: Holds | None = None, own_holds: bool = False) -> None:
         self.records = records
         self.holds = holds  # slots held from the waiting list for others count as booked
         self.ids: list[str] = []
         self.start = self.end = dt.datetime.min.replace(tzinfo=dt.UTC)
         self.booked = Booked()
+        self._own: list[Slot] | None = None if own_holds and holds and holds.holder else []
+
+    async def held(self) -> list[Slot]:
+        """The slots held for the holder (read now unless read with booked time)."""
+        if self._own is None:
+            assert self.holds is not None
+            assert self.holds.holder is not None
+            self._own = await self.records.own.holds_of(self.holds.holder, self.holds.now)
+        return self._own
 
     async def covering(self, ids: list[str], start: dt.datetime, end: dt.datetime) -> Booked:
         """Booked time of `ids` over at least [start, end)."""
         if ids != self.ids or not self.start <= start <= self.end:
             self.ids, self.start, self.end, self.booked = ids, start, start, Booked()
         if end > self.end:
-            read = await self.records.busy(ids, self.end, end, holds=self.holds)
+            if self._own is None and self.holds is not None:
+                read, self._own = await self.records.busy_and_own_holds(ids, self.end, end, self.holds)
+            else:
+                read = await self.records.busy(ids, self.end, end, holds=self.holds)
             known = {pid: [*self.booked.get(pid, []), *intervals] for pid, intervals in read.items()}
             self.booked.update(merge_busy(known))
             self.end = end
@@ -69,16 +86,16 @@ async def search(
     limit: int = 3,
     booked: BookedTime | None = None,
 ) -> list[Slot]:
-    """The earliest free slots in `window`, reading booked time chunk by chunk (`CHUNKS`)."""
+    """The earliest free slots in `window`, reading booked time chunk by chunk (`_chunk_end`)."""
     offering = [p.id for p in calendar.practice.offering(visit_type)]
     candidates = [p for p in offering if practitioner_ids is None or p in practitioner_ids]
     booked = booked or BookedTime(records)
     found: list[Slot] = []
     start, end = window
-    sizes = iter(CHUNKS)
+    reads = 0
     while start < end and len(found) < limit and candidates:
-        size = next(sizes, None)
-        chunk = (start, end if size is None else min(end, start + size))
+        chunk = (start, _chunk_end(calendar, candidates, start, end, reads))
+        reads += 1
         found += calendar.free_slots(
             visit_type,
             await booked.covering(candidates, *chunk),
@@ -90,6 +107,17 @@ async def search(
         )
         start = chunk[1]
     return found
+
+
+def _chunk_end(
+    calendar: Calendar, candidates: list[str], start: dt.datetime, end: dt.datetime, reads: int
+) -> dt.datetime:
+    """Where the read of booked time after `reads` reads ends (see `DAY, WEEK`)."""
+    if reads == 0:
+        return min(end, max(start + DAY, calendar.end_of_first_working_day(candidates, start, end)))
+    if reads == 1 and len(candidates) > 1:
+        return min(end, start + WEEK)
+    return end
 
 
 def _unknown_visit_type(calendar: Calendar) -> VisitTypeUnknown:
@@ -127,15 +155,11 @@ async def find_slots(
     visit_type = resolve_visit_type(calendar, cmd.visit_type)
     if visit_type is None:
         return _unknown_visit_type(calendar)
-    held: list[SlotOffer] = []
     if patient is not None:
         today = now.astimezone(calendar.zone).date()
         first_day = max(cmd.earliest or today, today)
         if no := await refused(records, calendar, visit_type, patient, first_day, cmd.referral, now):
             return no
-        held = await waitlist.held_offers(
-            records, calendar, patient, visit_type, now, lambda slot: offer(calendar, slot)
-        )
     holds = Holds(now, patient.id if patient else None)
     practitioner_ids = None
     if cmd.practitioner:
@@ -146,7 +170,7 @@ async def find_slots(
     earliest = local_day_start(calendar, cmd.earliest) if cmd.earliest else None
     latest = local_day_start(calendar, cmd.latest + dt.timedelta(days=1)) if cmd.latest else None
     window = calendar.bookable_window(now, earliest, latest)
-    booked = BookedTime(records, holds)
+    booked = BookedTime(records, holds, own_holds=patient is not None)  # the caller's holds with booked time
     slots = []
     if window is not None:
         slots = await search(
@@ -159,6 +183,11 @@ async def find_slots(
             practitioner_ids=practitioner_ids,
             limit=cmd.limit,
             booked=booked,
+        )
+    held: list[SlotOffer] = []
+    if patient is not None:
+        held = waitlist.held_offers(
+            await booked.held(), calendar, visit_type, now, lambda slot: offer(calendar, slot)
         )
     if slots or held:
         offers = held + [

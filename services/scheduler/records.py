@@ -10,14 +10,35 @@ the questions that need both (busy time counting held slots).
 
 import datetime as dt
 import uuid
-from collections.abc import Collection, Sequence
-from typing import Protocol
+from collections.abc import Callable, Collection, Sequence
+from typing import Literal, Protocol
 
+from ignis.contracts.base import Event
+from ignis.scheduler.errors import DuplicateBooking, SlotAlreadyTaken
 from ignis.scheduler.models import Appointment
 from ignis.scheduler.repository import AppointmentRepository, Holds, WaitlistRepository
+from ignis.scheduler.slots import Slot
 
 # Practitioner id -> booked [start, end) in whole seconds since the epoch (rounded outwards), sorted.
 Busy = dict[str, list[tuple[int, int]]]
+# What a booking is announced with, made from the appointment as stored: (subject, event).
+Announce = Callable[[Appointment], tuple[str, Event]]
+
+
+class Scheduled(Protocol):
+    """What an appointment is told by (`describe.appointment_info`): an `Appointment`, or a plain row of an
+    appointment only read."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def practitioner_id(self) -> str: ...
+    @property
+    def visit_type_id(self) -> str: ...
+    @property
+    def start_at(self) -> dt.datetime: ...
+    @property
+    def end_at(self) -> dt.datetime: ...
 
 
 class AppointmentRecords(Protocol):
@@ -41,7 +62,7 @@ class AppointmentRecords(Protocol):
     async def get_for_update(self, appointment_id: uuid.UUID) -> Appointment | None:
         """The appointment, read for a change that follows in this unit of work."""
 
-    async def upcoming_for_patient(self, patient_id: uuid.UUID, now: dt.datetime) -> Sequence[Appointment]:
+    async def upcoming_for_patient(self, patient_id: uuid.UUID, now: dt.datetime) -> Sequence[Scheduled]:
         """Booked and not yet over, in time order."""
 
     async def seen_before(self, patient_id: uuid.UUID, now: dt.datetime) -> bool:
@@ -94,6 +115,17 @@ class Records:
         booked = await self.appointments.busy(practitioner_ids, start, end)
         return await self.own.with_held(booked, practitioner_ids, start, end, holds)
 
+    async def busy_and_own_holds(
+        self, practitioner_ids: Collection[str], start: dt.datetime, end: dt.datetime, holds: Holds
+    ) -> tuple[Busy, list[Slot]]:
+        """`busy` with `holds`, and the slots held for `holds.holder` (`own.holds_of`): in Ignis' record mode
+        in one round trip."""
+        assert holds.holder is not None
+        if isinstance(self.appointments, AppointmentRepository):
+            return await self.appointments.busy_or_held_and_own(practitioner_ids, start, end, holds)
+        busy = await self.busy(practitioner_ids, start, end, holds)
+        return busy, await self.own.holds_of(holds.holder, holds.now)
+
     async def is_free(
         self,
         practitioner_id: str,
@@ -109,3 +141,40 @@ class Records:
         if not await self.appointments.is_free(practitioner_id, start, end, ignore):
             return False
         return holds is None or not await self.own.held_for_others(practitioner_id, start, end, holds)
+
+    async def booked_with_key(self, key: str, lock: str | None = None) -> Appointment | None:
+        """The appointment a booking call with this idempotency key stored, if any. In Ignis' record mode,
+        `lock` (the practitioner the call would book) has `lock_practitioner` taken in the same round trip,
+        before the call is validated (it only waits behind other bookings of the practitioner)."""
+        if lock is not None and isinstance(self.appointments, AppointmentRepository):
+            return await self.appointments.by_key_locking(key, lock)
+        return await self.appointments.by_idempotency_key(key)
+
+    async def place(
+        self, appointment: Appointment, holds: Holds, announce: Announce
+    ) -> Appointment | Literal["booked", "taken"]:
+        """Book `appointment` (under `lock_practitioner`) unless its idempotency key was stored first or its
+        time is taken or held for others (`holds`); once booked, the patient is off the waiting list for its
+        visit type and the booking announced through the outbox. 'booked', 'taken', or the appointment the
+        identical call stored first (for the caller to compare patients). In Ignis' record mode one
+        statement (`AppointmentRepository.place`)."""
+        if isinstance(self.appointments, AppointmentRepository):
+            return await self.appointments.place(appointment, holds, announce)
+        key = str(appointment.idempotency_key)
+        existing = await self.appointments.by_idempotency_key(key)
+        if existing is not None and existing.patient_id == appointment.patient_id:
+            return existing  # the identical call, committed before the lock was taken
+        start, end = appointment.start_at, appointment.end_at
+        if not await self.is_free(appointment.practitioner_id, start, end, holds=holds):
+            # Taken by the identical call? In FHIR record mode the "lock" is a version check, not a wait, so
+            # the twin may have written between the look-up above and this check.
+            return await self.appointments.by_idempotency_key(key) or "taken"
+        try:
+            await self.appointments.add(appointment)
+        except SlotAlreadyTaken:
+            return "taken"
+        except DuplicateBooking:  # the identical call raced its own retry; the first one won
+            return await self.appointments.by_idempotency_key(key) or "taken"
+        await self.own.booked_from_waitlist(appointment.patient_id, appointment.visit_type_id)
+        await self.own.add_event(*announce(appointment))
+        return "booked"

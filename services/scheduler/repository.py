@@ -8,15 +8,18 @@ it, and the outbox."""
 import datetime as dt
 import math
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
+from typing import Any, Literal, NamedTuple
 
 from asyncpg.exceptions import ExclusionViolationError, UniqueViolationError
 from sqlalchemy import (
     ColumnElement,
+    Row,
     Select,
     TextClause,
     and_,
+    bindparam,
     delete,
     func,
     or_,
@@ -27,10 +30,25 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from ignis.contracts.base import Event
+from ignis.kit.crypto import Encrypted
 from ignis.kit.db import Repository
+from ignis.kit.outbox import event_row, events_added
 from ignis.scheduler.errors import DuplicateBooking, SlotAlreadyTaken
 from ignis.scheduler.models import SCHEMA, Appointment, SlotHold, WaitlistEntry
+from ignis.scheduler.slots import Slot
+
+
+class Upcoming(NamedTuple):
+    """An appointment as `upcoming_for_patient` reads it (a `records.Scheduled`)."""
+
+    id: uuid.UUID
+    practitioner_id: str
+    visit_type_id: str
+    start_at: dt.datetime
+    end_at: dt.datetime
 
 
 @dataclass(frozen=True)
@@ -51,6 +69,10 @@ class AppointmentRepository(Repository):
     """The appointments in Ignis' own Postgres (IGNIS_RECORDS=ignis)."""
 
     schema = SCHEMA
+
+    def __init__(self, session: AsyncSession) -> None:
+        super().__init__(session)
+        self._locked: set[str] = set()  # practitioners whose booking lock this unit of work holds
 
     def know_patient(self, patient_id: uuid.UUID, fhir_patient_id: str | None) -> None:
         """The verified caller's FHIR Patient id, which FHIR record mode books for; unused here."""
@@ -79,6 +101,24 @@ class AppointmentRepository(Repository):
             params["holder"] = holds.holder
         rows = await self.session.execute(statement, params)
         return {practitioner_id: list(zip(lo, hi, strict=True)) for practitioner_id, lo, hi in rows}
+
+    async def busy_or_held_and_own(
+        self, practitioner_ids: Collection[str], start: dt.datetime, end: dt.datetime, holds: Holds
+    ) -> tuple[dict[str, list[tuple[int, int]]], list[Slot]]:
+        """`busy_or_held` and the holder's own holds (`WaitlistRepository.holds_of`) in one statement: a
+        find_slots with a caller reads both before it answers, and a round trip costs more than either."""
+        assert holds.holder is not None
+        params = {"ids": list(practitioner_ids), "start": start, "end": end, "now": holds.now}
+        params["holder"] = holds.holder
+        busy, own = {}, []
+        rows = await self.session.execute(_BUSY_OR_HELD_FOR_OTHERS_AND_OWN, params)
+        for practitioner_id, lo, hi, visit_type_id, start_at, end_at in rows:
+            if visit_type_id is None:
+                busy[practitioner_id] = list(zip(lo, hi, strict=True))
+            else:
+                own.append(Slot(practitioner_id, visit_type_id, start_at, end_at))
+        own.sort(key=lambda slot: slot.start)
+        return busy, own
 
     async def is_free(
         self, practitioner_id: str, start: dt.datetime, end: dt.datetime, ignore: uuid.UUID | None = None
@@ -119,15 +159,10 @@ class AppointmentRepository(Repository):
             select(Appointment).where(Appointment.id == appointment_id).with_for_update()
         )
 
-    async def upcoming_for_patient(self, patient_id: uuid.UUID, now: dt.datetime) -> Sequence[Appointment]:
-        result = await self.session.execute(
-            select(Appointment)
-            .where(
-                Appointment.patient_id == patient_id, Appointment.status == "booked", Appointment.end_at > now
-            )
-            .order_by(Appointment.start_at)
-        )
-        return result.scalars().all()
+    async def upcoming_for_patient(self, patient_id: uuid.UUID, now: dt.datetime) -> Sequence[Upcoming]:
+        """Plain rows of the columns the caller is told (a list is only read: no entities to load)."""
+        rows = await self.session.execute(_UPCOMING, {"patient": patient_id, "now": now})
+        return [Upcoming(*row) for row in rows]
 
     async def seen_before(self, patient_id: uuid.UUID, now: dt.datetime) -> bool:
         """Whether the patient had an appointment here that was not cancelled and has begun."""
@@ -152,18 +187,64 @@ class AppointmentRepository(Repository):
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     async def lock_practitioner(self, practitioner_id: str) -> None:
-        """Serialise bookings of one practitioner until this transaction ends.
+        """Serialise bookings of one practitioner until this transaction ends (once per unit of work).
 
         The exclusion constraint alone is correct but lets concurrent inserts of one slot wait on each
         other and end in deadlocks (each sees the other's uncommitted row); queued, each simply finds the
         winner's committed row.
         """
+        if practitioner_id in self._locked:
+            return
         await self.session.execute(
-            text(
-                "SELECT pg_advisory_xact_lock(hashtext('ignis.scheduler.booking'), hashtext(:practitioner))"
-            ),
-            {"practitioner": practitioner_id},
+            text(f"SELECT pg_advisory_xact_lock({_BOOKING_LOCK})"), {"practitioner": practitioner_id}
         )
+        self._locked.add(practitioner_id)
+
+    async def by_key_locking(self, key: str, practitioner_id: str) -> Appointment | None:
+        """`by_idempotency_key` and `lock_practitioner` in one round trip. The look-up sees what was
+        committed before the lock was granted; `place`, under the lock, looks again."""
+        params = {"key": key, "practitioner": practitioner_id}
+        row = (await self.session.execute(_BY_KEY_LOCKING, params)).one()
+        self._locked.add(practitioner_id)
+        return _keyed(row)
+
+    async def place(
+        self, appointment: Appointment, holds: Holds, announce: Callable[[Appointment], tuple[str, Event]]
+    ) -> Appointment | Literal["booked", "taken"]:
+        """Book `appointment` under `lock_practitioner` in one statement, if no appointment has its
+        idempotency key yet and the time is neither booked nor held for others (`holds`): then the patient
+        is off the waiting list for its visit type (their holds for it released) and the event `announce`
+        makes is in the outbox. 'booked', 'taken', or the appointment stored with the key first.
+
+        The insert does nothing on a conflict rather than fail (no savepoint needed): the exclusion
+        constraint still decides, and a conflict the check under the lock did not foresee is answered as
+        `add`'s constraint errors are."""
+        appointment.status, appointment.version, appointment.late_change = "booked", 1, False
+        subject, event = announce(appointment)
+        params = {
+            "key": appointment.idempotency_key,
+            "id": appointment.id,
+            "patient": appointment.patient_id,
+            "practitioner": appointment.practitioner_id,
+            "visit_type": appointment.visit_type_id,
+            "start": appointment.start_at,
+            "end": appointment.end_at,
+            "reason": appointment.reason,
+            "conversation": appointment.conversation_id,
+            "now": holds.now,
+            **event_row(subject, event),
+        }
+        row = (await self.session.execute(_PLACE, params)).one()
+        if row.booked:
+            events_added(self.session)
+            return "booked"
+        if (existing := _keyed(row)) is not None:
+            return existing
+        if row.taken:
+            return "taken"
+        # Conflicted all the same: a writer that takes no lock (the constraint answers it), or the key.
+        assert appointment.idempotency_key is not None
+        return await self.by_idempotency_key(appointment.idempotency_key) or "taken"
 
     async def add(self, appointment: Appointment) -> Appointment:
         """Insert in a savepoint: a lost race is an answer (`slot_taken`), not a failed unit of work."""
@@ -290,13 +371,10 @@ class WaitlistRepository(Repository):
         self.session.add(hold)
         await self.session.flush()
 
-    async def holds_of(self, patient_id: uuid.UUID, now: dt.datetime) -> Sequence[SlotHold]:
-        query = (
-            select(SlotHold)
-            .where(SlotHold.patient_id == patient_id, SlotHold.expires_at > now)
-            .order_by(SlotHold.start_at)
-        )
-        return (await self.session.execute(query)).scalars().all()
+    async def holds_of(self, patient_id: uuid.UUID, now: dt.datetime) -> list[Slot]:
+        """The slots held for the patient that have not expired, by start (plain rows: only read)."""
+        rows = await self.session.execute(_HOLDS_OF, {"holder": patient_id, "now": now})
+        return [Slot(*row) for row in rows]
 
     async def booked_from_waitlist(self, patient_id: uuid.UUID, visit_type_id: str) -> None:
         """The patient booked this visit type: off the waiting list, and their holds for it released."""
@@ -338,11 +416,92 @@ class WaitlistRepository(Repository):
         return await self.forget_events("patient_id", str(patient_id))
 
 
+_BOOKING_LOCK = "hashtext('ignis.scheduler.booking'), hashtext(:practitioner)"
+_KEYED = "id, patient_id, practitioner_id, visit_type_id, start_at, end_at, status"
+
+_BY_KEY_LOCKING = text(
+    f"""
+    SELECT appointment.{_KEYED.replace(", ", ", appointment.")}
+      FROM (SELECT pg_advisory_xact_lock({_BOOKING_LOCK})) AS locked
+      LEFT JOIN {SCHEMA}.appointment ON appointment.idempotency_key = :key
+    """
+)
+
+# `AppointmentRepository.place`: the look-up under the lock, `free_nor_held`, the insert, and
+# `WaitlistRepository.booked_from_waitlist` and `add_event` once it is in, in one statement.
+_PLACE = text(
+    f"""
+    WITH existing AS (
+        SELECT {_KEYED} FROM {SCHEMA}.appointment WHERE idempotency_key = CAST(:key AS text)
+    ), taken AS (
+        SELECT EXISTS (SELECT FROM {SCHEMA}.appointment
+                        WHERE practitioner_id = CAST(:practitioner AS text) AND status <> 'cancelled'
+                          AND tstzrange(start_at, end_at) && tstzrange(:start, :end))
+            OR EXISTS (SELECT FROM {SCHEMA}.slot_hold
+                        WHERE practitioner_id = CAST(:practitioner AS text)
+                          AND start_at < :end AND end_at > :start
+                          AND expires_at > :now AND patient_id <> CAST(:patient AS uuid)) AS taken
+    ), inserted AS (
+        INSERT INTO {SCHEMA}.appointment (id, patient_id, practitioner_id, visit_type_id, start_at, end_at,
+                                          status, reason, conversation_id, idempotency_key, version,
+                                          late_change)
+        SELECT CAST(:id AS uuid), CAST(:patient AS uuid), CAST(:practitioner AS text),
+               CAST(:visit_type AS text), CAST(:start AS timestamptz), CAST(:end AS timestamptz), 'booked',
+               CAST(:reason AS text), CAST(:conversation AS text), CAST(:key AS text), 1, false
+         WHERE NOT EXISTS (SELECT FROM existing) AND NOT (SELECT taken FROM taken)
+        ON CONFLICT DO NOTHING
+        RETURNING id
+    ), off_waitlist AS (
+        UPDATE {SCHEMA}.waitlist_entry SET status = 'booked'
+         WHERE patient_id = CAST(:patient AS uuid) AND visit_type_id = CAST(:visit_type AS text)
+           AND status <> 'booked' AND EXISTS (SELECT FROM inserted)
+    ), released AS (
+        DELETE FROM {SCHEMA}.slot_hold
+         WHERE patient_id = CAST(:patient AS uuid) AND visit_type_id = CAST(:visit_type AS text)
+           AND EXISTS (SELECT FROM inserted)
+    ), announced AS (
+        INSERT INTO {SCHEMA}.outbox (event_id, subject, payload)
+        SELECT CAST(:event_id AS uuid), CAST(:subject AS text), CAST(:payload AS bytea)
+         WHERE EXISTS (SELECT FROM inserted)
+    )
+    SELECT EXISTS (SELECT FROM inserted) AS booked, (SELECT taken FROM taken) AS taken, existing.*
+      FROM (SELECT) AS one LEFT JOIN existing ON true
+    """
+).bindparams(bindparam("reason", type_=Encrypted()))
+
+
+def _keyed(row: Row[Any]) -> Appointment | None:
+    """The appointment of a look-up by key (`_KEYED`'s columns, None where none was found), detached."""
+    if row.id is None:
+        return None
+    return Appointment(
+        id=row.id,
+        patient_id=row.patient_id,
+        practitioner_id=row.practitioner_id,
+        visit_type_id=row.visit_type_id,
+        start_at=row.start_at,
+        end_at=row.end_at,
+        status=row.status,
+    )
+
+
+_UPCOMING = text(
+    f"""
+    SELECT id, practitioner_id, visit_type_id, start_at, end_at
+      FROM {SCHEMA}.appointment
+     WHERE patient_id = :patient AND status = 'booked' AND end_at > :now
+     ORDER BY start_at
+    """
+)
+
+# Whole seconds as `date_part` (double precision), not `extract` (numeric, a fifth dearer on the hottest
+# read): exact all the same, since an epoch in microseconds fits a double's 53 bits with room to spare, so
+# floor and ceil never round across a whole second.
 _BUSY = text(
     f"""
     SELECT practitioner_id,
-           array_agg(floor(extract(epoch FROM start_at))::bigint ORDER BY start_at),
-           array_agg(ceil(extract(epoch FROM end_at))::bigint ORDER BY start_at)
+           array_agg(floor(date_part('epoch', start_at))::bigint ORDER BY start_at),
+           array_agg(ceil(date_part('epoch', end_at))::bigint ORDER BY start_at)
       FROM {SCHEMA}.appointment
      WHERE practitioner_id = ANY(:ids) AND status <> 'cancelled'
        AND tstzrange(start_at, end_at) && tstzrange(:start, :end)
@@ -358,15 +517,15 @@ def _busy_or_held(held_for: str) -> TextClause:
         f"""
         SELECT practitioner_id, array_agg(lo ORDER BY lo, hi), array_agg(hi ORDER BY lo, hi)
           FROM (SELECT practitioner_id,
-                       floor(extract(epoch FROM start_at))::bigint AS lo,
-                       ceil(extract(epoch FROM end_at))::bigint AS hi
+                       floor(date_part('epoch', start_at))::bigint AS lo,
+                       ceil(date_part('epoch', end_at))::bigint AS hi
                   FROM {SCHEMA}.appointment
                  WHERE practitioner_id = ANY(:ids) AND status <> 'cancelled'
                    AND tstzrange(start_at, end_at) && tstzrange(:start, :end)
                 UNION ALL
                 SELECT practitioner_id,
-                       floor(extract(epoch FROM start_at))::bigint,
-                       ceil(extract(epoch FROM end_at))::bigint
+                       floor(date_part('epoch', start_at))::bigint,
+                       ceil(date_part('epoch', end_at))::bigint
                   FROM {SCHEMA}.slot_hold
                  WHERE practitioner_id = ANY(:ids) AND start_at < :end AND end_at > :start
                    AND expires_at > :now{held_for}) AS busy
@@ -377,6 +536,25 @@ def _busy_or_held(held_for: str) -> TextClause:
 
 _BUSY_OR_HELD = _busy_or_held("")
 _BUSY_OR_HELD_FOR_OTHERS = _busy_or_held(" AND patient_id <> :holder")
+
+_OWN_HOLDS = f"""
+    SELECT practitioner_id, visit_type_id, start_at, end_at
+      FROM {SCHEMA}.slot_hold
+     WHERE patient_id = :holder AND expires_at > :now
+"""
+_HOLDS_OF = text(_OWN_HOLDS + " ORDER BY start_at")
+
+
+# `_BUSY_OR_HELD_FOR_OTHERS` and the holder's own holds (`_OWN_HOLDS`), told apart by their visit type.
+_BUSY_OR_HELD_FOR_OTHERS_AND_OWN = text(
+    f"""
+    SELECT busy.*, NULL::text, NULL::timestamptz, NULL::timestamptz
+      FROM ({_BUSY_OR_HELD_FOR_OTHERS.text}) AS busy
+    UNION ALL
+    SELECT practitioner_id, NULL::bigint[], NULL::bigint[], visit_type_id, start_at, end_at
+      FROM ({_OWN_HOLDS}) AS own
+    """
+)
 
 
 def _held_there(

@@ -123,21 +123,16 @@ def _ids(calendar: Calendar, visit_type: VisitType) -> list[str]:
     return [p.id for p in calendar.practice.offering(visit_type)]
 
 
-async def held_offers(
-    records: Records,
-    calendar: Calendar,
-    patient: Patient,
-    visit_type: VisitType,
-    now: dt.datetime,
-    describe: Describe,
+def held_offers(
+    held: list[Slot], calendar: Calendar, visit_type: VisitType, now: dt.datetime, describe: Describe
 ) -> list[SlotOffer]:
-    """The slots held for this caller for `visit_type`, still bookable: offered before any other."""
-    offers = []
-    for hold in await records.own.holds_of(patient.id, now):
-        slot = Slot(hold.practitioner_id, hold.visit_type_id, hold.start_at, hold.end_at)
-        if hold.visit_type_id == visit_type.id and calendar.is_bookable(slot, now):
-            offers.append(describe(slot).model_copy(update={"held": True}))
-    return offers
+    """The slots `held` for the caller (`WaitlistRepository.holds_of`) for `visit_type`, still bookable:
+    offered before any other."""
+    return [
+        describe(slot).model_copy(update={"held": True})
+        for slot in held
+        if slot.visit_type_id == visit_type.id and calendar.is_bookable(slot, now)
+    ]
 
 
 async def staff_list(

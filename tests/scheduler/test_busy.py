@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ignis.scheduler.models import Appointment, SlotHold, WaitlistEntry
 from ignis.scheduler.records import Busy, Records
 from ignis.scheduler.repository import AppointmentRepository, Holds, WaitlistRepository
+from ignis.scheduler.slots import Slot
 
 NOW = dt.datetime(2030, 3, 4, 8, 0, tzinfo=dt.UTC)
 ANNA, BEN = uuid.uuid4(), uuid.uuid4()
@@ -144,3 +145,17 @@ async def test_whether_a_time_is_free_of_bookings_and_of_holds_for_others(sessio
     assert not await repo.is_free("p1", at(9), at(9, 6), ignore=booking.id, holds=Holds(NOW))  # Ben's
     assert await repo.is_free("p1", at(9), at(9, 6), ignore=booking.id, holds=Holds(NOW, BEN))
     assert await repo.is_free("p1", at(9), at(9, 6), ignore=booking.id)
+
+
+async def test_the_callers_own_holds_come_with_the_booked_time(session: AsyncSession) -> None:
+    await calendar(session)
+    repo = Both(session)
+    window = (at(8), at(12))
+    ids = ["p1", "p2", "p3"]
+    anna = Slot("p1", "akut", at(10), at(10, 10))
+    anna_p2 = Slot("p2", "akut", at(10, 0, 500), at(10, 10, 500))
+    for holder, held in ((ANNA, [anna, anna_p2]), (BEN, [Slot("p1", "akut", at(9, 5), at(9, 15))])):
+        holds = Holds(NOW, holder)
+        answer = await repo.records.busy_and_own_holds(ids, *window, holds)
+        assert answer == (await repo.busy(ids, *window, holds=holds), held)
+        assert await repo.own.holds_of(holder, NOW) == held

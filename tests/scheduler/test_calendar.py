@@ -400,6 +400,42 @@ class TestBookableWindow:
         assert slots[-1].start == at(TUESDAY, "11:30")
 
 
+class TestFirstWorkingDay:
+    """Where the slot search's first read of booked time ends: the first day someone searched works."""
+
+    def test_today_when_someone_works_after_the_start(self, cal: Calendar) -> None:
+        end = at(TUESDAY + timedelta(days=1), "00:00")
+        assert (
+            cal.end_of_first_working_day(["weber", "yilmaz"], at(TUESDAY, "09:00"), NOW + timedelta(days=90))
+            == end
+        )
+
+    def test_past_a_day_that_is_over_and_a_weekend(self, cal: Calendar) -> None:
+        friday_evening = at(date(2026, 11, 27), "18:30")
+        monday_ends = at(date(2026, 12, 1), "00:00")
+        assert (
+            cal.end_of_first_working_day(["weber"], friday_evening, NOW + timedelta(days=90)) == monday_ends
+        )
+
+    def test_of_the_practitioners_searched_only(self, cal: Calendar) -> None:
+        tuesday_afternoon = at(TUESDAY, "13:00")  # Yilmaz has gone home, Weber has not
+        limit = NOW + timedelta(days=90)
+        assert cal.end_of_first_working_day(["weber"], tuesday_afternoon, limit) == at(
+            date(2026, 12, 2), "00:00"
+        )
+        assert cal.end_of_first_working_day(["yilmaz"], tuesday_afternoon, limit) == at(
+            date(2026, 12, 3), "00:00"
+        )
+
+    def test_past_holidays_but_not_past_the_limit(self, cal: Calendar) -> None:
+        christmas_eve = at(date(2026, 12, 24), "19:00")  # then a holiday and a weekend
+        limit = at(date(2026, 12, 28), "12:00")
+        assert cal.end_of_first_working_day(["weber"], christmas_eve, NOW + timedelta(days=90)) == at(
+            date(2026, 12, 29), "00:00"
+        )
+        assert cal.end_of_first_working_day(["weber"], christmas_eve, limit) == limit
+
+
 class TestIsBookable:
     @pytest.fixture
     def slot(self, cal: Calendar) -> Slot:
