@@ -40,7 +40,7 @@ class RefRows(RepositoryBase):
     async def verified_patient(self, patient_ref: str) -> tuple[Verification, Patient | None] | None:
         """The ref's verification and its patient (None if erased since): one statement when the patients
         are kept here, as every scheduler tool call with a ref asks this."""
-        if self.records is not self:  # on the FHIR server
+        if not isinstance(self.records, RepositoryBase):  # on the FHIR server
             verification = await self.verification(patient_ref)
             if verification is None:
                 return None
