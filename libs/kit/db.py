@@ -88,28 +88,22 @@ async def _unit_of_work(session: AsyncSession, relay: OutboxRelay | None) -> Asy
                 relay.wake.set()  # publish now rather than at the next poll
 
 
-_AUTOCOMMIT: "weakref.WeakKeyDictionary[AsyncEngine, AsyncEngine]" = weakref.WeakKeyDictionary()
-Sessions = async_sessionmaker[AsyncSession]
-_AUTOCOMMIT_MAKERS: "weakref.WeakKeyDictionary[Sessions, Sessions]" = weakref.WeakKeyDictionary()
+_Makers = async_sessionmaker[AsyncSession]
+_AUTOCOMMIT: "weakref.WeakKeyDictionary[_Makers, _Makers]" = weakref.WeakKeyDictionary()
 
 
-def _autocommit(engine: AsyncEngine) -> AsyncEngine:
-    """The engine's autocommit twin (same pool), made once."""
-    if (twin := _AUTOCOMMIT.get(engine)) is None:
-        twin = _AUTOCOMMIT[engine] = engine.execution_options(isolation_level="AUTOCOMMIT")
-    return twin
-
-
-def autocommit_sessionmaker(sessionmaker: Sessions) -> Sessions:
-    """Sessions whose statements each commit on their own, on the same pool: for work whose statements stand
-    alone (`get_autocommit_session`, the outbox relay, the SMS planner and sender), without a BEGIN and a
-    COMMIT round trip around each. Tests bind to a connection they roll back: theirs stays transactional."""
+def autocommit_sessionmaker(sessionmaker: _Makers) -> _Makers:
+    """Sessions whose statements each commit on their own, on the same pool (the engine's autocommit twin,
+    made once per sessionmaker): for work whose statements stand alone (`get_autocommit_session`, the outbox
+    relay, the SMS planner and sender), without a BEGIN and a COMMIT round trip around each. Tests bind to a
+    connection they roll back: theirs stays transactional."""
     bind = sessionmaker.kw.get("bind")
     if not isinstance(bind, AsyncEngine):
         return sessionmaker
-    if (twin := _AUTOCOMMIT_MAKERS.get(sessionmaker)) is None:
+    if (twin := _AUTOCOMMIT.get(sessionmaker)) is None:
         options = {key: value for key, value in sessionmaker.kw.items() if key != "bind"}
-        twin = _AUTOCOMMIT_MAKERS[sessionmaker] = async_sessionmaker(_autocommit(bind), **options)
+        engine = bind.execution_options(isolation_level="AUTOCOMMIT")
+        twin = _AUTOCOMMIT[sessionmaker] = async_sessionmaker(engine, **options)
     return twin
 
 

@@ -107,7 +107,7 @@ class Dispatcher:
 
     async def recover(self) -> None:
         now = self.clock()
-        async with self.sessionmaker() as session:  # two statements that stand alone
+        async with self.sessionmaker() as session:  # one statement, a transaction of its own
             released, unknown = await NotifierRepository(session).recover(
                 now - CLAIM_LEASE, now - self.sending_lease
             )
