@@ -82,6 +82,9 @@ class PatientRefResolved(Contract):
     birth_date: dt.date | None = Field(default=None, repr=False)
     insurance: Insurance | None = None
     registered_by_phone: bool = False
+    # Until when the ref holds: the scheduler uses the answer again for the conversation's next calls,
+    # never past this (`scheduler.refs`). None says nothing, and the answer is not used again.
+    expires_at: dt.datetime | None = None
 
 
 class LookupCaller(Contract):

@@ -48,4 +48,5 @@ async def resolve_ref(
         birth_date=patient.birth_date,
         insurance=Insurance(patient.insurance) if patient.insurance else None,  # FHIR mode: not read back
         registered_by_phone=bool(patient.registered_by_phone),
+        expires_at=verification.expires_at,
     )

@@ -59,6 +59,7 @@ from ignis.scheduler import agenda, booking, fhir_records, offers, practice_info
 from ignis.scheduler.calendar import Calendar
 from ignis.scheduler.fhir_records import FhirCalendar
 from ignis.scheduler.records import Records
+from ignis.scheduler.refs import ResolvedRefs
 from ignis.scheduler.repository import AppointmentRepository, WaitlistRepository
 from ignis.scheduler.rules import Patient
 
@@ -69,6 +70,8 @@ PATIENTS_TIMEOUT_SECONDS = 2.0
 _RESOLVED: TypeAdapter[PatientRefResolved | ErrorReply] = TypeAdapter(PatientRefResolved | ErrorReply)
 _FHIR_ID: TypeAdapter[FhirPatientId | ErrorReply] = TypeAdapter(FhirPatientId | ErrorReply)
 _FILED: TypeAdapter[RequestFiled | ErrorReply] = TypeAdapter(RequestFiled | ErrorReply)
+# The patients service's answers for refs, used again for a conversation's next calls (`refs`).
+resolved_refs = ResolvedRefs()
 
 
 async def get_repository(
@@ -89,25 +92,36 @@ CalendarDep = Annotated[Calendar, Context("calendar")]
 FhirCalendarDep = Annotated[FhirCalendar | None, Context("fhir_calendar", default=None)]
 
 
-async def verified(conversation_id: str, patient_ref: str, broker: NatsBroker, records: Records) -> Patient:
+async def verified(
+    conversation_id: str, patient_ref: str, broker: NatsBroker, records: Records, *, reading: bool = False
+) -> Patient:
     """Ask the patients service whose ref this is, with what the practice's rules need to know; only a ref
     verified in this conversation acts. In FHIR record mode the repository learns the patient's FHIR id.
 
+    A call that only reads (`reading`) may use the answer of an earlier call of the conversation
+    (`refs.ResolvedRefs`); one that writes always asks, so nothing is written for a patient erased since.
     No answer in time raises `Unavailable`, which the caller hears as such.
     """
-    query = ResolvePatientRef(conversation_id=conversation_id, patient_ref=patient_ref)
-    reply = await ask(broker, query, subjects.PATIENTS_RESOLVE_REF, _RESOLVED, PATIENTS_TIMEOUT_SECONDS)
-    if isinstance(reply, PatientRefResolved):
-        patient = Patient.of(reply)
-        records.appointments.know_patient(patient.id, reply.fhir_patient_id)
-        return patient
-    if reply.code is ErrorCode.not_verified:
-        raise NotVerified("ref not valid in this conversation")
-    raise Unavailable("patients service failed")
+    now = utcnow()
+    reply = resolved_refs.get(conversation_id, patient_ref, now) if reading else None
+    if reply is None:
+        query = ResolvePatientRef(conversation_id=conversation_id, patient_ref=patient_ref)
+        answer = await ask(broker, query, subjects.PATIENTS_RESOLVE_REF, _RESOLVED, PATIENTS_TIMEOUT_SECONDS)
+        if isinstance(answer, ErrorReply):
+            if answer.code is ErrorCode.not_verified:
+                raise NotVerified("ref not valid in this conversation")
+            raise Unavailable("patients service failed")
+        reply = answer
+        resolved_refs.put(conversation_id, patient_ref, reply, now)
+    patient = Patient.of(reply)
+    records.appointments.know_patient(patient.id, reply.fhir_patient_id)
+    return patient
 
 
-async def verified_patient(cmd: PatientCommand, broker: NatsBroker, records: Records) -> uuid.UUID:
-    return (await verified(cmd.conversation_id, cmd.patient_ref, broker, records)).id
+async def verified_patient(
+    cmd: PatientCommand, broker: NatsBroker, records: Records, *, reading: bool = False
+) -> uuid.UUID:
+    return (await verified(cmd.conversation_id, cmd.patient_ref, broker, records, reading=reading)).id
 
 
 def staff_request(cmd: PatientCommand, broker: NatsBroker) -> booking.StaffRequest:
@@ -137,9 +151,8 @@ def staff_request(cmd: PatientCommand, broker: NatsBroker) -> booking.StaffReque
 async def find_slots(
     cmd: FindSlots, records: AutocommitRepository, calendar: CalendarDep, broker: Broker
 ) -> SlotsOffered | NoSlotsFound | VisitTypeUnknown | NotOffered | ErrorReply:
-    patient = (
-        await verified(cmd.conversation_id, cmd.patient_ref, broker, records) if cmd.patient_ref else None
-    )
+    ref = cmd.patient_ref
+    patient = await verified(cmd.conversation_id, ref, broker, records, reading=True) if ref else None
     return await offers.find_slots(records, calendar, cmd, utcnow(), patient)
 
 
@@ -155,7 +168,7 @@ async def book_appointment(
 async def list_appointments(
     cmd: ListAppointments, records: AutocommitRepository, calendar: CalendarDep, broker: Broker
 ) -> AppointmentList:
-    patient_id = await verified_patient(cmd, broker, records)
+    patient_id = await verified_patient(cmd, broker, records, reading=True)
     return await booking.list_appointments(records, calendar, patient_id, utcnow())
 
 
@@ -237,6 +250,7 @@ async def day_appointments(
 
 async def _erase(session: AsyncSession, erasure: PatientErased | ErasePatient) -> dict[str, int]:
     """Their appointments and waiting-list entries, and the events naming them that the outbox keeps."""
+    resolved_refs.forget_patient(str(erasure.patient_id))
     # In FHIR record mode the appointments are the practice's record on its server and stay there; Ignis'
     # own table has none then.
     appointments = await AppointmentRepository(session).erase_patient(erasure.patient_id)
@@ -258,3 +272,9 @@ subscribe_erasures(
     reply=PatientErasedHere,
     erase=_erase,
 )
+
+
+# Not in the queue group: every replica hears each erasure and forgets the answers it keeps for the patient.
+@router.subscriber(subjects.PATIENT_ERASED)
+async def forget_erased(erasure: PatientErased) -> None:
+    resolved_refs.forget_patient(str(erasure.patient_id))

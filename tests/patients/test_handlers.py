@@ -140,13 +140,19 @@ class TestResolveRef:
             client, subjects.PATIENTS_IDENTIFY, identify("conv-a", "Müller", MUELLER.birth_date), IDENTIFY
         )
         same = ResolvePatientRef(conversation_id="conv-a", patient_ref=identified.patient_ref)
-        # With what the practice's booking rules ask: birth date, insurance, a phone registration or not.
-        assert await ask(client, subjects.PATIENTS_RESOLVE_REF, same, RESOLVE) == PatientRefResolved(
+        # With what the practice's booking rules ask: birth date, insurance, a phone registration or not;
+        # and until when the ref holds (the scheduler may use the answer again until then).
+        resolved = await ask(client, subjects.PATIENTS_RESOLVE_REF, same, RESOLVE)
+        assert isinstance(resolved, PatientRefResolved)
+        assert resolved.model_copy(update={"expires_at": None}) == PatientRefResolved(
             patient_id=str(seeded["anna"].id),
             birth_date=MUELLER.birth_date,
             insurance=Insurance.gesetzlich,
             registered_by_phone=False,
         )
+        assert resolved.expires_at is not None
+        ttl = dt.timedelta(minutes=PatientsSettings().ref_ttl_minutes)
+        assert utcnow() + ttl - dt.timedelta(minutes=1) < resolved.expires_at <= utcnow() + ttl
         reused = ResolvePatientRef(conversation_id="conv-b", patient_ref=identified.patient_ref)
         reply = await ask(client, subjects.PATIENTS_RESOLVE_REF, reused, RESOLVE)
         assert isinstance(reply, ErrorReply)
