@@ -274,7 +274,9 @@ subscribe_erasures(
 )
 
 
-# Not in the queue group: every replica hears each erasure and forgets the answers it keeps for the patient.
-@router.subscriber(subjects.PATIENT_ERASED)
+# Outside the queue group and the durable consumer, so that every replica hears each erasure; it never
+# answers, as the message is the relay's JetStream publish, whose reply inbox waits for JetStream's ack.
+@router.subscriber(subjects.PATIENT_ERASED, no_reply=True)
 async def forget_erased(erasure: PatientErased) -> None:
+    """This replica's kept answers for the erased patient are no longer used (`refs`)."""
     resolved_refs.forget_patient(str(erasure.patient_id))

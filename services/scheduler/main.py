@@ -28,6 +28,7 @@ def create_app(
         sessionmaker=sessionmaker,
         outbox=outbox,
         consumers={subjects.SCHEDULER_ERASURES_CONSUMER: subjects.EVENTS_STREAM},
+        background=[lambda _: handlers.resolved_refs.sweep_every_keep()],
         # IGNIS_RECORDS=fhir: appointments on the practice's FHIR server; the practice file's practitioners
         # and visit types are found or created there at start-up.
         resources=(

@@ -3,62 +3,87 @@
 A conversation's tool calls with a ref come seconds apart, and asking the patients service each time is a
 bus round trip and a query per call: for a call that only reads (find, list), most of its work. So such a
 call may use an earlier answer for the same conversation and ref, for up to KEEP and never past the ref's
-own expiry; the answer is forgotten at once when its patient is erased (on the erasure event, which every
-replica hears, and on the erasure command). A call that writes always asks afresh (`handlers.verified`),
-and a refusal is never kept. What the rules read of the patient (birth date, insurance) may thus be up to
-KEEP old when a caller searches.
+own expiry. A call that writes always asks afresh (`handlers.verified`), and a refusal is never kept.
+
+An erased patient's answers are forgotten when the erasure reaches this process (the erasure command, or
+the event, which every replica hears moments after the patients service commits it); an answer that was on
+its way then is refused for KEEP. A replica that missed the event (cut off from NATS) forgets within KEEP.
+What the rules read of the patient (birth date, insurance) may thus be up to KEEP old when a caller
+searches; nothing of it stays in memory much past KEEP (`sweep` runs every KEEP).
 """
 
+import asyncio
 import datetime as dt
+import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ignis.contracts.patients import PatientRefResolved
 
-KEEP = dt.timedelta(seconds=60)
+KEEP_SECONDS = 60.0
 LIMIT = 10_000  # answers kept at most; the oldest go first
 
 
 @dataclass(frozen=True, slots=True)
 class _Kept:
     resolved: PatientRefResolved
-    kept_at: dt.datetime
-    until: dt.datetime
+    kept_at: float  # on `clock`, which never steps back
 
 
 class ResolvedRefs:
-    """Answers by (conversation, ref), oldest first, each until the earlier of KEEP and the ref's expiry."""
+    """Answers by (conversation, ref), oldest first."""
 
-    def __init__(self, keep: dt.timedelta = KEEP, limit: int = LIMIT) -> None:
-        self.keep, self.limit = keep, limit
+    def __init__(
+        self,
+        keep_seconds: float = KEEP_SECONDS,
+        limit: int = LIMIT,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.keep, self.limit, self.clock = keep_seconds, limit, clock
         self._kept: OrderedDict[tuple[str, str], _Kept] = OrderedDict()
+        self._erased: dict[str, float] = {}  # patient id → when its erasure was heard
 
     def get(self, conversation_id: str, patient_ref: str, now: dt.datetime) -> PatientRefResolved | None:
-        self._drop_stale(now)
+        """The kept answer, if its ref still holds at `now` (the wall clock the ref's expiry is on)."""
+        self.sweep()
         kept = self._kept.get((conversation_id, patient_ref))
-        return kept.resolved if kept is not None and now < kept.until else None
+        if kept is None or kept.resolved.expires_at is None or kept.resolved.expires_at <= now:
+            return None
+        return kept.resolved
 
     def put(
         self, conversation_id: str, patient_ref: str, resolved: PatientRefResolved, now: dt.datetime
     ) -> None:
-        """Keep an answer that says until when its ref holds (one without says nothing and is not kept)."""
-        if resolved.expires_at is None or resolved.expires_at <= now:
+        """Keep an answer just received, unless it does not say until when its ref holds or its patient's
+        erasure was heard meanwhile."""
+        self.sweep()
+        if resolved.expires_at is None or resolved.expires_at <= now or resolved.patient_id in self._erased:
             return
         key = (conversation_id, patient_ref)
         self._kept.pop(key, None)  # a fresh answer goes to the end, in order of age
-        self._kept[key] = _Kept(resolved, now, min(now + self.keep, resolved.expires_at))
+        self._kept[key] = _Kept(resolved, self.clock())
         while len(self._kept) > self.limit:
             self._kept.popitem(last=False)
 
     def forget_patient(self, patient_id: str) -> None:
+        self._erased[patient_id] = self.clock()
         for key in [k for k, kept in self._kept.items() if kept.resolved.patient_id == patient_id]:
             del self._kept[key]
+
+    def sweep(self) -> None:
+        """Drop what is older than KEEP: answers from the oldest on, and the erasures heard."""
+        edge = self.clock() - self.keep
+        while self._kept and next(iter(self._kept.values())).kept_at <= edge:
+            self._kept.popitem(last=False)
+        for patient_id in [p for p, heard in self._erased.items() if heard <= edge]:
+            del self._erased[patient_id]
 
     def __len__(self) -> int:
         return len(self._kept)
 
-    def _drop_stale(self, now: dt.datetime) -> None:
-        """Answers kept KEEP, from the oldest on: none of a caller's data stays longer than that after the
-        next call. (One whose ref expired sooner is ignored from then on and dropped in its turn.)"""
-        while self._kept and now >= next(iter(self._kept.values())).kept_at + self.keep:
-            self._kept.popitem(last=False)
+    async def sweep_every_keep(self) -> None:
+        """Until cancelled: so a quiet practice's last caller is not kept until the next call."""
+        while True:
+            await asyncio.sleep(self.keep)
+            self.sweep()

@@ -3,6 +3,8 @@ the patient's erasure; calls that write always ask the patients service."""
 
 import asyncio
 import datetime as dt
+import json
+import uuid
 from collections.abc import AsyncIterator
 
 import httpx
@@ -10,12 +12,24 @@ import nats
 import pytest
 
 from ignis.contracts import subjects
-from ignis.contracts.patients import ErasePatient, PatientRefResolved
+from ignis.contracts.patients import ErasePatient, PatientErased, PatientRefResolved
+from ignis.kit.clock import utcnow
+from ignis.scheduler import handlers
 from ignis.scheduler.refs import ResolvedRefs
 from tests.conftest import Caller
 from tests.scheduler.test_booking import offered, tool
 
 NOW = dt.datetime(2026, 11, 26, 9, 0, tzinfo=dt.UTC)
+
+
+class Clock:
+    """Seconds that pass only when a test says so."""
+
+    def __init__(self) -> None:
+        self.seconds = 1000.0
+
+    def __call__(self) -> float:
+        return self.seconds
 
 
 def answer(
@@ -28,16 +42,19 @@ def answer(
 
 class TestResolvedRefs:
     def test_an_answer_is_used_again_in_its_conversation_only_and_for_keep_at_most(self) -> None:
-        refs = ResolvedRefs(keep=dt.timedelta(seconds=60))
+        clock = Clock()
+        refs = ResolvedRefs(keep_seconds=60, clock=clock)
         refs.put("conv", "pr_1", answer(), NOW)
-        assert refs.get("conv", "pr_1", NOW + dt.timedelta(seconds=59)) == answer()
+        clock.seconds += 59
+        assert refs.get("conv", "pr_1", NOW) == answer()
         assert refs.get("other-conv", "pr_1", NOW) is None
         assert refs.get("conv", "pr_2", NOW) is None
-        assert refs.get("conv", "pr_1", NOW + dt.timedelta(seconds=60)) is None
+        clock.seconds += 1
+        assert refs.get("conv", "pr_1", NOW) is None
         assert len(refs) == 0  # dropped, not only ignored
 
     def test_never_past_the_refs_expiry(self) -> None:
-        refs = ResolvedRefs(keep=dt.timedelta(seconds=60))
+        refs = ResolvedRefs()
         refs.put("conv", "pr_1", answer(expires_in=dt.timedelta(seconds=10)), NOW)
         assert refs.get("conv", "pr_1", NOW + dt.timedelta(seconds=9)) is not None
         assert refs.get("conv", "pr_1", NOW + dt.timedelta(seconds=10)) is None
@@ -48,8 +65,9 @@ class TestResolvedRefs:
         refs.put("conv", "pr_2", answer(expires_in=dt.timedelta(0)), NOW)
         assert len(refs) == 0
 
-    def test_an_erased_patients_answers_are_forgotten(self) -> None:
-        refs = ResolvedRefs()
+    def test_an_erased_patients_answers_are_forgotten_and_one_still_on_its_way_is_not_kept(self) -> None:
+        clock = Clock()
+        refs = ResolvedRefs(keep_seconds=60, clock=clock)
         refs.put("conv-a", "pr_1", answer("erased"), NOW)
         refs.put("conv-b", "pr_2", answer("erased"), NOW)
         refs.put("conv-c", "pr_3", answer("kept"), NOW)
@@ -57,25 +75,40 @@ class TestResolvedRefs:
         assert refs.get("conv-a", "pr_1", NOW) is None
         assert refs.get("conv-b", "pr_2", NOW) is None
         assert refs.get("conv-c", "pr_3", NOW) is not None
+        refs.put("conv-d", "pr_4", answer("erased"), NOW)  # asked before the erasure, answered after
+        assert refs.get("conv-d", "pr_4", NOW) is None
 
     def test_the_oldest_go_first_beyond_the_limit(self) -> None:
         refs = ResolvedRefs(limit=2)
         for i in range(3):
-            refs.put("conv", f"pr_{i}", answer(), NOW + dt.timedelta(seconds=i))
+            refs.put("conv", f"pr_{i}", answer(), NOW)
         assert len(refs) == 2
-        assert refs.get("conv", "pr_0", NOW + dt.timedelta(seconds=3)) is None
-        assert refs.get("conv", "pr_2", NOW + dt.timedelta(seconds=3)) is not None
+        assert refs.get("conv", "pr_0", NOW) is None
+        assert refs.get("conv", "pr_2", NOW) is not None
 
     def test_a_fresh_answer_replaces_the_kept_one_and_its_age(self) -> None:
-        refs = ResolvedRefs(keep=dt.timedelta(seconds=60))
+        clock = Clock()
+        refs = ResolvedRefs(keep_seconds=60, clock=clock)
         refs.put("conv", "pr_1", answer("old"), NOW)
-        refs.put("conv", "pr_2", answer(), NOW + dt.timedelta(seconds=1))
-        refs.put("conv", "pr_1", answer("new"), NOW + dt.timedelta(seconds=30))
-        later = NOW + dt.timedelta(seconds=70)  # pr_2 is stale by then; pr_1 was kept again at 30 s
-        assert refs.get("conv", "pr_2", later) is None
-        kept = refs.get("conv", "pr_1", later)
+        clock.seconds += 1
+        refs.put("conv", "pr_2", answer(), NOW)
+        clock.seconds += 29
+        refs.put("conv", "pr_1", answer("new"), NOW)
+        clock.seconds += 40  # pr_2 is stale by then; pr_1 was kept again 40 s ago
+        assert refs.get("conv", "pr_2", NOW) is None
+        kept = refs.get("conv", "pr_1", NOW)
         assert kept is not None
         assert kept.patient_id == "new"
+
+    async def test_a_quiet_process_drops_its_answers_after_keep_without_another_call(self) -> None:
+        refs = ResolvedRefs(keep_seconds=0.05)
+        refs.put("conv", "pr_1", answer(), NOW)
+        sweeping = asyncio.create_task(refs.sweep_every_keep())
+        try:
+            await asyncio.sleep(0.2)
+            assert len(refs) == 0
+        finally:
+            sweeping.cancel()
 
 
 @pytest.fixture
@@ -142,3 +175,38 @@ class TestThroughTheSystem:
             pytest.fail("the erased patient's ref still lists appointments after 5 s")
         reply = await tool(client, "find_slots", caller.body(visit_type="akut"))
         assert reply["code"] == "not_verified"
+
+    async def test_the_relay_publishes_an_erasure_acknowledged_by_jetstream_alone(
+        self, nats_url: str
+    ) -> None:
+        """Every replica hears the erasure outside its queue group, and never answers the publish: the
+        relay's JetStream publish reads the first reply to its inbox as the stream's acknowledgement."""
+        nc = await nats.connect(nats_url)
+        try:
+            replies: list[bytes] = []
+
+            async def record(message: nats.aio.msg.Msg) -> None:
+                replies.append(message.data)
+
+            inbox = nc.new_inbox()
+            await nc.subscribe(inbox, cb=record)
+            event = PatientErased(event_id=uuid.uuid4(), occurred_at=utcnow(), patient_id=uuid.uuid4())
+            await nc.publish(subjects.PATIENT_ERASED, event.model_dump_json().encode(), reply=inbox)
+            await asyncio.sleep(0.5)
+            assert len(replies) == 1
+            assert json.loads(replies[0])["stream"] == subjects.EVENTS_STREAM
+        finally:
+            await nc.close()
+
+
+def test_every_replica_hears_erasures_outside_its_queue_group_and_the_durable_consumer() -> None:
+    """The test system runs one scheduler, whose durable consumer also forgets: so the subscription that
+    reaches every replica is checked as declared."""
+    hearing = [
+        s
+        for s in handlers.router.subscribers
+        if s._subject == subjects.PATIENT_ERASED
+        and not getattr(s, "queue", None)
+        and getattr(s, "stream", None) is None
+    ]
+    assert len(hearing) == 1
