@@ -16,8 +16,6 @@ from ignis.contracts.patients import (
     GetFhirPatientId,
     PatientErased,
     PatientErasedHere,
-    PatientRefResolved,
-    ResolvePatientRef,
 )
 from ignis.contracts.requests import CreateRequest, RequestFiled, RequestKind
 from ignis.contracts.scheduling import (
@@ -67,7 +65,6 @@ router = NatsRouter()
 responds = responder(router, "scheduler")
 # Well inside the gateway's budget, so the caller hears `unavailable` rather than the gateway timing out.
 PATIENTS_TIMEOUT_SECONDS = 2.0
-_RESOLVED: TypeAdapter[PatientRefResolved | ErrorReply] = TypeAdapter(PatientRefResolved | ErrorReply)
 _FHIR_ID: TypeAdapter[FhirPatientId | ErrorReply] = TypeAdapter(FhirPatientId | ErrorReply)
 _FILED: TypeAdapter[RequestFiled | ErrorReply] = TypeAdapter(RequestFiled | ErrorReply)
 # The patients service's answers for refs, used again for a conversation's next calls (`refs`).
@@ -95,26 +92,14 @@ FhirCalendarDep = Annotated[FhirCalendar | None, Context("fhir_calendar", defaul
 async def verified(
     conversation_id: str, patient_ref: str, broker: NatsBroker, records: Records, *, reading: bool = False
 ) -> Patient:
-    """Ask the patients service whose ref this is, with what the practice's rules need to know; only a ref
-    verified in this conversation acts. In FHIR record mode the repository learns the patient's FHIR id.
-
-    A call that only reads (`reading`) may use the answer of an earlier call of the conversation
-    (`refs.ResolvedRefs`); one that writes always asks, so nothing is written for a patient erased since.
-    No answer in time raises `Unavailable`, which the caller hears as such.
-    """
-    now = utcnow()
-    reply = resolved_refs.get(conversation_id, patient_ref, now) if reading else None
-    if reply is None:
-        query = ResolvePatientRef(conversation_id=conversation_id, patient_ref=patient_ref)
-        answer = await ask(broker, query, subjects.PATIENTS_RESOLVE_REF, _RESOLVED, PATIENTS_TIMEOUT_SECONDS)
-        if isinstance(answer, ErrorReply):
-            if answer.code is ErrorCode.not_verified:
-                raise NotVerified("ref not valid in this conversation")
-            raise Unavailable("patients service failed")
-        reply = answer
-        resolved_refs.put(conversation_id, patient_ref, reply, now)
-    patient = Patient.of(reply)
-    records.appointments.know_patient(patient.id, reply.fhir_patient_id)
+    """Whose ref this is, with what the practice's rules need to know (`refs.ResolvedRefs.resolve`: only a
+    ref verified in this conversation acts; a call that only reads may use an earlier answer). In FHIR
+    record mode the repository learns the patient's FHIR id."""
+    resolved = await resolved_refs.resolve(
+        broker, conversation_id, patient_ref, reading=reading, within_seconds=PATIENTS_TIMEOUT_SECONDS
+    )
+    patient = Patient.of(resolved)
+    records.appointments.know_patient(patient.id, resolved.fhir_patient_id)
     return patient
 
 

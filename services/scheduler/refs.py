@@ -3,7 +3,7 @@
 A conversation's tool calls with a ref come seconds apart, and asking the patients service each time is a
 bus round trip and a query per call: for a call that only reads (find, list), most of its work. So such a
 call may use an earlier answer for the same conversation and ref, for up to KEEP and never past the ref's
-own expiry. A call that writes always asks afresh (`handlers.verified`), and a refusal is never kept.
+own expiry. A call that writes always asks afresh (`resolve`), and a refusal is never kept.
 
 An erased patient's answers are forgotten when the erasure reaches this process (the erasure command, or
 the event, which every replica hears moments after the patients service commits it); an answer that was on
@@ -19,10 +19,19 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ignis.contracts.patients import PatientRefResolved
+from faststream.nats import NatsBroker
+from pydantic import TypeAdapter
+
+from ignis.contracts import subjects
+from ignis.contracts.base import ErrorCode, ErrorReply
+from ignis.contracts.patients import PatientRefResolved, ResolvePatientRef
+from ignis.kit.bus import ask
+from ignis.kit.clock import utcnow
+from ignis.kit.errors import NotVerified, Unavailable
 
 KEEP_SECONDS = 60.0
 LIMIT = 10_000  # answers kept at most; the oldest go first
+_RESOLVED: TypeAdapter[PatientRefResolved | ErrorReply] = TypeAdapter(PatientRefResolved | ErrorReply)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +52,31 @@ class ResolvedRefs:
         self.keep, self.limit, self.clock = keep_seconds, limit, clock
         self._kept: OrderedDict[tuple[str, str], _Kept] = OrderedDict()
         self._erased: dict[str, float] = {}  # patient id → when its erasure was heard
+
+    async def resolve(
+        self,
+        broker: NatsBroker,
+        conversation_id: str,
+        patient_ref: str,
+        *,
+        reading: bool,
+        within_seconds: float,
+    ) -> PatientRefResolved:
+        """The patients service's answer for the conversation's ref, or, for a call that only reads, the one
+        kept from an earlier call. A ref not verified in this conversation raises `NotVerified`; no answer
+        in time, `Unavailable` (which the caller hears as such)."""
+        now = utcnow()
+        kept = self.get(conversation_id, patient_ref, now) if reading else None
+        if kept is not None:
+            return kept
+        query = ResolvePatientRef(conversation_id=conversation_id, patient_ref=patient_ref)
+        answer = await ask(broker, query, subjects.PATIENTS_RESOLVE_REF, _RESOLVED, within_seconds)
+        if isinstance(answer, ErrorReply):
+            if answer.code is ErrorCode.not_verified:
+                raise NotVerified("ref not valid in this conversation")
+            raise Unavailable("patients service failed")
+        self.put(conversation_id, patient_ref, answer, now)
+        return answer
 
     def get(self, conversation_id: str, patient_ref: str, now: dt.datetime) -> PatientRefResolved | None:
         """The kept answer, if its ref still holds at `now` (the wall clock the ref's expiry is on)."""
