@@ -9,7 +9,7 @@ from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ignis.contracts import subjects
-from ignis.contracts.base import ErrorCode, ErrorReply
+from ignis.contracts.base import ErrorReply
 from ignis.contracts.patients import (
     ErasePatient,
     FhirPatientId,
@@ -52,12 +52,12 @@ from ignis.kit.clock import utcnow
 from ignis.kit.context import Broker, Context
 from ignis.kit.db import AutocommitSession, Session
 from ignis.kit.erasure import subscribe_erasures
-from ignis.kit.errors import NotVerified, Unavailable
+from ignis.kit.errors import Unavailable
 from ignis.scheduler import agenda, booking, fhir_records, offers, practice_info, waitlist
 from ignis.scheduler.calendar import Calendar
 from ignis.scheduler.fhir_records import FhirCalendar
 from ignis.scheduler.records import Records
-from ignis.scheduler.refs import ResolvedRefs
+from ignis.scheduler.refs import ResolvedRefs, refusal
 from ignis.scheduler.repository import AppointmentRepository, WaitlistRepository
 from ignis.scheduler.rules import Patient
 
@@ -125,9 +125,7 @@ def staff_request(cmd: PatientCommand, broker: NatsBroker) -> booking.StaffReque
         reply = await ask(broker, request, subjects.PATIENTS_REQUEST_CREATE, _FILED, PATIENTS_TIMEOUT_SECONDS)
         if isinstance(reply, RequestFiled):
             return reply.request_id
-        if reply.code is ErrorCode.not_verified:
-            raise NotVerified("ref not valid in this conversation")
-        raise Unavailable("patients service failed")
+        raise refusal(reply)
 
     return file
 

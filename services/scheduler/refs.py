@@ -27,11 +27,19 @@ from ignis.contracts.base import ErrorCode, ErrorReply
 from ignis.contracts.patients import PatientRefResolved, ResolvePatientRef
 from ignis.kit.bus import ask
 from ignis.kit.clock import utcnow
-from ignis.kit.errors import NotVerified, Unavailable
+from ignis.kit.errors import NotVerified, ServiceError, Unavailable
 
 KEEP_SECONDS = 60.0
 LIMIT = 10_000  # answers kept at most; the oldest go first
 _RESOLVED: TypeAdapter[PatientRefResolved | ErrorReply] = TypeAdapter(PatientRefResolved | ErrorReply)
+
+
+def refusal(reply: ErrorReply) -> ServiceError:
+    """What the patients service's error reply to a command naming a ref means to the caller: the ref is not
+    valid in this conversation, or the service failed (heard as `unavailable`)."""
+    if reply.code is ErrorCode.not_verified:
+        return NotVerified("ref not valid in this conversation")
+    return Unavailable("patients service failed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,9 +80,7 @@ class ResolvedRefs:
         query = ResolvePatientRef(conversation_id=conversation_id, patient_ref=patient_ref)
         answer = await ask(broker, query, subjects.PATIENTS_RESOLVE_REF, _RESOLVED, within_seconds)
         if isinstance(answer, ErrorReply):
-            if answer.code is ErrorCode.not_verified:
-                raise NotVerified("ref not valid in this conversation")
-            raise Unavailable("patients service failed")
+            raise refusal(answer)
         self.put(conversation_id, patient_ref, answer, now)
         return answer
 
