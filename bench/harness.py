@@ -165,6 +165,7 @@ class Run:
     paced: bool  # open loop: calls had a schedule, so lag applies
     gc: GcPauses = field(default_factory=GcPauses)
     cpu: tuple[float, float] = (math.nan, math.nan)  # % of one core: the system under test, the whole box
+    cpu_by_kind: Counter[str] = field(default_factory=Counter)  # CPU seconds of each kind of process
 
     def of(self, tool: str) -> "Run":
         return Run(
@@ -195,6 +196,14 @@ class Run:
         span = max(s.done for s in answered) - min(s.started for s in answered)
         return len(answered) / span if span > 0 else 0.0
 
+    def cpu_per_call(self, shown: int = 5) -> str:
+        """Where a call's CPU went: milliseconds per call of the busiest kinds of process, over all calls
+        made (what the capacity is spent on, and so where a change would pay)."""
+        if not self.samples:
+            return "-"
+        ms = [(kind, 1000 * seconds / len(self.samples)) for kind, seconds in self.cpu_by_kind.most_common()]
+        return " ".join(f"{kind} {per_call:.1f}" for kind, per_call in ms[:shown] if per_call >= 0.05) or "-"
+
     def row(self, floor: "Run | None" = None) -> dict[str, str]:
         """The run as a row of the result table; `floor`, the stack's floor under the same load."""
         lat, lags = self.latencies(), self.lags()
@@ -213,6 +222,7 @@ class Run:
             else "-",
             "bench GC2 n/max ms": f"{self.gc.count}/{self.gc.max_ms:.0f}",
             "CPU % sut/box": "/".join(f"{c:.0f}" for c in self.cpu),
+            "CPU ms/call by process": self.cpu_per_call(),
             "× floor p50/p99": "-",
         }
         if floor is not None and (f := floor.latencies()):
@@ -268,6 +278,26 @@ class System:
                 root = psutil.Process(pid)
                 found += [root, *root.children(recursive=True)]
         return found
+
+    def cpu_by_kind(self) -> Counter[str]:
+        """CPU seconds (user + system) so far of each kind of process: each Ignis service by name, Postgres
+        (all its backends), NATS, the floor's two processes, and the rest (supervisor, FHIR engine)."""
+        used: Counter[str] = Counter()
+        for process in self.tree():
+            with contextlib.suppress(psutil.Error):
+                argv, times = process.cmdline(), process.cpu_times()
+                if argv[-2:-1] == ["serve"]:
+                    kind = argv[-1]
+                elif str(FLOOR) in argv:
+                    kind = "floor"
+                elif "postgres" in process.name():
+                    kind = "postgres"
+                elif "nats" in process.name():
+                    kind = "nats"
+                else:
+                    kind = "other"
+                used[kind] += times.user + times.system
+        return used
 
     def cpu_seconds(self) -> dict[int, float]:
         used = {}
@@ -401,7 +431,7 @@ def measure(
     """Run `work` on `runner` once the system is idle, counting this process's full collections and
     everyone's CPU meanwhile."""
     sut.settle()
-    cpu, box, wall = sut.cpu_seconds(), psutil.cpu_times(), time.perf_counter()
+    kinds, cpu, box, wall = sut.cpu_by_kind(), sut.cpu_seconds(), psutil.cpu_times(), time.perf_counter()
     with GcPauses() as pauses:
         samples = runner.run(work)
     wall = time.perf_counter() - wall
@@ -410,6 +440,8 @@ def measure(
     busy = (sum(after) - after.idle - after.iowait) - (sum(box) - box.idle - box.iowait)
     run = Run(label, load, samples, valid, paced, gc=pauses)
     run.cpu = (100 * used / wall, 100 * busy / wall)
+    run.cpu_by_kind = sut.cpu_by_kind()
+    run.cpu_by_kind.subtract(kinds)
     print(f"  {label} {load}: {len(samples)} calls, p50 {percentile(run.latencies(), 50):.1f} ms", flush=True)
     return run
 

@@ -21,7 +21,6 @@ from collections import Counter
 import floor
 import harness
 import nats
-import psutil
 from harness import Sample
 from nats.aio.msg import Msg
 from sqlalchemy import insert, text
@@ -64,29 +63,10 @@ def booked(index: int, patient_id: uuid.UUID) -> AppointmentBooked:
     )
 
 
-def cpu_by_process(sut: harness.System) -> Counter[str]:
-    """CPU seconds (user + system) so far of each kind of process of the system under test: each Ignis
-    service by name, Postgres (all its backends), NATS, and the rest."""
-    used: Counter[str] = Counter()
-    for process in sut.tree():
-        with contextlib.suppress(psutil.Error):
-            argv, times = process.cmdline(), process.cpu_times()
-            if argv[-2:-1] == ["serve"]:
-                kind = argv[-1]
-            elif "postgres" in process.name():
-                kind = "postgres"
-            elif "nats" in process.name():
-                kind = "nats"
-            else:
-                kind = "other"
-            used[kind] += times.user + times.system
-    return used
-
-
 async def burst(sut: harness.System, patients: list[uuid.UUID], cpu: Counter[str]) -> list[Sample]:
     """All bookings published at once; then each event's way to its SMS, from the notifier's table. `cpu`
     receives the CPU seconds each kind of process spent from the first publish until the last SMS."""
-    before = cpu_by_process(sut)
+    before = sut.cpu_by_kind()
     nc = await nats.connect(sut.nats_url)
     js = nc.jetstream()
     events = [booked(i, p) for i, p in enumerate(patients)]
@@ -116,7 +96,7 @@ async def burst(sut: harness.System, patients: list[uuid.UUID], cpu: Counter[str
             await asyncio.sleep(0.2)
     finally:
         await engine.dispose()
-    cpu.update(cpu_by_process(sut))
+    cpu.update(sut.cpu_by_kind())
     cpu.subtract(before)
     samples = [Sample(sent[r.event_id], sent[r.event_id], r.finished_at.timestamp(), r.status) for r in done]
     missing = len(events) - len(samples)
