@@ -85,7 +85,7 @@ async def _unit_of_work(session: AsyncSession, relay: OutboxRelay | None) -> Asy
         else:
             await session.commit()
             if relay is not None and has_new_events(session):
-                relay.wake.set()  # publish now rather than at the next poll
+                relay.wake.set()  # publish soon rather than at the next poll
 
 
 _Makers = async_sessionmaker[AsyncSession]

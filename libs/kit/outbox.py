@@ -195,7 +195,7 @@ class OutboxRelay:
         LAG.labels(self.schema).set(float(age))
 
     async def run(self) -> None:
-        """Publish until cancelled: at once when woken after a commit, else every `poll_seconds`."""
+        """Publish until cancelled: soon after a commit wakes it (`rounds`), else every `poll_seconds`."""
 
         loop = asyncio.get_running_loop()
         next_measure = next_prune = loop.time()

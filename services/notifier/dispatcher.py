@@ -91,7 +91,7 @@ class Dispatcher:
         self.wake = asyncio.Event()
 
     async def run(self) -> None:
-        """Send until cancelled: at once when woken (a new event was planned), else every `poll_seconds`."""
+        """Send until cancelled: soon after being woken (an event was planned; `rounds`), else every poll."""
 
         recovered_at = -math.inf
 
