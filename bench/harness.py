@@ -279,10 +279,11 @@ class System:
                 found += [root, *root.children(recursive=True)]
         return found
 
-    def cpu_by_kind(self) -> Counter[str]:
-        """CPU seconds (user + system) so far of each kind of process: each Ignis service by name, Postgres
-        (all its backends), NATS, the floor's two processes, and the rest (supervisor, FHIR engine)."""
-        used: Counter[str] = Counter()
+    def cpu_seconds(self) -> dict[int, tuple[str, float]]:
+        """CPU seconds (user + system) so far of each live process, with its kind: each Ignis service by
+        name, postgres (all its backends), nats, floor (its two processes), and other (supervisor, FHIR
+        engine)."""
+        used = {}
         for process in self.tree():
             with contextlib.suppress(psutil.Error):
                 argv, times = process.cmdline(), process.cpu_times()
@@ -296,15 +297,14 @@ class System:
                     kind = "nats"
                 else:
                     kind = "other"
-                used[kind] += times.user + times.system
+                used[process.pid] = (kind, times.user + times.system)
         return used
 
-    def cpu_seconds(self) -> dict[int, float]:
-        used = {}
-        for process in self.tree():
-            with contextlib.suppress(psutil.Error):
-                times = process.cpu_times()
-                used[process.pid] = times.user + times.system
+    def cpu_by_kind(self) -> Counter[str]:
+        """`cpu_seconds` summed by kind of process."""
+        used: Counter[str] = Counter()
+        for kind, seconds in self.cpu_seconds().values():
+            used[kind] += seconds
         return used
 
     def settle(self, within: float = 60.0) -> None:
@@ -312,9 +312,9 @@ class System:
         otherwise land on the next run."""
         deadline = time.monotonic() + within
         while time.monotonic() < deadline:
-            before = sum(self.cpu_seconds().values())
+            before = sum(self.cpu_by_kind().values())
             time.sleep(1.0)
-            if sum(self.cpu_seconds().values()) - before < 0.2:  # 20 % of one core
+            if sum(self.cpu_by_kind().values()) - before < 0.2:  # 20 % of one core
                 return
 
     def stop(self) -> None:
@@ -431,17 +431,17 @@ def measure(
     """Run `work` on `runner` once the system is idle, counting this process's full collections and
     everyone's CPU meanwhile."""
     sut.settle()
-    kinds, cpu, box, wall = sut.cpu_by_kind(), sut.cpu_seconds(), psutil.cpu_times(), time.perf_counter()
+    cpu, box, wall = sut.cpu_seconds(), psutil.cpu_times(), time.perf_counter()
     with GcPauses() as pauses:
         samples = runner.run(work)
     wall = time.perf_counter() - wall
-    used = sum(s - cpu.get(pid, s) for pid, s in sut.cpu_seconds().items())  # pids alive at both ends
+    run = Run(label, load, samples, valid, paced, gc=pauses)
+    for pid, (kind, seconds) in sut.cpu_seconds().items():
+        if pid in cpu:  # pids alive at both ends
+            run.cpu_by_kind[kind] += seconds - cpu[pid][1]
     after = psutil.cpu_times()
     busy = (sum(after) - after.idle - after.iowait) - (sum(box) - box.idle - box.iowait)
-    run = Run(label, load, samples, valid, paced, gc=pauses)
-    run.cpu = (100 * used / wall, 100 * busy / wall)
-    run.cpu_by_kind = sut.cpu_by_kind()
-    run.cpu_by_kind.subtract(kinds)
+    run.cpu = (100 * sum(run.cpu_by_kind.values()) / wall, 100 * busy / wall)
     print(f"  {label} {load}: {len(samples)} calls, p50 {percentile(run.latencies(), 50):.1f} ms", flush=True)
     return run
 
