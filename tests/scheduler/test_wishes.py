@@ -1,7 +1,7 @@
 """find_slots with dates and times as callers say them, through the gateway, real services, NATS and Postgres.
 
-The practice here lies in a zone whose date differs from Berlin's right now, so a "morgen" read on Berlin's
-clock (as the gateway once did) would name another day than the practice's.
+The practice here lies in a zone whose date differs from Berlin's when the test runs, so a "morgen" read on
+Berlin's clock (as the gateway once did) would name another day than the practice's.
 """
 
 import datetime as dt
@@ -35,24 +35,37 @@ MONTHS = [
 ]
 
 
-def far_zone() -> ZoneInfo:
-    """UTC+14 or UTC-11: at any moment one of them has another date than Berlin."""
-    berlin_today = dt.datetime.now(BERLIN).date()
-    for name in ("Pacific/Kiritimati", "Pacific/Pago_Pago"):
-        if dt.datetime.now(ZoneInfo(name)).date() != berlin_today:
-            return ZoneInfo(name)
-    raise AssertionError("no zone with another date than Berlin")
+def far_zone(now: dt.datetime) -> ZoneInfo:
+    """UTC+14 or UTC-11: at any moment one of them has another date than Berlin.
+
+    Chosen per test, not per run: a suite that crosses Berlin's midnight would otherwise keep a zone whose
+    date has become Berlin's. Of the two, the one farther from its own midnight, so its date holds through
+    the test.
+    """
+    berlin_today = now.astimezone(BERLIN).date()
+    zones = [ZoneInfo(name) for name in ("Pacific/Kiritimati", "Pacific/Pago_Pago")]
+    apart = [zone for zone in zones if now.astimezone(zone).date() != berlin_today]
+    assert apart, "no zone with another date than Berlin"
+    return max(apart, key=lambda zone: to_midnight(now.astimezone(zone)))
 
 
-ZONE = far_zone()
+def to_midnight(local: dt.datetime) -> dt.timedelta:
+    """How far a local time is from the nearer of its midnights."""
+    since = local - local.replace(hour=0, minute=0, second=0, microsecond=0)
+    return min(since, dt.timedelta(days=1) - since)
 
 
 @pytest.fixture
-def practice_file(tmp_path: Path) -> Path:
+def zone() -> ZoneInfo:
+    return far_zone(dt.datetime.now(dt.UTC))
+
+
+@pytest.fixture
+def practice_file(tmp_path: Path, zone: ZoneInfo) -> Path:
     path = tmp_path / "practice.yaml"
     practice = {
         **TEST_PRACTICE,
-        "timezone": ZONE.key,
+        "timezone": zone.key,
         "booking": {**TEST_PRACTICE["booking"], "horizon_days": 40},
     }
     path.write_text(yaml.safe_dump(practice, allow_unicode=True), encoding="utf-8")
@@ -64,8 +77,8 @@ def gateway_settings(gateway_settings: GatewaySettings, practice_file: Path) -> 
     return gateway_settings.model_copy(update={"practice_file": practice_file, "tool_budget_seconds": 4.0})
 
 
-def today() -> dt.date:
-    return dt.datetime.now(ZONE).date()
+def today(zone: ZoneInfo) -> dt.date:
+    return dt.datetime.now(zone).date()
 
 
 async def find(client: httpx.AsyncClient, caller: Caller, **wish: Any) -> dict[str, Any]:
@@ -75,11 +88,11 @@ async def find(client: httpx.AsyncClient, caller: Caller, **wish: Any) -> dict[s
     return dict(response.json())
 
 
-async def starts(client: httpx.AsyncClient, caller: Caller, **wish: Any) -> list[dt.datetime]:
+async def starts(client: httpx.AsyncClient, caller: Caller, zone: ZoneInfo, **wish: Any) -> list[dt.datetime]:
     reply = await find(client, caller, **wish)
     assert reply["code"] == "slots", reply
     assert len(reply["slots"]) == 5
-    return [dt.datetime.fromisoformat(slot["start"]).astimezone(ZONE) for slot in reply["slots"]]
+    return [dt.datetime.fromisoformat(slot["start"]).astimezone(zone) for slot in reply["slots"]]
 
 
 def monday(day: dt.date) -> dt.date:
@@ -87,60 +100,70 @@ def monday(day: dt.date) -> dt.date:
 
 
 class TestDays:
-    async def test_morgen_is_the_practices_tomorrow(self, client: httpx.AsyncClient, caller: Caller) -> None:
-        tomorrow = today() + dt.timedelta(days=1)
+    async def test_morgen_is_the_practices_tomorrow(
+        self, client: httpx.AsyncClient, caller: Caller, zone: ZoneInfo
+    ) -> None:
+        tomorrow = today(zone) + dt.timedelta(days=1)
         assert tomorrow != dt.datetime.now(BERLIN).date() + dt.timedelta(days=1)
-        assert {start.date() for start in await starts(client, caller, when="morgen")} == {tomorrow}
+        assert {start.date() for start in await starts(client, caller, zone, when="morgen")} == {tomorrow}
 
-    async def test_next_week(self, client: httpx.AsyncClient, caller: Caller) -> None:
-        first = monday(today()) + dt.timedelta(days=7)
-        for start in await starts(client, caller, when="nächste Woche"):
+    async def test_next_week(self, client: httpx.AsyncClient, caller: Caller, zone: ZoneInfo) -> None:
+        first = monday(today(zone)) + dt.timedelta(days=7)
+        for start in await starts(client, caller, zone, when="nächste Woche"):
             assert first <= start.date() <= first + dt.timedelta(days=6)
 
-    async def test_a_weekday(self, client: httpx.AsyncClient, caller: Caller) -> None:
-        ahead = (1 - today().weekday() - 1) % 7 + 1
-        tuesday = today() + dt.timedelta(days=ahead)
-        assert {s.date() for s in await starts(client, caller, when="nächsten Dienstag")} == {tuesday}
+    async def test_a_weekday(self, client: httpx.AsyncClient, caller: Caller, zone: ZoneInfo) -> None:
+        ahead = (1 - today(zone).weekday() - 1) % 7 + 1
+        tuesday = today(zone) + dt.timedelta(days=ahead)
+        assert {s.date() for s in await starts(client, caller, zone, when="nächsten Dienstag")} == {tuesday}
 
-    async def test_day_and_month_without_a_year(self, client: httpx.AsyncClient, caller: Caller) -> None:
-        day = today() + dt.timedelta(days=10)
+    async def test_day_and_month_without_a_year(
+        self, client: httpx.AsyncClient, caller: Caller, zone: ZoneInfo
+    ) -> None:
+        day = today(zone) + dt.timedelta(days=10)
         said = f"{day.day}. {MONTHS[day.month - 1]}"
-        assert (await starts(client, caller, earliest=said))[0].date() == day
+        assert (await starts(client, caller, zone, earliest=said))[0].date() == day
 
-    async def test_in_n_days_in_words(self, client: httpx.AsyncClient, caller: Caller) -> None:
-        day = today() + dt.timedelta(days=3)
-        assert {s.date() for s in await starts(client, caller, when="in drei Tagen")} == {day}
+    async def test_in_n_days_in_words(
+        self, client: httpx.AsyncClient, caller: Caller, zone: ZoneInfo
+    ) -> None:
+        day = today(zone) + dt.timedelta(days=3)
+        assert {s.date() for s in await starts(client, caller, zone, when="in drei Tagen")} == {day}
 
-    async def test_from_a_day_on(self, client: httpx.AsyncClient, caller: Caller) -> None:
-        day = today() + dt.timedelta(days=4)
+    async def test_from_a_day_on(self, client: httpx.AsyncClient, caller: Caller, zone: ZoneInfo) -> None:
+        day = today(zone) + dt.timedelta(days=4)
         said = f"ab dem {day.day}. {MONTHS[day.month - 1]}"
-        assert (await starts(client, caller, earliest=said))[0].date() == day
+        assert (await starts(client, caller, zone, earliest=said))[0].date() == day
 
 
 class TestHours:
-    async def test_after_four(self, client: httpx.AsyncClient, caller: Caller) -> None:
-        for start in await starts(client, caller, part_of_day="nach 16 Uhr"):
+    async def test_after_four(self, client: httpx.AsyncClient, caller: Caller, zone: ZoneInfo) -> None:
+        for start in await starts(client, caller, zone, part_of_day="nach 16 Uhr"):
             assert start.time() >= dt.time(16)
 
-    async def test_before_ten_in_the_morning(self, client: httpx.AsyncClient, caller: Caller) -> None:
-        for start in await starts(client, caller, part_of_day="vor 10 Uhr"):
+    async def test_before_ten_in_the_morning(
+        self, client: httpx.AsyncClient, caller: Caller, zone: ZoneInfo
+    ) -> None:
+        for start in await starts(client, caller, zone, part_of_day="vor 10 Uhr"):
             assert start.time() < dt.time(10)
 
-    async def test_evenings(self, client: httpx.AsyncClient, caller: Caller) -> None:
-        for start in await starts(client, caller, part_of_day="abends"):
+    async def test_evenings(self, client: httpx.AsyncClient, caller: Caller, zone: ZoneInfo) -> None:
+        for start in await starts(client, caller, zone, part_of_day="abends"):
             assert start.time() >= dt.time(17)
 
-    async def test_days_and_hours_in_one_phrase(self, client: httpx.AsyncClient, caller: Caller) -> None:
-        week = monday(today() + dt.timedelta(days=14))
-        for start in await starts(client, caller, when="in zwei Wochen nach 16 Uhr"):
+    async def test_days_and_hours_in_one_phrase(
+        self, client: httpx.AsyncClient, caller: Caller, zone: ZoneInfo
+    ) -> None:
+        week = monday(today(zone) + dt.timedelta(days=14))
+        for start in await starts(client, caller, zone, when="in zwei Wochen nach 16 Uhr"):
             assert week <= start.date() <= week + dt.timedelta(days=6)
             assert start.time() >= dt.time(16)
 
     async def test_when_and_part_of_day_narrow_together(
-        self, client: httpx.AsyncClient, caller: Caller
+        self, client: httpx.AsyncClient, caller: Caller, zone: ZoneInfo
     ) -> None:
-        tomorrow = today() + dt.timedelta(days=1)
-        for start in await starts(client, caller, when="morgen", part_of_day="vormittags"):
+        tomorrow = today(zone) + dt.timedelta(days=1)
+        for start in await starts(client, caller, zone, when="morgen", part_of_day="vormittags"):
             assert start.date() == tomorrow
             assert start.time() < dt.time(12)
 
