@@ -145,10 +145,7 @@ class Dispatcher:
         ]
         steps = [(m, step) for m, step in decided if _succeeded(step, m)]
         outgoing = [(m, step.send) for m, step in await self._apply(steps, claim) if step.send is not None]
-        results = await asyncio.gather(
-            *(self.provider.send(phone, text, str(m.id)) for m, (phone, text) in outgoing),
-            return_exceptions=True,
-        )
+        results = await self._send(outgoing)
         outcomes = [
             (m, self._outcome(m, result))
             for (m, _), result in zip(outgoing, results, strict=True)
@@ -156,6 +153,26 @@ class Dispatcher:
         ]
         await self._apply(outcomes, claim)
         return len(messages)
+
+    async def _send(self, outgoing: list[tuple[Message, tuple[str, str]]]) -> list[Result | Exception]:
+        """Send the SMS, concurrently across patients and one after the other for each: a patient's phone
+        gets them in the order they were planned ("gebucht" before "verlegt"), which a batch that holds
+        both would otherwise leave to chance. The result (or error) of each, in `outgoing`'s order."""
+        results: dict[int, Result | Exception] = {}
+        queues: dict[uuid.UUID, list[int]] = {}
+        for index, (message, _) in enumerate(outgoing):
+            queues.setdefault(message.patient_id, []).append(index)
+
+        async def send_in_turn(indices: list[int]) -> None:
+            for index in indices:
+                message, (phone, text) = outgoing[index]
+                try:
+                    results[index] = await self.provider.send(phone, text, str(message.id))
+                except Exception as exc:  # judged with the others (`_succeeded`)
+                    results[index] = exc
+
+        await asyncio.gather(*(send_in_turn(indices) for indices in queues.values()))
+        return [results[index] for index in range(len(outgoing))]
 
     async def _apply(
         self, steps: list[tuple[Message, "_Step"]], claim: uuid.UUID

@@ -131,13 +131,14 @@ class NotifierRepository(Repository):
         return result.rowcount  # type: ignore[attr-defined, no-any-return]
 
     async def claim_due(self, now: dt.datetime, limit: int, claim: uuid.UUID) -> Sequence[Message]:
-        """Take up to `limit` due messages for this sender; other senders skip them (SKIP LOCKED)."""
+        """Take up to `limit` due messages for this sender, in the order they were planned (a booking's
+        confirmation before its move's); other senders skip them (SKIP LOCKED)."""
         result = await self.session.scalars(
             _claim_statement(limit),
             {"now": now, "claim": claim},
             execution_options={"synchronize_session": False},
         )
-        return result.all()
+        return sorted(result.all(), key=lambda m: (m.due_at, m.created_at))
 
     async def finish(self, message_id: uuid.UUID, holder: uuid.UUID, **fields: Any) -> bool:
         """Move a message this sender holds on; False if it lost the claim (it was recovered meanwhile)."""
@@ -334,7 +335,7 @@ def _claim_statement(limit: int) -> Update:
     due = (
         select(Message.id)
         .where(Message.status == Status.pending, Message.due_at <= now)
-        .order_by(Message.due_at)
+        .order_by(Message.due_at, Message.created_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )

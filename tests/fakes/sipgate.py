@@ -4,7 +4,8 @@ Built from sipgate's OpenAPI spec (`POST /v2/sessions/sms`, `SendWebSmsRequest`)
 sipgate-io/sipgateio-sendsms-python (see ../shared/reference/sipgate.md §1): HTTP Basic with a Personal
 Access Token, `Content-Type: application/json` or 415, required non-blank `smsId`/`recipient`/`message`
 or 400, an unknown SMS extension 403, success 204 without a body. A test can make the next answers
-401/402/403/500 (or any status), or let the request hang until the client gives up.
+401/402/403/500 (or any status), let the request hang until the client gives up, or take its time before it
+takes the next requests (as a slow network does).
 """
 
 import asyncio
@@ -45,6 +46,8 @@ class FakeSipgate:
     requests: list[Received] = field(default_factory=list)
     # Statuses for the next requests, in order; when empty, a valid request gets 204.
     answers: list[int] = field(default_factory=list)
+    # Seconds a request whose message holds the key takes to arrive (a request sent later may come first).
+    lags: dict[str, float] = field(default_factory=dict)
     release: asyncio.Event = field(default_factory=asyncio.Event)
     web_sms_booked: bool = True  # without the feature, the user has no SMS extension
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
@@ -58,6 +61,7 @@ class FakeSipgate:
         self.web_sms_booked = True
         self.requests.clear()
         self.answers.clear()
+        self.lags.clear()
         self.release.set()
         self.release = asyncio.Event()
 
@@ -77,6 +81,8 @@ class FakeSipgate:
             body: Any = json.loads(raw)
         except ValueError:
             body = raw.decode(errors="replace")
+        text = str(body.get("message")) if isinstance(body, dict) else ""
+        await asyncio.sleep(max((s for key, s in self.lags.items() if key in text), default=0.0))
         status = self._judge(headers, body)
         if status == 204 and self.answers:
             status = self.answers.pop(0)

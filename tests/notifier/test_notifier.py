@@ -316,6 +316,36 @@ class TestChanges:
         assert reminders[1]["start_at"] == new_start
         assert reminders[1]["due_at"] == _wall_clock_day_before(new_start)
 
+    async def test_a_booking_and_its_move_reach_the_phone_in_order(
+        self, engine: AsyncEngine, sipgate: FakeSipgate, js: JetStreamContext
+    ) -> None:
+        """Booked and moved at once, both SMS go out in one round; the confirmation's request is slow on the
+        way, and the move's still follows it rather than overtaking it."""
+        caller = await verified_caller(engine, MUELLER)
+        booked = booked_event(caller.patient_id, in_days(5))
+        moved = AppointmentRescheduled(
+            **booked.model_dump(exclude={"event_id", "occurred_at", "start", "end", "version"}),
+            event_id=uuid.uuid4(),
+            occurred_at=utcnow(),
+            start=in_days(6),
+            end=in_days(6) + dt.timedelta(minutes=10),
+            version=2,
+            previous_start=booked.start,
+            previous_end=booked.end,
+            previous_practitioner_id="weber",
+        )
+        sipgate.lags["ist gebucht"] = 0.3
+        await publish(js, subjects.APPOINTMENT_BOOKED, booked)
+        await publish(js, subjects.APPOINTMENT_RESCHEDULED, moved)
+        [confirmation] = await settled(engine, 1, template="confirmation")
+        [move] = await settled(engine, 1, template="reschedule")
+        assert (confirmation["status"], move["status"]) == ("sent", "sent")
+        assert confirmation["claim"] == move["claim"]  # one round took both
+        texts = [sms["message"] for sms in sipgate.sent]
+        assert len(texts) == 2
+        assert "ist gebucht" in texts[0]
+        assert "ist verlegt auf" in texts[1]
+
 
 def _wall_clock_day_before(start: dt.datetime) -> dt.datetime:
     local = start.astimezone(BERLIN)
