@@ -77,6 +77,21 @@ def booked_event(patient_id: uuid.UUID, start: dt.datetime, **fields: Any) -> Ap
     )
 
 
+def moved_event(booked: AppointmentBooked, start: dt.datetime, at: dt.datetime) -> AppointmentRescheduled:
+    """`booked`'s appointment moved to `start` (its second version), the event stamped `at`."""
+    return AppointmentRescheduled(
+        **booked.model_dump(exclude={"event_id", "occurred_at", "start", "end", "version"}),
+        event_id=uuid.uuid4(),
+        occurred_at=at,
+        start=start,
+        end=start + dt.timedelta(minutes=10),
+        version=2,
+        previous_start=booked.start,
+        previous_end=booked.end,
+        previous_practitioner_id="weber",
+    )
+
+
 class TestConfirmation:
     async def test_booking_sends_one_correct_german_sms(
         self, client: httpx.AsyncClient, engine: AsyncEngine, sipgate: FakeSipgate
@@ -323,17 +338,7 @@ class TestChanges:
         way, and the move's still follows it rather than overtaking it."""
         caller = await verified_caller(engine, MUELLER)
         booked = booked_event(caller.patient_id, in_days(5))
-        moved = AppointmentRescheduled(
-            **booked.model_dump(exclude={"event_id", "occurred_at", "start", "end", "version"}),
-            event_id=uuid.uuid4(),
-            occurred_at=utcnow(),
-            start=in_days(6),
-            end=in_days(6) + dt.timedelta(minutes=10),
-            version=2,
-            previous_start=booked.start,
-            previous_end=booked.end,
-            previous_practitioner_id="weber",
-        )
+        moved = moved_event(booked, in_days(6), utcnow())
         sipgate.lags["ist gebucht"] = 0.3
         await publish(js, subjects.APPOINTMENT_BOOKED, booked)
         await publish(js, subjects.APPOINTMENT_RESCHEDULED, moved)
@@ -426,17 +431,7 @@ class TestReminders:
         caller = await verified_caller(engine, MUELLER)
         booked = booked_event(caller.patient_id, in_days(5))
         start = booked.occurred_at
-        moved = AppointmentRescheduled(
-            **booked.model_dump(exclude={"event_id", "occurred_at", "start", "end", "version"}),
-            event_id=uuid.uuid4(),
-            occurred_at=start + dt.timedelta(seconds=2),
-            start=in_days(6),
-            end=in_days(6) + dt.timedelta(minutes=10),
-            version=2,
-            previous_start=booked.start,
-            previous_end=booked.end,
-            previous_practitioner_id="weber",
-        )
+        moved = moved_event(booked, in_days(6), start + dt.timedelta(seconds=2))
         cancelled = AppointmentCancelled(
             **moved.model_dump(
                 exclude={"event_id", "occurred_at", "version", "previous_start", "previous_end",
