@@ -123,18 +123,18 @@ class Dispatcher:
         """Send the messages due now, up to `BATCH` at once; how many were taken.
 
         A batch costs three transactions and one request to the patients service however large it is: the
-        claim (then a read of the reminders' appointments, if any), then the contacts of those still to be
-        sent, the step of each message (the `sending` mark of those that go out, committed before any
-        request leaves, or why one does not), and the outcomes. The SMS are sent concurrently. The claim is
-        one statement, a transaction of its own; so is each step when all write the same fields. With
-        nothing due, a round is that one statement.
+        claim (then, for reminders and retries, a read of where their appointments stand), then the
+        contacts of those still to be sent, the step of each message (the `sending` mark of those that go
+        out, committed before any request leaves, or why one does not), and the outcomes. The SMS are sent
+        concurrently across patients (`_send`). The claim is one statement, a transaction of its own; so is
+        each step when all write the same fields. With nothing due, a round is that one statement.
         """
         claim = uuid.uuid4()
         async with self.sessionmaker() as session:
             repo = NotifierRepository(session)
             messages = await repo.claim_due(self.clock(), BATCH, claim)
-            reminded = [m.appointment_id for m in messages if m.template == Template.reminder]
-            current = await repo.current_appointments(reminded) if reminded else {}
+            standing = [m.appointment_id for m in messages if _only_as_it_stands(m)]
+            current = await repo.current_appointments(standing) if standing else {}
         if not messages:
             return 0
         now = self.clock()
@@ -196,11 +196,12 @@ class Dispatcher:
         """A claimed message closed without asking for the patient's contact, if it is; else None."""
         if message.start_at <= now:
             return self._close(Status.skipped, "the appointment has begun")
-        if message.template == Template.reminder:
-            if current.get(message.appointment_id) != message.event_id:
-                return self._close(Status.withdrawn, "appointment cancelled or moved")
-            if service.in_quiet_hours(now.astimezone(self.zone).time(), self.practice):
-                return self._close(Status.skipped, "due in the quiet hours (the notifier was away)")
+        if _only_as_it_stands(message) and current.get(message.appointment_id) != message.event_id:
+            return self._close(Status.withdrawn, "appointment cancelled or moved")
+        if message.template == Template.reminder and service.in_quiet_hours(
+            now.astimezone(self.zone).time(), self.practice
+        ):
+            return self._close(Status.skipped, "due in the quiet hours (the notifier was away)")
         return None
 
     async def _contacts(self, patient_ids: list[uuid.UUID]) -> "Contacts | str":
@@ -316,6 +317,16 @@ def _attempt(step: Callable[..., T], *args: Any) -> T | Exception:
         return step(*args)
     except Exception as exc:
         return exc
+
+
+def _only_as_it_stands(message: Message) -> bool:
+    """Whether a message goes out only while its appointment stands as the change it tells left it: a
+    reminder always; a confirmation or a move's SMS once tried before. Sent in its turn, such an SMS
+    reaches the phone before any later change's (`_send`); tried again after a failure, it could come after
+    one, and name as booked a time since moved or cancelled."""
+    if message.template == Template.reminder:
+        return True
+    return message.template in (Template.confirmation, Template.reschedule) and message.attempts > 1
 
 
 def _succeeded(done: "T | BaseException", message: Message) -> TypeGuard[T]:

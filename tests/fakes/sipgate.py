@@ -46,7 +46,8 @@ class FakeSipgate:
     requests: list[Received] = field(default_factory=list)
     # Statuses for the next requests, in order; when empty, a valid request gets 204.
     answers: list[int] = field(default_factory=list)
-    # Seconds a request whose message holds the key takes to arrive (a request sent later may come first).
+    # Seconds a request whose body holds the key (a word, a number) takes to arrive: one sent later may
+    # come first.
     lags: dict[str, float] = field(default_factory=dict)
     release: asyncio.Event = field(default_factory=asyncio.Event)
     web_sms_booked: bool = True  # without the feature, the user has no SMS extension
@@ -81,7 +82,7 @@ class FakeSipgate:
             body: Any = json.loads(raw)
         except ValueError:
             body = raw.decode(errors="replace")
-        text = str(body.get("message")) if isinstance(body, dict) else ""
+        text = json.dumps(body, ensure_ascii=False)
         await asyncio.sleep(max((s for key, s in self.lags.items() if key in text), default=0.0))
         status = self._judge(headers, body)
         if status == 204 and self.answers:

@@ -331,25 +331,59 @@ class TestChanges:
         assert reminders[1]["start_at"] == new_start
         assert reminders[1]["due_at"] == _wall_clock_day_before(new_start)
 
+    async def test_a_confirmation_held_up_until_after_its_move_is_withdrawn(
+        self, engine: AsyncEngine, sipgate: FakeSipgate, js: JetStreamContext, clock: Clock
+    ) -> None:
+        """sipgate fails the confirmation; the caller moves the appointment meanwhile. When the confirmation's
+        retry comes, after the move's SMS, it would name the old time as booked: it is withdrawn."""
+        sipgate.answers.append(500)
+        caller = await verified_caller(engine, MUELLER)
+        booked = booked_event(caller.patient_id, in_days(5))
+        await publish(js, subjects.APPOINTMENT_BOOKED, booked)
+        await sipgate.wait_for_requests(1)
+        await publish(js, subjects.APPOINTMENT_RESCHEDULED, moved_event(booked, in_days(6), utcnow()))
+        [move] = await settled(engine, 1, template="reschedule")
+        clock.fixed = utcnow() + dt.timedelta(minutes=1)  # past the confirmation's first backoff
+        [confirmation] = await settled(engine, 1, template="confirmation")
+        assert (confirmation["status"], confirmation["reason"]) == (
+            "withdrawn",
+            "appointment cancelled or moved",
+        )
+        assert move["status"] == "sent"
+        assert [r.status for r in sipgate.requests] == [500, 204]
+        assert "ist verlegt auf" in sipgate.sent[0]["message"]
+
     async def test_a_booking_and_its_move_reach_the_phone_in_order(
         self, engine: AsyncEngine, sipgate: FakeSipgate, js: JetStreamContext
     ) -> None:
         """Booked and moved at once, both SMS go out in one round; the confirmation's request is slow on the
         way, and the move's still follows it rather than overtaking it."""
+        # Another patient's slow SMS holds the sender's round while both changes are planned.
+        sipgate.lags |= {GROSS.phone: 0.3, "ist gebucht": 0.2}
+        other = await verified_caller(engine, GROSS)
+        await publish(js, subjects.APPOINTMENT_BOOKED, booked_event(other.patient_id, in_days(4)))
+        await sending(engine, other.patient_id)
         caller = await verified_caller(engine, MUELLER)
         booked = booked_event(caller.patient_id, in_days(5))
-        moved = moved_event(booked, in_days(6), utcnow())
-        sipgate.lags["ist gebucht"] = 0.3
         await publish(js, subjects.APPOINTMENT_BOOKED, booked)
-        await publish(js, subjects.APPOINTMENT_RESCHEDULED, moved)
-        [confirmation] = await settled(engine, 1, template="confirmation")
+        await publish(js, subjects.APPOINTMENT_RESCHEDULED, moved_event(booked, in_days(6), utcnow()))
+        [*_, confirmation] = await settled(engine, 2, template="confirmation")
         [move] = await settled(engine, 1, template="reschedule")
         assert (confirmation["status"], move["status"]) == ("sent", "sent")
         assert confirmation["claim"] == move["claim"]  # one round took both
-        texts = [sms["message"] for sms in sipgate.sent]
+        texts = [sms["message"] for sms in sipgate.sent if sms["recipient"] == MUELLER.phone]
         assert len(texts) == 2
         assert "ist gebucht" in texts[0]
         assert "ist verlegt auf" in texts[1]
+
+
+async def sending(engine: AsyncEngine, patient_id: uuid.UUID) -> None:
+    """Wait until an SMS to the patient is on its way to the provider."""
+    for _ in range(200):
+        if any(r["status"] == "sending" for r in await messages(engine, patient_id=patient_id)):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("no SMS on its way")
 
 
 def _wall_clock_day_before(start: dt.datetime) -> dt.datetime:
