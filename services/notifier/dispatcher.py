@@ -100,7 +100,7 @@ class Dispatcher:
             if time.monotonic() - recovered_at >= RECOVER_EVERY_SECONDS:  # not on each wake in a burst
                 await self.recover()
                 recovered_at = time.monotonic()
-            while await self.dispatch_due() == BATCH:
+            while await self.dispatch_due():  # until none is due: a patient's next SMS follows at once
                 pass
 
         await in_rounds(send_due, self.wake, self.poll_seconds, "SMS dispatch")
@@ -126,8 +126,9 @@ class Dispatcher:
         claim (then, for reminders and retries, a read of where their appointments stand), then the
         contacts of those still to be sent, the step of each message (the `sending` mark of those that go
         out, committed before any request leaves, or why one does not), and the outcomes. The SMS are sent
-        concurrently across patients (`_send`). The claim is one statement, a transaction of its own; so is
-        each step when all write the same fields. With nothing due, a round is that one statement.
+        concurrently, one per patient at most (`claim_due`). The claim is one statement, a transaction of
+        its own; so is each step when all write the same fields. With nothing due, a round is that one
+        statement.
         """
         claim = uuid.uuid4()
         async with self.sessionmaker() as session:
@@ -145,7 +146,10 @@ class Dispatcher:
         ]
         steps = [(m, step) for m, step in decided if _succeeded(step, m)]
         outgoing = [(m, step.send) for m, step in await self._apply(steps, claim) if step.send is not None]
-        results = await self._send(outgoing)
+        results = await asyncio.gather(
+            *(self.provider.send(phone, text, str(m.id)) for m, (phone, text) in outgoing),
+            return_exceptions=True,
+        )
         outcomes = [
             (m, self._outcome(m, result))
             for (m, _), result in zip(outgoing, results, strict=True)
@@ -153,26 +157,6 @@ class Dispatcher:
         ]
         await self._apply(outcomes, claim)
         return len(messages)
-
-    async def _send(self, outgoing: list[tuple[Message, tuple[str, str]]]) -> list[Result | Exception]:
-        """Send the SMS, concurrently across patients and one after the other for each: a patient's phone
-        gets them in the order they were planned ("gebucht" before "verlegt"), which a batch that holds
-        both would otherwise leave to chance. The result (or error) of each, in `outgoing`'s order."""
-        results: dict[int, Result | Exception] = {}
-        queues: dict[uuid.UUID, list[int]] = {}
-        for index, (message, _) in enumerate(outgoing):
-            queues.setdefault(message.patient_id, []).append(index)
-
-        async def send_in_turn(indices: list[int]) -> None:
-            for index in indices:
-                message, (phone, text) = outgoing[index]
-                try:
-                    results[index] = await self.provider.send(phone, text, str(message.id))
-                except Exception as exc:  # judged with the others (`_succeeded`)
-                    results[index] = exc
-
-        await asyncio.gather(*(send_in_turn(indices) for indices in queues.values()))
-        return [results[index] for index in range(len(outgoing))]
 
     async def _apply(
         self, steps: list[tuple[Message, "_Step"]], claim: uuid.UUID
@@ -321,12 +305,14 @@ def _attempt(step: Callable[..., T], *args: Any) -> T | Exception:
 
 def _only_as_it_stands(message: Message) -> bool:
     """Whether a message goes out only while its appointment stands as the change it tells left it: a
-    reminder always; a confirmation or a move's SMS once tried before. Sent in its turn, such an SMS
-    reaches the phone before any later change's (`_send`); tried again after a failure, it could come after
-    one, and name as booked a time since moved or cancelled."""
+    reminder always; a confirmation or a move's SMS once tried before (a reason recorded, or a claim
+    before this one). Sent in its turn, such an SMS reaches the phone before any later change's
+    (`claim_due`); put off by a failure, it could come after one and name a time since moved or cancelled
+    as booked."""
     if message.template == Template.reminder:
         return True
-    return message.template in (Template.confirmation, Template.reschedule) and message.attempts > 1
+    tried = message.attempts > 1 or message.reason is not None
+    return message.template in (Template.confirmation, Template.reschedule) and tried
 
 
 def _succeeded(done: "T | BaseException", message: Message) -> TypeGuard[T]:

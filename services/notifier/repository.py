@@ -21,6 +21,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql.dml import Update
 from sqlalchemy.sql.selectable import Select, TableValuedAlias
 from sqlalchemy.types import TypeEngine
@@ -131,14 +132,14 @@ class NotifierRepository(Repository):
         return result.rowcount  # type: ignore[attr-defined, no-any-return]
 
     async def claim_due(self, now: dt.datetime, limit: int, claim: uuid.UUID) -> Sequence[Message]:
-        """Take up to `limit` due messages for this sender, in the order they were planned (a booking's
-        confirmation before its move's); other senders skip them (SKIP LOCKED)."""
+        """Take up to `limit` due messages for this sender; other senders skip them (SKIP LOCKED). Of a
+        patient's messages, one at a time, in the order they were planned (`_claim_statement`)."""
         result = await self.session.scalars(
             _claim_statement(limit),
             {"now": now, "claim": claim},
             execution_options={"synchronize_session": False},
         )
-        return sorted(result.all(), key=lambda m: (m.due_at, m.created_at))
+        return result.all()
 
     async def finish(self, message_id: uuid.UUID, holder: uuid.UUID, **fields: Any) -> bool:
         """Move a message this sender holds on; False if it lost the claim (it was recovered meanwhile)."""
@@ -331,11 +332,30 @@ def _record_statement() -> Select[uuid.UUID, bool]:
 
 @functools.cache
 def _claim_statement(limit: int) -> Update:
+    """Due messages, but none while an earlier one of the same patient is due or on its way (with this or
+    another sender): a patient's SMS reach the phone in the order they were planned, so a booking's
+    confirmation never comes after the note of its move. Planned is `created_at`, the database's clock."""
     now = bindparam("now", type_=_MESSAGE.c.due_at.type)
+    earlier = aliased(Message)
+    in_line = (
+        select(literal_column("1"))
+        .where(
+            earlier.patient_id == Message.patient_id,
+            earlier.created_at < Message.created_at,
+            or_(
+                earlier.status.in_((Status.claimed, Status.sending)),
+                and_(earlier.status == Status.pending, earlier.due_at <= now),
+            ),
+        )
+        # A probe of the patient's index per candidate, taken in due order until the batch is full, never a
+        # join of every due message with every one in flight: OFFSET keeps Postgres from planning one.
+        .offset(literal_column("0"))
+        .exists()
+    )
     due = (
         select(Message.id)
-        .where(Message.status == Status.pending, Message.due_at <= now)
-        .order_by(Message.due_at, Message.created_at)
+        .where(Message.status == Status.pending, Message.due_at <= now, not_(in_line))
+        .order_by(Message.due_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
