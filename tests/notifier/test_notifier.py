@@ -223,11 +223,7 @@ class TestProviderFailures:
         sipgate: FakeSipgate,
         js: JetStreamContext,
     ) -> None:
-        sipgate.answers.append(402)
-        caller = await verified_caller(engine, MUELLER)
-        await publish(js, subjects.APPOINTMENT_BOOKED, booked_event(caller.patient_id, in_days(3)))
-        [failed] = await settled(engine, 1, template="confirmation")
-        assert failed["status"] == "failed"
+        _, failed = await failed_confirmation(engine, sipgate, js, in_days(3))
 
         retry = f"/staff/messages/{failed['id']}/retry"
         response = await gateway.post(retry, headers=staff(gateway_settings))
@@ -281,6 +277,19 @@ class TestProviderFailures:
         rows = await settled(engine, 1, template="confirmation")
         assert (rows[0]["status"], rows[0]["attempts"]) == ("sent", 2)
         assert [r.status for r in sipgate.requests] == [500, 204]
+
+
+async def failed_confirmation(
+    engine: AsyncEngine, sipgate: FakeSipgate, js: JetStreamContext, start: dt.datetime
+) -> tuple[AppointmentBooked, dict[str, Any]]:
+    """A booking of Anna Müller's whose confirmation sipgate refused (402: no credit left)."""
+    sipgate.answers.append(402)
+    caller = await verified_caller(engine, MUELLER)
+    booked = booked_event(caller.patient_id, start)
+    await publish(js, subjects.APPOINTMENT_BOOKED, booked)
+    [failed] = await settled(engine, 1, template="confirmation")
+    assert failed["status"] == "failed"
+    return booked, failed
 
 
 class TestChanges:
@@ -362,12 +371,7 @@ class TestChanges:
         sipgate: FakeSipgate,
         js: JetStreamContext,
     ) -> None:
-        sipgate.answers.append(402)
-        caller = await verified_caller(engine, MUELLER)
-        booked = booked_event(caller.patient_id, in_days(5))
-        await publish(js, subjects.APPOINTMENT_BOOKED, booked)
-        [failed] = await settled(engine, 1, template="confirmation")
-        assert failed["status"] == "failed"
+        booked, failed = await failed_confirmation(engine, sipgate, js, in_days(5))
         await publish(js, subjects.APPOINTMENT_RESCHEDULED, moved_event(booked, in_days(6), utcnow()))
         await settled(engine, 1, template="reschedule")
         retry = f"/staff/messages/{failed['id']}/retry"
