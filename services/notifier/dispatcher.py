@@ -96,12 +96,15 @@ class Dispatcher:
         recovered_at = -math.inf
 
         async def send_due() -> None:
+            """Until none is due (a patient's next SMS follows at once), recovering now and then: not on
+            each round of a burst, nor never while rounds keep taking some."""
             nonlocal recovered_at
-            if time.monotonic() - recovered_at >= RECOVER_EVERY_SECONDS:  # not on each wake in a burst
-                await self.recover()
-                recovered_at = time.monotonic()
-            while await self.dispatch_due():  # until none is due: a patient's next SMS follows at once
-                pass
+            while True:
+                if time.monotonic() - recovered_at >= RECOVER_EVERY_SECONDS:
+                    await self.recover()
+                    recovered_at = time.monotonic()
+                if not await self.dispatch_due():
+                    return
 
         await in_rounds(send_due, self.wake, self.poll_seconds, "SMS dispatch")
 
@@ -109,7 +112,7 @@ class Dispatcher:
         now = self.clock()
         async with self.sessionmaker() as session:  # one statement, a transaction of its own
             released, unknown = await NotifierRepository(session).recover(
-                now - CLAIM_LEASE, now - self.sending_lease
+                now, now - CLAIM_LEASE, now - self.sending_lease, MAX_ATTEMPTS
             )
         if released:
             logger.warning("released messages a stopped sender had claimed", extra={"released": released})

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
+    case,
     delete,
     func,
     literal_column,
@@ -181,14 +182,28 @@ class NotifierRepository(Repository):
             held.update(result.scalars())
         return held
 
-    async def recover(self, claimed_before: dt.datetime, sending_before: dt.datetime) -> tuple[int, int]:
+    async def recover(
+        self, now: dt.datetime, claimed_before: dt.datetime, sending_before: dt.datetime, max_attempts: int
+    ) -> tuple[int, int]:
         """Messages of a sender that stopped: a claimed one goes back to pending (nothing left), one that
         was sending becomes unknown (the request may have left). Returns (released, unknown). One
-        statement: the two kinds are different rows."""
+        statement: the two kinds are different rows.
+
+        A claimed one already taken `max_attempts` times fails instead: whatever stops its sender each
+        time, it must not hold back the patient's later SMS (`_claim_statement`) for ever."""
+        spent = _MESSAGE.c.attempts >= max_attempts
         released = (
             update(_MESSAGE)
             .where(_MESSAGE.c.status == Status.claimed, _MESSAGE.c.claimed_at < claimed_before)
-            .values(status=Status.pending, claim=None)
+            .values(
+                status=case((spent, Status.failed), else_=Status.pending),
+                reason=case(
+                    (spent, "taken by senders that stopped each time: see the notifier's log"),
+                    else_=_MESSAGE.c.reason,
+                ),
+                finished_at=case((spent, now), else_=None),
+                claim=None,
+            )
             .returning(_MESSAGE.c.id)
             .cte("released")
         )
@@ -226,7 +241,15 @@ class NotifierRepository(Repository):
         return await self.session.scalar(
             update(Message)
             .where(Message.id == message_id, Message.status == Status.failed)
-            .values(status=Status.pending, due_at=now, attempts=0, claim=None, finished_at=None)
+            # Its reason stays: it marks the message tried before (`dispatcher._only_as_it_stands`).
+            .values(
+                status=Status.pending,
+                due_at=now,
+                attempts=0,
+                claim=None,
+                finished_at=None,
+                reason=func.coalesce(Message.reason, "sent again by staff"),
+            )
             .returning(Message),
             execution_options={"synchronize_session": False},
         )
@@ -341,7 +364,7 @@ def _claim_statement(limit: int) -> Update:
         select(literal_column("1"))
         .where(
             earlier.patient_id == Message.patient_id,
-            earlier.created_at < Message.created_at,
+            tuple_(earlier.created_at, earlier.id) < tuple_(Message.created_at, Message.id),
             or_(
                 earlier.status.in_((Status.claimed, Status.sending)),
                 and_(earlier.status == Status.pending, earlier.due_at <= now),

@@ -19,6 +19,7 @@ from ignis.contracts import subjects
 from ignis.contracts.scheduling import AppointmentBooked, AppointmentCancelled, AppointmentRescheduled
 from ignis.gateway.settings import GatewaySettings
 from ignis.kit.clock import utcnow
+from ignis.notifier.dispatcher import CLAIM_LEASE, MAX_ATTEMPTS
 from ignis.notifier.main import create_app as create_notifier
 from ignis.notifier.repository import NotifierRepository
 from ignis.notifier.settings import NotifierSettings
@@ -425,8 +426,37 @@ class TestChanges:
         assert (then.patient_id, then.template) == (patient, "reschedule")
 
 
-async def due_message(engine: AsyncEngine, template: str, patient_id: uuid.UUID, due: dt.datetime) -> None:
-    """A pending SMS as the planner records it (each in a statement of its own: planned one after another)."""
+async def test_an_sms_that_stops_every_sender_fails_rather_than_hold_back_the_patients_next(
+    engine: AsyncEngine,
+) -> None:
+    later = utcnow() + dt.timedelta(hours=1)  # not yet due for the running notifier
+    patient = uuid.uuid4()
+    stuck = await due_message(
+        engine, "confirmation", patient, later, status="claimed", claimed_at=later, attempts=MAX_ATTEMPTS
+    )
+    await due_message(engine, "reschedule", patient, later)
+    async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
+        repo = NotifierRepository(session)
+        assert await repo.claim_due(later, 50, uuid.uuid4()) == []  # the earlier one is on its way
+        after_the_lease = later + CLAIM_LEASE + dt.timedelta(seconds=1)
+        assert await repo.recover(after_the_lease, later + dt.timedelta(seconds=1), later, MAX_ATTEMPTS) == (
+            1,
+            0,
+        )
+    [failed] = [m for m in await messages(engine) if m["id"] == stuck]
+    assert failed["status"] == "failed"
+    assert failed["reason"].startswith("taken by senders that stopped each time")
+    async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
+        [then] = await NotifierRepository(session).claim_due(later, 50, uuid.uuid4())
+    assert then.template == "reschedule"
+
+
+async def due_message(
+    engine: AsyncEngine, template: str, patient_id: uuid.UUID, due: dt.datetime, **columns: Any
+) -> uuid.UUID:
+    """A pending SMS as the planner records it (each in a statement of its own: planned one after another),
+    with other `columns` where given."""
+    message_id = uuid.uuid4()
     async with engine.begin() as conn:
         await conn.execute(
             text(
@@ -435,7 +465,7 @@ async def due_message(engine: AsyncEngine, template: str, patient_id: uuid.UUID,
                 ":template, :appointment, :patient, 'weber', :start, 'pending', :due)"
             ),
             {
-                "id": uuid.uuid4(),
+                "id": message_id,
                 "key": str(uuid.uuid4()),
                 "event": uuid.uuid4(),
                 "template": template,
@@ -445,6 +475,12 @@ async def due_message(engine: AsyncEngine, template: str, patient_id: uuid.UUID,
                 "due": due,
             },
         )
+        if columns:
+            assigned = ", ".join(f"{column} = :{column}" for column in columns)
+            await conn.execute(
+                text(f"UPDATE notifier.message SET {assigned} WHERE id = :id"), {"id": message_id, **columns}
+            )
+    return message_id
 
 
 def _wall_clock_day_before(start: dt.datetime) -> dt.datetime:
