@@ -115,7 +115,9 @@ class Dispatcher:
                 now, now - CLAIM_LEASE, now - self.sending_lease, MAX_ATTEMPTS
             )
         if released:
-            logger.warning("released messages a stopped sender had claimed", extra={"released": released})
+            logger.warning(  # back to pending, or failed if taken MAX_ATTEMPTS times (`recover`)
+                "released messages a stopped sender had claimed", extra={"released": released}
+            )
         if unknown:
             logger.error(
                 "a stopped sender left SMS of unknown outcome (GET /staff/messages?status=unknown)",

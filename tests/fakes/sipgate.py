@@ -4,8 +4,8 @@ Built from sipgate's OpenAPI spec (`POST /v2/sessions/sms`, `SendWebSmsRequest`)
 sipgate-io/sipgateio-sendsms-python (see ../shared/reference/sipgate.md §1): HTTP Basic with a Personal
 Access Token, `Content-Type: application/json` or 415, required non-blank `smsId`/`recipient`/`message`
 or 400, an unknown SMS extension 403, success 204 without a body. A test can make the next answers
-401/402/403/500 (or any status), let the request hang until the client gives up, or take its time before it
-takes the next requests (as a slow network does).
+401/402/403/500 (or any status), let the request hang until the client gives up, or hold back the requests
+whose body holds a given word or number (as a slow network would, so one sent later may arrive first).
 """
 
 import asyncio
@@ -82,8 +82,9 @@ class FakeSipgate:
             body: Any = json.loads(raw)
         except ValueError:
             body = raw.decode(errors="replace")
-        text = json.dumps(body, ensure_ascii=False)
-        await asyncio.sleep(max((s for key, s in self.lags.items() if key in text), default=0.0))
+        if self.lags:
+            text = json.dumps(body, ensure_ascii=False)
+            await asyncio.sleep(max((s for key, s in self.lags.items() if key in text), default=0.0))
         status = self._judge(headers, body)
         if status == 204 and self.answers:
             status = self.answers.pop(0)

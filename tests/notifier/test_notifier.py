@@ -456,31 +456,27 @@ async def due_message(
 ) -> uuid.UUID:
     """A pending SMS as the planner records it (each in a statement of its own: planned one after another),
     with other `columns` where given."""
-    message_id = uuid.uuid4()
+    row = {
+        "id": uuid.uuid4(),
+        "idempotency_key": str(uuid.uuid4()),
+        "event_id": uuid.uuid4(),
+        "template": template,
+        "appointment_id": uuid.uuid4(),
+        "patient_id": patient_id,
+        "practitioner_id": "weber",
+        "start_at": due + dt.timedelta(days=2),
+        "status": "pending",
+        "due_at": due,
+        **columns,
+    }
     async with engine.begin() as conn:
         await conn.execute(
             text(
-                "INSERT INTO notifier.message (id, idempotency_key, event_id, template, appointment_id, "
-                "patient_id, practitioner_id, start_at, status, due_at) VALUES (:id, :key, :event, "
-                ":template, :appointment, :patient, 'weber', :start, 'pending', :due)"
+                f"INSERT INTO notifier.message ({', '.join(row)}) VALUES ({', '.join(f':{c}' for c in row)})"
             ),
-            {
-                "id": message_id,
-                "key": str(uuid.uuid4()),
-                "event": uuid.uuid4(),
-                "template": template,
-                "appointment": uuid.uuid4(),
-                "patient": patient_id,
-                "start": due + dt.timedelta(days=2),
-                "due": due,
-            },
+            row,
         )
-        if columns:
-            assigned = ", ".join(f"{column} = :{column}" for column in columns)
-            await conn.execute(
-                text(f"UPDATE notifier.message SET {assigned} WHERE id = :id"), {"id": message_id, **columns}
-            )
-    return message_id
+    return row["id"]
 
 
 def _wall_clock_day_before(start: dt.datetime) -> dt.datetime:
