@@ -9,10 +9,11 @@ never commit.
 import contextlib
 import weakref
 from collections.abc import AsyncIterator
-from typing import Annotated, ClassVar
+from typing import Annotated, Any, ClassVar
 
+from asyncpg import Connection
 from faststream import Depends
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from ignis.contracts.base import Event
@@ -107,6 +108,31 @@ def autocommit_sessionmaker(sessionmaker: _Makers) -> _Makers:
     return twin
 
 
+async def driver(session: AsyncSession) -> Connection:
+    """The unit of work's own asyncpg connection, in its transaction, for a tool call's hottest statements:
+    one indexed read of five rows costs about 0.4 ms of CPU through it against 0.9 ms through the ORM's
+    `select` (0.6 ms through `text`), and a tool call is a few such statements. Changes the session holds
+    are flushed first, as the ORM's autoflush would before a query."""
+    if session.new or session.dirty or session.deleted:
+        await session.flush()
+    pooled = await (await session.connection()).get_raw_connection()
+    adapter: Any = pooled.dbapi_connection  # SQLAlchemy's AsyncAdapt_asyncpg_connection
+    connection = pooled.driver_connection
+    assert connection is not None  # a checked-out connection
+    if connection.is_closed():
+        # Postgres went away since it was pooled (a restart, a failover). SQLAlchemy learns that only from a
+        # statement of its own: it then discards the whole pool, and this unit of work fails, as on any
+        # disconnect. Without it the dead connection would go back to the pool and fail every caller it meets.
+        await session.execute(text("SELECT 1"))
+    # SQLAlchemy's asyncpg adapter sends its BEGIN with the first statement it runs itself. One run here must
+    # be inside that transaction too (a registration holds the budgets' locks to its end), so begin it now.
+    if not adapter.autocommit and adapter._transaction is None:
+        async with adapter._execute_mutex:
+            if adapter._transaction is None:
+                await adapter._start_transaction()
+    return connection
+
+
 Session = Annotated[AsyncSession, Depends(get_session)]
 AutocommitSession = Annotated[AsyncSession, Depends(get_autocommit_session)]
 Sessionmaker = Annotated[async_sessionmaker[AsyncSession], Context("sessionmaker")]
@@ -136,9 +162,7 @@ class Repository:
         ):
             yield
             return
-        driver = (await connection.get_raw_connection()).driver_connection
-        assert driver is not None  # a live, checked-out connection
-        async with driver.transaction():  # the driver's BEGIN and COMMIT around the ORM's statements
+        async with (await driver(self.session)).transaction():  # the driver's BEGIN and COMMIT around them
             yield
             await self.session.flush()
 

@@ -5,9 +5,17 @@ from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import TextClause, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ignis.kit.db import Repository, create_engine, get_autocommit_session, get_session, make_sessionmaker
+from ignis.kit.db import (
+    Repository,
+    create_engine,
+    driver,
+    get_autocommit_session,
+    get_session,
+    make_sessionmaker,
+)
 
 XID = text("SELECT pg_current_xact_id()::text")  # assigns a transaction id: one per transaction
 
@@ -57,6 +65,74 @@ async def test_atomic_writes_land_together_in_an_autocommit_unit_of_work(databas
         async with engine.begin() as conn:
             await conn.execute(text("DROP TABLE IF EXISTS public.test_atomic"))
         await engine.dispose()
+
+
+@pytest.mark.usefixtures("engine")
+async def test_a_statement_through_the_driver_is_part_of_its_unit_of_work(database_url: str) -> None:
+    """A writing unit of work's first statement may run through the driver (a registration's budget check):
+    it must be inside the unit of work's transaction, as if SQLAlchemy had run it."""
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        maker = make_sessionmaker(engine)
+        async for session in get_session(maker, None):
+            first = await (await driver(session)).fetchval("SELECT pg_current_xact_id()::text")
+            assert await session.scalar(XID) == first  # one transaction, begun by the driver's statement
+        async for session in get_autocommit_session(maker):
+            first = await (await driver(session)).fetchval("SELECT pg_current_xact_id()::text")
+            assert await session.scalar(XID) != first  # each statement its own transaction
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE IF NOT EXISTS public.test_driver (n int)"))
+            await conn.execute(text("TRUNCATE public.test_driver"))
+        with pytest.raises(RuntimeError):
+            await fails_after_the_driver(get_session(maker, None))
+        async for session in get_session(maker, None):
+            await session.execute(text("INSERT INTO public.test_driver VALUES (2)"))
+            assert await (await driver(session)).fetchval("SELECT count(*) FROM public.test_driver") == 1
+        async with engine.connect() as conn:
+            rows = (await conn.execute(text("SELECT n FROM public.test_driver"))).scalars().all()
+        assert rows == [2]  # the failed unit of work's statement was rolled back with it
+    finally:
+        async with engine.begin() as conn:
+            await conn.execute(text("DROP TABLE IF EXISTS public.test_driver"))
+        await engine.dispose()
+
+
+@pytest.mark.usefixtures("engine")
+async def test_a_connection_postgres_dropped_fails_one_unit_of_work_not_every_one(database_url: str) -> None:
+    """Postgres ends the pooled connections (a restart): the next unit of work that uses the driver fails,
+    and SQLAlchemy replaces the pool, so the ones after it succeed."""
+    engine = create_engine(database_url, pool_size=2)
+    try:
+        maker = make_sessionmaker(engine)
+        pids = set()
+        for _ in range(2):
+            async for session in get_autocommit_session(maker):
+                pids.add(await (await driver(session)).fetchval("SELECT pg_backend_pid()"))
+        other = create_engine(database_url, pool_size=1)
+        async with other.connect() as conn:
+            for pid in pids:
+                await conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        await other.dispose()
+        outcomes = [await backend_pid_or_failure(get_autocommit_session(maker)) for _ in range(4)]
+        assert outcomes[0] == "failed"
+        assert all(isinstance(pid, int) and pid not in pids for pid in outcomes[1:])
+    finally:
+        await engine.dispose()
+
+
+async def backend_pid_or_failure(unit_of_work: AsyncIterator[AsyncSession]) -> int | str:
+    try:
+        async for session in unit_of_work:
+            return int(await (await driver(session)).fetchval("SELECT pg_backend_pid()"))
+    except DBAPIError:
+        return "failed"
+    raise AssertionError("no unit of work")
+
+
+async def fails_after_the_driver(unit_of_work: AsyncIterator[AsyncSession]) -> None:
+    async for session in unit_of_work:
+        await (await driver(session)).execute("INSERT INTO public.test_driver VALUES (1)")
+        raise RuntimeError("the handler failed")
 
 
 async def fails_halfway(repo: Repository, insert: TextClause) -> None:

@@ -1,15 +1,44 @@
 """Repository against real Postgres, each test in a transaction that is rolled back."""
 
+import asyncio
+import contextlib
 import datetime as dt
+from collections.abc import AsyncIterator
 from typing import Any
 
+from asyncpg.connection import LoggedQuery
 from sqlalchemy import delete, event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from ignis.kit.clock import utcnow
+from ignis.kit.db import driver
 from ignis.patients.models import Patient
 from ignis.patients.repository import PatientRepository
 from tests.factories import GROSS, MUELLER, patient
+
+
+@contextlib.asynccontextmanager
+async def statements_run(session: AsyncSession) -> AsyncIterator[list[str]]:
+    """The statements the session runs meanwhile, through SQLAlchemy or the driver (`kit.db.driver`)."""
+    statements: list[str] = []
+    connection = (await session.connection()).sync_connection
+    assert connection is not None
+    raw = await driver(session)
+
+    def through_sqlalchemy(*args: Any) -> None:
+        statements.append(args[2])
+
+    def through_driver(query: LoggedQuery) -> None:
+        statements.append(query.query)
+
+    event.listen(connection, "before_cursor_execute", through_sqlalchemy)
+    raw.add_query_logger(through_driver)
+    try:
+        yield statements
+        await asyncio.sleep(0)  # the driver calls its loggers soon after each statement
+    finally:
+        event.remove(connection, "before_cursor_execute", through_sqlalchemy)
+        raw.remove_query_logger(through_driver)
 
 
 class TestByBirthDate:
@@ -19,6 +48,17 @@ class TestByBirthDate:
         await repo.add(patient(GROSS))
         assert [p.id for p in await repo.by_birth_date(MUELLER.birth_date)] == [anna.id]
         assert await repo.by_birth_date(dt.date(1900, 1, 1)) == []
+
+    async def test_the_candidates_are_whole_patients_read_in_one_statement(
+        self, session: AsyncSession
+    ) -> None:
+        repo = PatientRepository(session)
+        anna = await repo.add(patient(MUELLER))
+        expected = {column: getattr(anna, column) for column in Patient.__table__.columns.keys()}  # noqa: SIM118
+        async with statements_run(session) as statements:
+            found = await repo.by_birth_date(MUELLER.birth_date)
+        assert [{column: getattr(p, column) for column in expected} for p in found] == [expected]
+        assert len(statements) == 1
 
 
 class TestIssueRef:
@@ -42,18 +82,8 @@ class TestVerifiedPatient:
         anna = await repo.add(patient(MUELLER))
         await repo.issue_ref("conv-1", anna.id, "pr_anna", utcnow() + dt.timedelta(hours=1))
         session.expunge_all()  # nothing answered from the session's identity map
-        statements: list[str] = []
-
-        def count(*args: Any) -> None:
-            statements.append(args[2])
-
-        connection = (await session.connection()).sync_connection
-        assert connection is not None
-        event.listen(connection, "before_cursor_execute", count)
-        try:
+        async with statements_run(session) as statements:
             found = await repo.verified_patient("pr_anna")
-        finally:
-            event.remove(connection, "before_cursor_execute", count)
         assert found is not None
         verification, who = found
         assert (verification.conversation_id, who is not None and who.id) == ("conv-1", anna.id)

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Row, delete, select, text
 from sqlalchemy.dialects.postgresql import insert
 
+from ignis.kit.db import driver
 from ignis.patients.models import IdentityAttempt, IdentityUnlock
 from ignis.patients.repository.base import RepositoryBase
 
@@ -34,10 +35,7 @@ class Identification:
     patient_ref: str | None
 
 
-_IDENTIFICATION = text(
-    "SELECT * FROM patients.identification(CAST(:keys AS bigint[]), :conversation, :caller,"
-    " CAST(:codes AS text[]), :since, CAST(:limits AS int[]), :now, :patient, :ref, :expires, :failed_name)"
-)
+_IDENTIFICATION = "SELECT * FROM patients.identification($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
 
 
 class AttemptRows(RepositoryBase):
@@ -61,31 +59,27 @@ class AttemptRows(RepositoryBase):
         `limits` of the conversation, the caller number and each name code), issue the ref of `issue`
         (patient id, candidate ref, expiry) or count a failed attempt of `failed_name`."""
         patient_id, ref, expires_at = issue or (None, None, None)
-        row = (
-            await self.session.execute(
-                _IDENTIFICATION,
-                {
-                    "keys": sorted(lock_keys),
-                    "conversation": conversation_id,
-                    "caller": caller_key,
-                    "codes": list(name_codes),
-                    "since": since,
-                    "limits": list(limits),
-                    "now": now,
-                    "patient": patient_id,
-                    "ref": ref,
-                    "expires": expires_at,
-                    "failed_name": failed_name,
-                },
-            )
-        ).one()
-        usage = BudgetUsage(
-            conversation=row.used_conversation,
-            registrations=row.used_registrations,
-            caller=row.used_caller,
-            names=dict(zip(row.used_codes or [], row.used_names or [], strict=True)),
+        row = await (await driver(self.session)).fetchrow(  # every identify: through the driver
+            _IDENTIFICATION,
+            sorted(lock_keys),
+            conversation_id,
+            caller_key,
+            list(name_codes),
+            since,
+            list(limits),
+            now,
+            patient_id,
+            ref,
+            expires_at,
+            failed_name,
         )
-        return Identification(usage, row.locked, row.locked_after, row.patient_ref)
+        usage = BudgetUsage(
+            conversation=row["used_conversation"],
+            registrations=row["used_registrations"],
+            caller=row["used_caller"],
+            names=dict(zip(row["used_codes"] or [], row["used_names"] or [], strict=True)),
+        )
+        return Identification(usage, row["locked"], row["locked_after"], row["patient_ref"])
 
     async def add_attempt(self, attempt: IdentityAttempt) -> None:
         self.session.add(attempt)

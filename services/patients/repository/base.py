@@ -2,11 +2,30 @@
 patients are."""
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Table
 
 from ignis.kit.db import Repository
-from ignis.patients.models import SCHEMA, Patient
+from ignis.patients.models import SCHEMA, Base, Patient
 from ignis.patients.records import PatientRecords
+
+M = TypeVar("M", bound=Base)
+
+
+class Columns(Generic[M]):
+    """A mapped table's columns in a statement run through the driver (`kit.db.driver`), and its rows back
+    as instances, which are not in the session (what reads them through the driver does not change them)."""
+
+    def __init__(self, model: type[M], alias: str) -> None:
+        table: Table = model.__table__  # type: ignore[assignment]  # a mapped class's is a Table
+        self.model, self.names = model, [column.key for column in table.columns]
+        self.table = f"{table.fullname} AS {alias}"
+        self.sql = ", ".join(f"{alias}.{name}" for name in self.names)
+
+    def instance(self, values: Sequence[Any]) -> M:
+        return self.model(**dict(zip(self.names, values, strict=True)))
 
 
 class RepositoryBase(Repository):

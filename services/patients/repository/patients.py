@@ -6,16 +6,22 @@ from collections.abc import Sequence
 
 from sqlalchemy import func, select, text
 
+from ignis.kit.db import driver
 from ignis.patients.models import Patient
-from ignis.patients.repository.base import RepositoryBase
+from ignis.patients.repository.base import Columns, RepositoryBase
+
+_PATIENT = Columns(Patient, "p")
+_BY_BIRTH_DATE = f"SELECT {_PATIENT.sql} FROM {_PATIENT.table} WHERE p.birth_date = $1"
 
 
 class PatientRows(RepositoryBase):
     """The patients table: `PatientRecords` over Ignis' own Postgres."""
 
     async def by_birth_date(self, birth_date: dt.date, fresh: bool = False) -> Sequence[Patient]:
-        result = await self.session.execute(select(Patient).where(Patient.birth_date == birth_date))
-        return result.scalars().all()
+        """Identification's candidates, read through the driver (`kit.db.driver`): every identify reads
+        them."""
+        rows = await (await driver(self.session)).fetch(_BY_BIRTH_DATE, birth_date)
+        return [_PATIENT.instance(row) for row in rows]
 
     async def by_phone(self, phone: str, limit: int = 2) -> Sequence[Patient]:
         result = await self.session.execute(select(Patient).where(Patient.phone == phone).limit(limit))

@@ -7,8 +7,15 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
+from ignis.kit.db import driver
 from ignis.patients.models import Patient, Verification
-from ignis.patients.repository.base import RepositoryBase
+from ignis.patients.repository.base import Columns, RepositoryBase
+
+_VERIFICATION, _PATIENT = Columns(Verification, "v"), Columns(Patient, "p")
+_VERIFIED_PATIENT = (
+    f"SELECT {_VERIFICATION.sql}, {_PATIENT.sql} FROM {_VERIFICATION.table}"
+    f" LEFT JOIN {_PATIENT.table} ON p.id = v.patient_id WHERE v.patient_ref = $1"
+)
 
 
 class RefRows(RepositoryBase):
@@ -38,20 +45,19 @@ class RefRows(RepositoryBase):
         return await self.session.get(Verification, patient_ref)
 
     async def verified_patient(self, patient_ref: str) -> tuple[Verification, Patient | None] | None:
-        """The ref's verification and its patient (None if erased since): one statement when the patients
-        are kept here, as every scheduler tool call with a ref asks this."""
+        """The ref's verification and its patient (None if erased since): one statement through the driver
+        when the patients are kept here, as every scheduler tool call with a ref asks this."""
         if not isinstance(self.records, RepositoryBase):  # on the FHIR server
             verification = await self.verification(patient_ref)
             if verification is None:
                 return None
             return verification, await self.records.patient_of(verification.patient_id)
-        query = (
-            select(Verification, Patient)
-            .outerjoin(Patient, Patient.id == Verification.patient_id)
-            .where(Verification.patient_ref == patient_ref)
-        )
-        row = (await self.session.execute(query)).first()
-        return None if row is None else (row[0], row[1])
+        row = await (await driver(self.session)).fetchrow(_VERIFIED_PATIENT, patient_ref)
+        if row is None:
+            return None
+        split = len(_VERIFICATION.names)
+        patient = None if row[split] is None else _PATIENT.instance(row[split:])  # erased: no row joined
+        return _VERIFICATION.instance(row[:split]), patient
 
     async def patient_of_conversation(self, conversation_id: str) -> uuid.UUID | None:
         """The patient last verified in that conversation, if any."""
