@@ -21,7 +21,7 @@ from ignis.contracts.patients import (
 )
 from ignis.contracts.requests import RequestKind
 from ignis.patients import budget
-from ignis.patients.matching import NameMatch, match_name
+from ignis.patients.matching import NameMatch, SpokenName
 from ignis.patients.models import Patient, Request
 from ignis.patients.refs import new_ref
 from ignis.patients.repository import PatientRepository
@@ -35,7 +35,8 @@ TOO_MANY_ATTEMPTS = ErrorReply(code=ErrorCode.too_many_attempts, message="identi
 
 def _best(candidates: Sequence[Patient], spoken: str, name_of: str) -> list[Patient]:
     """The candidates whose name matches best; exact spellings win over phonetic near misses."""
-    scored = [(match_name(spoken, getattr(patient, name_of)), patient) for patient in candidates]
+    said = SpokenName(spoken)
+    scored = [(said.match(getattr(patient, name_of)), patient) for patient in candidates]
     top = max((score for score, _ in scored), default=NameMatch.NONE)
     return [] if top is NameMatch.NONE else [patient for score, patient in scored if score is top]
 

@@ -12,7 +12,7 @@ import unicodedata
 
 from ignis.language.text import fold
 
-__all__ = ["NameMatch", "koelner_phonetik", "match_name", "normalise", "phonetic"]
+__all__ = ["NameMatch", "SpokenName", "koelner_phonetik", "match_name", "normalise", "phonetic"]
 
 
 class NameMatch(enum.IntEnum):
@@ -57,8 +57,7 @@ def phonetic(name: str) -> str:
 
     Initials and parts without a code are left out: a one-letter code like "6" would match every M/N name.
     """
-    codes = (koelner_phonetik(part) for part in _parts(name) if len(part) > 1)
-    return " ".join(code for code in codes if code)
+    return " ".join(_codes(_parts(name)))
 
 
 def koelner_phonetik(word: str) -> str:
@@ -96,15 +95,26 @@ def match_name(spoken: str, stored: str) -> NameMatch:
     Either side may name only some parts of the other (double names, dropped middle names); parts may also be
     run together ("Müller Lüdenscheidt" = "MüllerLüdenscheidt"). Empty or letterless input matches nothing.
     """
-    said, kept = _parts(spoken), _parts(stored)
-    if _related(said, kept, "".join(said), "".join(kept)):
-        return NameMatch.EXACT
-    said_codes, kept_codes = phonetic(spoken).split(), phonetic(stored).split()
-    said_whole = koelner_phonetik("".join(part for part in said if len(part) > 1))
-    kept_whole = koelner_phonetik("".join(part for part in kept if len(part) > 1))
-    if _related(said_codes, kept_codes, said_whole, kept_whole):
-        return NameMatch.PHONETIC
-    return NameMatch.NONE
+    return SpokenName(spoken).match(stored)
+
+
+class SpokenName:
+    """A caller's name taken apart once, to be matched against every candidate of a birth date."""
+
+    def __init__(self, spoken: str) -> None:
+        self.parts = _parts(spoken)
+        self.whole = "".join(self.parts)
+        self.codes = _codes(self.parts)
+        self.whole_code = _whole_code(self.parts)
+
+    def match(self, stored: str) -> NameMatch:
+        """`match_name` of this name and `stored`."""
+        kept = _parts(stored)
+        if _related(self.parts, kept, self.whole, "".join(kept)):
+            return NameMatch.EXACT
+        if _related(self.codes, _codes(kept), self.whole_code, _whole_code(kept)):
+            return NameMatch.PHONETIC
+        return NameMatch.NONE
 
 
 def _parts(name: str) -> list[str]:
@@ -112,6 +122,17 @@ def _parts(name: str) -> list[str]:
     letters = ("".join(filter(str.isalpha, raw)) for raw in _SEPARATORS.split(fold(name)))
     parts = [_UMLAUT_SPELLING.sub(r"\1", part) for part in letters if part]
     return [part for part in parts if part not in _PARTICLES] or parts
+
+
+def _codes(parts: list[str]) -> list[str]:
+    """The parts' Kölner Phonetik codes; initials and parts without a code are left out (see `phonetic`)."""
+    codes = (koelner_phonetik(part) for part in parts if len(part) > 1)
+    return [code for code in codes if code]
+
+
+def _whole_code(parts: list[str]) -> str:
+    """The code of the parts run together, initials left out."""
+    return koelner_phonetik("".join(part for part in parts if len(part) > 1))
 
 
 def _related(a: list[str], b: list[str], a_whole: str, b_whole: str) -> bool:
