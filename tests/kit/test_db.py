@@ -1,9 +1,11 @@
 """The units of work: a writing handler's statements share one transaction; a reading handler's each run on
 their own (no BEGIN and COMMIT round trips), and its connection goes back to the pool as it came."""
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
+from asyncpg.exceptions import ConnectionDoesNotExistError
 from sqlalchemy import TextClause, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,6 +14,7 @@ from ignis.kit.db import (
     Repository,
     create_engine,
     driver,
+    fetch,
     get_autocommit_session,
     get_session,
     make_sessionmaker,
@@ -120,13 +123,54 @@ async def test_a_connection_postgres_dropped_fails_one_unit_of_work_not_every_on
         await engine.dispose()
 
 
+@pytest.mark.usefixtures("engine")
+async def test_a_statement_cut_off_or_cancelled_leaves_no_broken_connection_in_the_pool(
+    database_url: str,
+) -> None:
+    """Postgres ends the connection during a statement through the driver, or the caller is cancelled
+    during one: that unit of work fails, and the next ones get a sound connection."""
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        maker = make_sessionmaker(engine)
+        pid = await backend_pid_or_failure(get_autocommit_session(maker))
+
+        async def sleeps() -> None:
+            async for session in get_autocommit_session(maker):
+                await fetch(session, "SELECT pg_sleep(5)")
+
+        cut_off = asyncio.create_task(sleeps())
+        await asyncio.sleep(0.3)
+        other = create_engine(database_url, pool_size=1)
+        async with other.connect() as conn:
+            await conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        await other.dispose()
+        with pytest.raises(ConnectionDoesNotExistError):
+            await cut_off
+        after = [await backend_pid_or_failure(get_autocommit_session(maker)) for _ in range(3)]
+        assert all(isinstance(p, int) for p in after)
+        assert len(set(after)) == 1  # one new connection, kept in the pool
+
+        cancelled = asyncio.create_task(sleeps())
+        await asyncio.sleep(0.3)
+        cancelled.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await cancelled
+        again = await backend_pid_or_failure(get_autocommit_session(maker))
+        assert isinstance(again, int)
+        assert again != after[0]  # the interrupted connection was discarded
+    finally:
+        await engine.dispose()
+
+
 async def backend_pid_or_failure(unit_of_work: AsyncIterator[AsyncSession]) -> int | str:
+    """The backend of the unit of work's connection, or "failed"; the unit of work runs to its end."""
+    pid: int | str = "failed"
     try:
         async for session in unit_of_work:
-            return int(await (await driver(session)).fetchval("SELECT pg_backend_pid()"))
+            pid = int((await fetch(session, "SELECT pg_backend_pid()"))[0][0])
     except DBAPIError:
         return "failed"
-    raise AssertionError("no unit of work")
+    return pid
 
 
 async def fails_after_the_driver(unit_of_work: AsyncIterator[AsyncSession]) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Row, delete, select, text
 from sqlalchemy.dialects.postgresql import insert
 
-from ignis.kit.db import driver
+from ignis.kit.db import fetchrow
 from ignis.patients.models import IdentityAttempt, IdentityUnlock
 from ignis.patients.repository.base import RepositoryBase
 
@@ -59,7 +59,8 @@ class AttemptRows(RepositoryBase):
         `limits` of the conversation, the caller number and each name code), issue the ref of `issue`
         (patient id, candidate ref, expiry) or count a failed attempt of `failed_name`."""
         patient_id, ref, expires_at = issue or (None, None, None)
-        row = await (await driver(self.session)).fetchrow(  # every identify: through the driver
+        row = await fetchrow(  # every identify: through the driver
+            self.session,
             _IDENTIFICATION,
             sorted(lock_keys),
             conversation_id,

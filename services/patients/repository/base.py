@@ -5,7 +5,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Table
+from sqlalchemy import Table, TypeDecorator
 
 from ignis.kit.db import Repository
 from ignis.patients.models import SCHEMA, Base, Patient
@@ -15,11 +15,17 @@ M = TypeVar("M", bound=Base)
 
 
 class Columns(Generic[M]):
-    """A mapped table's columns in a statement run through the driver (`kit.db.driver`), and its rows back
-    as instances, which are not in the session (what reads them through the driver does not change them)."""
+    """A mapped table's columns in a statement run through the driver (`kit.db.fetch`), and its rows back
+    as instances, which are not in the session (what reads them through the driver does not change them).
+    The driver's values are the ORM's only where no column type converts them (`Encrypted` does) and each
+    attribute is its column's name: a table that breaks either is refused here, at import."""
 
     def __init__(self, model: type[M], alias: str) -> None:
         table: Table = model.__table__  # type: ignore[assignment]  # a mapped class's is a Table
+        if converted := [
+            c.key for c in table.columns if isinstance(c.type, TypeDecorator) or c.key != c.name
+        ]:
+            raise TypeError(f"{table.fullname}: {converted} cannot be read through the driver as they are")
         self.model, self.names = model, [column.key for column in table.columns]
         self.table = f"{table.fullname} AS {alias}"
         self.sql = ", ".join(f"{alias}.{name}" for name in self.names)

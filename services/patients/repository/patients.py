@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import func, select, text
 
-from ignis.kit.db import driver
+from ignis.kit.db import fetch
 from ignis.patients.models import Patient
 from ignis.patients.repository.base import Columns, RepositoryBase
 
@@ -18,9 +18,8 @@ class PatientRows(RepositoryBase):
     """The patients table: `PatientRecords` over Ignis' own Postgres."""
 
     async def by_birth_date(self, birth_date: dt.date, fresh: bool = False) -> Sequence[Patient]:
-        """Identification's candidates, read through the driver (`kit.db.driver`): every identify reads
-        them."""
-        rows = await (await driver(self.session)).fetch(_BY_BIRTH_DATE, birth_date)
+        """Identification's candidates, through the driver (`kit.db.fetch`): every identify reads them."""
+        rows = await fetch(self.session, _BY_BIRTH_DATE, birth_date)
         return [_PATIENT.instance(row) for row in rows]
 
     async def by_phone(self, phone: str, limit: int = 2) -> Sequence[Patient]:

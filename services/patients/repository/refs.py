@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
-from ignis.kit.db import driver
+from ignis.kit.db import fetchrow
 from ignis.patients.models import Patient, Verification
 from ignis.patients.repository.base import Columns, RepositoryBase
 
@@ -46,17 +46,18 @@ class RefRows(RepositoryBase):
 
     async def verified_patient(self, patient_ref: str) -> tuple[Verification, Patient | None] | None:
         """The ref's verification and its patient (None if erased since): one statement through the driver
-        when the patients are kept here, as every scheduler tool call with a ref asks this."""
+        (`kit.db.fetchrow`) when the patients are kept here: every scheduler tool call with a ref asks it."""
         if not isinstance(self.records, RepositoryBase):  # on the FHIR server
             verification = await self.verification(patient_ref)
             if verification is None:
                 return None
             return verification, await self.records.patient_of(verification.patient_id)
-        row = await (await driver(self.session)).fetchrow(_VERIFIED_PATIENT, patient_ref)
+        row = await fetchrow(self.session, _VERIFIED_PATIENT, patient_ref)
         if row is None:
             return None
         split = len(_VERIFICATION.names)
-        patient = None if row[split] is None else _PATIENT.instance(row[split:])  # erased: no row joined
+        erased = row[split + _PATIENT.names.index("id")] is None  # no patient row joined
+        patient = None if erased else _PATIENT.instance(row[split:])
         return _VERIFICATION.instance(row[:split]), patient
 
     async def patient_of_conversation(self, conversation_id: str) -> uuid.UUID | None:
