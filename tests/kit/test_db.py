@@ -2,13 +2,14 @@
 their own (no BEGIN and COMMIT round trips), and its connection goes back to the pool as it came."""
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
 from asyncpg.exceptions import ConnectionDoesNotExistError
 from sqlalchemy import TextClause, text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from ignis.kit.db import (
     Repository,
@@ -47,10 +48,7 @@ async def test_read_and_write_units_of_work(database_url: str) -> None:
 @pytest.mark.usefixtures("engine")
 async def test_atomic_writes_land_together_in_an_autocommit_unit_of_work(database_url: str) -> None:
     engine = create_engine(database_url, pool_size=1)
-    try:
-        async with engine.begin() as conn:
-            await conn.execute(text("CREATE TABLE IF NOT EXISTS public.test_atomic (n int)"))
-            await conn.execute(text("TRUNCATE public.test_atomic"))
+    async with scratch_table(engine, "test_atomic"):
         insert = text("INSERT INTO public.test_atomic VALUES (:n)")
         async for session in get_autocommit_session(make_sessionmaker(engine), None):
             repo = Repository(session)
@@ -64,10 +62,6 @@ async def test_atomic_writes_land_together_in_an_autocommit_unit_of_work(databas
         async with engine.connect() as conn:
             rows = (await conn.execute(text("SELECT n FROM public.test_atomic ORDER BY n"))).scalars().all()
         assert rows == [2, 3, 4]  # the failed block left nothing; the rest committed
-    finally:
-        async with engine.begin() as conn:
-            await conn.execute(text("DROP TABLE IF EXISTS public.test_atomic"))
-        await engine.dispose()
 
 
 @pytest.mark.usefixtures("engine")
@@ -83,9 +77,15 @@ async def test_a_statement_through_the_driver_is_part_of_its_unit_of_work(databa
         async for session in get_autocommit_session(maker):
             first = await (await driver(session)).fetchval("SELECT pg_current_xact_id()::text")
             assert await session.scalar(XID) != first  # each statement its own transaction
-        async with engine.begin() as conn:
-            await conn.execute(text("CREATE TABLE IF NOT EXISTS public.test_driver (n int)"))
-            await conn.execute(text("TRUNCATE public.test_driver"))
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.usefixtures("engine")
+async def test_a_failed_unit_of_work_takes_its_driver_statements_with_it(database_url: str) -> None:
+    engine = create_engine(database_url, pool_size=1)
+    async with scratch_table(engine, "test_driver"):
+        maker = make_sessionmaker(engine)
         with pytest.raises(RuntimeError):
             await fails_after_the_driver(get_session(maker, None))
         async for session in get_session(maker, None):
@@ -94,9 +94,19 @@ async def test_a_statement_through_the_driver_is_part_of_its_unit_of_work(databa
         async with engine.connect() as conn:
             rows = (await conn.execute(text("SELECT n FROM public.test_driver"))).scalars().all()
         assert rows == [2]  # the failed unit of work's statement was rolled back with it
+
+
+@contextlib.asynccontextmanager
+async def scratch_table(engine: AsyncEngine, name: str) -> AsyncIterator[None]:
+    """An empty table `public.<name> (n int)` for the block, dropped afterwards, and the engine disposed."""
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(f"CREATE TABLE IF NOT EXISTS public.{name} (n int)"))
+            await conn.execute(text(f"TRUNCATE public.{name}"))
+        yield
     finally:
         async with engine.begin() as conn:
-            await conn.execute(text("DROP TABLE IF EXISTS public.test_driver"))
+            await conn.execute(text(f"DROP TABLE IF EXISTS public.{name}"))
         await engine.dispose()
 
 
