@@ -125,7 +125,11 @@ async def test_a_connection_postgres_dropped_fails_one_unit_of_work_not_every_on
         async with other.connect() as conn:
             for pid in pids:
                 await conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            alive = text("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(:pids)")
+            while await conn.scalar(alive, {"pids": list(pids)}):  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
         await other.dispose()
+        await asyncio.sleep(0.5)  # the pooled connections hear that they were closed (as after a restart)
         outcomes = [await backend_pid_or_failure(get_autocommit_session(maker)) for _ in range(4)]
         assert outcomes[0] == "failed"
         assert all(isinstance(pid, int) and pid not in pids for pid in outcomes[1:])
