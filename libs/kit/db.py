@@ -189,9 +189,8 @@ class Repository:
         ):
             yield
             return
-        async with (
-            await driver(self.session, flush=False)
-        ).transaction():  # its BEGIN and COMMIT around them
+        raw = await driver(self.session, flush=False)
+        async with raw.transaction():  # the driver's BEGIN and COMMIT around the ORM's statements
             yield
             await self.session.flush()
 

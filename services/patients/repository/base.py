@@ -22,16 +22,18 @@ class Columns(Generic[M]):
 
     def __init__(self, model: type[M], alias: str) -> None:
         table: Table = model.__table__  # type: ignore[assignment]  # a mapped class's is a Table
-        if converted := [
-            c.key for c in table.columns if isinstance(c.type, TypeDecorator) or c.key != c.name
-        ]:
-            raise TypeError(f"{table.fullname}: {converted} cannot be read through the driver as they are")
+        unfit = [c.key for c in table.columns if isinstance(c.type, TypeDecorator) or c.key != c.name]
+        if unfit:
+            raise TypeError(f"{table.fullname}: {unfit} cannot be read through the driver as they are")
         self.model, self.names = model, [column.key for column in table.columns]
         self.table = f"{table.fullname} AS {alias}"
         self.sql = ", ".join(f"{alias}.{name}" for name in self.names)
 
     def instance(self, values: Sequence[Any]) -> M:
         return self.model(**dict(zip(self.names, values, strict=True)))
+
+
+PATIENT = Columns(Patient, "p")  # the patients table, as every statement through the driver reads it
 
 
 class RepositoryBase(Repository):

@@ -8,10 +8,9 @@ from sqlalchemy import func, select, text
 
 from ignis.kit.db import fetch
 from ignis.patients.models import Patient
-from ignis.patients.repository.base import Columns, RepositoryBase
+from ignis.patients.repository.base import PATIENT, RepositoryBase
 
-_PATIENT = Columns(Patient, "p")
-_BY_BIRTH_DATE = f"SELECT {_PATIENT.sql} FROM {_PATIENT.table} WHERE p.birth_date = $1"
+_BY_BIRTH_DATE = f"SELECT {PATIENT.sql} FROM {PATIENT.table} WHERE p.birth_date = $1"
 
 
 class PatientRows(RepositoryBase):
@@ -20,7 +19,7 @@ class PatientRows(RepositoryBase):
     async def by_birth_date(self, birth_date: dt.date, fresh: bool = False) -> Sequence[Patient]:
         """Identification's candidates, through the driver (`kit.db.fetch`): every identify reads them."""
         rows = await fetch(self.session, _BY_BIRTH_DATE, birth_date)
-        return [_PATIENT.instance(row) for row in rows]
+        return [PATIENT.instance(row) for row in rows]
 
     async def by_phone(self, phone: str, limit: int = 2) -> Sequence[Patient]:
         result = await self.session.execute(select(Patient).where(Patient.phone == phone).limit(limit))

@@ -9,12 +9,12 @@ from sqlalchemy.dialects.postgresql import insert
 
 from ignis.kit.db import fetchrow
 from ignis.patients.models import Patient, Verification
-from ignis.patients.repository.base import Columns, RepositoryBase
+from ignis.patients.repository.base import PATIENT, Columns, RepositoryBase
 
-_VERIFICATION, _PATIENT = Columns(Verification, "v"), Columns(Patient, "p")
+_VERIFICATION = Columns(Verification, "v")
 _VERIFIED_PATIENT = (
-    f"SELECT {_VERIFICATION.sql}, {_PATIENT.sql} FROM {_VERIFICATION.table}"
-    f" LEFT JOIN {_PATIENT.table} ON p.id = v.patient_id WHERE v.patient_ref = $1"
+    f"SELECT {_VERIFICATION.sql}, {PATIENT.sql} FROM {_VERIFICATION.table}"
+    f" LEFT JOIN {PATIENT.table} ON p.id = v.patient_id WHERE v.patient_ref = $1"
 )
 
 
@@ -56,8 +56,8 @@ class RefRows(RepositoryBase):
         if row is None:
             return None
         split = len(_VERIFICATION.names)
-        erased = row[split + _PATIENT.names.index("id")] is None  # no patient row joined
-        patient = None if erased else _PATIENT.instance(row[split:])
+        erased = row[split + PATIENT.names.index("id")] is None  # no patient row joined
+        patient = None if erased else PATIENT.instance(row[split:])
         return _VERIFICATION.instance(row[:split]), patient
 
     async def patient_of_conversation(self, conversation_id: str) -> uuid.UUID | None:
